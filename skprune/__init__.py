@@ -1,0 +1,16 @@
+"""Pruning for scikit-learn.
+
+skprune makes scikit-learn models cheaper to run and smaller on disk by pruning
+them while increasing the loss as little as possible:
+
+- :mod:`skprune.tree`: minimal cost-complexity pruning of CART trees, with the
+  whole pruning path, several risks, pruning without refitting and choosing the
+  complexity parameter by cross-validation.
+- :mod:`skprune.neural`: multilayer perceptrons that are trained, pruned and
+  trained again.
+- :mod:`skprune.model_selection`: curves and displays shared by both.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,367 @@
+"""Pruning curve: score against the pruning knob, with the model size beside it."""
+
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.utils.validation import check_is_fitted
+
+# Maps an estimator class to a function building the cross-validated estimator
+# that walks its pruning knob. Subpackages register their own pairs.
+CV_ESTIMATOR_FACTORIES = {}
+
+
+def register_cv_estimator(estimator_class, factory):
+    """Teach :meth:`PruningCurveDisplay.from_estimator` about an estimator class.
+
+    Parameters
+    ----------
+    estimator_class : type
+        Instances of this class (and of its subclasses) are accepted.
+    factory : callable
+        ``factory(estimator, **cv_params)`` returns an unfitted
+        cross-validated estimator with a ``cv_results_``/``best_index_``
+        interface, whose class defines ``_curve_param`` and
+        ``_curve_complexity``.
+    """
+    CV_ESTIMATOR_FACTORIES[estimator_class] = factory
+
+
+def _import_matplotlib(caller):
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            f"{caller} requires matplotlib; install it with `pip install matplotlib`."
+        ) from exc
+    return plt
+
+
+def _split_scores(cv_results, kind):
+    """Per-split scores of one kind as an array of shape (n_values, n_splits)."""
+    keys = sorted(
+        (k for k in cv_results if k.startswith("split") and k.endswith(f"_{kind}_score")),
+        key=lambda k: int(k[len("split") : -len(f"_{kind}_score")]),
+    )
+    if not keys:
+        return None
+    return np.column_stack([cv_results[k] for k in keys])
+
+
+class PruningCurveDisplay:
+    """Score against a pruning knob, with the chosen value and model size.
+
+    It shows, against the knob (``ccp_alpha`` for trees, the sparsity for
+    neural networks), the mean cross-validated score with its spread, the
+    train score if known, the chosen value, the one-standard-error band under
+    the best mean score, and on a second axis the size of the model (number of
+    leaves, number of nonzero weights).
+
+    Create it with :meth:`from_estimator` or :meth:`from_cv_estimator`; the
+    constructor only stores the arrays.
+
+    Parameters
+    ----------
+    param_values : ndarray of shape (n_values,)
+        Values of the knob, increasing.
+    test_scores : ndarray of shape (n_values, n_splits)
+        Cross-validated scores.
+    train_scores : ndarray of shape (n_values, n_splits), default=None
+        Scores on the training folds.
+    complexity : ndarray of shape (n_values,), default=None
+        Size of the model at each value (leaves, nonzero weights).
+    chosen_value : float, default=None
+        The value chosen by the cross-validated estimator.
+    sem : ndarray of shape (n_values,), default=None
+        Standard error of the mean test score, for the one-standard-error band.
+    param_name : str, default="ccp_alpha"
+        Name of the knob, the x-axis label.
+    score_name : str, default="Score"
+        The y-axis label.
+    complexity_name : str, default="Number of leaves"
+        The label of the second axis.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        The axes of the scores.
+    ax_complexity_ : matplotlib Axes or None
+        The second axes, with the model size.
+    figure_ : matplotlib Figure
+        The figure holding the axes.
+    lines_ : list of matplotlib Line2D
+        The mean score lines.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from skprune.model_selection import PruningCurveDisplay
+    >>> from skprune.tree import PrunedTreeClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> display = PruningCurveDisplay.from_estimator(
+    ...     PrunedTreeClassifier(random_state=0), X, y, param_values=10
+    ... )
+    >>> len(display.lines_)
+    2
+    """
+
+    def __init__(
+        self,
+        *,
+        param_values,
+        test_scores,
+        train_scores=None,
+        complexity=None,
+        chosen_value=None,
+        sem=None,
+        param_name="ccp_alpha",
+        score_name="Score",
+        complexity_name="Number of leaves",
+    ):
+        self.param_values = param_values
+        self.test_scores = test_scores
+        self.train_scores = train_scores
+        self.complexity = complexity
+        self.chosen_value = chosen_value
+        self.sem = sem
+        self.param_name = param_name
+        self.score_name = score_name
+        self.complexity_name = complexity_name
+
+    def plot(self, ax=None, *, xscale="auto", show_complexity=True, line_kw=None):
+        """Draw the curve.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is made if None.
+        xscale : {"auto", "linear", "log", "symlog"}, default="auto"
+            Scale of the x-axis. ``"auto"`` uses a symmetric log scale when the
+            positive values span more than two decades (a zero alpha then
+            stays visible), and a linear one otherwise.
+        show_complexity : bool, default=True
+            Draw the model size on a second y-axis.
+        line_kw : dict, default=None
+            Keyword arguments passed to ``Axes.plot`` for the score lines.
+
+        Returns
+        -------
+        display : PruningCurveDisplay
+            The display, with ``ax_``, ``figure_`` and ``lines_`` set.
+        """
+        plt = _import_matplotlib(f"{type(self).__name__}.plot")
+        if ax is None:
+            _, ax = plt.subplots()
+        line_kw = {} if line_kw is None else line_kw
+        x = np.asarray(self.param_values, dtype=float)
+
+        self.lines_ = []
+        self.fill_between_ = []
+        curves = {"Cross-validation": self.test_scores}
+        if self.train_scores is not None:
+            curves = {"Train": self.train_scores, **curves}
+        for label, scores in curves.items():
+            scores = np.asarray(scores, dtype=float)
+            mean, std = scores.mean(axis=1), scores.std(axis=1)
+            (line,) = ax.plot(x, mean, marker=".", label=label, **line_kw)
+            self.lines_.append(line)
+            self.fill_between_.append(
+                ax.fill_between(x, mean - std, mean + std, alpha=0.2, color=line.get_color())
+            )
+        self._mark_choice(ax)
+
+        ax.set_xscale(**self._xscale_kwargs(x, xscale))
+        ax.set_xlabel(self.param_name)
+        ax.set_ylabel(self.score_name)
+        self.ax_complexity_ = None
+        if show_complexity and self.complexity is not None:
+            self.ax_complexity_ = ax.twinx()
+            self.ax_complexity_.step(
+                x, self.complexity, where="post", color="0.5", linestyle=":",
+                label=self.complexity_name,
+            )
+            self.ax_complexity_.set_ylabel(self.complexity_name)
+        handles, labels = ax.get_legend_handles_labels()
+        if self.ax_complexity_ is not None:
+            more_handles, more_labels = self.ax_complexity_.get_legend_handles_labels()
+            handles, labels = handles + more_handles, labels + more_labels
+        ax.legend(handles, labels, loc="best", fontsize="small")
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    def _mark_choice(self, ax):
+        """The chosen value as a vertical line, and the 1-SE band."""
+        self.chosen_line_ = None
+        self.sem_band_ = None
+        mean_test = np.asarray(self.test_scores, dtype=float).mean(axis=1)
+        if self.sem is not None:
+            best = int(np.argmax(mean_test))
+            low = mean_test[best] - np.asarray(self.sem)[best]
+            self.sem_band_ = ax.axhspan(
+                low, mean_test[best], color="tab:green", alpha=0.15,
+                label="Within 1 SE of the best",
+            )
+        if self.chosen_value is not None:
+            self.chosen_line_ = ax.axvline(
+                self.chosen_value, color="k", linestyle="--",
+                label=f"Chosen {self.param_name} = {self.chosen_value:.3g}",
+            )
+
+    @staticmethod
+    def _xscale_kwargs(x, xscale):
+        if xscale != "auto":
+            if xscale == "symlog":
+                return {"value": "symlog", "linthresh": _linthresh(x)}
+            return {"value": xscale}
+        positive = x[x > 0]
+        if positive.size > 1 and positive.max() / positive.min() > 100:
+            if np.any(x <= 0):
+                return {"value": "symlog", "linthresh": _linthresh(x)}
+            return {"value": "log"}
+        return {"value": "linear"}
+
+    @classmethod
+    def from_cv_estimator(cls, cv_estimator, *, ax=None, score_name=None, **plot_kw):
+        """Plot the curve of a fitted cross-validated pruning estimator.
+
+        Parameters
+        ----------
+        cv_estimator : fitted estimator
+            A fitted :class:`~skprune.tree.PrunedTreeClassifierCV`,
+            :class:`~skprune.tree.PrunedTreeRegressorCV`, or any skprune CV
+            estimator with ``cv_results_`` and ``best_index_``. Train scores
+            are drawn if it was fitted with ``return_train_score=True``.
+        ax : matplotlib Axes, default=None
+            Axes to draw on.
+        score_name : str, default=None
+            The y-axis label; the scoring's name if None.
+        **plot_kw
+            Passed to :meth:`plot`.
+
+        Returns
+        -------
+        display : PruningCurveDisplay
+        """
+        check_is_fitted(cv_estimator, "cv_results_")
+        results = cv_estimator.cv_results_
+        param = cv_estimator._curve_param
+        complexity_key, complexity_name = cv_estimator._curve_complexity
+        display = cls(
+            param_values=results[f"param_{param}"],
+            test_scores=_split_scores(results, "test"),
+            train_scores=_split_scores(results, "train"),
+            complexity=results.get(complexity_key),
+            chosen_value=results[f"param_{param}"][cv_estimator.best_index_],
+            sem=results.get("sem_test_score"),
+            param_name=param,
+            score_name=score_name or _score_name(cv_estimator),
+            complexity_name=complexity_name,
+        )
+        return display.plot(ax=ax, **plot_kw)
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        param_values=None,
+        cv=None,
+        scoring=None,
+        selection="1se",
+        n_jobs=None,
+        ax=None,
+        score_name=None,
+        **plot_kw,
+    ):
+        """Cross-validate the pruning knob of ``estimator`` and plot the curve.
+
+        Parameters
+        ----------
+        estimator : estimator
+            A pruned estimator (such as
+            :class:`~skprune.tree.PrunedTreeClassifier` or a scikit-learn
+            decision tree, whose parameters are kept) or an unfitted
+            cross-validated one.
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        param_values : int, array-like or None, default=None
+            The values of the knob, passed to the cross-validated estimator
+            (``ccp_alphas`` for trees).
+        cv, scoring, selection, n_jobs
+            Passed to the cross-validated estimator.
+        ax : matplotlib Axes, default=None
+            Axes to draw on.
+        score_name : str, default=None
+            The y-axis label.
+        **plot_kw
+            Passed to :meth:`plot`.
+
+        Returns
+        -------
+        display : PruningCurveDisplay
+        """
+        _import_matplotlib(f"{cls.__name__}.from_estimator")
+        cv_estimator = make_cv_estimator(
+            estimator,
+            param_values=param_values,
+            cv=cv,
+            scoring=scoring,
+            selection=selection,
+            n_jobs=n_jobs,
+            return_train_score=True,
+        )
+        cv_estimator.fit(X, y)
+        return cls.from_cv_estimator(
+            cv_estimator, ax=ax, score_name=score_name, **plot_kw
+        )
+
+
+def make_cv_estimator(estimator, *, param_values, **cv_params):
+    """The unfitted cross-validated estimator that walks the knob of ``estimator``."""
+    for estimator_class, factory in CV_ESTIMATOR_FACTORIES.items():
+        if isinstance(estimator, estimator_class):
+            return factory(estimator, param_values=param_values, **cv_params)
+    known = ", ".join(sorted(c.__name__ for c in CV_ESTIMATOR_FACTORIES))
+    raise TypeError(
+        f"PruningCurveDisplay does not know how to prune {type(estimator).__name__}; "
+        f"expected one of: {known}."
+    )
+
+
+def _score_name(cv_estimator):
+    if isinstance(cv_estimator.scoring, str):
+        return cv_estimator.scoring.replace("_", " ").capitalize()
+    return "Accuracy" if is_classifier(cv_estimator) else "R2 score"
+
+
+def _linthresh(x):
+    positive = x[x > 0]
+    return float(positive.min()) if positive.size else 1.0
+
+
+def _tree_cv_factory(estimator, *, param_values, **cv_params):
+    from ..tree import PrunedTreeClassifierCV, PrunedTreeRegressorCV
+
+    cv_class = PrunedTreeClassifierCV if is_classifier(estimator) else PrunedTreeRegressorCV
+    if isinstance(estimator, cv_class):
+        given = {k: v for k, v in cv_params.items() if v is not None}
+        if param_values is not None:
+            given["ccp_alphas"] = param_values
+        return clone(estimator).set_params(**given)
+    names = cv_class._parameter_constraints
+    params = {k: v for k, v in estimator.get_params(deep=False).items() if k in names}
+    return cv_class(**params, ccp_alphas=param_values, **cv_params)
+
+
+def _register_trees():
+    from sklearn.tree import BaseDecisionTree
+
+    register_cv_estimator(BaseDecisionTree, _tree_cv_factory)
+
+
+_register_trees()

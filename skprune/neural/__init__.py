@@ -1,0 +1,3 @@
+"""Prunable and pruned multilayer perceptrons."""
+
+__all__ = []

@@ -1,0 +1,43 @@
+"""scikit-learn's common estimator checks on every public skprune estimator.
+
+Estimators are discovered through the ``__all__`` of skprune's subpackages, so
+a new estimator is checked without editing this file.
+"""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skprune.utils import all_estimators
+
+# Small, seeded settings that keep the checks fast; an estimator that is not
+# listed is checked with its defaults.
+SMALL_PARAMS = {
+    "PrunedTreeClassifierCV": {"cv": 3, "random_state": 0},
+    "PrunedTreeRegressorCV": {"cv": 3, "random_state": 0},
+    "PrunableMLPClassifier": {"max_iter": 30, "random_state": 0},
+    "PrunableMLPRegressor": {"max_iter": 30, "random_state": 0},
+}
+
+# Every expected failure with the reason for it, keyed by estimator name.
+EXPECTED_FAILURES = {}
+
+
+def _instances():
+    for name, cls in all_estimators():
+        yield cls(**SMALL_PARAMS.get(name, {}))
+
+
+def _expected_failures(estimator):
+    return EXPECTED_FAILURES.get(type(estimator).__name__, {})
+
+
+def test_estimators_are_discovered():
+    names = {name for name, _ in all_estimators()}
+    assert {"PrunedTreeClassifier", "PrunedTreeRegressorCV"} <= names
+
+
+@parametrize_with_checks(
+    list(_instances()), expected_failed_checks=_expected_failures
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
