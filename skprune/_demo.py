@@ -18,10 +18,17 @@ def format_table(rows, columns):
     """Format ``rows`` (a list of dicts) as a fixed-width text table."""
     cells = [[_format_cell(row[c]) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in cells]
-    return "\n".join(lines)
+    numeric = [all(isinstance(row[c], (int, float)) for row in rows) for c in columns]
+
+    def align(values):
+        return "  ".join(
+            v.rjust(w) if is_number else v.ljust(w)
+            for v, w, is_number in zip(values, widths, numeric)
+        )
+
+    lines = [align(columns), "  ".join("-" * w for w in widths)]
+    lines += [align(r) for r in cells]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _format_cell(value):
@@ -52,7 +59,7 @@ def tree_rows(name, X, y, estimators):
                 "ccp_alpha": float(getattr(estimator, "ccp_alpha_", estimator.get_params().get("ccp_alpha", 0.0))),
                 "leaves": int(estimator.get_n_leaves()),
                 "test score": float(estimator.score(X_test, y_test)),
-                "fit s": seconds,
+                "fit s": round(seconds, 3),
             }
         )
         fitted.append(estimator)

@@ -16,7 +16,12 @@ from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_array, indexable
 
-from ..utils._sklearn import Interval, StrOptions, _fit_context
+from ..utils._sklearn import (
+    Interval,
+    StrOptions,
+    _fit_context,
+    scorer_accepts_sample_weight,
+)
 from ._classes import PrunedTreeClassifier, PrunedTreeMixin, PrunedTreeRegressor
 
 SELECTIONS = ("1se", "min")
@@ -93,20 +98,29 @@ def _check_folds_per_class(y, cv, n_splits):
         return
     labels, counts = np.unique(y, return_counts=True)
     if counts.min() < n_splits:
-        label = labels[np.argmin(counts)]
+        label = labels[np.argmin(counts)].tolist()
         raise ValueError(
-            f"The class {label!r} has only {counts.min()} sample(s), fewer than the "
+            f"The class {label!r} has only {int(counts.min())} sample(s), fewer than the "
             f"{n_splits} folds of cv={cv!r}: every fold must see every class. Use "
             "fewer folds or merge rare classes."
         )
 
 
+def _weights_of(sample_weight, indices):
+    if sample_weight is None:
+        return {}
+    return {"sample_weight": sample_weight[indices]}
+
+
 def _score_path_on_fold(
-    estimator, X, y, sample_weight, train, test, grid, scorer, return_train_score
+    estimator, X, y, sample_weight, weighted_scores, train, test, grid, scorer,
+    return_train_score,
 ):
     """Grow a tree on one fold and score its pruned subtrees at every alpha."""
-    fit_weight = None if sample_weight is None else sample_weight[train]
-    tree = clone(estimator).fit(X[train], y[train], sample_weight=fit_weight)
+    tree = clone(estimator).fit(X[train], y[train], **_weights_of(sample_weight, train))
+    score_weight = sample_weight if weighted_scores else None
+    test_weight = _weights_of(score_weight, test)
+    train_weight = _weights_of(score_weight, train)
     path = tree._path
     test_scores = np.empty(grid.shape[0])
     train_scores = np.empty(grid.shape[0]) if return_train_score else None
@@ -115,9 +129,9 @@ def _score_path_on_fold(
         step = path.step_at(alpha)
         tree.tree_ = path.prune(alpha)
         n_leaves[index] = path.n_leaves[step]
-        test_scores[index] = scorer(tree, X[test], y[test])
+        test_scores[index] = scorer(tree, X[test], y[test], **test_weight)
         if return_train_score:
-            train_scores[index] = scorer(tree, X[train], y[train])
+            train_scores[index] = scorer(tree, X[train], y[train], **train_weight)
     return test_scores, train_scores, n_leaves
 
 
@@ -166,8 +180,9 @@ class PrunedTreeCVMixin(PrunedTreeMixin):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The target values.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights, used to grow every tree; scores are unweighted,
-            as in :class:`~sklearn.model_selection.GridSearchCV`.
+            Sample weights, used to grow every tree and, when the scoring
+            accepts them, to weight the scores, as
+            :class:`~sklearn.model_selection.GridSearchCV` does.
         groups : array-like of shape (n_samples,), default=None
             Group labels for splitters such as
             :class:`~sklearn.model_selection.GroupKFold`.
@@ -191,6 +206,9 @@ class PrunedTreeCVMixin(PrunedTreeMixin):
         if is_classifier(self):
             _check_folds_per_class(y, self.cv, cv.get_n_splits(X, y, groups))
         scorer = check_scoring(self, scoring=self.scoring)
+        weighted_scores = sample_weight is not None and scorer_accepts_sample_weight(
+            scorer
+        )
         template = self._fold_template()
         folds = list(cv.split(X, y, groups))
         results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
@@ -199,6 +217,7 @@ class PrunedTreeCVMixin(PrunedTreeMixin):
                 X,
                 y,
                 sample_weight,
+                weighted_scores,
                 train,
                 test,
                 grid,

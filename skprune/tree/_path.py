@@ -404,7 +404,15 @@ class PruningPath:
         return nodes, is_leaf
 
     def prune(self, ccp_alpha):
-        """Build the scikit-learn ``Tree`` pruned at ``ccp_alpha``."""
+        """Build the scikit-learn ``Tree`` pruned at ``ccp_alpha``.
+
+        With the impurity risk, an alpha of zero gives the grown tree itself,
+        with its own node numbering, as scikit-learn does; with the
+        misclassification risk it gives the smallest subtree with the risk of
+        the grown tree, as Breiman defines the start of the path.
+        """
+        if ccp_alpha == 0.0 and self.risk == "impurity":
+            return self.tree
         return build_subtree(self.tree, *self.subtree_nodes(self.step_at(ccp_alpha)))
 
 

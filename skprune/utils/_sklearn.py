@@ -26,5 +26,19 @@ __all__ = [
     "StrOptions",
     "Tree",
     "_fit_context",
+    "scorer_accepts_sample_weight",
     "validate_params",
 ]
+
+
+def scorer_accepts_sample_weight(scorer):
+    """Whether ``scorer`` takes a ``sample_weight`` keyword.
+
+    Scorers made by scikit-learn say so themselves; a plain callable is asked
+    through its signature.
+    """
+    import inspect
+
+    if hasattr(scorer, "_accept_sample_weight"):
+        return scorer._accept_sample_weight()
+    return "sample_weight" in inspect.signature(scorer).parameters

@@ -1,0 +1,97 @@
+"""PruningCurveDisplay."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
+
+from skprune.model_selection import PruningCurveDisplay
+from skprune.tree import PrunedTreeClassifier, PrunedTreeClassifierCV, PrunedTreeRegressorCV
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_breast_cancer(return_X_y=True)
+
+
+def test_from_cv_estimator_draws_its_results(data):
+    X, y = data
+    cv_tree = PrunedTreeClassifierCV(
+        ccp_alphas=12, cv=4, return_train_score=True, random_state=0
+    ).fit(X, y)
+    display = PruningCurveDisplay.from_cv_estimator(cv_tree)
+    results = cv_tree.cv_results_
+
+    train_line, test_line = display.lines_
+    np.testing.assert_allclose(train_line.get_xdata(), cv_tree.ccp_alphas_)
+    np.testing.assert_allclose(test_line.get_ydata(), results["mean_test_score"])
+    np.testing.assert_allclose(train_line.get_ydata(), results["mean_train_score"])
+    assert display.chosen_line_.get_xdata()[0] == cv_tree.ccp_alpha_
+    # the 1-SE band spans from the best mean score down one standard error
+    best = np.argmax(results["mean_test_score"])
+    band = display.sem_band_.get_y(), display.sem_band_.get_y() + display.sem_band_.get_height()
+    np.testing.assert_allclose(
+        sorted(band),
+        [results["mean_test_score"][best] - results["sem_test_score"][best],
+         results["mean_test_score"][best]],
+    )
+    (leaves_line,) = display.ax_complexity_.get_lines()
+    np.testing.assert_array_equal(leaves_line.get_ydata(), results["n_leaves"])
+    assert display.ax_complexity_.get_ylabel() == "Number of leaves"
+    assert display.ax_.get_xlabel() == "ccp_alpha"
+    assert display.ax_.get_xscale() == "symlog"
+    assert display.figure_ is display.ax_.figure
+
+
+def test_from_estimator_uses_the_estimator_parameters(data):
+    X, y = data
+    display = PruningCurveDisplay.from_estimator(
+        PrunedTreeClassifier(risk="misclassification", max_depth=5, random_state=0),
+        X, y, param_values=8, cv=3, selection="min",
+    )
+    reference = PrunedTreeClassifierCV(
+        risk="misclassification", max_depth=5, random_state=0, ccp_alphas=8, cv=3,
+        selection="min",
+    ).fit(X, y)
+    np.testing.assert_allclose(display.lines_[1].get_ydata(), reference.cv_results_["mean_test_score"])
+    assert display.chosen_value == reference.ccp_alpha_
+    assert len(display.lines_) == 2  # train scores are computed for the curve
+
+
+def test_from_estimator_takes_scikit_learn_trees_and_cv_estimators(data):
+    X, y = data
+    _, (left, right) = plt.subplots(1, 2)
+    from_tree = PruningCurveDisplay.from_estimator(
+        DecisionTreeClassifier(random_state=0), X, y, param_values=[0.0, 0.01, 0.05], ax=left
+    )
+    from_cv = PruningCurveDisplay.from_estimator(
+        PrunedTreeClassifierCV(random_state=0), X, y, param_values=[0.0, 0.01, 0.05], ax=right
+    )
+    assert from_tree.ax_ is left and from_cv.ax_ is right
+    np.testing.assert_allclose(from_tree.lines_[1].get_ydata(), from_cv.lines_[1].get_ydata())
+
+
+def test_regressor_curve():
+    X, y = load_diabetes(return_X_y=True)
+    cv_tree = PrunedTreeRegressorCV(ccp_alphas=6, cv=3, random_state=0).fit(X, y)
+    display = PruningCurveDisplay.from_cv_estimator(cv_tree, show_complexity=False)
+    assert len(display.lines_) == 1  # no train scores were kept
+    assert display.ax_complexity_ is None
+    assert display.ax_.get_ylabel() == "R2 score"
+
+
+def test_unknown_estimator_is_rejected(data):
+    X, y = data
+    with pytest.raises(TypeError, match="LogisticRegression"):
+        PruningCurveDisplay.from_estimator(LogisticRegression(), X, y)
