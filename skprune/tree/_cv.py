@@ -170,7 +170,7 @@ class PrunedTreeCVMixin(PrunedTreeMixin):
         return self._fold_estimator(**params)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X, y, sample_weight=None, check_input=True, *, groups=None):
         """Grow a tree, choose ``ccp_alpha`` by cross-validation and prune.
 
         Parameters
@@ -183,6 +183,9 @@ class PrunedTreeCVMixin(PrunedTreeMixin):
             Sample weights, used to grow every tree and, when the scoring
             accepts them, to weight the scores, as
             :class:`~sklearn.model_selection.GridSearchCV` does.
+        check_input : bool, default=True
+            Allow to bypass input checking of the tree grown on all the data,
+            as in scikit-learn.
         groups : array-like of shape (n_samples,), default=None
             Group labels for splitters such as
             :class:`~sklearn.model_selection.GroupKFold`.
@@ -192,7 +195,7 @@ class PrunedTreeCVMixin(PrunedTreeMixin):
         self : object
             The fitted estimator.
         """
-        self._grow(X, y, sample_weight, check_input=True)
+        self._grow(X, y, sample_weight, check_input)
         grid = self._alpha_grid()
 
         X, y, sample_weight = indexable(
