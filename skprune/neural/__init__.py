@@ -1,3 +1,12 @@
 """Prunable and pruned multilayer perceptrons."""
 
-__all__ = []
+from ._criteria import PruningContext, PruningCriterion, register_criterion
+from ._multilayer_perceptron import PrunableMLPClassifier, PrunableMLPRegressor
+
+__all__ = [
+    "PrunableMLPClassifier",
+    "PrunableMLPRegressor",
+    "PruningContext",
+    "PruningCriterion",
+    "register_criterion",
+]

@@ -1,0 +1,321 @@
+"""Pruning patterns: which weights are removed together, and how many.
+
+A pattern cuts the prunable part of a network into *groups* (single weights,
+blocks, hidden units), turns per-weight scores into one score per group, and
+removes the groups it selects by shrinking the estimator's masks. Groups are
+indexed per *target* (a weight matrix, or a hidden layer for ``"neuron"``) in
+row-major order, which fixes how ties are broken: among equal scores the
+group of the earlier target, then the lower index, is pruned first.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+
+
+def _check_amount_type(amount):
+    if isinstance(amount, (bool, np.bool_)) or not isinstance(amount, Real):
+        raise TypeError(
+            f"amount must be an int (a count) or a float (a fraction), got "
+            f"{amount!r}."
+        )
+    if not isinstance(amount, Integral) and not 0 <= amount < 1:
+        raise ValueError(
+            f"amount must be in [0, 1) when it is a float (a fraction), got {amount}."
+        )
+
+
+def _count_to_prune(amount, n_available):
+    """Number of groups to prune out of ``n_available`` not pruned yet."""
+    if isinstance(amount, Integral):
+        if not 0 <= amount <= n_available:
+            raise ValueError(
+                f"amount={amount} must be between 0 and the {n_available} "
+                "groups not pruned yet."
+            )
+        return int(amount)
+    return int(np.floor(amount * n_available + 0.5))
+
+
+def _split_count(amount, counts):
+    """Split a count across targets in proportion to what remains in each.
+
+    Largest remainders get the leftover units, the earlier target first.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    total = counts.sum()
+    if total == 0:
+        return np.zeros_like(counts)
+    exact = amount * counts / total
+    shares = np.floor(exact).astype(np.int64)
+    leftover = amount - shares.sum()
+    order = np.argsort(-(exact - shares), kind="stable")
+    shares[order[:leftover]] += 1
+    return shares
+
+
+def _lowest(scores, k):
+    """Indices of the ``k`` lowest scores, ties broken by index."""
+    return np.argsort(scores, kind="stable")[:k]
+
+
+def select_groups(group_scores, alive, amount, scope):
+    """Choose the groups to prune in every target.
+
+    Parameters
+    ----------
+    group_scores : list of ndarray of shape (n_groups_t,)
+        Score of every group of every target.
+    alive : list of ndarray of bool of shape (n_groups_t,)
+        Whether each group still has an unpruned weight.
+    amount : int or float
+        Count or fraction of the alive groups to prune.
+    scope : {"global", "layer"}
+        Rank all targets together, or prune each by the same fraction.
+
+    Returns
+    -------
+    selected : list of ndarray of int
+        Indices of the groups to prune in each target.
+    """
+    candidates = [np.flatnonzero(a) for a in alive]
+    counts = [len(c) for c in candidates]
+    if scope == "global":
+        k = _count_to_prune(amount, sum(counts))
+        pooled = np.concatenate(
+            [scores[c] for scores, c in zip(group_scores, candidates)]
+        )
+        chosen = np.sort(_lowest(pooled, k))
+        bounds = np.cumsum([0] + counts)
+        return [
+            c[chosen[(chosen >= lo) & (chosen < hi)] - lo]
+            for c, lo, hi in zip(candidates, bounds[:-1], bounds[1:])
+        ]
+    if isinstance(amount, Integral):
+        _count_to_prune(amount, sum(counts))
+        ks = _split_count(int(amount), counts)
+    else:
+        ks = [_count_to_prune(amount, count) for count in counts]
+    return [
+        c[np.sort(_lowest(scores[c], k))]
+        for scores, c, k in zip(group_scores, candidates, ks)
+    ]
+
+
+class PruningPattern:
+    """Base class of the patterns: unstructured single weights.
+
+    Targets are the prunable weight matrices and groups their entries.
+    """
+
+    def check(self, estimator, layers, amount):
+        """Validate ``amount`` and the pattern against the network.
+
+        Parameters
+        ----------
+        estimator : BasePrunableMLP
+        layers : list of int
+            Prunable weight matrices.
+        amount : int, float or None
+        """
+        if amount is None:
+            raise ValueError(
+                "amount is required: pass the fraction (float) or count (int) "
+                "of the remaining groups to prune."
+            )
+        _check_amount_type(amount)
+
+    def targets(self, estimator, layers):
+        """What groups are indexed within."""
+        return list(layers)
+
+    def group_scores(self, estimator, target, coef_scores, intercept_scores):
+        """One score per group of ``target``."""
+        return coef_scores[target].ravel()
+
+    def alive(self, estimator, target):
+        """Whether each group of ``target`` has an unpruned weight."""
+        return estimator.masks_[target].ravel()
+
+    def remove(self, estimator, target, groups):
+        """Shrink the masks to remove ``groups`` of ``target``."""
+        mask = estimator.masks_[target]
+        mask[np.unravel_index(groups, mask.shape)] = False
+
+    def select(self, group_scores, alive, amount, scope):
+        """Groups to prune in each target, see :func:`select_groups`."""
+        return select_groups(group_scores, alive, amount, scope)
+
+
+class BlockPattern(PruningPattern):
+    """Blocks of ``block_shape`` weights, scored by the sum of their scores."""
+
+    def __init__(self, block_shape):
+        self.block_shape = block_shape
+
+    def check(self, estimator, layers, amount):
+        super().check(estimator, layers, amount)
+        rows, cols = self.block_shape
+        for layer in layers:
+            shape = estimator.coefs_[layer].shape
+            if shape[0] % rows or shape[1] % cols:
+                raise ValueError(
+                    f"block_shape={self.block_shape} does not divide the shape "
+                    f"{shape} of coefs_[{layer}]."
+                )
+
+    def _blocked(self, array):
+        rows, cols = self.block_shape
+        n_rows, n_cols = array.shape
+        return array.reshape(n_rows // rows, rows, n_cols // cols, cols)
+
+    def group_scores(self, estimator, target, coef_scores, intercept_scores):
+        masked = coef_scores[target] * estimator.masks_[target]
+        return self._blocked(masked).sum(axis=(1, 3)).ravel()
+
+    def alive(self, estimator, target):
+        return self._blocked(estimator.masks_[target]).any(axis=(1, 3)).ravel()
+
+    def remove(self, estimator, target, groups):
+        blocked = self._blocked(estimator.masks_[target].copy())
+        block_rows, block_cols = np.unravel_index(groups, blocked[:, 0, :, 0].shape)
+        blocked[block_rows, :, block_cols, :] = False
+        estimator.masks_[target] = blocked.reshape(estimator.masks_[target].shape)
+
+
+class NeuronPattern(PruningPattern):
+    """Hidden units: incoming weights, bias and outgoing weights together.
+
+    Targets are hidden layers ``k`` (1-based) whose incoming matrix
+    ``coefs_[k - 1]`` is prunable.
+    """
+
+    def targets(self, estimator, layers):
+        return [k for k in range(1, estimator.n_layers_ - 1) if k - 1 in layers]
+
+    def check(self, estimator, layers, amount):
+        super().check(estimator, layers, amount)
+        if not self.targets(estimator, layers):
+            raise ValueError(
+                "pattern='neuron' needs a hidden layer whose incoming weights "
+                "are prunable; the network has none."
+            )
+
+    def group_scores(self, estimator, target, coef_scores, intercept_scores):
+        incoming = coef_scores[target - 1] * estimator.masks_[target - 1]
+        outgoing = coef_scores[target] * estimator.masks_[target]
+        scores = incoming.sum(axis=0) + outgoing.sum(axis=1)
+        if intercept_scores is not None:
+            bias_mask = estimator.intercept_masks_[target - 1]
+            scores += intercept_scores[target - 1] * bias_mask
+        return scores
+
+    def alive(self, estimator, target):
+        return estimator.intercept_masks_[target - 1].copy()
+
+    def remove(self, estimator, target, groups):
+        estimator.masks_[target - 1][:, groups] = False
+        estimator.masks_[target][groups, :] = False
+        estimator.intercept_masks_[target - 1][groups] = False
+
+
+class NMPattern(PruningPattern):
+    """At most ``n`` weights kept in every ``m`` consecutive inputs of a unit.
+
+    Groups run along the input dimension: ``coefs_[i][j * m:(j + 1) * m, k]``.
+    A last, shorter group covers the remaining inputs when ``m`` does not
+    divide their number.
+    """
+
+    def __init__(self, n, m):
+        self.n = n
+        self.m = m
+
+    def check(self, estimator, layers, amount):
+        if amount is not None:
+            raise ValueError(
+                "pattern='n:m' sets the sparsity through n and m: amount must be "
+                f"None, got {amount!r}."
+            )
+
+    def group_scores(self, estimator, target, coef_scores, intercept_scores):
+        return coef_scores[target]
+
+    def alive(self, estimator, target):
+        return estimator.masks_[target]
+
+    def _to_remove(self, scores, alive):
+        n_rows, n_cols = scores.shape
+        n_groups = -(-n_rows // self.m)
+        padding = n_groups * self.m - n_rows
+        # Pruned and padding entries sort first, so they fill the lowest ranks.
+        keyed = np.where(alive, scores, -np.inf)
+        keyed = np.pad(keyed, ((0, padding), (0, 0)), constant_values=-np.inf)
+        keyed = keyed.reshape(n_groups, self.m, n_cols)
+        ranks = np.empty(keyed.shape, dtype=np.int64)
+        order = np.argsort(keyed, axis=1, kind="stable")
+        np.put_along_axis(
+            ranks, order, np.arange(self.m)[np.newaxis, :, np.newaxis], axis=1
+        )
+        keep = (ranks >= self.m - self.n).reshape(-1, n_cols)[:n_rows]
+        return np.flatnonzero(alive & ~keep)
+
+    def select(self, group_scores, alive, amount, scope):
+        return [
+            self._to_remove(scores, mask) for scores, mask in zip(group_scores, alive)
+        ]
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be a positive int, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}.")
+
+
+def _block_pattern(block_shape, n, m):
+    if not isinstance(block_shape, (tuple, list)) or len(block_shape) != 2:
+        raise ValueError(
+            f"block_shape must be a pair (rows, columns), got {block_shape!r}."
+        )
+    for size in block_shape:
+        _check_positive_int(size, "block_shape")
+    return BlockPattern(tuple(int(size) for size in block_shape))
+
+
+def _nm_pattern(block_shape, n, m):
+    _check_positive_int(n, "n")
+    _check_positive_int(m, "m")
+    if n > m:
+        raise ValueError(f"n must not exceed m for pattern='n:m', got n={n}, m={m}.")
+    return NMPattern(int(n), int(m))
+
+
+_PATTERNS = {
+    "unstructured": lambda block_shape, n, m: PruningPattern(),
+    "block": _block_pattern,
+    "neuron": lambda block_shape, n, m: NeuronPattern(),
+    "n:m": _nm_pattern,
+}
+
+
+def resolve_pattern(pattern, *, block_shape, n, m):
+    """Build the pattern named ``pattern`` with its options.
+
+    Parameters
+    ----------
+    pattern : {"unstructured", "block", "neuron", "n:m"}
+    block_shape : tuple of (int, int)
+        Used by ``"block"``.
+    n, m : int
+        Used by ``"n:m"``.
+
+    Returns
+    -------
+    pattern : PruningPattern
+    """
+    if not isinstance(pattern, str) or pattern not in _PATTERNS:
+        raise ValueError(
+            f"Unknown pattern {pattern!r}; expected one of {sorted(_PATTERNS)}."
+        )
+    return _PATTERNS[pattern](block_shape, n, m)

@@ -1,0 +1,133 @@
+"""The block-wise inverse Fisher and the Optimal Brain Surgeon step."""
+
+import numpy as np
+import pytest
+
+from skprune.neural._fisher import (
+    BlockFisherInverse,
+    LowRankFisherInverse,
+    fisher_inverse,
+)
+
+
+def direct_block_inverse(gradients, block_size, damp):
+    """numpy.linalg.inv of each damped Fisher block, the reference."""
+    m, d = gradients.shape
+    reference = np.zeros((d, d))
+    for start in range(0, d, block_size):
+        span = slice(start, min(start + block_size, d))
+        G = gradients[:, span]
+        F = damp * np.eye(G.shape[1]) + G.T @ G / m
+        reference[span, span] = np.linalg.inv(F)
+    return reference
+
+
+def batches(gradients, size):
+    return [gradients[i : i + size] for i in range(0, gradients.shape[0], size)]
+
+
+@pytest.mark.parametrize("block_size", [1, 4, 7, 16, 25])  # 7, 16, 25 do not divide 30
+@pytest.mark.parametrize("batch_size", [1, 5, 64])  # 1 is Sherman-Morrison
+@pytest.mark.parametrize("damp", [1e-4, 1e-1])
+def test_block_inverse_equals_numpy_inverse(block_size, batch_size, damp):
+    rng = np.random.RandomState(block_size + batch_size)
+    gradients = rng.normal(size=(20, 30)) * rng.uniform(0.1, 3, size=30)
+    inverse = fisher_inverse(
+        batches(gradients, batch_size), 30, block_size=block_size, damp=damp,
+        n_gradients=20,
+    )
+    assert isinstance(inverse, BlockFisherInverse)
+    reference = direct_block_inverse(gradients, block_size, damp)
+    np.testing.assert_allclose(inverse.dense(), reference, rtol=1e-10, atol=1e-10 * np.abs(reference).max())
+    np.testing.assert_allclose(inverse.diagonal(), np.diag(reference), rtol=1e-10)
+
+
+@pytest.mark.parametrize("damp", [1e-3, 1.0])
+def test_low_rank_form_equals_numpy_inverse_for_a_whole_layer(damp):
+    rng = np.random.RandomState(0)
+    gradients = rng.normal(size=(12, 40))
+    inverse = fisher_inverse(batches(gradients, 5), 40, block_size=None, damp=damp, n_gradients=12)
+    assert isinstance(inverse, LowRankFisherInverse)
+    reference = direct_block_inverse(gradients, 40, damp)
+    scale = np.abs(reference).max()
+    np.testing.assert_allclose(inverse.dense(), reference, rtol=1e-10, atol=1e-10 * scale)
+    np.testing.assert_allclose(inverse.diagonal(), np.diag(reference), rtol=1e-10)
+    # a block as large as the layer takes the same low-rank form
+    same = fisher_inverse([gradients], 40, block_size=40, damp=damp, n_gradients=12)
+    np.testing.assert_allclose(same.dense(), reference, rtol=1e-10, atol=1e-10 * scale)
+
+
+def quadratic_problem(seed, d=24, m=40, damp=0.05):
+    """A quadratic loss whose Hessian is exactly the damped Fisher of G."""
+    rng = np.random.RandomState(seed)
+    G = rng.normal(size=(m, d))
+    H = damp * np.eye(d) + G.T @ G / m
+    w_star = rng.normal(size=d)
+    return G, H, w_star, damp
+
+
+def constrained_minimiser(H, w_star, remove):
+    """min 1/2 (w - w*)^T H (w - w*) subject to w[remove] = 0, solved directly."""
+    keep = ~remove
+    w = np.zeros_like(w_star)
+    # stationarity on the kept coordinates: H_KK (w_K - w*_K) - H_KQ w*_Q = 0
+    w[keep] = w_star[keep] + np.linalg.solve(H[np.ix_(keep, keep)], H[np.ix_(keep, remove)] @ w_star[remove])
+    return w
+
+
+def quadratic_loss(H, w_star, w):
+    return 0.5 * (w - w_star) @ H @ (w - w_star)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("n_remove", [1, 3, 10])
+def test_surgeon_step_is_exact_on_a_quadratic_loss(seed, n_remove):
+    G, H, w_star, damp = quadratic_problem(seed)
+    remove = np.zeros(w_star.size, dtype=bool)
+    remove[np.random.RandomState(seed).choice(w_star.size, n_remove, replace=False)] = True
+    for inverse in (
+        # one block holding every weight, built by Woodbury updates
+        BlockFisherInverse(w_star.size, w_star.size, damp, G.shape[0]).fold_in(G[:15]).fold_in(G[15:]),
+        fisher_inverse(batches(G, 7), w_star.size, block_size=None, damp=damp, n_gradients=G.shape[0]),
+    ):
+        new_w, predicted = inverse.surgeon_step(w_star, remove)
+        expected_w = constrained_minimiser(H, w_star, remove)
+        np.testing.assert_allclose(new_w, expected_w, rtol=1e-9, atol=1e-12)
+        assert np.all(new_w[remove] == 0.0)
+        true_increase = quadratic_loss(H, w_star, new_w)
+        assert predicted == pytest.approx(true_increase, rel=1e-9)
+
+
+def test_block_surgeon_step_is_exact_for_a_block_diagonal_loss():
+    # with a block-diagonal Hessian, the block-wise step is the exact minimiser
+    G, _, w_star, damp = quadratic_problem(3, d=20)
+    block_size = 6  # blocks of 6, 6, 6 and 2
+    inverse = fisher_inverse(batches(G, 3), 20, block_size=block_size, damp=damp, n_gradients=G.shape[0])
+    H = np.linalg.inv(direct_block_inverse(G, block_size, damp))
+    remove = np.zeros(20, dtype=bool)
+    remove[[0, 1, 7, 13, 18, 19]] = True
+    new_w, predicted = inverse.surgeon_step(w_star, remove)
+    np.testing.assert_allclose(new_w, constrained_minimiser(H, w_star, remove), rtol=1e-9, atol=1e-12)
+    assert predicted == pytest.approx(quadratic_loss(H, w_star, new_w), rel=1e-9)
+
+
+def test_single_weight_saliency_matches_the_formula():
+    G, H, w_star, damp = quadratic_problem(4)
+    inverse = fisher_inverse([G], w_star.size, block_size=w_star.size, damp=damp, n_gradients=G.shape[0])
+    saliency = w_star**2 / (2 * inverse.diagonal())
+    for q in range(0, w_star.size, 5):
+        remove = np.zeros(w_star.size, dtype=bool)
+        remove[q] = True
+        _, predicted = inverse.surgeon_step(w_star, remove)
+        assert predicted == pytest.approx(saliency[q], rel=1e-10)
+
+
+def test_bad_parameters_and_gradients_are_rejected():
+    with pytest.raises(ValueError, match="damp"):
+        BlockFisherInverse(10, 4, -1.0, 5)
+    with pytest.raises(ValueError, match="fisher_block_size"):
+        BlockFisherInverse(10, 11, 0.1, 5)
+    with pytest.raises(ValueError, match="NaN"):
+        BlockFisherInverse(10, 4, 0.1, 5).fold_in(np.full((2, 10), np.nan))
+    with pytest.raises(ValueError, match="NaN"):
+        LowRankFisherInverse(np.full((2, 10), np.inf), 0.1)
