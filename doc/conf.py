@@ -1,0 +1,75 @@
+"""Sphinx configuration of the skprune documentation.
+
+Build it from the repository root with ``sphinx-build doc doc/_build/html``
+(``pip install ".[doc]"`` first). The examples in ``examples/`` are run by
+sphinx-gallery and rendered in ``doc/auto_examples/``.
+"""
+
+import os
+import sys
+
+# document the checkout the build runs from, installed or not
+sys.path.insert(0, os.path.abspath(".."))
+
+import skprune  # noqa: E402
+
+project = "skprune"
+author = "The skprune developers"
+copyright = f"2026, {author}"
+version = release = skprune.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+templates_path = []
+html_theme = "alabaster"
+html_static_path = []
+
+# API pages: one generated page per public name, in gen_modules/
+autosummary_generate = True
+autodoc_default_options = {"members": True, "inherited-members": False}
+# numpydoc lists the methods itself; autodoc's member list would repeat them
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", None),
+    "numpy": ("https://numpy.org/doc/stable", None),
+    "sklearn": ("https://scikit-learn.org/stable", None),
+    "matplotlib": ("https://matplotlib.org/stable", None),
+    "joblib": ("https://joblib.readthedocs.io/en/stable", None),
+}
+# offline builds (SKPRUNE_DOC_OFFLINE=1) skip fetching the inventories
+if os.environ.get("SKPRUNE_DOC_OFFLINE"):
+    intersphinx_mapping = {}
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "doc_module": ("skprune",),
+    "backreferences_dir": "gen_modules/backreferences",
+    "reference_url": {"skprune": None},
+    "matplotlib_animations": False,
+    "within_subsection_order": "FileNameSortKey",
+    # timings would be written into the source tree
+    "write_computation_times": False,
+}
+
+
+def _skip_metadata_request_methods(app, what, name, obj, skip, options):
+    """Leave out the ``set_*_request`` methods scikit-learn adds to every estimator."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_request_methods)
