@@ -2,8 +2,11 @@
 
 from ._criteria import PruningContext, PruningCriterion, register_criterion
 from ._multilayer_perceptron import PrunableMLPClassifier, PrunableMLPRegressor
+from ._second_order import OBDCriterion, OBSCriterion
 
 __all__ = [
+    "OBDCriterion",
+    "OBSCriterion",
     "PrunableMLPClassifier",
     "PrunableMLPRegressor",
     "PruningContext",
