@@ -8,7 +8,6 @@ be pruned to any alpha without refitting.
 import copy
 import numbers
 
-import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import Bunch

@@ -16,7 +16,6 @@ again.
 """
 
 import heapq
-import numbers
 
 import numpy as np
 
