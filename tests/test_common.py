@@ -4,7 +4,6 @@ Estimators are discovered through the ``__all__`` of skprune's subpackages, so
 a new estimator is checked without editing this file.
 """
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skprune.utils import all_estimators
@@ -16,6 +15,18 @@ SMALL_PARAMS = {
     "PrunedTreeRegressorCV": {"cv": 3, "random_state": 0},
     "PrunableMLPClassifier": {"max_iter": 30, "random_state": 0},
     "PrunableMLPRegressor": {"max_iter": 30, "random_state": 0},
+    "PrunedMLPClassifier": {
+        "max_iter": 30,
+        "n_pruning_steps": 2,
+        "finetune_iter": 5,
+        "random_state": 0,
+    },
+    "PrunedMLPRegressor": {
+        "max_iter": 30,
+        "n_pruning_steps": 2,
+        "finetune_iter": 5,
+        "random_state": 0,
+    },
 }
 
 # Every expected failure with the reason for it, keyed by estimator name.
