@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from skprune._demo import format_table, main
+from skprune._demo import MLP_SPARSITIES, format_table, main
 
 
 def test_format_table_aligns_columns():
@@ -38,8 +38,16 @@ def test_main_prints_a_table_and_writes_plots(tmp_path, capsys):
     # the cross-validated trees are smaller than the unpruned one
     for counts in leaves.values():
         assert max(counts[1:]) < counts[0]
+    mlp_rows = [
+        re.split(r"\s{2,}", line.strip()) for line in out.splitlines() if line.startswith("digits")
+    ]
+    sparsities = [float(cells[2]) for cells in mlp_rows]
+    nonzero = [int(cells[3]) for cells in mlp_rows]
+    # every requested sparsity is reached, and fewer weights remain each time
+    assert sparsities == pytest.approx(list(MLP_SPARSITIES), abs=1e-3)
+    assert all(a > b for a, b in zip(nonzero, nonzero[1:]))
     pngs = sorted(tmp_path.glob("*.png"))
-    assert len(pngs) >= 3
+    assert len(pngs) >= 4
     for png in pngs:
         assert str(png.name) in out
         height, width = image.imread(png).shape[:2]
