@@ -265,8 +265,16 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             if i != last:
                 hidden_activation(z)
             activations[i + 1] = z
+        self._see_output_preactivation(activations[-1])
         ACTIVATIONS[self.out_activation_](activations[-1])
         return activations
+
+    def _see_output_preactivation(self, z):
+        """Hook called by the training forward pass before the output activation.
+
+        ``z`` is overwritten in place by the output activation right after;
+        a subclass that needs it (e.g. to distil logits) must copy it.
+        """
 
     def _forward_pass_fast(self, X, check_input=True):
         """Output of the network, without keeping the hidden activations.

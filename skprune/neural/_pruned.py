@@ -173,20 +173,10 @@ class _PrunedMLPMixin:
                 hidden_activation(activation)
         return activation
 
-    def _forward_pass(self, activations):
-        """Training forward pass that also keeps the output pre-activation."""
-        hidden_activation = ACTIVATIONS[self.activation]
-        last = self.n_layers_ - 2
-        for i in range(self.n_layers_ - 1):
-            z = _matmul(activations[i], self.coefs_[i])
-            z += self.intercepts_[i]
-            if i != last:
-                hidden_activation(z)
-            activations[i + 1] = z
+    def _see_output_preactivation(self, z):
+        """Keep the student's output pre-activation for the distillation loss."""
         if self._distilling():
-            self._output_logits = activations[-1].copy()
-        ACTIVATIONS[self.out_activation_](activations[-1])
-        return activations
+            self._output_logits = z.copy()
 
     # ------------------------------------------------------------------
     # Schedule
