@@ -4,6 +4,7 @@ Estimators are discovered through the ``__all__`` of skprune's subpackages, so
 a new estimator is checked without editing this file.
 """
 
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skprune.utils import all_estimators
@@ -11,6 +12,7 @@ from skprune.utils import all_estimators
 # Small, seeded settings that keep the checks fast; an estimator that is not
 # listed is checked with its defaults.
 SMALL_PARAMS = {
+    "MLPPruner": {"n_pruning_steps": 2, "finetune_iter": 5},
     "PrunedTreeClassifierCV": {"cv": 3, "random_state": 0},
     "PrunedTreeRegressorCV": {"cv": 3, "random_state": 0},
     "PrunableMLPClassifier": {"max_iter": 30, "random_state": 0},
@@ -27,6 +29,29 @@ SMALL_PARAMS = {
         "finetune_iter": 5,
         "random_state": 0,
     },
+    "PrunedMLPClassifierCV": {
+        "max_iter": 30,
+        "n_pruning_steps": 2,
+        "finetune_iter": 5,
+        "sparsities": [0.0, 0.5],
+        "cv": 3,
+        "random_state": 0,
+    },
+    "PrunedMLPRegressorCV": {
+        "max_iter": 30,
+        "n_pruning_steps": 2,
+        "finetune_iter": 5,
+        "sparsities": [0.0, 0.5],
+        "cv": 3,
+        "random_state": 0,
+    },
+}
+
+# Meta-estimators need the estimators they wrap: each is checked once per
+# wrapped estimator, built with the same small settings.
+_SMALL_MLP = {"max_iter": 30, "random_state": 0}
+META_ESTIMATOR_ARGS = {
+    "MLPPruner": [MLPClassifier(**_SMALL_MLP), MLPRegressor(**_SMALL_MLP)],
 }
 
 # Every expected failure with the reason for it, keyed by estimator name.
@@ -35,7 +60,12 @@ EXPECTED_FAILURES = {}
 
 def _instances():
     for name, cls in all_estimators():
-        yield cls(**SMALL_PARAMS.get(name, {}))
+        params = SMALL_PARAMS.get(name, {})
+        if name in META_ESTIMATOR_ARGS:
+            for estimator in META_ESTIMATOR_ARGS[name]:
+                yield cls(estimator, **params)
+        else:
+            yield cls(**params)
 
 
 def _expected_failures(estimator):

@@ -39,15 +39,26 @@ def test_main_prints_a_table_and_writes_plots(tmp_path, capsys):
     for counts in leaves.values():
         assert max(counts[1:]) < counts[0]
     mlp_rows = [
-        re.split(r"\s{2,}", line.strip()) for line in out.splitlines() if line.startswith("digits")
+        re.split(r"\s{2,}", line.strip())
+        for line in out.splitlines()
+        if line.startswith("digits") and "CV" not in line
     ]
+    cv_rows = [
+        re.split(r"\s{2,}", line.strip())
+        for line in out.splitlines()
+        if line.startswith("digits") and "CV" in line
+    ]
+    # the sparsity chosen by cross-validation is one of the grid's
+    assert len(cv_rows) == 1
+    chosen = float(cv_rows[0][2])
+    assert min(abs(chosen - s) for s in MLP_SPARSITIES) < 1e-3
     sparsities = [float(cells[2]) for cells in mlp_rows]
     nonzero = [int(cells[3]) for cells in mlp_rows]
     # every requested sparsity is reached, and fewer weights remain each time
     assert sparsities == pytest.approx(list(MLP_SPARSITIES), abs=1e-3)
     assert all(a > b for a, b in zip(nonzero, nonzero[1:]))
     pngs = sorted(tmp_path.glob("*.png"))
-    assert len(pngs) >= 4
+    assert len(pngs) >= 5
     for png in pngs:
         assert str(png.name) in out
         height, width = image.imread(png).shape[:2]

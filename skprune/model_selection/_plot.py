@@ -1,12 +1,16 @@
 """Pruning curve: score against the pruning knob, with the model size beside it."""
 
+import importlib
+
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.utils.validation import check_is_fitted
 
 # Maps an estimator class to a function building the cross-validated estimator
-# that walks its pruning knob. Subpackages register their own pairs.
+# that walks its pruning knob. Subpackages register their own pairs when
+# imported; these are imported before the registry is read.
 CV_ESTIMATOR_FACTORIES = {}
+REGISTERING_SUBPACKAGES = ("skprune.tree", "skprune.neural")
 
 
 def register_cv_estimator(estimator_class, factory):
@@ -323,6 +327,8 @@ class PruningCurveDisplay:
 
 def make_cv_estimator(estimator, *, param_values, **cv_params):
     """The unfitted cross-validated estimator that walks the knob of ``estimator``."""
+    for name in REGISTERING_SUBPACKAGES:
+        importlib.import_module(name)
     for estimator_class, factory in CV_ESTIMATOR_FACTORIES.items():
         if isinstance(estimator, estimator_class):
             return factory(estimator, param_values=param_values, **cv_params)
@@ -344,24 +350,21 @@ def _linthresh(x):
     return float(positive.min()) if positive.size else 1.0
 
 
-def _tree_cv_factory(estimator, *, param_values, **cv_params):
-    from ..tree import PrunedTreeClassifierCV, PrunedTreeRegressorCV
+def cv_estimator_factory(classifier_cv, regressor_cv, grid_param):
+    """A factory for :func:`register_cv_estimator` from a pair of CV classes.
 
-    cv_class = PrunedTreeClassifierCV if is_classifier(estimator) else PrunedTreeRegressorCV
-    if isinstance(estimator, cv_class):
-        given = {k: v for k, v in cv_params.items() if v is not None}
-        if param_values is not None:
-            given["ccp_alphas"] = param_values
-        return clone(estimator).set_params(**given)
-    names = cv_class._parameter_constraints
-    params = {k: v for k, v in estimator.get_params(deep=False).items() if k in names}
-    return cv_class(**params, ccp_alphas=param_values, **cv_params)
+    The factory keeps the parameters of the given estimator that the CV class
+    shares and passes ``param_values`` as its ``grid_param``.
+    """
 
+    def factory(estimator, *, param_values, **cv_params):
+        cv_class = classifier_cv if is_classifier(estimator) else regressor_cv
+        grid = {} if param_values is None else {grid_param: param_values}
+        if isinstance(estimator, cv_class):
+            given = {k: v for k, v in cv_params.items() if v is not None}
+            return clone(estimator).set_params(**given, **grid)
+        names = cv_class._parameter_constraints
+        params = {k: v for k, v in estimator.get_params(deep=False).items() if k in names}
+        return cv_class(**{**params, **grid, **cv_params})
 
-def _register_trees():
-    from sklearn.tree import BaseDecisionTree
-
-    register_cv_estimator(BaseDecisionTree, _tree_cv_factory)
-
-
-_register_trees()
+    return factory

@@ -1,9 +1,11 @@
 """Prunable and pruned multilayer perceptrons."""
 
 from ._criteria import PruningContext, PruningCriterion, register_criterion
+from ._cv import PrunedMLPClassifierCV, PrunedMLPRegressorCV
 from ._multilayer_perceptron import PrunableMLPClassifier, PrunableMLPRegressor
-from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor
+from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor, sparsity_schedule
 from ._second_order import OBDCriterion, OBSCriterion
+from ._sparsity_path import sparsity_path
 
 __all__ = [
     "OBDCriterion",
@@ -11,8 +13,12 @@ __all__ = [
     "PrunableMLPClassifier",
     "PrunableMLPRegressor",
     "PrunedMLPClassifier",
+    "PrunedMLPClassifierCV",
     "PrunedMLPRegressor",
+    "PrunedMLPRegressorCV",
     "PruningContext",
     "PruningCriterion",
     "register_criterion",
+    "sparsity_path",
+    "sparsity_schedule",
 ]

@@ -70,6 +70,15 @@ def sparsity_schedule(schedule, sparsity, n_steps, initial_sparsity=0.0):
     return targets
 
 
+_HISTORY_KEYS = (
+    "step",
+    "target_sparsity",
+    "sparsity",
+    "loss",
+    "n_iter",
+    "validation_score",
+)
+
 _PRUNED_PARAMETERS_DOC = """
     sparsity : float, default=0.5
         Fraction of the prunable weights that are zero at the end of ``fit``,
@@ -182,20 +191,30 @@ class _PrunedMLPMixin:
     # Schedule
     # ------------------------------------------------------------------
 
-    def _check_pruning_params(self):
-        if self.initial_sparsity > self.sparsity:
+    def _check_pruning_params(self, sparsity):
+        """Check the pruning parameters against the final ``sparsity``."""
+        if self.initial_sparsity > sparsity:
             raise ValueError(
                 f"initial_sparsity={self.initial_sparsity} must not exceed "
-                f"sparsity={self.sparsity}."
+                f"sparsity={sparsity}."
             )
         if self.pattern == "n:m":
             fixed = 1.0 - self.n / self.m
-            if not np.isclose(self.sparsity, fixed):
+            if not np.isclose(sparsity, fixed):
                 raise ValueError(
                     f'pattern="n:m" fixes the sparsity at 1 - n / m = {fixed:g} '
-                    f"(n={self.n}, m={self.m}), but sparsity={self.sparsity}: "
+                    f"(n={self.n}, m={self.m}), but sparsity={sparsity}: "
                     "set sparsity to 1 - n / m."
                 )
+
+    def _schedule_targets(self, sparsity):
+        """Target sparsity after each pruning step on the way to ``sparsity``."""
+        if sparsity == 0:
+            return np.empty(0)
+        schedule = "oneshot" if self.pattern == "n:m" else self.schedule
+        return sparsity_schedule(
+            schedule, sparsity, self.n_pruning_steps, self.initial_sparsity
+        )
 
     @property
     def sparsity_(self):
@@ -322,39 +341,50 @@ class _PrunedMLPMixin:
         self : object
             Fitted estimator.
         """
-        self._check_pruning_params()
+        self._check_pruning_params(self.sparsity)
+        self._train_dense(X, y, sample_weight)
+        self._prune_along(X, y, sample_weight, self._schedule_targets(self.sparsity))
+        self._warn_if_inexact(self.sparsity)
+        return self._finish_fit()
+
+    def _train_dense(self, X, y, sample_weight):
+        """Train the dense network and start the pruning history with it."""
         if not self.warm_start:
             self._shrunk = False
         self._teacher = None
         self._fit(X, y, sample_weight=sample_weight, incremental=False)
-        history = {
-            key: []
-            for key in (
-                "step",
-                "target_sparsity",
-                "sparsity",
-                "loss",
-                "n_iter",
-                "validation_score",
-            )
-        }
-        self._record(history, 0, 0.0)
-        if self.sparsity > 0:
-            if self.distillation_weight > 0:
-                self._set_teacher(self.coefs_, self.intercepts_)
-            schedule = "oneshot" if self.pattern == "n:m" else self.schedule
-            targets = sparsity_schedule(
-                schedule, self.sparsity, self.n_pruning_steps, self.initial_sparsity
-            )
-            try:
-                for step, target in enumerate(targets, start=1):
-                    self._prune_step(X, y, sample_weight, target)
-                    self._train(X, y, sample_weight, self.finetune_iter)
-                    self._record(history, step, target)
-            finally:
-                self._teacher = None
-                self._output_logits = None
-            self._warn_if_inexact()
+        self._start_history()
+
+    def _start_history(self):
+        """Record the current, unpruned network as step 0 of the history."""
+        self._history = {key: [] for key in _HISTORY_KEYS}
+        self._record(self._history, 0, 0.0)
+
+    def _prune_along(self, X, y, sample_weight, targets, on_step=None):
+        """Prune to each target in turn, fine-tuning after every step.
+
+        ``on_step(target)``, if given, is called after each fine-tuning.
+        """
+        if len(targets) == 0:
+            return
+        if self.distillation_weight > 0:
+            self._set_teacher(self.coefs_, self.intercepts_)
+        step = self._history["step"][-1]
+        try:
+            for target in targets:
+                step += 1
+                self._prune_step(X, y, sample_weight, target)
+                self._train(X, y, sample_weight, self.finetune_iter)
+                self._record(self._history, step, target)
+                if on_step is not None:
+                    on_step(target)
+        finally:
+            self._teacher = None
+            self._output_logits = None
+
+    def _finish_fit(self):
+        """Derive the fitted attributes once the last fine-tuning is done."""
+        history = self.__dict__.pop("_history")
         self.pruning_history_ = {
             key: np.asarray(values) for key, values in history.items()
         }
@@ -364,11 +394,13 @@ class _PrunedMLPMixin:
         self.n_units_ = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
         return self
 
-    def _warn_if_inexact(self):
+    def _warn_if_inexact(self, sparsity):
+        if sparsity == 0:
+            return
         n_total, n_pruned = self._prunable_counts()
-        if abs(n_pruned - self.sparsity * n_total) > 1:
+        if abs(n_pruned - sparsity * n_total) > 1:
             warnings.warn(
-                f"Requested sparsity={self.sparsity:g} is not reachable with "
+                f"Requested sparsity={sparsity:g} is not reachable with "
                 f"pattern={self.pattern!r} and scope={self.scope!r}; achieved "
                 f"sparsity_={n_pruned / n_total:g}.",
                 UserWarning,

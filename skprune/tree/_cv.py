@@ -11,17 +11,18 @@ from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import clone, is_classifier
-from sklearn.metrics import check_scoring, get_scorer_names
-from sklearn.model_selection import check_cv
-from sklearn.utils.validation import check_array, indexable
+from sklearn.base import clone
+from sklearn.metrics import get_scorer_names
+from sklearn.tree import BaseDecisionTree
 
-from ..utils._sklearn import (
-    Interval,
-    StrOptions,
-    _fit_context,
-    scorer_accepts_sample_weight,
+from ..model_selection._plot import cv_estimator_factory, register_cv_estimator
+from ..model_selection._search import (
+    score_results,
+    select_index,
+    split_for_cv,
+    weights_of,
 )
+from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._classes import PrunedTreeClassifier, PrunedTreeMixin, PrunedTreeRegressor
 
 SELECTIONS = ("1se", "min")
@@ -78,49 +79,15 @@ def check_alpha_grid(ccp_alphas):
     return grid
 
 
-def select_index(mean_scores, sem_scores, selection):
-    """Index of the chosen alpha in an increasing grid.
-
-    ``"min"`` takes the best mean score (the first of ties, so the smallest
-    alpha); ``"1se"`` takes the largest alpha whose mean score is within one
-    standard error of the best, Breiman's one-standard-error rule.
-    """
-    best = int(np.argmax(mean_scores))
-    if selection == "min":
-        return best
-    threshold = mean_scores[best] - sem_scores[best]
-    return int(np.flatnonzero(mean_scores >= threshold).max())
-
-
-def _check_folds_per_class(y, cv, n_splits):
-    """Raise a clear error when a class has fewer samples than folds."""
-    if y.ndim != 1 or not isinstance(cv, (Integral, type(None))):
-        return
-    labels, counts = np.unique(y, return_counts=True)
-    if counts.min() < n_splits:
-        label = labels[np.argmin(counts)].tolist()
-        raise ValueError(
-            f"The class {label!r} has only {int(counts.min())} sample(s), fewer than the "
-            f"{n_splits} folds of cv={cv!r}: every fold must see every class. Use "
-            "fewer folds or merge rare classes."
-        )
-
-
-def _weights_of(sample_weight, indices):
-    if sample_weight is None:
-        return {}
-    return {"sample_weight": sample_weight[indices]}
-
-
 def _score_path_on_fold(
     estimator, X, y, sample_weight, weighted_scores, train, test, grid, scorer,
     return_train_score,
 ):
     """Grow a tree on one fold and score its pruned subtrees at every alpha."""
-    tree = clone(estimator).fit(X[train], y[train], **_weights_of(sample_weight, train))
+    tree = clone(estimator).fit(X[train], y[train], **weights_of(sample_weight, train))
     score_weight = sample_weight if weighted_scores else None
-    test_weight = _weights_of(score_weight, test)
-    train_weight = _weights_of(score_weight, train)
+    test_weight = weights_of(score_weight, test)
+    train_weight = weights_of(score_weight, train)
     path = tree._path
     test_scores = np.empty(grid.shape[0])
     train_scores = np.empty(grid.shape[0]) if return_train_score else None
@@ -145,7 +112,7 @@ class PrunedTreeCVMixin(PrunedTreeMixin):
     _curve_param = "ccp_alpha"
     _curve_complexity = ("n_leaves", "Number of leaves")
 
-    _cv_parameter_constraints = {
+    _cv_parameter_constraints: dict = {
         "ccp_alphas": [Interval(Integral, 2, None, closed="left"), "array-like", None],
         "cv": ["cv_object"],
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],
@@ -198,22 +165,10 @@ class PrunedTreeCVMixin(PrunedTreeMixin):
         self._grow(X, y, sample_weight, check_input)
         grid = self._alpha_grid()
 
-        X, y, sample_weight = indexable(
-            check_array(
-                X, accept_sparse="csr", dtype=None, ensure_all_finite=False
-            ),
-            np.asarray(y),
-            None if sample_weight is None else np.asarray(sample_weight),
-        )
-        cv = check_cv(self.cv, y, classifier=is_classifier(self))
-        if is_classifier(self):
-            _check_folds_per_class(y, self.cv, cv.get_n_splits(X, y, groups))
-        scorer = check_scoring(self, scoring=self.scoring)
-        weighted_scores = sample_weight is not None and scorer_accepts_sample_weight(
-            scorer
+        X, y, sample_weight, folds, scorer, weighted_scores = split_for_cv(
+            self, X, y, sample_weight, groups
         )
         template = self._fold_template()
-        folds = list(cv.split(X, y, groups))
         results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
             delayed(_score_path_on_fold)(
                 template,
@@ -234,24 +189,12 @@ class PrunedTreeCVMixin(PrunedTreeMixin):
         return self
 
     def _store_results(self, grid, results):
-        test_scores = np.array([r[0] for r in results])
-        n_folds = test_scores.shape[0]
-        cv_results = {"param_ccp_alpha": grid}
-        for fold, scores in enumerate(test_scores):
-            cv_results[f"split{fold}_test_score"] = scores
-        cv_results["mean_test_score"] = test_scores.mean(axis=0)
-        cv_results["std_test_score"] = test_scores.std(axis=0)
-        cv_results["sem_test_score"] = (
-            test_scores.std(axis=0, ddof=1) / np.sqrt(n_folds)
-            if n_folds > 1
-            else np.zeros(grid.shape[0])
-        )
+        train_scores = None
         if self.return_train_score:
             train_scores = np.array([r[1] for r in results])
-            for fold, scores in enumerate(train_scores):
-                cv_results[f"split{fold}_train_score"] = scores
-            cv_results["mean_train_score"] = train_scores.mean(axis=0)
-            cv_results["std_train_score"] = train_scores.std(axis=0)
+        cv_results = score_results(
+            "ccp_alpha", grid, np.array([r[0] for r in results]), train_scores
+        )
         cv_results["mean_n_leaves"] = np.mean([r[2] for r in results], axis=0)
         cv_results["n_leaves"] = self._path.n_leaves[
             [self._path.step_at(alpha) for alpha in grid]
@@ -259,11 +202,13 @@ class PrunedTreeCVMixin(PrunedTreeMixin):
         self.cv_results_ = cv_results
         self.ccp_alphas_ = grid
         self.best_index_ = select_index(
-            cv_results["mean_test_score"], cv_results["sem_test_score"], self.selection
+            cv_results["mean_test_score"],
+            cv_results["sem_test_score"],
+            one_standard_error=self.selection == "1se",
         )
         self.best_score_ = cv_results["mean_test_score"][self.best_index_]
         self.ccp_alpha_ = float(grid[self.best_index_])
-        self.n_splits_ = n_folds
+        self.n_splits_ = len(results)
 
 
 _CV_DOC = """
@@ -518,3 +463,9 @@ min_impurity_decrease, monotonic_cst, risk
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.return_train_score = return_train_score
+
+
+register_cv_estimator(
+    BaseDecisionTree,
+    cv_estimator_factory(PrunedTreeClassifierCV, PrunedTreeRegressorCV, "ccp_alphas"),
+)

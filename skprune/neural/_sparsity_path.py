@@ -1,0 +1,216 @@
+"""The sparsity path: one dense training, then a walk through increasing sparsities.
+
+Fitting a :class:`PrunedMLPClassifier` once per sparsity trains the dense
+network again every time. The path trains it once and walks the pruning
+schedule towards the largest requested sparsity, with every requested
+sparsity inserted as an extra step; after the fine-tuning of such a step it
+takes a fitted snapshot. Cross-validation runs the path once per fold, as
+:func:`~sklearn.linear_model.lasso_path` serves
+:class:`~sklearn.linear_model.LassoCV`.
+"""
+
+import copy
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils import Bunch
+
+from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor
+
+# Training state a snapshot does not need.
+_TRAINING_ONLY = ("_teacher", "_output_logits", "_optimizer")
+
+DEFAULT_MIN_DENSITY = 0.02
+
+
+def sparsity_grid(sparsities, *, name="sparsities", min_points=1):
+    """Validate a grid of sparsities, or make one of ``sparsities`` points.
+
+    Parameters
+    ----------
+    sparsities : int or array-like of float
+        An int ``k >= 2`` gives ``k`` sparsities from 0 to 0.98 whose
+        densities (``1 - sparsity``) are evenly spread on a log scale, so the
+        grid is finer where each step removes a larger share of what is left.
+        An array gives the sparsities themselves, in ``[0, 1)``.
+    name : str, default="sparsities"
+        Name of the parameter, for error messages.
+    min_points : int, default=1
+        Least number of distinct sparsities.
+
+    Returns
+    -------
+    grid : ndarray of shape (n_points,)
+        Increasing, distinct sparsities.
+    """
+    if isinstance(sparsities, Integral) and not isinstance(sparsities, bool):
+        if sparsities < 2:
+            raise ValueError(f"{name} as an int must be >= 2, got {sparsities}.")
+        return 1.0 - np.geomspace(1.0, DEFAULT_MIN_DENSITY, int(sparsities))
+    try:
+        grid = np.asarray(sparsities, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} must be an int or an array of numbers; got {sparsities!r}."
+        ) from exc
+    if grid.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {grid.shape}.")
+    if not np.all((grid >= 0) & (grid < 1)):
+        raise ValueError(f"{name} must hold numbers in [0, 1), got {grid.tolist()}.")
+    grid = np.unique(grid)
+    if grid.shape[0] < min_points:
+        raise ValueError(
+            f"{name} must hold at least {min_points} distinct value(s), got "
+            f"{grid.shape[0]}."
+        )
+    return grid
+
+
+def check_path_estimator(estimator, grid):
+    """Raise a clear error when ``estimator`` cannot walk a sparsity path."""
+    if estimator.pattern == "n:m":
+        raise ValueError(
+            'pattern="n:m" fixes the sparsity at 1 - n / m, so it has no path '
+            "of sparsities; fit the estimator instead."
+        )
+    estimator._check_pruning_params(grid[-1])
+
+
+def path_targets(estimator, grid):
+    """Targets of the pruning steps of the path through ``grid``.
+
+    The schedule of ``estimator`` towards the largest sparsity of ``grid``,
+    with the nonzero sparsities of ``grid`` inserted.
+    """
+    targets = np.concatenate([estimator._schedule_targets(grid[-1]), grid[grid > 0]])
+    return np.unique(targets)
+
+
+def snapshot_of(estimator, sparsity):
+    """A fitted copy of ``estimator`` in the middle of its path.
+
+    The copy's ``sparsity`` is set to the target just reached and its fitted
+    attributes are derived as at the end of ``fit``; ``estimator`` goes on.
+    """
+    snapshot = clone(estimator)
+    snapshot.__dict__.update(
+        {
+            key: copy.deepcopy(value)
+            for key, value in estimator.__dict__.items()
+            if key not in _TRAINING_ONLY
+        }
+    )
+    snapshot.sparsity = float(sparsity)
+    return snapshot._finish_fit()
+
+
+def walk_sparsity_path(
+    estimator, X, y, sample_weight, grid, *, on_snapshot=None, until=None
+):
+    """Train ``estimator`` densely, then prune it along the path through ``grid``.
+
+    Parameters
+    ----------
+    estimator : PrunedMLPClassifier or PrunedMLPRegressor
+        Trained in place; its own ``sparsity`` is not used.
+    X, y, sample_weight
+        Training data.
+    grid : ndarray
+        Increasing sparsities, from :func:`sparsity_grid`.
+    on_snapshot : callable, default=None
+        ``on_snapshot(index, snapshot)`` for each point of ``grid`` reached,
+        ``snapshot`` being a fitted copy (see :func:`snapshot_of`).
+    until : float, default=None
+        Stop after the step reaching this sparsity. The steps before are those
+        of the whole path, so the network equals the path's snapshot there.
+    """
+    check_path_estimator(estimator, grid)
+    points = {float(sparsity): index for index, sparsity in enumerate(grid)}
+
+    def take(target):
+        if on_snapshot is not None and float(target) in points:
+            on_snapshot(points[float(target)], snapshot_of(estimator, target))
+
+    targets = path_targets(estimator, grid)
+    if until is not None:
+        targets = targets[targets <= until]
+    estimator._train_dense(X, y, sample_weight)
+    take(0.0)
+    estimator._prune_along(X, y, sample_weight, targets, on_step=take)
+
+
+def sparsity_path(estimator, X, y, sparsities=6, *, sample_weight=None):
+    """Fitted pruned networks at increasing sparsities, from one dense training.
+
+    The dense network is trained once. Then the pruning schedule of
+    ``estimator`` (``schedule``, ``n_pruning_steps``, ``initial_sparsity``)
+    is walked towards the largest of ``sparsities``, every requested sparsity
+    being inserted as an extra pruning step; after the fine-tuning of that
+    step a fitted copy is taken. A copy at a sparsity below the largest has
+    thus seen fewer pruning steps than a network fitted to that sparsity
+    alone, but has always ended on fine-tuning.
+
+    Parameters
+    ----------
+    estimator : PrunedMLPClassifier or PrunedMLPRegressor
+        The settings of the networks; it is cloned, not changed, and its own
+        ``sparsity`` is not used.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Training data.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Targets.
+    sparsities : int or array-like of float, default=6
+        The sparsities, in ``[0, 1)``; ``0`` stands for the dense network. An
+        int ``k`` takes ``k`` values from 0 to 0.98, evenly spread in
+        ``log(1 - sparsity)``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+
+    Returns
+    -------
+    path : :class:`~sklearn.utils.Bunch`
+        With ``sparsities`` (the targets, increasing), ``estimators`` (a
+        fitted estimator per target, whose ``sparsity`` parameter is that
+        target), ``sparsity_`` (each estimator's achieved sparsity),
+        ``n_nonzero`` (its nonzero weights) and ``loss`` (its final training
+        loss).
+
+    See Also
+    --------
+    PrunedMLPClassifierCV : Chooses the sparsity by cross-validation on the
+        path.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skprune.neural import PrunedMLPClassifier, sparsity_path
+    >>> X, y = load_digits(return_X_y=True)
+    >>> path = sparsity_path(
+    ...     PrunedMLPClassifier((32,), max_iter=30, finetune_iter=3,
+    ...                         n_pruning_steps=3, random_state=0),
+    ...     X / 16, y, [0.0, 0.5, 0.9])
+    >>> [round(est.sparsity_, 2) for est in path.estimators]
+    [0.0, 0.5, 0.9]
+    """
+    if not isinstance(estimator, (PrunedMLPClassifier, PrunedMLPRegressor)):
+        raise TypeError(
+            "estimator must be a PrunedMLPClassifier or PrunedMLPRegressor, got "
+            f"{type(estimator).__name__}."
+        )
+    grid = sparsity_grid(sparsities)
+    estimator = clone(estimator)
+    estimator._validate_params()
+    estimators = [None] * grid.shape[0]
+
+    def keep(index, snapshot):
+        estimators[index] = snapshot
+
+    walk_sparsity_path(estimator, X, y, sample_weight, grid, on_snapshot=keep)
+    return Bunch(
+        sparsities=grid,
+        estimators=estimators,
+        sparsity_=np.array([est.sparsity_ for est in estimators]),
+        n_nonzero=np.array([est.n_nonzero_ for est in estimators]),
+        loss=np.array([est.loss_ for est in estimators]),
+    )

@@ -1,0 +1,176 @@
+"""Tests of sparsity_path: one dense training, fitted networks along the path."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.preprocessing import StandardScaler
+
+from skprune.neural import (
+    PrunableMLPClassifier,
+    PrunedMLPClassifier,
+    PrunedMLPRegressor,
+    sparsity_path,
+    sparsity_schedule,
+)
+from skprune.neural._sparsity_path import path_targets, sparsity_grid
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+SMALL = {
+    "hidden_layer_sizes": (16,),
+    "max_iter": 15,
+    "n_pruning_steps": 3,
+    "finetune_iter": 3,
+    "random_state": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def multiclass():
+    X, y = make_classification(
+        n_samples=120, n_features=8, n_informative=5, n_classes=3, random_state=0
+    )
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module")
+def regression():
+    X, y = make_regression(n_samples=80, n_features=6, noise=1.0, random_state=0)
+    return X, y / y.std()
+
+
+def _assert_same_network(a, b):
+    assert len(a.coefs_) == len(b.coefs_)
+    for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert_array_equal(wa, wb)
+    for ma, mb in zip(a.masks_, b.masks_):
+        assert_array_equal(ma, mb)
+
+
+def test_grid_from_int_is_geometric_in_density():
+    grid = sparsity_grid(6)
+    assert grid[0] == 0.0
+    assert grid[-1] == pytest.approx(0.98)
+    ratios = (1 - grid[1:]) / (1 - grid[:-1])
+    assert np.allclose(ratios, ratios[0])
+
+
+def test_path_targets_insert_requested_sparsities():
+    est = PrunedMLPClassifier(schedule="gradual", n_pruning_steps=4)
+    grid = np.array([0.0, 0.3, 0.9])
+    targets = path_targets(est, grid)
+    expected = np.union1d(sparsity_schedule("gradual", 0.9, 4), [0.3])
+    assert_array_equal(targets, expected)
+
+
+@pytest.mark.parametrize("Estimator, data", [
+    (PrunedMLPClassifier, "multiclass"),
+    (PrunedMLPRegressor, "regression"),
+])
+def test_oneshot_path_equals_iterative_fits(Estimator, data, request):
+    # With the one-shot schedule the path prunes straight from one requested
+    # sparsity to the next. Two steps with equal pruned fractions are the
+    # iterative schedule with two steps, so every point of the path is a
+    # network that an ordinary fit produces.
+    X, y = request.getfixturevalue(data)
+    final = 0.84
+    first = 1.0 - np.sqrt(1.0 - final)
+    est = Estimator(**SMALL, schedule="oneshot")
+    path = sparsity_path(est, X, y, [0.0, first, final])
+
+    dense = Estimator(**SMALL, sparsity=0.0).fit(X, y)
+    oneshot = Estimator(**SMALL, schedule="oneshot", sparsity=first).fit(X, y)
+    iterative = Estimator(
+        **{**SMALL, "n_pruning_steps": 2}, schedule="iterative", sparsity=final
+    ).fit(X, y)
+    for snapshot, reference in zip(path.estimators, [dense, oneshot, iterative]):
+        _assert_same_network(snapshot, reference)
+        assert snapshot.sparsity == reference.sparsity
+        assert snapshot.sparsity_ == reference.sparsity_
+        assert snapshot.n_nonzero_ == reference.n_nonzero_
+        assert_array_equal(snapshot.predict(X), reference.predict(X))
+    assert_array_equal(path.sparsity_, [e.sparsity_ for e in path.estimators])
+
+
+@pytest.mark.parametrize("schedule", ["gradual", "iterative"])
+def test_last_point_equals_fit_at_largest_sparsity(multiclass, schedule):
+    X, y = multiclass
+    est = PrunedMLPClassifier(**SMALL, schedule=schedule)
+    path = sparsity_path(est, X, y, [0.0, 0.9])
+    fitted = clone(est).set_params(sparsity=0.9).fit(X, y)
+    _assert_same_network(path.estimators[-1], fitted)
+    assert_array_equal(
+        path.estimators[-1].pruning_history_["loss"],
+        fitted.pruning_history_["loss"],
+    )
+
+
+def test_snapshots_are_fitted_and_end_on_training(multiclass):
+    X, y = multiclass
+    est = PrunedMLPClassifier(**SMALL, distillation_weight=0.5)
+    path = sparsity_path(est, X, y, [0.2, 0.5, 0.8])
+    assert_array_equal(path.sparsities, [0.2, 0.5, 0.8])
+    previous = None
+    for target, snapshot in zip(path.sparsities, path.estimators):
+        assert snapshot.sparsity == target
+        assert snapshot.sparsity_ == pytest.approx(target, abs=1 / 128)
+        history = snapshot.pruning_history_
+        assert history["target_sparsity"][-1] == target
+        assert history["n_iter"][-1] > 0
+        assert not hasattr(snapshot, "_teacher") or snapshot._teacher is None
+        if previous is not None:
+            # Masks only shrink along the path.
+            for old, new in zip(previous.masks_, snapshot.masks_):
+                assert not np.any(new & ~old)
+        previous = snapshot
+    assert path.n_nonzero.tolist() == [e.n_nonzero_ for e in path.estimators]
+    assert np.all(np.diff(path.n_nonzero) < 0)
+
+
+def test_neuron_snapshots_are_shrunk_and_path_goes_on(multiclass):
+    X, y = multiclass
+    est = PrunedMLPClassifier(**SMALL, pattern="neuron")
+    path = sparsity_path(est, X, y, [0.25, 0.5])
+    widths = [snapshot.n_units_[1] for snapshot in path.estimators]
+    assert widths == [12, 8]
+    for snapshot in path.estimators:
+        assert snapshot.coefs_[0].shape[1] == snapshot.n_units_[1]
+
+
+def test_estimator_is_not_changed(multiclass):
+    X, y = multiclass
+    est = PrunedMLPClassifier(**SMALL)
+    params = est.get_params()
+    sparsity_path(est, X, y, [0.0, 0.5])
+    assert est.get_params() == params
+    assert not hasattr(est, "coefs_")
+
+
+@pytest.mark.parametrize(
+    "sparsities, error, match",
+    [
+        ([0.5, 1.0], ValueError, r"\[0, 1\)"),
+        ([-0.1], ValueError, r"\[0, 1\)"),
+        ([[0.1, 0.2]], ValueError, "one-dimensional"),
+        (1, ValueError, ">= 2"),
+        (["a"], TypeError, "sparsities"),
+    ],
+)
+def test_invalid_sparsities(multiclass, sparsities, error, match):
+    X, y = multiclass
+    with pytest.raises(error, match=match):
+        sparsity_path(PrunedMLPClassifier(**SMALL), X, y, sparsities)
+
+
+def test_invalid_estimator_and_settings(multiclass):
+    X, y = multiclass
+    with pytest.raises(TypeError, match="PrunedMLPClassifier"):
+        sparsity_path(PrunableMLPClassifier(), X, y, [0.5])
+    with pytest.raises(ValueError, match="n:m"):
+        sparsity_path(PrunedMLPClassifier(**SMALL, pattern="n:m"), X, y, [0.5])
+    with pytest.raises(ValueError, match="initial_sparsity"):
+        sparsity_path(PrunedMLPClassifier(**SMALL, initial_sparsity=0.6), X, y, [0.5])
+    with pytest.raises(ValueError, match="finetune_iter"):
+        sparsity_path(PrunedMLPClassifier(**SMALL | {"finetune_iter": 0}), X, y, [0.5])
