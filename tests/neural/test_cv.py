@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
-from sklearn.datasets import make_classification, make_regression
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
@@ -22,33 +21,15 @@ from skprune.neural import (
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-SMALL = {
-    "hidden_layer_sizes": (16,),
-    "max_iter": 15,
-    "n_pruning_steps": 3,
-    "finetune_iter": 3,
-    "random_state": 0,
-}
+# A network that trains, prunes and fine-tunes in a fraction of a second.
+SMALL_PRUNED = dict(
+    hidden_layer_sizes=(16,), max_iter=15, n_pruning_steps=3, finetune_iter=3, random_state=0
+)
 GRID = [0.0, 0.5, 0.8, 0.95]
 
-
-@pytest.fixture(scope="module")
-def multiclass():
-    X, y = make_classification(
-        n_samples=150, n_features=8, n_informative=5, n_classes=3, random_state=0
-    )
-    return StandardScaler().fit_transform(X), y
-
-
-@pytest.fixture(scope="module")
-def regression():
-    X, y = make_regression(n_samples=100, n_features=6, noise=5.0, random_state=0)
-    return X, y / y.std()
-
-
 CASES = [
-    (PrunedMLPClassifier, PrunedMLPClassifierCV, "multiclass", StratifiedKFold),
-    (PrunedMLPRegressor, PrunedMLPRegressorCV, "regression", KFold),
+    (PrunedMLPClassifier, PrunedMLPClassifierCV, "three_classes", StratifiedKFold),
+    (PrunedMLPRegressor, PrunedMLPRegressorCV, "regression_data", KFold),
 ]
 
 
@@ -57,7 +38,7 @@ def _reference_scores(Estimator, X, y, folds, scoring):
     scorer = get_scorer(scoring)
     scores = []
     for train, test in folds:
-        path = sparsity_path(Estimator(**SMALL), X[train], y[train], GRID)
+        path = sparsity_path(Estimator(**SMALL_PRUNED), X[train], y[train], GRID)
         scores.append([scorer(est, X[test], y[test]) for est in path.estimators])
     return np.array(scores)
 
@@ -71,7 +52,7 @@ def test_scores_and_choice_match_path_by_hand(
     splitter = Splitter(n_splits=3)
     scoring = "accuracy" if Estimator is PrunedMLPClassifier else "r2"
     cv_est = EstimatorCV(
-        **SMALL, sparsities=GRID, cv=splitter, scoring=scoring, selection=selection
+        **SMALL_PRUNED, sparsities=GRID, cv=splitter, scoring=scoring, selection=selection
     ).fit(X, y)
 
     scores = _reference_scores(Estimator, X, y, list(splitter.split(X, y)), scoring)
@@ -92,18 +73,18 @@ def test_scores_and_choice_match_path_by_hand(
     assert_array_equal(cv_est.sparsities_, GRID)
 
     # The final network is the full-data path's network at the chosen sparsity.
-    chosen = sparsity_path(Estimator(**SMALL), X, y, GRID).estimators[expected]
+    chosen = sparsity_path(Estimator(**SMALL_PRUNED), X, y, GRID).estimators[expected]
     for a, b in zip(cv_est.coefs_ + cv_est.intercepts_, chosen.coefs_ + chosen.intercepts_):
         assert_array_equal(a, b)
     assert cv_est.sparsity_ == chosen.sparsity_
     assert_array_equal(cv_est.predict(X), chosen.predict(X))
 
 
-def test_oneshot_cv_matches_grid_search(multiclass):
+def test_oneshot_cv_matches_grid_search(three_classes):
     # With the one-shot schedule and a single nonzero sparsity, the path's
     # network is the one fit() produces, so GridSearchCV must agree exactly.
-    X, y = multiclass
-    params = {**SMALL, "schedule": "oneshot"}
+    X, y = three_classes
+    params = {**SMALL_PRUNED, "schedule": "oneshot"}
     grid = [0.0, 0.9]
     cv_est = PrunedMLPClassifierCV(**params, sparsities=grid, cv=3, selection="max")
     cv_est.fit(X, y)
@@ -116,10 +97,10 @@ def test_oneshot_cv_matches_grid_search(multiclass):
     assert grid[cv_est.best_index_] == search.best_params_["sparsity"]
 
 
-def test_cv_results_report_nonzero_weights(multiclass):
-    X, y = multiclass
+def test_cv_results_report_nonzero_weights(three_classes):
+    X, y = three_classes
     cv_est = PrunedMLPClassifierCV(
-        **SMALL, sparsities=GRID, cv=3, return_train_score=True
+        **SMALL_PRUNED, sparsities=GRID, cv=3, return_train_score=True
     ).fit(X, y)
     results = cv_est.cv_results_
     n_prunable = 8 * 16
@@ -131,18 +112,18 @@ def test_cv_results_report_nonzero_weights(multiclass):
     assert "split2_train_score" in results
 
 
-def test_sample_weight_trains_and_weights_scores(multiclass):
-    X, y = multiclass
+def test_sample_weight_trains_and_weights_scores(three_classes):
+    X, y = three_classes
     groups = np.arange(X.shape[0]) % 3
     weights = np.where(y == 0, 3.0, 1.0)
     splitter = GroupKFold(3)
-    cv_est = PrunedMLPClassifierCV(**SMALL, sparsities=GRID, cv=splitter)
+    cv_est = PrunedMLPClassifierCV(**SMALL_PRUNED, sparsities=GRID, cv=splitter)
     cv_est.fit(X, y, sample_weight=weights, groups=groups)
 
     scorer = get_scorer("accuracy")
     for fold, (train, test) in enumerate(splitter.split(X, y, groups)):
         path = sparsity_path(
-            PrunedMLPClassifier(**SMALL), X[train], y[train], GRID,
+            PrunedMLPClassifier(**SMALL_PRUNED), X[train], y[train], GRID,
             sample_weight=weights[train],
         )
         expected = [
@@ -152,19 +133,19 @@ def test_sample_weight_trains_and_weights_scores(multiclass):
         assert_array_equal(cv_est.cv_results_[f"split{fold}_test_score"], expected)
 
 
-def test_display_plots_score_against_sparsity(multiclass):
+def test_display_plots_score_against_sparsity(three_classes):
     pytest.importorskip("matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    X, y = multiclass
+    X, y = three_classes
     display = PruningCurveDisplay.from_estimator(
-        PrunedMLPClassifier(**SMALL, sparsity=0.3), X, y, param_values=GRID, cv=3
+        PrunedMLPClassifier(**SMALL_PRUNED, sparsity=0.3), X, y, param_values=GRID, cv=3
     )
     reference = PrunedMLPClassifierCV(
-        **SMALL, sparsities=GRID, cv=3, return_train_score=True
+        **SMALL_PRUNED, sparsities=GRID, cv=3, return_train_score=True
     ).fit(X, y)
     assert_array_equal(display.param_values, GRID)
     assert_allclose(
@@ -176,9 +157,9 @@ def test_display_plots_score_against_sparsity(multiclass):
     plt.close("all")
 
 
-def test_grid_search_in_pipeline_over_sparsity_and_criterion(multiclass):
-    X, y = multiclass
-    pipe = make_pipeline(StandardScaler(), PrunedMLPClassifier(**SMALL))
+def test_grid_search_in_pipeline_over_sparsity_and_criterion(three_classes):
+    X, y = three_classes
+    pipe = make_pipeline(StandardScaler(), PrunedMLPClassifier(**SMALL_PRUNED))
     grid = {
         "prunedmlpclassifier__sparsity": [0.0, 0.9],
         "prunedmlpclassifier__criterion": ["magnitude", "taylor"],
@@ -191,20 +172,20 @@ def test_grid_search_in_pipeline_over_sparsity_and_criterion(multiclass):
     assert serial.best_params_ == parallel.best_params_
 
 
-def test_dask_cluster_gives_the_same_result(multiclass):
+def test_dask_cluster_gives_the_same_result(three_classes):
     distributed = pytest.importorskip("distributed")
-    X, y = multiclass
+    X, y = three_classes
     grid = {"sparsity": [0.0, 0.5, 0.9]}
-    serial_cv = PrunedMLPClassifierCV(**SMALL, sparsities=grid["sparsity"], cv=3)
+    serial_cv = PrunedMLPClassifierCV(**SMALL_PRUNED, sparsities=grid["sparsity"], cv=3)
     serial_cv.fit(X, y)
-    serial_search = GridSearchCV(PrunedMLPClassifier(**SMALL), grid, cv=3).fit(X, y)
+    serial_search = GridSearchCV(PrunedMLPClassifier(**SMALL_PRUNED), grid, cv=3).fit(X, y)
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster, distributed.Client(cluster):
         with joblib.parallel_backend("dask"):
             on_dask = clone(serial_cv).set_params(n_jobs=-1).fit(X, y)
             search = GridSearchCV(
-                PrunedMLPClassifier(**SMALL), grid, cv=3, n_jobs=-1
+                PrunedMLPClassifier(**SMALL_PRUNED), grid, cv=3, n_jobs=-1
             ).fit(X, y)
     assert_array_equal(
         on_dask.cv_results_["mean_test_score"], serial_cv.cv_results_["mean_test_score"]
@@ -229,10 +210,10 @@ def test_dask_cluster_gives_the_same_result(multiclass):
         ({"n_pruning_steps": 0}, ValueError, "n_pruning_steps"),
     ],
 )
-def test_invalid_parameters(multiclass, params, error, match):
-    X, y = multiclass
+def test_invalid_parameters(three_classes, params, error, match):
+    X, y = three_classes
     with pytest.raises(error, match=match):
-        PrunedMLPClassifierCV(**{**SMALL, "cv": 3, **params}).fit(X, y)
+        PrunedMLPClassifierCV(**{**SMALL_PRUNED, "cv": 3, **params}).fit(X, y)
 
 
 def test_has_no_sparsity_parameter():

@@ -4,8 +4,6 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.base import clone
-from sklearn.datasets import make_classification, make_regression
-from sklearn.preprocessing import StandardScaler
 
 from skprune.neural import (
     PrunableMLPClassifier,
@@ -18,28 +16,10 @@ from skprune.neural._sparsity_path import path_targets, sparsity_grid
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-SMALL = {
-    "hidden_layer_sizes": (16,),
-    "max_iter": 15,
-    "n_pruning_steps": 3,
-    "finetune_iter": 3,
-    "random_state": 0,
-}
-
-
-@pytest.fixture(scope="module")
-def multiclass():
-    X, y = make_classification(
-        n_samples=120, n_features=8, n_informative=5, n_classes=3, random_state=0
-    )
-    return StandardScaler().fit_transform(X), y
-
-
-@pytest.fixture(scope="module")
-def regression():
-    X, y = make_regression(n_samples=80, n_features=6, noise=1.0, random_state=0)
-    return X, y / y.std()
-
+# A network that trains, prunes and fine-tunes in a fraction of a second.
+SMALL_PRUNED = dict(
+    hidden_layer_sizes=(16,), max_iter=15, n_pruning_steps=3, finetune_iter=3, random_state=0
+)
 
 def _assert_same_network(a, b):
     assert len(a.coefs_) == len(b.coefs_)
@@ -66,8 +46,8 @@ def test_path_targets_insert_requested_sparsities():
 
 
 @pytest.mark.parametrize("Estimator, data", [
-    (PrunedMLPClassifier, "multiclass"),
-    (PrunedMLPRegressor, "regression"),
+    (PrunedMLPClassifier, "three_classes"),
+    (PrunedMLPRegressor, "regression_data"),
 ])
 def test_oneshot_path_equals_iterative_fits(Estimator, data, request):
     # With the one-shot schedule the path prunes straight from one requested
@@ -77,13 +57,13 @@ def test_oneshot_path_equals_iterative_fits(Estimator, data, request):
     X, y = request.getfixturevalue(data)
     final = 0.84
     first = 1.0 - np.sqrt(1.0 - final)
-    est = Estimator(**SMALL, schedule="oneshot")
+    est = Estimator(**SMALL_PRUNED, schedule="oneshot")
     path = sparsity_path(est, X, y, [0.0, first, final])
 
-    dense = Estimator(**SMALL, sparsity=0.0).fit(X, y)
-    oneshot = Estimator(**SMALL, schedule="oneshot", sparsity=first).fit(X, y)
+    dense = Estimator(**SMALL_PRUNED, sparsity=0.0).fit(X, y)
+    oneshot = Estimator(**SMALL_PRUNED, schedule="oneshot", sparsity=first).fit(X, y)
     iterative = Estimator(
-        **{**SMALL, "n_pruning_steps": 2}, schedule="iterative", sparsity=final
+        **{**SMALL_PRUNED, "n_pruning_steps": 2}, schedule="iterative", sparsity=final
     ).fit(X, y)
     for snapshot, reference in zip(path.estimators, [dense, oneshot, iterative]):
         _assert_same_network(snapshot, reference)
@@ -95,9 +75,9 @@ def test_oneshot_path_equals_iterative_fits(Estimator, data, request):
 
 
 @pytest.mark.parametrize("schedule", ["gradual", "iterative"])
-def test_last_point_equals_fit_at_largest_sparsity(multiclass, schedule):
-    X, y = multiclass
-    est = PrunedMLPClassifier(**SMALL, schedule=schedule)
+def test_last_point_equals_fit_at_largest_sparsity(three_classes, schedule):
+    X, y = three_classes
+    est = PrunedMLPClassifier(**SMALL_PRUNED, schedule=schedule)
     path = sparsity_path(est, X, y, [0.0, 0.9])
     fitted = clone(est).set_params(sparsity=0.9).fit(X, y)
     _assert_same_network(path.estimators[-1], fitted)
@@ -107,9 +87,9 @@ def test_last_point_equals_fit_at_largest_sparsity(multiclass, schedule):
     )
 
 
-def test_snapshots_are_fitted_and_end_on_training(multiclass):
-    X, y = multiclass
-    est = PrunedMLPClassifier(**SMALL, distillation_weight=0.5)
+def test_snapshots_are_fitted_and_end_on_training(three_classes):
+    X, y = three_classes
+    est = PrunedMLPClassifier(**SMALL_PRUNED, distillation_weight=0.5)
     path = sparsity_path(est, X, y, [0.2, 0.5, 0.8])
     assert_array_equal(path.sparsities, [0.2, 0.5, 0.8])
     previous = None
@@ -129,9 +109,9 @@ def test_snapshots_are_fitted_and_end_on_training(multiclass):
     assert np.all(np.diff(path.n_nonzero) < 0)
 
 
-def test_neuron_snapshots_are_shrunk_and_path_goes_on(multiclass):
-    X, y = multiclass
-    est = PrunedMLPClassifier(**SMALL, pattern="neuron")
+def test_neuron_snapshots_are_shrunk_and_path_goes_on(three_classes):
+    X, y = three_classes
+    est = PrunedMLPClassifier(**SMALL_PRUNED, pattern="neuron")
     path = sparsity_path(est, X, y, [0.25, 0.5])
     widths = [snapshot.n_units_[1] for snapshot in path.estimators]
     assert widths == [12, 8]
@@ -139,9 +119,9 @@ def test_neuron_snapshots_are_shrunk_and_path_goes_on(multiclass):
         assert snapshot.coefs_[0].shape[1] == snapshot.n_units_[1]
 
 
-def test_estimator_is_not_changed(multiclass):
-    X, y = multiclass
-    est = PrunedMLPClassifier(**SMALL)
+def test_estimator_is_not_changed(three_classes):
+    X, y = three_classes
+    est = PrunedMLPClassifier(**SMALL_PRUNED)
     params = est.get_params()
     sparsity_path(est, X, y, [0.0, 0.5])
     assert est.get_params() == params
@@ -158,19 +138,19 @@ def test_estimator_is_not_changed(multiclass):
         (["a"], TypeError, "sparsities"),
     ],
 )
-def test_invalid_sparsities(multiclass, sparsities, error, match):
-    X, y = multiclass
+def test_invalid_sparsities(three_classes, sparsities, error, match):
+    X, y = three_classes
     with pytest.raises(error, match=match):
-        sparsity_path(PrunedMLPClassifier(**SMALL), X, y, sparsities)
+        sparsity_path(PrunedMLPClassifier(**SMALL_PRUNED), X, y, sparsities)
 
 
-def test_invalid_estimator_and_settings(multiclass):
-    X, y = multiclass
+def test_invalid_estimator_and_settings(three_classes):
+    X, y = three_classes
     with pytest.raises(TypeError, match="PrunedMLPClassifier"):
         sparsity_path(PrunableMLPClassifier(), X, y, [0.5])
     with pytest.raises(ValueError, match="n:m"):
-        sparsity_path(PrunedMLPClassifier(**SMALL, pattern="n:m"), X, y, [0.5])
+        sparsity_path(PrunedMLPClassifier(**SMALL_PRUNED, pattern="n:m"), X, y, [0.5])
     with pytest.raises(ValueError, match="initial_sparsity"):
-        sparsity_path(PrunedMLPClassifier(**SMALL, initial_sparsity=0.6), X, y, [0.5])
+        sparsity_path(PrunedMLPClassifier(**SMALL_PRUNED, initial_sparsity=0.6), X, y, [0.5])
     with pytest.raises(ValueError, match="finetune_iter"):
-        sparsity_path(PrunedMLPClassifier(**SMALL | {"finetune_iter": 0}), X, y, [0.5])
+        sparsity_path(PrunedMLPClassifier(**SMALL_PRUNED | {"finetune_iter": 0}), X, y, [0.5])
