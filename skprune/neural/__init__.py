@@ -1,13 +1,16 @@
 """Prunable and pruned multilayer perceptrons."""
 
+from ._convert import from_sklearn, to_sklearn
 from ._criteria import PruningContext, PruningCriterion, register_criterion
 from ._cv import PrunedMLPClassifierCV, PrunedMLPRegressorCV
 from ._multilayer_perceptron import PrunableMLPClassifier, PrunableMLPRegressor
 from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor, sparsity_schedule
+from ._pruner import MLPPruner
 from ._second_order import OBDCriterion, OBSCriterion
 from ._sparsity_path import sparsity_path
 
 __all__ = [
+    "MLPPruner",
     "OBDCriterion",
     "OBSCriterion",
     "PrunableMLPClassifier",
@@ -18,7 +21,9 @@ __all__ = [
     "PrunedMLPRegressorCV",
     "PruningContext",
     "PruningCriterion",
+    "from_sklearn",
     "register_criterion",
     "sparsity_path",
     "sparsity_schedule",
+    "to_sklearn",
 ]

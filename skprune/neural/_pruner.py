@@ -1,0 +1,383 @@
+"""Pruning of a scikit-learn perceptron the user already has.
+
+:class:`MLPPruner` wraps a scikit-learn ``MLPClassifier`` or ``MLPRegressor``.
+Its ``fit`` obtains the fitted dense network (the given one with
+``prefit=True``, otherwise a clone fitted on the data), converts it into a
+:class:`PrunedMLPClassifier` or :class:`PrunedMLPRegressor` with the same
+training parameters, and prunes and fine-tunes that along the schedule
+exactly as :meth:`PrunedMLPClassifier.fit` does after its dense phase.
+Prediction goes through the pruned estimator.
+"""
+
+import copy
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.utils import get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+
+from ..utils._sklearn import _fit_context
+from ._convert import _shared_params, copy_fit_to_sklearn, copy_fit_to_skprune
+from ._multilayer_perceptron import (
+    BasePrunableMLP,
+    PrunableMLPClassifier,
+    PrunableMLPRegressor,
+)
+from ._pruned import (
+    _PRUNED_PARAMETERS_DOC,
+    PrunedMLPClassifier,
+    PrunedMLPRegressor,
+    _PrunedMLPMixin,
+)
+
+# Parameters handed to the pruned estimator as they are.
+_PRUNING_PARAMETERS = (*_PrunedMLPMixin._pruning_constraints, "prunable_layers")
+
+
+def _classifier_estimator(pruner):
+    return is_classifier(pruner.estimator)
+
+
+def _delegated(name, doc):
+    """A read-only fitted attribute of ``pruned_estimator_``."""
+
+    def get(self):
+        check_is_fitted(self)
+        return getattr(self.pruned_estimator_, name)
+
+    return property(get, doc=doc)
+
+
+class MLPPruner(MetaEstimatorMixin, BaseEstimator):
+    __doc__ = (
+        """Prune a scikit-learn multilayer perceptron to a target sparsity.
+
+    A meta-estimator around a scikit-learn ``MLPClassifier`` or
+    ``MLPRegressor``: it behaves as a classifier or a regressor like the
+    estimator it wraps. ``fit`` starts from the fitted dense network (the
+    given one with ``prefit=True``, otherwise a clone of ``estimator`` fitted
+    on the data), then prunes it along ``schedule`` in ``n_pruning_steps``
+    steps and fine-tunes it for ``finetune_iter`` epochs after each, with the
+    estimator's solver, learning rate, penalty and batch settings. The result,
+    ``pruned_estimator_``, is a :class:`PrunedMLPClassifier` or
+    :class:`PrunedMLPRegressor` through which every prediction goes.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        The perceptron to prune. It is never modified: with ``prefit=False``
+        it is cloned, with ``prefit=True`` it is copied.
+"""
+        + _PRUNED_PARAMETERS_DOC.replace(
+            "the teacher is the dense network trained first",
+            "the teacher is the dense network the pruning starts from",
+        )
+        + """
+    prunable_layers : {"hidden", "all"} or array-like of int, default="hidden"
+        Weight matrices that may be pruned: ``"hidden"`` is every matrix but
+        the output layer's, ``"all"`` every matrix, or a list of indices into
+        ``coefs_``.
+    prefit : bool, default=False
+        Whether ``estimator`` is already fitted. If True, pruning starts from
+        its weights, and ``fit`` only prunes and fine-tunes on the data it is
+        given, which must have the features (and, for a classifier, the
+        classes) ``estimator`` was fitted with. If False, a clone of
+        ``estimator`` is first fitted on the data, exactly as
+        ``clone(estimator).fit(X, y)`` would.
+
+    Attributes
+    ----------
+    estimator_ : MLPClassifier or MLPRegressor
+        The fitted dense network pruning started from.
+    pruned_estimator_ : PrunedMLPClassifier or PrunedMLPRegressor
+        The pruned and fine-tuned network. Step 0 of its
+        ``pruning_history_`` is ``estimator_``, its loss being the training
+        objective of ``estimator_`` on the data passed to ``fit``.
+    classes_ : ndarray or list of ndarray
+        Class labels, for classifiers.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when all are strings.
+    sparsity_ : float
+        Fraction of the prunable weights that are pruned.
+    layer_sparsity_ : ndarray
+        Fraction of pruned weights of each weight matrix.
+    n_nonzero_ : int
+        Number of nonzero weights.
+    compression_ratio_ : float
+        Weights of the dense network over nonzero weights.
+    theoretical_speedup_ : float
+        Multiply-adds of the dense network over the remaining ones.
+    pruning_history_ : dict of ndarray
+        The pruning history of ``pruned_estimator_``.
+
+    See Also
+    --------
+    PrunedMLPClassifier : Train, prune and fine-tune in one estimator.
+    from_sklearn : Convert a fitted scikit-learn perceptron to prune it by
+        hand.
+    to_sklearn : Convert the pruned network back to scikit-learn.
+
+    Notes
+    -----
+    With ``prefit=False`` the result is the same as fitting ``estimator``
+    first and passing it with ``prefit=True``. The dense network is trained
+    by scikit-learn, so with several outputs and the squared error it follows
+    scikit-learn's gradient, while fine-tuning follows skprune's (see
+    :class:`PrunableMLPRegressor`).
+
+    A pickled ``MLPPruner`` holds the dense ``estimator_`` too; pickle
+    ``pruned_estimator_`` alone to store only what prediction needs.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> from skprune.neural import MLPPruner
+    >>> X, y = load_digits(return_X_y=True)
+    >>> mlp = MLPClassifier(hidden_layer_sizes=(32,), max_iter=50,
+    ...                     random_state=0).fit(X / 16, y)
+    >>> pruner = MLPPruner(mlp, sparsity=0.9, n_pruning_steps=3,
+    ...                    finetune_iter=5, prefit=True).fit(X / 16, y)
+    >>> round(pruner.sparsity_, 2)
+    0.9
+    >>> bool(pruner.score(X / 16, y) > 0.9)
+    True
+    """
+    )
+
+    _parameter_constraints: dict = {
+        "estimator": [MLPClassifier, MLPRegressor],
+        **_PrunedMLPMixin._pruning_constraints,
+        "prunable_layers": BasePrunableMLP._parameter_constraints["prunable_layers"],
+        "prefit": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        sparsity=0.5,
+        criterion="magnitude",
+        pattern="unstructured",
+        scope="global",
+        block_shape=(4, 4),
+        n=2,
+        m=4,
+        schedule="gradual",
+        n_pruning_steps=10,
+        finetune_iter=10,
+        initial_sparsity=0.0,
+        distillation_weight=0.0,
+        temperature=2.0,
+        prunable_layers="hidden",
+        prefit=False,
+    ):
+        self.estimator = estimator
+        self.sparsity = sparsity
+        self.criterion = criterion
+        self.pattern = pattern
+        self.scope = scope
+        self.block_shape = block_shape
+        self.n = n
+        self.m = m
+        self.schedule = schedule
+        self.n_pruning_steps = n_pruning_steps
+        self.finetune_iter = finetune_iter
+        self.initial_sparsity = initial_sparsity
+        self.distillation_weight = distillation_weight
+        self.temperature = temperature
+        self.prunable_layers = prunable_layers
+        self.prefit = prefit
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the dense network if needed, then prune and fine-tune it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, for the dense fit and for fine-tuning.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        pruned = self._unfitted_pruned_estimator()
+        pruned._check_pruning_params(self.sparsity)
+        self.estimator_ = self._fitted_dense_estimator(X, y, sample_weight)
+        pruned.set_params(**_shared_params(self.estimator_, type(pruned)))
+        copy_fit_to_skprune(pruned, self.estimator_)
+        pruned._shrunk = False
+        pruned._teacher = None
+        # Step 0 of the history is the starting network on the data given.
+        pruned.loss_ = float(pruned.loss_gradient(X, y, sample_weight)[0])
+        pruned._start_history()
+        targets = pruned._schedule_targets(self.sparsity)
+        pruned._prune_along(X, y, sample_weight, targets)
+        pruned._warn_if_inexact(self.sparsity)
+        self.pruned_estimator_ = pruned._finish_fit()
+        return self
+
+    def _fitted_dense_estimator(self, X, y, sample_weight):
+        """The fitted scikit-learn network that pruning starts from."""
+        if not self.prefit:
+            return self._fit_clone(X, y, sample_weight)
+        check_is_fitted(
+            self.estimator,
+            "coefs_",
+            msg=(
+                "prefit=True, but this %(name)s is not fitted: fit it first or "
+                "use prefit=False."
+            ),
+        )
+        if is_classifier(self.estimator):
+            self._check_prefit_classes(y)
+        return copy.deepcopy(self.estimator)
+
+    def _fit_clone(self, X, y, sample_weight):
+        estimator = clone(self.estimator)
+        if sample_weight is None:
+            return estimator.fit(X, y)
+        if has_fit_parameter(estimator, "sample_weight"):
+            return estimator.fit(X, y, sample_weight=sample_weight)
+        # scikit-learn before 1.7 trains its perceptrons without sample
+        # weights; skprune's follow the weighted training of later versions.
+        cls = (
+            PrunableMLPClassifier if is_classifier(estimator) else PrunableMLPRegressor
+        )
+        dense = cls(**_shared_params(estimator, cls))
+        return copy_fit_to_sklearn(estimator, dense.fit(X, y, sample_weight))
+
+    def _check_prefit_classes(self, y):
+        classes = unique_labels(y)
+        known = self.estimator.classes_
+        if set(classes.tolist()) != set(np.asarray(known).tolist()):
+            raise ValueError(
+                "prefit=True needs y to have the classes the estimator was "
+                f"fitted with: the estimator has {known}, y has {classes}."
+            )
+
+    def _unfitted_pruned_estimator(self):
+        """The pruned estimator to be, with the pruning parameters only."""
+        if is_classifier(self.estimator):
+            cls = PrunedMLPClassifier
+        else:
+            cls = PrunedMLPRegressor
+        return cls(**{name: getattr(self, name) for name in _PRUNING_PARAMETERS})
+
+    # ------------------------------------------------------------------
+    # Prediction, through the pruned estimator
+    # ------------------------------------------------------------------
+
+    def predict(self, X):
+        """Predict with the pruned network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted classes or values.
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.predict(X)
+
+    @available_if(_classifier_estimator)
+    def predict_proba(self, X):
+        """Probability estimates of the pruned classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+            Probability of each class, in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.predict_proba(X)
+
+    @available_if(_classifier_estimator)
+    def predict_log_proba(self, X):
+        """Logarithm of the probability estimates of the pruned classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+            Log-probability of each class, in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.predict_log_proba(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (classifier) or R^2 (regressor) of the pruned network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True labels or values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.score(X, y, sample_weight=sample_weight)
+
+    classes_ = _delegated("classes_", "Class labels, for classifiers.")
+    n_features_in_ = _delegated("n_features_in_", "Number of features seen in fit.")
+    feature_names_in_ = _delegated(
+        "feature_names_in_", "Names of the features seen in fit, when strings."
+    )
+    sparsity_ = _delegated("sparsity_", "Fraction of prunable weights pruned.")
+    layer_sparsity_ = _delegated(
+        "layer_sparsity_", "Fraction of pruned weights of each weight matrix."
+    )
+    n_nonzero_ = _delegated("n_nonzero_", "Number of nonzero weights.")
+    compression_ratio_ = _delegated(
+        "compression_ratio_", "Weights of the dense network over nonzero weights."
+    )
+    theoretical_speedup_ = _delegated(
+        "theoretical_speedup_", "Dense multiply-adds over remaining ones."
+    )
+    pruning_history_ = _delegated(
+        "pruning_history_", "Pruning history of ``pruned_estimator_``."
+    )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            estimator_tags = get_tags(self.estimator)
+        except (AttributeError, TypeError, ValueError):
+            # Not an estimator: fit reports it.
+            return tags
+        tags.estimator_type = estimator_tags.estimator_type
+        tags.classifier_tags = copy.deepcopy(estimator_tags.classifier_tags)
+        tags.regressor_tags = copy.deepcopy(estimator_tags.regressor_tags)
+        tags.target_tags = copy.deepcopy(estimator_tags.target_tags)
+        tags.input_tags.sparse = estimator_tags.input_tags.sparse
+        return tags
