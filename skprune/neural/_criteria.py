@@ -196,6 +196,32 @@ class PruningCriterion:
         """
         raise NotImplementedError
 
+    def group_scores(self, context, pattern, target, coef_scores, intercept_scores):
+        """Score of every group of a pattern's target, higher is more important.
+
+        By default the pattern combines the per-weight scores (a sum over
+        each group). Criteria that estimate the effect of removing a group
+        jointly (Optimal Brain Surgeon) override it, using
+        ``pattern.group_labels``.
+
+        Parameters
+        ----------
+        context : PruningContext
+        pattern : PruningPattern
+        target : int
+            One of ``pattern.targets``.
+        coef_scores, intercept_scores : list of ndarray or None
+            What :meth:`prepare_scores` returned.
+
+        Returns
+        -------
+        scores : ndarray
+            What ``pattern.group_scores`` returns for ``target``.
+        """
+        return pattern.group_scores(
+            context.estimator, target, coef_scores, intercept_scores
+        )
+
     def compensate(self, context, old_masks):
         """Updates to add to the parameters after the masks were shrunk.
 

@@ -14,22 +14,40 @@ not fit for a real layer. Two approximations are implemented, as in WoodFisher
   folded in by the Woodbury identity, a batch of ``k`` at a time (``k = 1`` is
   the Sherman-Morrison recursion of WoodFisher), for all blocks at once.
 - :class:`LowRankFisherInverse` keeps the whole layer as one block in the
-  low-rank form ``F^-1 = I / damp - U^T M U / damp^2`` with ``U`` the ``m x d``
-  gradients and ``M`` an ``m x m`` matrix, so memory is ``O(d m)``.
+  low-rank form ``F^-1 = (I - V^T K^-1 V) / damp`` with ``V`` the ``m x d``
+  gradients divided by ``sqrt(m)`` and ``K = damp * I + V V^T`` of size
+  ``m x m``, so memory is ``O(d m)``.
+
+Both answer the three questions of a surgeon step on a set ``Q`` of weights to
+remove: the saliency ``1/2 w_Q^T ([F^-1]_QQ)^-1 w_Q`` (the increase of the
+quadratic model of the loss), the update ``dw = -F^-1[:, Q] ([F^-1]_QQ)^-1 w_Q``
+that minimises the model with ``w_Q = 0``, and entries of ``F^-1``.
 """
 
 import numbers
 
 import numpy as np
 
+# Upper bound on the floats of the stacked matrices solved at once.
+_BATCH_FLOATS = 2**22
+
 
 def check_fisher_parameters(damp, block_size, n_weights):
     """Validate the damping and the block size for a layer of ``n_weights``."""
-    if not isinstance(damp, numbers.Real) or not damp > 0 or not np.isfinite(damp):
+    if (
+        isinstance(damp, (bool, np.bool_))
+        or not isinstance(damp, numbers.Real)
+        or not damp > 0
+        or not np.isfinite(damp)
+    ):
         raise ValueError(f"damp must be a positive finite number, got {damp!r}.")
     if block_size is None:
         return
-    if not isinstance(block_size, numbers.Integral) or block_size < 1:
+    if (
+        isinstance(block_size, (bool, np.bool_))
+        or not isinstance(block_size, numbers.Integral)
+        or block_size < 1
+    ):
         raise ValueError(
             f"fisher_block_size must be a positive int or None, got {block_size!r}."
         )
@@ -40,7 +58,8 @@ def check_fisher_parameters(damp, block_size, n_weights):
         )
 
 
-def _check_gradients(gradients):
+def check_gradients(gradients):
+    """Return the gradients as float64, rejecting non-finite values."""
     gradients = np.asarray(gradients, dtype=np.float64)
     if gradients.ndim != 2 or gradients.shape[0] < 1:
         raise ValueError(
@@ -53,6 +72,42 @@ def _check_gradients(gradients):
             "the inputs are not finite, so no curvature can be estimated."
         )
     return gradients
+
+
+def group_members(labels, n_groups):
+    """Positions of the members of every group, padded with -1.
+
+    Parameters
+    ----------
+    labels : ndarray of int of shape (d,)
+        Group of every position, -1 for positions in no group.
+    n_groups : int
+
+    Returns
+    -------
+    members : ndarray of int of shape (n_groups, max_group_size)
+        Positions of each group's members in increasing order, then -1.
+    """
+    positions = np.flatnonzero(labels >= 0)
+    order = np.argsort(labels[positions], kind="stable")
+    positions, group = positions[order], labels[positions][order]
+    counts = np.bincount(group, minlength=n_groups)
+    starts = np.cumsum(counts) - counts
+    members = np.full((n_groups, max(int(counts.max(initial=0)), 1)), -1)
+    members[group, np.arange(positions.size) - starts[group]] = positions
+    return members
+
+
+def _padded_quadratic(matrices, vectors):
+    """``1/2 v^T S^-1 v`` and ``S^-1 v`` for stacks of matrices and vectors."""
+    solution = np.linalg.solve(matrices, vectors[..., np.newaxis])[..., 0]
+    return 0.5 * np.einsum("...k,...k->...", vectors, solution), solution
+
+
+def _batches(n_items, item_floats):
+    """Slices over ``n_items`` so that each batch holds about _BATCH_FLOATS."""
+    size = max(1, _BATCH_FLOATS // max(item_floats, 1))
+    return [slice(start, start + size) for start in range(0, n_items, size)]
 
 
 class BlockFisherInverse:
@@ -91,7 +146,7 @@ class BlockFisherInverse:
         self.n_folded = 0
 
     def _as_blocks(self, vectors):
-        """Reshape vectors of length d to (n_blocks, ..., block_size), zero-padded."""
+        """Reshape vectors of length d to (..., n_blocks, block_size), zero-padded."""
         vectors = np.asarray(vectors, dtype=np.float64)
         n_blocks = self.blocks.shape[0]
         padded = np.zeros(vectors.shape[:-1] + (n_blocks * self.block_size,))
@@ -114,7 +169,7 @@ class BlockFisherInverse:
         -------
         self : BlockFisherInverse
         """
-        gradients = _check_gradients(gradients)
+        gradients = check_gradients(gradients)
         # (n_blocks, k, block_size)
         U = self._as_blocks(gradients).transpose(1, 0, 2)
         AUt = self.blocks @ U.transpose(0, 2, 1)  # (n_blocks, block_size, k)
@@ -137,13 +192,78 @@ class BlockFisherInverse:
             dense[span, span] = block
         return dense[: self.n_weights, : self.n_weights]
 
+    def submatrix(self, indices):
+        """Principal submatrices ``F^-1[Q, Q]`` for stacked index sets ``Q``.
+
+        Parameters
+        ----------
+        indices : ndarray of int of shape (n_sets, k)
+            Weight indices, -1 for padding.
+
+        Returns
+        -------
+        submatrices : ndarray of shape (n_sets, k, k)
+            Entries of weights in different blocks are zero; a padding row and
+            column hold 1 on the diagonal and 0 elsewhere.
+        """
+        valid = indices >= 0
+        safe = np.where(valid, indices, 0)
+        block, position = np.divmod(safe, self.block_size)
+        out = self.blocks[
+            block[:, :, np.newaxis],
+            position[:, :, np.newaxis],
+            position[:, np.newaxis, :],
+        ]
+        coupled = (block[:, :, np.newaxis] == block[:, np.newaxis, :]) & (
+            valid[:, :, np.newaxis] & valid[:, np.newaxis, :]
+        )
+        return np.where(coupled, out, np.eye(indices.shape[1]))
+
+    def group_saliency(self, weights, labels, n_groups):
+        """Saliency ``1/2 w_Q^T ([F^-1]_QQ)^-1 w_Q`` of removing each group.
+
+        Groups may span several blocks; as ``F^-1`` is block-diagonal the
+        saliency is the sum over the blocks of the saliency of the group's
+        part in each.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_weights,)
+        labels : ndarray of int of shape (n_weights,)
+            Group of every weight, -1 for weights in no group.
+        n_groups : int
+
+        Returns
+        -------
+        saliency : ndarray of shape (n_groups,)
+        """
+        weights = np.asarray(weights, dtype=np.float64)
+        in_group = labels >= 0
+        n_blocks = self.blocks.shape[0]
+        block = np.arange(self.n_weights) // self.block_size
+        chunk_keys, chunk_of = np.unique(
+            labels[in_group] * n_blocks + block[in_group], return_inverse=True
+        )
+        chunk_labels = np.full(self.n_weights, -1)
+        chunk_labels[in_group] = chunk_of
+        members = group_members(chunk_labels, chunk_keys.size)
+        saliency = np.zeros(chunk_keys.size)
+        k = members.shape[1]
+        for span in _batches(chunk_keys.size, k * k):
+            chunk = members[span]
+            w = np.where(chunk >= 0, weights[np.maximum(chunk, 0)], 0.0)
+            saliency[span], _ = _padded_quadratic(self.submatrix(chunk), w)
+        return np.bincount(chunk_keys // n_blocks, weights=saliency, minlength=n_groups)
+
     def surgeon_step(self, weights, remove):
         """Optimal Brain Surgeon step removing several weights per block.
 
         For the weights ``Q`` to remove in a block, with ``A`` the block's
         inverse Fisher, the update that minimises the quadratic model of the
         loss with ``w_Q = 0`` is ``dw = -A[:, Q] (A[Q, Q])^-1 w_Q`` and the loss
-        increases by ``1/2 w_Q^T (A[Q, Q])^-1 w_Q`` (Kurtic et al., 2022).
+        increases by ``1/2 w_Q^T (A[Q, Q])^-1 w_Q`` (Kurtic et al., 2022). All
+        blocks are solved at once: rows and columns outside ``Q`` are replaced
+        by those of the identity, which leaves ``(A[Q, Q])^-1 w_Q`` unchanged.
 
         Parameters
         ----------
@@ -159,16 +279,22 @@ class BlockFisherInverse:
         loss_increase : float
             The increase of the loss predicted by the quadratic model.
         """
+        remove = np.asarray(remove, dtype=bool)
         w = self._as_blocks(weights)
         Q = self._as_blocks(remove.astype(np.float64)).astype(bool)
+        touched = np.flatnonzero(Q.any(axis=1))
         delta = np.zeros_like(w)
         loss_increase = 0.0
-        for b in np.flatnonzero(Q.any(axis=1)):
-            chosen = np.flatnonzero(Q[b])
-            A = self.blocks[b]
-            coefficients = np.linalg.solve(A[np.ix_(chosen, chosen)], w[b, chosen])
-            delta[b] = -A[:, chosen] @ coefficients
-            loss_increase += 0.5 * float(w[b, chosen] @ coefficients)
+        eye = np.eye(self.block_size, dtype=bool)
+        for span in _batches(touched.size, 2 * self.block_size**2):
+            index = touched[span]
+            q = Q[index]
+            A = self.blocks[index]
+            pair = q[:, :, np.newaxis] & q[:, np.newaxis, :]
+            restricted = np.where(pair, A, eye)
+            increase, coefficients = _padded_quadratic(restricted, w[index] * q)
+            delta[index] = -np.einsum("bij,bj->bi", A, coefficients)
+            loss_increase += float(increase.sum())
         new_weights = (w + delta).reshape(-1)[: self.n_weights]
         new_weights[remove] = 0.0
         return new_weights, loss_increase
@@ -177,9 +303,11 @@ class BlockFisherInverse:
 class LowRankFisherInverse:
     """Inverse of the damped empirical Fisher of a whole layer, in low-rank form.
 
-    ``F^-1 = I / damp - U^T M U / damp^2`` with ``U`` the ``m x d`` matrix of
-    gradients and ``M = (m I + U U^T / damp)^-1``, so only ``O(d m)`` numbers
-    are stored.
+    ``F^-1 = (I - V^T K^-1 V) / damp`` with ``V = U / sqrt(m)`` for the
+    ``m x d`` gradients ``U`` and ``K = damp * I + V V^T``, so only ``O(d m)``
+    numbers are stored. Removing a set ``Q`` (keeping ``R``) uses the Schur
+    complement ``([F^-1]_QQ)^-1 = damp * (I + V_Q^T (damp I + V_R V_R^T)^-1 V_Q)``,
+    so no ``|Q| x |Q|`` matrix is formed.
 
     Parameters
     ----------
@@ -188,22 +316,22 @@ class LowRankFisherInverse:
     """
 
     def __init__(self, gradients, damp):
-        gradients = _check_gradients(gradients)
+        gradients = check_gradients(gradients)
         check_fisher_parameters(damp, None, gradients.shape[1])
         self.damp = float(damp)
         self.n_weights = gradients.shape[1]
-        self.U = gradients
         m = gradients.shape[0]
-        self.M = np.linalg.inv(m * np.eye(m) + (gradients @ gradients.T) / damp)
-        self._MU = self.M @ self.U
+        self.V = gradients / np.sqrt(m)
+        self.gram = self.V @ self.V.T
+        self.K_inv_V = np.linalg.solve(self.damp * np.eye(m) + self.gram, self.V)
 
     def diagonal(self):
         """The diagonal of ``F^-1``, of shape (n_weights,)."""
-        return 1.0 / self.damp - np.einsum("ij,ij->j", self.U, self._MU) / self.damp**2
+        return (1.0 - np.einsum("ij,ij->j", self.V, self.K_inv_V)) / self.damp
 
     def columns(self, indices):
         """Columns ``F^-1[:, indices]``, of shape (n_weights, len(indices))."""
-        columns = -(self.U.T @ self._MU[:, indices]) / self.damp**2
+        columns = -(self.V.T @ self.K_inv_V[:, indices]) / self.damp
         columns[indices, np.arange(len(indices))] += 1.0 / self.damp
         return columns
 
@@ -211,21 +339,67 @@ class LowRankFisherInverse:
         """``F^-1`` as a dense matrix (for testing small layers)."""
         return self.columns(np.arange(self.n_weights))
 
+    def submatrix(self, indices):
+        """Principal submatrices ``F^-1[Q, Q]``, see
+        :meth:`BlockFisherInverse.submatrix`."""
+        valid = indices >= 0
+        safe = np.where(valid, indices, 0)
+        out = -np.einsum("rni,rnj->nij", self.V[:, safe], self.K_inv_V[:, safe])
+        out /= self.damp
+        out[:, np.arange(indices.shape[1]), np.arange(indices.shape[1])] += (
+            1.0 / self.damp
+        )
+        pair = valid[:, :, np.newaxis] & valid[:, np.newaxis, :]
+        eye = np.eye(indices.shape[1], dtype=bool)
+        return np.where(pair, out, eye.astype(np.float64))
+
+    def _schur(self, V_Q, w_Q):
+        """``1/2 w_Q^T ([F^-1]_QQ)^-1 w_Q`` and ``([F^-1]_QQ)^-1 w_Q``.
+
+        ``V_Q`` of shape (..., m, k), ``w_Q`` of shape (..., k), zero-padded.
+        """
+        m = self.V.shape[0]
+        kept = self.gram - V_Q @ np.swapaxes(V_Q, -1, -2)
+        kept += self.damp * np.eye(m)
+        v = np.einsum("...rk,...k->...r", V_Q, w_Q)
+        inner = np.linalg.solve(kept, v[..., np.newaxis])[..., 0]
+        coefficients = self.damp * (w_Q + np.einsum("...rk,...r->...k", V_Q, inner))
+        return 0.5 * np.einsum("...k,...k->...", w_Q, coefficients), coefficients
+
+    def group_saliency(self, weights, labels, n_groups):
+        """Saliency of removing each group, see
+        :meth:`BlockFisherInverse.group_saliency`."""
+        weights = np.asarray(weights, dtype=np.float64)
+        members = group_members(labels, n_groups)
+        m = self.V.shape[0]
+        saliency = np.zeros(n_groups)
+        for span in _batches(n_groups, m * (m + members.shape[1])):
+            chunk = members[span]
+            valid = chunk >= 0
+            safe = np.where(valid, chunk, 0)
+            V_Q = np.where(valid, self.V[:, safe], 0.0).transpose(1, 0, 2)
+            w_Q = np.where(valid, weights[safe], 0.0)
+            saliency[span], _ = self._schur(V_Q, w_Q)
+        return saliency
+
     def surgeon_step(self, weights, remove):
         """Optimal Brain Surgeon step removing the weights ``remove`` jointly.
 
         See :meth:`BlockFisherInverse.surgeon_step`; here the block is the
-        whole layer, so only the ``|Q|`` columns of ``F^-1`` are formed.
+        whole layer, and the step costs ``O(d m + m^3)``.
         """
         weights = np.asarray(weights, dtype=np.float64)
+        remove = np.asarray(remove, dtype=bool)
         chosen = np.flatnonzero(remove)
         if chosen.size == 0:
             return weights.copy(), 0.0
-        columns = self.columns(chosen)
-        coefficients = np.linalg.solve(columns[chosen], weights[chosen])
-        new_weights = weights - columns @ coefficients
+        increase, coefficients = self._schur(self.V[:, chosen], weights[chosen])
+        # dw = -F^-1[:, Q] c = -(e_Q c - V^T K^-1 V_Q c) / damp
+        delta = self.V.T @ (self.K_inv_V[:, chosen] @ coefficients)
+        delta[chosen] -= coefficients
+        new_weights = weights + delta / self.damp
         new_weights[remove] = 0.0
-        return new_weights, 0.5 * float(weights[chosen] @ coefficients)
+        return new_weights, float(increase)
 
 
 def fisher_inverse(gradient_batches, n_weights, *, block_size, damp, n_gradients):
@@ -248,6 +422,7 @@ def fisher_inverse(gradient_batches, n_weights, *, block_size, damp, n_gradients
     -------
     inverse : BlockFisherInverse or LowRankFisherInverse
     """
+    check_fisher_parameters(damp, block_size, n_weights)
     if block_size is None or block_size == n_weights:
         return LowRankFisherInverse(np.vstack(list(gradient_batches)), damp)
     inverse = BlockFisherInverse(n_weights, block_size, damp, n_gradients)

@@ -21,6 +21,7 @@ place to add e.g. a distillation term), :meth:`~BasePrunableMLP._penalty` and
 and :meth:`~BasePrunableMLP._optimizer_step`.
 """
 
+import contextlib
 import warnings
 from abc import ABCMeta, abstractmethod
 from itertools import pairwise
@@ -38,6 +39,7 @@ from sklearn.utils import check_random_state, column_or_1d, gen_batches, shuffle
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS, DERIVATIVES, LOSSES
@@ -72,6 +74,21 @@ def _check_sample_weight(sample_weight, X):
     if not sample_weight.any():
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight
+
+
+# Below this many multiply-adds per matrix product, training runs BLAS on one
+# thread: threads gain little on such products, and when other processes keep
+# the cores busy, waiting threads make training many times slower (40x was
+# measured on a loaded 2-core machine for a digits-sized network).
+SMALL_PRODUCT = 10_000_000
+
+
+def _blas_threads_for(n_rows, layer_units):
+    """One BLAS thread while training on products of ``n_rows`` rows is small."""
+    largest = max(a * b for a, b in pairwise(layer_units)) * n_rows
+    if largest < SMALL_PRODUCT:
+        return threadpool_limits(limits=1, user_api="blas")
+    return contextlib.nullcontext()
 
 
 class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
@@ -610,10 +627,14 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
                 "set warm_start=False to fit a new network."
             )
 
+        rows = X.shape[0]
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, y, sample_weight, incremental)
-        else:
-            self._fit_lbfgs(X, y, sample_weight)
+            rows = min(rows, 200 if self.batch_size == "auto" else self.batch_size)
+        with _blas_threads_for(rows, layer_units):
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(X, y, sample_weight, incremental)
+            else:
+                self._fit_lbfgs(X, y, sample_weight)
 
         if not all(np.isfinite(p).all() for p in self._parameters()):
             raise ValueError(
@@ -861,6 +882,10 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    def _check_fitted_for_prediction(self):
+        """Raise ``NotFittedError`` unless fitted; subclasses may check faster."""
+        check_is_fitted(self)
+
     def _check_solver(self):
         if self.solver not in _STOCHASTIC_SOLVERS:
             raise AttributeError(
@@ -946,10 +971,12 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         criterion : str or PruningCriterion or callable, default="magnitude"
             Importance of each weight, higher is more important. A name
             registered with :func:`register_criterion` (built in:
-            ``"magnitude"``, ``"taylor"``, ``"movement"``), a
-            :class:`PruningCriterion` or a callable taking a
+            ``"magnitude"``, ``"taylor"``, ``"movement"``, ``"obd"``,
+            ``"obs"``), a :class:`PruningCriterion` or a callable taking a
             :class:`PruningContext` and returning one score array per weight
-            matrix.
+            matrix. A criterion with an ``n_substeps`` attribute (such as
+            :class:`OBSCriterion`) splits the step into that many smaller
+            ones, each scored anew.
         pattern : {"unstructured", "block", "neuron", "n:m"}, \
                 default="unstructured"
             What is removed together.
@@ -1003,13 +1030,22 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             if y is None:
                 raise ValueError("prune needs y together with X.")
             X, y, sample_weight = self._validate_pruning_data(X, y, sample_weight)
-        context = PruningContext(self, X, y, sample_weight, layers)
-        coef_scores, intercept_scores = criterion.prepare_scores(context)
-
-        old_masks = [mask.copy() for mask in self._parameter_masks()]
         targets = pattern.targets(self, layers)
+        alive = [pattern.alive(self, target) for target in targets]
+        # A criterion may split the step into smaller ones, each scored anew.
+        n_substeps = getattr(criterion, "n_substeps", 1)
+        for sub_amount in pattern.split_amount(alive, amount, scope, n_substeps):
+            context = PruningContext(self, X, y, sample_weight, layers)
+            self._prune_substep(criterion, pattern, context, targets, sub_amount, scope)
+        return self
+
+    def _prune_substep(self, criterion, pattern, context, targets, amount, scope):
+        coef_scores, intercept_scores = criterion.prepare_scores(context)
+        old_masks = [mask.copy() for mask in self._parameter_masks()]
         group_scores = [
-            pattern.group_scores(self, target, coef_scores, intercept_scores)
+            criterion.group_scores(
+                context, pattern, target, coef_scores, intercept_scores
+            )
             for target in targets
         ]
         alive = [pattern.alive(self, target) for target in targets]
@@ -1023,7 +1059,6 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
                 if update is not None:
                     param += update.astype(param.dtype, copy=False)
         self._after_pruning()
-        return self
 
     def _after_pruning(self):
         self._apply_masks()
@@ -1296,7 +1331,7 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             The predicted classes.
         """
-        check_is_fitted(self)
+        self._check_fitted_for_prediction()
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
@@ -1370,7 +1405,7 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
         y_prob : ndarray of shape (n_samples, n_classes)
             Probability of each class, in the order of ``classes_``.
         """
-        check_is_fitted(self)
+        self._check_fitted_for_prediction()
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
@@ -1537,7 +1572,7 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The predicted values.
         """
-        check_is_fitted(self)
+        self._check_fitted_for_prediction()
         return self._predict(X)
 
     def _predict(self, X, check_input=True):

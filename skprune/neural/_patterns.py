@@ -68,8 +68,9 @@ def select_groups(group_scores, alive, amount, scope):
         Score of every group of every target.
     alive : list of ndarray of bool of shape (n_groups_t,)
         Whether each group still has an unpruned weight.
-    amount : int or float
-        Count or fraction of the alive groups to prune.
+    amount : int or float or list of int
+        Count or fraction of the alive groups to prune; with
+        ``scope="layer"``, also a list of one count per target.
     scope : {"global", "layer"}
         Rank all targets together, or prune each by the same fraction.
 
@@ -91,7 +92,9 @@ def select_groups(group_scores, alive, amount, scope):
             c[chosen[(chosen >= lo) & (chosen < hi)] - lo]
             for c, lo, hi in zip(candidates, bounds[:-1], bounds[1:])
         ]
-    if isinstance(amount, Integral):
+    if isinstance(amount, (list, tuple, np.ndarray)):
+        ks = [_count_to_prune(int(k), count) for k, count in zip(amount, counts)]
+    elif isinstance(amount, Integral):
         _count_to_prune(amount, sum(counts))
         ks = _split_count(int(amount), counts)
     else:
@@ -142,9 +145,52 @@ class PruningPattern:
         mask = estimator.masks_[target]
         mask[np.unravel_index(groups, mask.shape)] = False
 
+    def group_labels(self, estimator, target):
+        """Group of every weight, for criteria that score groups jointly.
+
+        Returns
+        -------
+        labels : dict of int to ndarray of int, or None
+            For every weight matrix holding weights of ``target``'s groups,
+            an array of its shape with each weight's group index (as in
+            :meth:`group_scores`), -1 for weights in no group. None when every
+            weight is its own group.
+        """
+
     def select(self, group_scores, alive, amount, scope):
         """Groups to prune in each target, see :func:`select_groups`."""
         return select_groups(group_scores, alive, amount, scope)
+
+    def split_amount(self, alive, amount, scope, n_parts):
+        """Amounts of ``n_parts`` steps that together prune what ``amount`` does.
+
+        Every step prunes the same fraction of the groups still alive (per
+        target with ``scope="layer"``), so the steps shrink in absolute size;
+        the counts are rounded so that they add up to those of one step.
+
+        Returns
+        -------
+        amounts : list
+            One ``amount`` per part, for :meth:`select`: counts, a list of
+            counts per target with ``scope="layer"``.
+        """
+        _check_positive_int(n_parts, "n_substeps")
+        if n_parts == 1:
+            return [amount]
+        placeholder = [np.zeros(a.shape) for a in alive]
+        counts = [len(g) for g in self.select(placeholder, alive, amount, scope)]
+        n_alive = [int(np.count_nonzero(a)) for a in alive]
+        if scope == "global":
+            counts, n_alive = [sum(counts)], [sum(n_alive)]
+        counts, n_alive = np.asarray(counts), np.asarray(n_alive)
+        kept = 1.0 - counts / np.maximum(n_alive, 1)
+        steps = np.arange(n_parts + 1)[:, np.newaxis] / n_parts
+        cumulative = np.floor(n_alive * (1.0 - kept**steps) + 0.5).astype(np.int64)
+        cumulative[-1] = counts
+        parts = np.diff(cumulative, axis=0)
+        if scope == "global":
+            return [int(k) for k in parts[:, 0]]
+        return [[int(k) for k in row] for row in parts]
 
 
 class BlockPattern(PruningPattern):
@@ -175,6 +221,13 @@ class BlockPattern(PruningPattern):
 
     def alive(self, estimator, target):
         return self._blocked(estimator.masks_[target]).any(axis=(1, 3)).ravel()
+
+    def group_labels(self, estimator, target):
+        rows, cols = self.block_shape
+        n_rows, n_cols = estimator.coefs_[target].shape
+        block_rows = np.arange(n_rows)[:, np.newaxis] // rows
+        block_cols = np.arange(n_cols)[np.newaxis, :] // cols
+        return {target: block_rows * (n_cols // cols) + block_cols}
 
     def remove(self, estimator, target, groups):
         blocked = self._blocked(estimator.masks_[target].copy())
@@ -212,6 +265,14 @@ class NeuronPattern(PruningPattern):
 
     def alive(self, estimator, target):
         return estimator.intercept_masks_[target - 1].copy()
+
+    def group_labels(self, estimator, target):
+        incoming, outgoing = estimator.coefs_[target - 1], estimator.coefs_[target]
+        units = np.arange(incoming.shape[1])
+        return {
+            target - 1: np.broadcast_to(units, incoming.shape),
+            target: np.broadcast_to(units[:, np.newaxis], outgoing.shape),
+        }
 
     def remove(self, estimator, target, groups):
         estimator.masks_[target - 1][:, groups] = False
@@ -264,6 +325,10 @@ class NMPattern(PruningPattern):
         return [
             self._to_remove(scores, mask) for scores, mask in zip(group_scores, alive)
         ]
+
+    def split_amount(self, alive, amount, scope, n_parts):
+        # The pattern is reached in one step: there is no fraction to split.
+        return [amount]
 
 
 def _check_positive_int(value, name):

@@ -5,12 +5,18 @@ loss when weights are removed is estimated by the curvature. Both criteria use
 the empirical Fisher information as the curvature.
 """
 
+import itertools
+import math
 import numbers
 
 import numpy as np
 
 from ._criteria import PruningCriterion, register_criterion
-from ._fisher import check_fisher_parameters, fisher_inverse
+from ._fisher import check_fisher_parameters, check_gradients, fisher_inverse
+from ._patterns import NMPattern
+
+# Largest number of subsets of an n:m group searched exhaustively by OBS.
+_MAX_NM_SUBSETS = 256
 
 
 class OBDCriterion(PruningCriterion):
@@ -29,41 +35,124 @@ class OBDCriterion(PruningCriterion):
     def score(self, context):
         context.require_data("obd")
         fisher = context.fisher_diagonal()
+        for f in fisher:
+            if not np.all(np.isfinite(f)):
+                raise ValueError(
+                    "The per-sample gradients hold NaN or infinite values: the "
+                    "loss has diverged or the inputs are not finite, so no "
+                    "curvature can be estimated."
+                )
         return [0.5 * f * w**2 for f, w in zip(fisher, context.coefs)]
+
+
+def _in_fisher_order(array):
+    """Flatten a layer's ``(fan_in, fan_out)`` array unit by unit.
+
+    The weights of a layer enter the Fisher column by column: first the
+    incoming weights of output unit 0, then those of unit 1, and so on.
+    """
+    return np.asarray(array).T.ravel()
+
+
+def _from_fisher_order(vector, shape):
+    return vector.reshape(shape[::-1]).T
 
 
 class OBSCriterion(PruningCriterion):
     """Optimal Brain Surgeon with a block-wise empirical Fisher inverse.
 
-    The Fisher ``F = damp * I + (1/m) sum_i g_i g_i^T`` of each prunable
-    layer is built from the per-sample gradients of the first ``num_grads``
-    samples passed to ``prune``, restricted to diagonal blocks of
-    ``fisher_block_size`` consecutive weights of the layer (its coefficients
-    flattened row by row, so a block runs along the outputs of one input
-    unit). Its inverse is built by Woodbury updates of ``grad_batch_size``
-    gradients at a time (Sherman-Morrison for 1), or in the low-rank form of
-    M-FAC when the block is the whole layer.
+    The Fisher ``F = lambda * I + (1/m) sum_i g_i g_i^T`` of each layer is
+    built from the per-sample gradients ``g_i`` of the first ``num_grads``
+    samples passed to ``prune`` (so pass them shuffled), with the gradients
+    of pruned weights set to zero. It is restricted to diagonal blocks of
+    ``fisher_block_size`` consecutive weights of the layer taken unit by unit
+    (the incoming weights of output unit 0, then of unit 1, ...: a block runs
+    along the inputs of a unit and continues into the next unit when the
+    block size does not divide the fan-in). Its inverse is built by Woodbury
+    updates of ``grad_batch_size`` gradients at a time (Sherman-Morrison for
+    1), or in the low-rank form of M-FAC when the block is the whole layer.
 
-    A weight's saliency is ``w_q ** 2 / (2 [F^-1]_qq)``. After the step, the
-    weights of every block are moved by the joint surgeon update
-    ``dw = -F^-1[:, Q] ([F^-1]_QQ)^-1 w_Q`` over all the weights ``Q`` of the
-    block that are pruned, those pruned before included, so that all of them
-    are exactly zero afterwards.
+    - Unstructured: a weight's saliency is ``w_q ** 2 / (2 [F^-1]_qq)``.
+    - ``"block"`` and ``"neuron"`` patterns: a group ``Q`` scores
+      ``1/2 w_Q^T ([F^-1]_QQ)^-1 w_Q`` (Kurtic et al., 2022), the increase
+      of the quadratic model when the whole group is removed and the other
+      weights are moved optimally. A group lying in several Fisher blocks
+      (a ``"block"`` spans one block per column; a hidden unit's incoming
+      weights fill about ``fan_in / fisher_block_size`` consecutive blocks
+      and each of its outgoing weights lies in a different block of the
+      next layer) scores the sum of the saliencies of its parts in every
+      block, which is the exact value under the block-diagonal Fisher. The
+      next layer's Fisher is built for this even when that layer is not
+      prunable. Intercepts have no curvature here and add nothing.
+    - ``"n:m"``: in every group of ``m`` consecutive inputs of a unit the
+      weights to remove are the subset of the required size with the
+      smallest joint saliency, found by trying every subset when there are
+      at most 256 of them (per-weight saliencies otherwise). The returned
+      scores only rank the kept weights of a group above the removed ones.
+
+    After the weights to remove are chosen, the remaining weights of every
+    block are moved by the joint update ``dw = -F^-1[:, Q] ([F^-1]_QQ)^-1 w_Q``
+    over all the weights ``Q`` of the block that are pruned, so that they
+    are exactly zero afterwards. ``n_substeps > 1`` splits a step into that
+    many smaller ones with the Fisher recomputed at the updated weights in
+    between (WoodFisher, oBERT); each one is a full step: masks shrink and
+    pruned weights are zero after each.
+
+    **Choosing the damping.** The damping ``lambda`` trades the measured
+    curvature against the identity: a too small one lets ``F^-1`` follow the
+    noise of ``m`` gradients in directions they do not span, a too large one
+    makes ``F^-1`` proportional to the identity, and OBS becomes magnitude
+    pruning. The right value scales with the Fisher, whose size varies by
+    orders of magnitude with the loss (a network that fits its training data
+    closely has tiny gradients there: a mean Fisher diagonal of 1e-7 to 4e-6
+    per layer on the digits benchmark). With ``damp_mode="relative"`` (the
+    default) ``lambda = damp * mean(diag F)`` for each layer, the mean taken
+    over its unpruned weights and recomputed at every sub-step, which makes
+    ``damp`` comparable across networks and data sets. On the one-shot
+    benchmark (``benchmarks/bench_oneshot_second_order.py``, digits)
+    ``damp`` from 0.01 to 1 gives accuracies within 2.5 points of each
+    other, 0.1 being the best or close to it, and all beat magnitude pruning
+    from 93% sparsity on. To tune it, prune a copy of the network once at
+    the sparsity of interest with ``damp`` in ``{0.01, 0.1, 1}``, compare on
+    held-out data, and refine by factors of 3; smaller values need more
+    gradients. ``damp_mode="absolute"`` uses ``lambda = damp`` as given,
+    fixed while the Fisher changes over the sub-steps; a tuned value can do
+    better (on digits, ``damp=1e-4`` absolute, 25 to 1000 times the mean
+    Fisher diagonal, beat every relative value tried at 93-95% sparsity).
+    On a 784-300-100-10 network that fits its training data exactly, no
+    setting tried made one-shot OBS beat magnitude pruning: check on
+    held-out data before relying on it.
+
+    **Gradients and sub-steps.** More gradients give a better Fisher at a
+    cost linear in ``num_grads``: on the same benchmark 256 gradients instead
+    of 64 halve the accuracy lost at 95% sparsity, for 1.8 times the time.
+    One-shot steps beyond about 80% sparsity need sub-steps: without them
+    the saliencies, computed for one weight at a time, remove weights that
+    could only be compensated by weights removed in the same step.
 
     Parameters
     ----------
     num_grads : int, default=64
-        Number of per-sample gradients ``m``.
-    damp : float, default=1e-4
-        Damping added to the Fisher's diagonal. Too small and the inverse
-        follows the noise of few gradients; too large and OBS becomes
-        magnitude pruning (``F^-1`` proportional to the identity). Pick it
-        relative to the mean of the Fisher's diagonal, between 1e-3 and 1e-1
-        of it.
+        Number of per-sample gradients ``m``, taken from the first samples
+        passed to ``prune``.
+    damp : float, default=0.1
+        Damping, a fraction of the mean Fisher diagonal of the layer with
+        ``damp_mode="relative"``, an absolute value otherwise.
+    damp_mode : {"relative", "absolute"}, default="relative"
+        How ``damp`` is read.
     fisher_block_size : int or None, default=64
-        Size of the diagonal blocks; None for whole layers.
+        Size of the diagonal blocks; None for whole layers. A block larger
+        than a layer is an error.
     grad_batch_size : int, default=16
-        Gradients folded in at a time.
+        Gradients computed and folded in at a time; bounds the memory of the
+        per-sample gradients to ``grad_batch_size`` times the layer size for
+        the block form.
+    n_substeps : int, default=4
+        Number of smaller steps a pruning step is split into, each pruning
+        the same fraction of the remaining weights. One step is fine for
+        small steps (a gradual schedule); a large one-shot step needs several:
+        at 95% sparsity on the benchmark, 4 sub-steps lift the accuracy from
+        chance to within a few points of the dense network.
 
     References
     ----------
@@ -74,71 +163,247 @@ class OBSCriterion(PruningCriterion):
     Kurtic, E. et al. (2022). The Optimal BERT Surgeon. EMNLP.
     """
 
-    def __init__(self, num_grads=64, damp=1e-4, fisher_block_size=64, grad_batch_size=16):
+    def __init__(
+        self,
+        num_grads=64,
+        damp=0.1,
+        damp_mode="relative",
+        fisher_block_size=64,
+        grad_batch_size=16,
+        n_substeps=4,
+    ):
         self.num_grads = num_grads
         self.damp = damp
+        self.damp_mode = damp_mode
         self.fisher_block_size = fisher_block_size
         self.grad_batch_size = grad_batch_size
+        self.n_substeps = n_substeps
+
+    # ------------------------------------------------------------------
+    # Parameters, so that estimators holding the criterion can be cloned
+    # and searched over (``criterion__damp`` in a grid).
+    # ------------------------------------------------------------------
+
+    _PARAMETERS = (
+        "num_grads",
+        "damp",
+        "damp_mode",
+        "fisher_block_size",
+        "grad_batch_size",
+        "n_substeps",
+    )
+
+    def get_params(self, deep=True):
+        """Parameters of the criterion, as a dict."""
+        return {name: getattr(self, name) for name in self._PARAMETERS}
+
+    def set_params(self, **params):
+        """Set parameters of the criterion; returns self."""
+        for name, value in params.items():
+            if name not in self._PARAMETERS:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for OBSCriterion; valid "
+                    f"parameters are {list(self._PARAMETERS)}."
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        default = type(self)()
+        changed = ", ".join(
+            f"{name}={value!r}"
+            for name, value in self.get_params().items()
+            if value != getattr(default, name)
+        )
+        return f"OBSCriterion({changed})"
 
     def _check_parameters(self):
-        for name in ("num_grads", "grad_batch_size"):
+        for name in ("num_grads", "grad_batch_size", "n_substeps"):
             value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
+            if (
+                isinstance(value, (bool, np.bool_))
+                or not isinstance(value, numbers.Integral)
+                or value < 1
+            ):
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+        if self.damp_mode not in ("relative", "absolute"):
+            raise ValueError(
+                f"damp_mode must be 'relative' or 'absolute', got {self.damp_mode!r}."
+            )
+        check_fisher_parameters(self.damp, None, 0)
 
-    def _gradient_batches(self, context, layer):
-        inputs, deltas = context.layer_inputs_and_deltas()
-        m = min(self.num_grads, deltas[layer].shape[0])
-        for start in range(0, m, self.grad_batch_size):
-            stop = min(start + self.grad_batch_size, m)
-            layer_input = inputs[layer][start:stop]
-            if hasattr(layer_input, "toarray"):
-                layer_input = layer_input.toarray()
-            outer = np.einsum("si,so->sio", layer_input, deltas[layer][start:stop])
-            yield outer.reshape(stop - start, -1)
+    # ------------------------------------------------------------------
+    # The inverse Fisher of a layer
+    # ------------------------------------------------------------------
 
-    def inverses(self, context):
-        """The inverse Fisher of every prunable layer, computed once per step."""
-        if "obs_inverses" not in context._cache:
+    def _factors(self, context):
+        """Per-sample gradient factors of the first ``num_grads`` samples."""
+        if "obs_factors" not in context._cache:
             self._check_parameters()
             context.require_data("obs")
-            n_samples = context.layer_inputs_and_deltas()[1][0].shape[0]
-            inverses = {}
-            for layer in context.prunable_layers:
-                n_weights = context.coefs[layer].size
-                check_fisher_parameters(self.damp, self.fisher_block_size, n_weights)
-                inverses[layer] = fisher_inverse(
-                    self._gradient_batches(context, layer),
-                    n_weights,
-                    block_size=self.fisher_block_size,
-                    damp=self.damp,
-                    n_gradients=min(self.num_grads, n_samples),
-                )
-            context._cache["obs_inverses"] = inverses
-        return context._cache["obs_inverses"]
+            m = min(self.num_grads, context.X.shape[0])
+            context._cache["obs_factors"] = context.estimator._per_sample_deltas(
+                context.X[:m], context.y[:m]
+            )
+        return context._cache["obs_factors"]
+
+    def _gradient_batches(self, context, layer, mask):
+        """Masked per-sample gradients of a layer in Fisher order, in batches."""
+        inputs, deltas = self._factors(context)
+        layer_input, delta = inputs[layer], deltas[layer]
+        keep = _in_fisher_order(mask).astype(np.float64)
+        for start in range(0, delta.shape[0], self.grad_batch_size):
+            stop = start + self.grad_batch_size
+            batch_input = layer_input[start:stop]
+            if hasattr(batch_input, "toarray"):
+                batch_input = batch_input.toarray()
+            outer = np.einsum(
+                "so,si->soi",
+                delta[start:stop].astype(np.float64),
+                batch_input.astype(np.float64),
+            )
+            yield check_gradients(outer.reshape(outer.shape[0], -1) * keep)
+
+    def _layer_damp(self, context, layer, mask):
+        if self.damp_mode == "absolute":
+            return float(self.damp)
+        total, m = 0.0, 0
+        for batch in self._gradient_batches(context, layer, mask):
+            total += float(np.einsum("ij,ij->", batch, batch))
+            m += batch.shape[0]
+        mean_diagonal = total / (m * max(np.count_nonzero(mask), 1))
+        if not mean_diagonal > 0:
+            raise ValueError(
+                f"The gradients of coefs_[{layer}] are all zero on the samples "
+                "given to prune, so a damping relative to the Fisher is zero: "
+                "pass other samples or use damp_mode='absolute'."
+            )
+        return self.damp * mean_diagonal
+
+    def inverse(self, context, layer, mask=None):
+        """The inverse Fisher of ``coefs_[layer]``, computed once per step.
+
+        Parameters
+        ----------
+        context : PruningContext
+        layer : int
+        mask : ndarray of bool, default=None
+            Mask of the layer whose pruned weights get zero gradients; the
+            current one by default.
+
+        Returns
+        -------
+        inverse : BlockFisherInverse or LowRankFisherInverse
+            Indexed in Fisher order (see the class docstring).
+        """
+        inverses = context._cache.setdefault("obs_inverses", {})
+        if layer not in inverses:
+            if mask is None:
+                mask = context.masks[layer]
+            n_weights = context.coefs[layer].size
+            self._check_parameters()
+            check_fisher_parameters(1.0, self.fisher_block_size, n_weights)
+            damp = self._layer_damp(context, layer, mask)
+            inverses[layer] = fisher_inverse(
+                self._gradient_batches(context, layer, mask),
+                n_weights,
+                block_size=self.fisher_block_size,
+                damp=damp,
+                n_gradients=self._factors(context)[1][layer].shape[0],
+            )
+        return inverses[layer]
+
+    # ------------------------------------------------------------------
+    # Scores and the surgeon update
+    # ------------------------------------------------------------------
 
     def score(self, context):
-        inverses = self.inverses(context)
         scores = []
         for layer, coef in enumerate(context.coefs):
-            if layer in inverses:
-                diagonal = inverses[layer].diagonal().reshape(coef.shape)
-                scores.append(coef.astype(np.float64) ** 2 / (2.0 * diagonal))
+            if layer in context.prunable_layers:
+                diagonal = self.inverse(context, layer).diagonal()
+                weights = _in_fisher_order(coef.astype(np.float64))
+                saliency = weights**2 / (2.0 * diagonal)
+                scores.append(_from_fisher_order(saliency, coef.shape))
             else:
                 scores.append(np.abs(coef))
         return scores
 
+    def group_scores(self, context, pattern, target, coef_scores, intercept_scores):
+        if isinstance(pattern, NMPattern):
+            return self._nm_scores(context, pattern, target, coef_scores)
+        labels = pattern.group_labels(context.estimator, target)
+        if labels is None:
+            return super().group_scores(
+                context, pattern, target, coef_scores, intercept_scores
+            )
+        n_groups = pattern.alive(context.estimator, target).size
+        saliency = np.zeros(n_groups)
+        for layer, layer_labels in labels.items():
+            coef = context.coefs[layer]
+            alive = np.where(context.masks[layer], layer_labels, -1)
+            saliency += self.inverse(context, layer).group_saliency(
+                _in_fisher_order(coef.astype(np.float64)),
+                _in_fisher_order(alive),
+                n_groups,
+            )
+        return saliency
+
+    def _nm_scores(self, context, pattern, target, coef_scores):
+        """Per-weight scores that make ``pattern`` remove the best subsets."""
+        coef = context.coefs[target]
+        mask = context.masks[target]
+        fan_in, fan_out = coef.shape
+        n, m = pattern.n, pattern.m
+        n_remove = m - n
+        if math.comb(m, n_remove) > _MAX_NM_SUBSETS:
+            return coef_scores[target]
+        # Fisher-order index of row j * m + r of column k, -1 past the end.
+        rows = np.arange(-(-fan_in // m) * m).reshape(-1, m)
+        index = np.arange(fan_out)[:, np.newaxis, np.newaxis] * fan_in + rows
+        index = np.where(rows < fan_in, index, -1).reshape(-1, m)
+        valid = index >= 0
+        flat_weights = _in_fisher_order(coef.astype(np.float64))
+        flat_mask = _in_fisher_order(mask)
+        safe = np.maximum(index, 0)
+        alive = valid & flat_mask[safe]
+        weights = np.where(alive, flat_weights[safe], 0.0)
+        submatrices = self.inverse(context, target).submatrix(index)
+        best = np.full(index.shape[0], np.inf)
+        removed = np.zeros(index.shape, dtype=bool)
+        for subset in itertools.combinations(range(m), n_remove):
+            subset = list(subset)
+            restricted = submatrices[:, subset][:, :, subset]
+            saliency = 0.5 * np.einsum(
+                "gk,gk->g",
+                weights[:, subset],
+                np.linalg.solve(restricted, weights[:, subset, np.newaxis])[..., 0],
+            )
+            # A subset must contain every weight already gone.
+            outside = np.ones(m, dtype=bool)
+            outside[subset] = False
+            saliency[(~alive[:, outside]).any(axis=1)] = np.inf
+            better = saliency < best
+            best[better] = saliency[better]
+            removed[better] = ~outside
+        keep = np.where(alive & ~removed, 1.0, 0.0)
+        scores = np.zeros(fan_in * fan_out)
+        scores[index[valid]] = keep[valid]
+        return _from_fisher_order(scores, coef.shape)
+
     def compensate(self, context, old_masks):
-        inverses = self.inverses(context)
         updates = []
         for layer, coef in enumerate(context.coefs):
-            if layer not in inverses:
+            mask = context.masks[layer]
+            if np.array_equal(mask, old_masks[layer]):
                 updates.append(None)
                 continue
-            remove = ~context.masks[layer].ravel()
-            weights = coef.ravel().astype(np.float64)
-            new_weights, _ = inverses[layer].surgeon_step(weights, remove)
-            updates.append((new_weights - weights).reshape(coef.shape).astype(coef.dtype))
+            weights = _in_fisher_order(coef.astype(np.float64))
+            new_weights, _ = self.inverse(
+                context, layer, old_masks[layer]
+            ).surgeon_step(weights, ~_in_fisher_order(mask))
+            delta = _from_fisher_order(new_weights - weights, coef.shape)
+            updates.append(delta.astype(coef.dtype))
         return updates + [None] * len(context.intercepts)
 
 

@@ -19,7 +19,7 @@ from sklearn.utils import Bunch
 from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor
 
 # Training state a snapshot does not need.
-_TRAINING_ONLY = ("_teacher", "_output_logits", "_optimizer")
+_TRAINING_ONLY = ("_teacher", "_output_logits", "_optimizer", "_rng")
 
 DEFAULT_MIN_DENSITY = 0.02
 

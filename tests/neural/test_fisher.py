@@ -33,12 +33,17 @@ def test_block_inverse_equals_numpy_inverse(block_size, batch_size, damp):
     rng = np.random.RandomState(block_size + batch_size)
     gradients = rng.normal(size=(20, 30)) * rng.uniform(0.1, 3, size=30)
     inverse = fisher_inverse(
-        batches(gradients, batch_size), 30, block_size=block_size, damp=damp,
+        batches(gradients, batch_size),
+        30,
+        block_size=block_size,
+        damp=damp,
         n_gradients=20,
     )
     assert isinstance(inverse, BlockFisherInverse)
     reference = direct_block_inverse(gradients, block_size, damp)
-    np.testing.assert_allclose(inverse.dense(), reference, rtol=1e-10, atol=1e-10 * np.abs(reference).max())
+    np.testing.assert_allclose(
+        inverse.dense(), reference, rtol=1e-10, atol=1e-10 * np.abs(reference).max()
+    )
     np.testing.assert_allclose(inverse.diagonal(), np.diag(reference), rtol=1e-10)
 
 
@@ -46,11 +51,15 @@ def test_block_inverse_equals_numpy_inverse(block_size, batch_size, damp):
 def test_low_rank_form_equals_numpy_inverse_for_a_whole_layer(damp):
     rng = np.random.RandomState(0)
     gradients = rng.normal(size=(12, 40))
-    inverse = fisher_inverse(batches(gradients, 5), 40, block_size=None, damp=damp, n_gradients=12)
+    inverse = fisher_inverse(
+        batches(gradients, 5), 40, block_size=None, damp=damp, n_gradients=12
+    )
     assert isinstance(inverse, LowRankFisherInverse)
     reference = direct_block_inverse(gradients, 40, damp)
     scale = np.abs(reference).max()
-    np.testing.assert_allclose(inverse.dense(), reference, rtol=1e-10, atol=1e-10 * scale)
+    np.testing.assert_allclose(
+        inverse.dense(), reference, rtol=1e-10, atol=1e-10 * scale
+    )
     np.testing.assert_allclose(inverse.diagonal(), np.diag(reference), rtol=1e-10)
     # a block as large as the layer takes the same low-rank form
     same = fisher_inverse([gradients], 40, block_size=40, damp=damp, n_gradients=12)
@@ -71,7 +80,9 @@ def constrained_minimiser(H, w_star, remove):
     keep = ~remove
     w = np.zeros_like(w_star)
     # stationarity on the kept coordinates: H_KK (w_K - w*_K) - H_KQ w*_Q = 0
-    w[keep] = w_star[keep] + np.linalg.solve(H[np.ix_(keep, keep)], H[np.ix_(keep, remove)] @ w_star[remove])
+    w[keep] = w_star[keep] + np.linalg.solve(
+        H[np.ix_(keep, keep)], H[np.ix_(keep, remove)] @ w_star[remove]
+    )
     return w
 
 
@@ -79,41 +90,59 @@ def quadratic_loss(H, w_star, w):
     return 0.5 * (w - w_star) @ H @ (w - w_star)
 
 
+def assert_exact_surgeon_step(inverse, H, w_star, remove):
+    """The step lands on the constrained minimiser and predicts the increase."""
+    new_w, predicted = inverse.surgeon_step(w_star, remove)
+    expected_w = constrained_minimiser(H, w_star, remove)
+    np.testing.assert_allclose(new_w, expected_w, rtol=1e-9, atol=1e-12)
+    assert np.all(new_w[remove] == 0.0)
+    true_increase = quadratic_loss(H, w_star, new_w)
+    assert predicted == pytest.approx(true_increase, rel=1e-9)
+    return true_increase
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("n_remove", [1, 3, 10])
 def test_surgeon_step_is_exact_on_a_quadratic_loss(seed, n_remove):
     G, H, w_star, damp = quadratic_problem(seed)
     remove = np.zeros(w_star.size, dtype=bool)
-    remove[np.random.RandomState(seed).choice(w_star.size, n_remove, replace=False)] = True
+    remove[np.random.RandomState(seed).choice(w_star.size, n_remove, replace=False)] = (
+        True
+    )
     for inverse in (
         # one block holding every weight, built by Woodbury updates
-        BlockFisherInverse(w_star.size, w_star.size, damp, G.shape[0]).fold_in(G[:15]).fold_in(G[15:]),
-        fisher_inverse(batches(G, 7), w_star.size, block_size=None, damp=damp, n_gradients=G.shape[0]),
+        BlockFisherInverse(w_star.size, w_star.size, damp, G.shape[0])
+        .fold_in(G[:15])
+        .fold_in(G[15:]),
+        fisher_inverse(
+            batches(G, 7),
+            w_star.size,
+            block_size=None,
+            damp=damp,
+            n_gradients=G.shape[0],
+        ),
     ):
-        new_w, predicted = inverse.surgeon_step(w_star, remove)
-        expected_w = constrained_minimiser(H, w_star, remove)
-        np.testing.assert_allclose(new_w, expected_w, rtol=1e-9, atol=1e-12)
-        assert np.all(new_w[remove] == 0.0)
-        true_increase = quadratic_loss(H, w_star, new_w)
-        assert predicted == pytest.approx(true_increase, rel=1e-9)
+        assert_exact_surgeon_step(inverse, H, w_star, remove)
 
 
 def test_block_surgeon_step_is_exact_for_a_block_diagonal_loss():
     # with a block-diagonal Hessian, the block-wise step is the exact minimiser
     G, _, w_star, damp = quadratic_problem(3, d=20)
     block_size = 6  # blocks of 6, 6, 6 and 2
-    inverse = fisher_inverse(batches(G, 3), 20, block_size=block_size, damp=damp, n_gradients=G.shape[0])
+    inverse = fisher_inverse(
+        batches(G, 3), 20, block_size=block_size, damp=damp, n_gradients=G.shape[0]
+    )
     H = np.linalg.inv(direct_block_inverse(G, block_size, damp))
     remove = np.zeros(20, dtype=bool)
     remove[[0, 1, 7, 13, 18, 19]] = True
-    new_w, predicted = inverse.surgeon_step(w_star, remove)
-    np.testing.assert_allclose(new_w, constrained_minimiser(H, w_star, remove), rtol=1e-9, atol=1e-12)
-    assert predicted == pytest.approx(quadratic_loss(H, w_star, new_w), rel=1e-9)
+    assert_exact_surgeon_step(inverse, H, w_star, remove)
 
 
 def test_single_weight_saliency_matches_the_formula():
-    G, H, w_star, damp = quadratic_problem(4)
-    inverse = fisher_inverse([G], w_star.size, block_size=w_star.size, damp=damp, n_gradients=G.shape[0])
+    G, _, w_star, damp = quadratic_problem(4)
+    inverse = fisher_inverse(
+        [G], w_star.size, block_size=w_star.size, damp=damp, n_gradients=G.shape[0]
+    )
     saliency = w_star**2 / (2 * inverse.diagonal())
     for q in range(0, w_star.size, 5):
         remove = np.zeros(w_star.size, dtype=bool)
@@ -131,3 +160,72 @@ def test_bad_parameters_and_gradients_are_rejected():
         BlockFisherInverse(10, 4, 0.1, 5).fold_in(np.full((2, 10), np.nan))
     with pytest.raises(ValueError, match="NaN"):
         LowRankFisherInverse(np.full((2, 10), np.inf), 0.1)
+
+
+def dense_group_saliency(dense_inverse, weights, group):
+    """1/2 w_Q^T ([F^-1]_QQ)^-1 w_Q with numpy.linalg.solve on the dense inverse."""
+    sub = dense_inverse[np.ix_(group, group)]
+    return 0.5 * weights[group] @ np.linalg.solve(sub, weights[group])
+
+
+@pytest.mark.parametrize("block_size", [5, 8, None])
+def test_group_saliency_and_submatrix_equal_dense_references(block_size):
+    rng = np.random.RandomState(7)
+    G = rng.normal(size=(9, 26))
+    w = rng.normal(size=26)
+    inverse = fisher_inverse(
+        batches(G, 4), 26, block_size=block_size, damp=0.3, n_gradients=9
+    )
+    dense = inverse.dense()
+    labels = np.full(26, -1)
+    groups = [[0, 1, 2], [3, 9, 17, 25], [4], [10, 11, 12, 13, 14, 15, 16]]
+    for g, members in enumerate(groups):
+        labels[members] = g
+    saliency = inverse.group_saliency(w, labels, len(groups) + 1)
+    expected = [dense_group_saliency(dense, w, members) for members in groups]
+    np.testing.assert_allclose(saliency[:-1], expected, rtol=1e-10)
+    assert saliency[-1] == 0.0  # a group with no member
+    indices = np.array([[3, 9, 17, 25], [10, 11, -1, 12]])
+    sub = inverse.submatrix(indices)
+    np.testing.assert_allclose(
+        sub[0], dense[np.ix_(indices[0], indices[0])], rtol=1e-10, atol=1e-14
+    )
+    np.testing.assert_allclose(
+        sub[1][np.ix_([0, 1, 3], [0, 1, 3])],
+        dense[np.ix_([10, 11, 12], [10, 11, 12])],
+        rtol=1e-10,
+        atol=1e-14,
+    )
+    assert sub[1][2, 2] == 1.0 and not sub[1][2, [0, 1, 3]].any()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("block_size", [6, None])
+def test_group_removal_is_exact_on_a_quadratic_loss(seed, block_size):
+    # Hessian = the damped (block-diagonal) Fisher: the quadratic model is exact.
+    G, _, w_star, damp = quadratic_problem(seed, d=20)
+    inverse = fisher_inverse(
+        batches(G, 3), 20, block_size=block_size, damp=damp, n_gradients=G.shape[0]
+    )
+    H = np.linalg.inv(direct_block_inverse(G, block_size or 20, damp))
+    labels = np.full(20, -1)
+    groups = [[0, 1, 2, 3], [5, 6, 7, 8, 9, 10], [11, 19]]  # across blocks of 6
+    for g, members in enumerate(groups):
+        labels[members] = g
+    saliency = inverse.group_saliency(w_star, labels, len(groups))
+    for g, members in enumerate(groups):
+        remove = np.zeros(20, dtype=bool)
+        remove[members] = True
+        true_increase = assert_exact_surgeon_step(inverse, H, w_star, remove)
+        assert saliency[g] == pytest.approx(true_increase, rel=1e-9)
+
+
+def test_sherman_morrison_recursion_equals_one_woodbury_fold():
+    rng = np.random.RandomState(3)
+    G = rng.normal(size=(12, 33))
+    one_at_a_time = fisher_inverse(
+        batches(G, 1), 33, block_size=10, damp=0.02, n_gradients=12
+    )
+    all_at_once = fisher_inverse([G], 33, block_size=10, damp=0.02, n_gradients=12)
+    np.testing.assert_allclose(one_at_a_time.blocks, all_at_once.blocks, rtol=1e-10)
+    assert one_at_a_time.n_folded == all_at_once.n_folded == 12

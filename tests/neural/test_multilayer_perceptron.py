@@ -424,3 +424,20 @@ def test_refit_without_warm_start_resets_the_masks():
     est = PrunableMLPClassifier(hidden_layer_sizes=(8,), max_iter=2).fit(X, y)
     est.prune(amount=0.5).fit(X, y)
     assert est.sparsity_ == 0.0 and all(m.all() for m in est.masks_)
+
+
+def test_small_products_train_on_one_blas_thread():
+    from threadpoolctl import threadpool_info
+
+    from skprune.neural._multilayer_perceptron import SMALL_PRODUCT, _blas_threads_for
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    outside = blas_threads()
+    with _blas_threads_for(200, [64, 128, 10]):
+        assert set(blas_threads()) <= {1}
+    assert blas_threads() == outside
+    n_rows = SMALL_PRODUCT // (784 * 300) + 1
+    with _blas_threads_for(n_rows, [784, 300, 100, 10]):
+        assert blas_threads() == outside

@@ -463,3 +463,36 @@ def test_convergence_warning_only_from_dense_phase(multiclass):
         warnings.simplefilter("always")
         PrunedMLPClassifier(sparsity=0.5, **SMALL).fit(X, y)
     assert sum(issubclass(w.category, ConvergenceWarning) for w in record) == 1
+
+
+def test_one_random_stream_for_the_whole_fit(multiclass):
+    # Fine-tuning continues the random stream of the dense phase, so an int
+    # seed and a fresh RandomState with that seed give the same network, and
+    # fine-tuning does not replay the dense phase's first batch orders.
+    X, y = multiclass
+    params = {**SMALL, "sparsity": 0.5}
+    with_int = PrunedMLPClassifier(**params).fit(X, y)
+    with_rng = PrunedMLPClassifier(
+        **{**params, "random_state": np.random.RandomState(SMALL["random_state"])}
+    ).fit(X, y)
+    for a, b in zip(with_int.coefs_, with_rng.coefs_):
+        assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_every_fine_tuning_step_trains(multiclass, solver):
+    X, y = multiclass
+    # Small late steps of a long gradual schedule barely change the loss, so
+    # lbfgs would stop at once on tol.
+    params = {**SMALL, "max_iter": 200, "n_pruning_steps": 10}
+    est = PrunedMLPClassifier(**params, solver=solver, sparsity=0.3, tol=1e-2)
+    est.fit(X, y)
+    assert np.all(est.pruning_history_["n_iter"][1:] == est.finetune_iter)
+
+
+def test_warm_start_below_previous_sparsity_warns_about_masks(multiclass):
+    X, y = multiclass
+    est = PrunedMLPClassifier(**SMALL, sparsity=0.8).fit(X, y)
+    with pytest.warns(UserWarning, match="warm_start"):
+        est.set_params(sparsity=0.5, warm_start=True).fit(X, y)
+    assert est.sparsity_ == pytest.approx(0.8, abs=1 / 128)

@@ -1,0 +1,601 @@
+"""Inference plan, compact storage and input checks of the pruned perceptrons."""
+
+import io
+import pickle
+import warnings
+from itertools import pairwise
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import sparse
+from scipy.special import expit, softmax
+from sklearn.datasets import make_classification, make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.neural_network import MLPClassifier
+
+from skprune.neural import PrunedMLPClassifier, PrunedMLPRegressor, _pruned
+from skprune.neural._inference import (
+    CostModel,
+    InferencePlan,
+    compact_network,
+    pack_weights,
+    unpack_weights,
+)
+
+ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+HIDDEN = {
+    "identity": lambda z: z,
+    "logistic": expit,
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0),
+}
+OUTPUT = {
+    "identity": lambda z: z,
+    "logistic": expit,
+    "softmax": lambda z: softmax(z, axis=1),
+    "exp": np.exp,
+}
+
+
+def dense_forward(coefs, intercepts, activation, out_activation, X):
+    """Reference forward pass: dense products, in float64."""
+    h = np.asarray(X, dtype=np.float64)
+    for i, (coef, bias) in enumerate(zip(coefs, intercepts)):
+        h = h @ coef.astype(np.float64) + bias.astype(np.float64)
+        if i < len(coefs) - 1:
+            h = HIDDEN[activation](h)
+    return OUTPUT[out_activation](h)
+
+
+def random_network(sizes, density, dtype=np.float64, seed=0):
+    """Weights with a random mask, and hidden units that compaction removes.
+
+    In every hidden layer, unit 0 has no incoming weight (a constant), unit 1
+    no outgoing weight (dead) and, when the layer is wide enough, unit 2
+    feeds only unit 1 of the next hidden layer (dead once that one is gone).
+    """
+    rng = np.random.default_rng(seed)
+    coefs, intercepts = [], []
+    for fan_in, fan_out in pairwise(sizes):
+        coef = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
+        coef *= rng.random((fan_in, fan_out)) < density
+        coefs.append(coef)
+        intercepts.append(rng.standard_normal(fan_out))
+    for k in range(len(coefs) - 1):
+        coefs[k][:, 0] = 0.0
+        coefs[k + 1][1] = 0.0
+        if k + 2 < len(coefs) and coefs[k].shape[1] > 3:
+            coefs[k + 1][2] = 0.0
+            coefs[k + 1][2, 1] = 1.0
+    return [c.astype(dtype) for c in coefs], [b.astype(dtype) for b in intercepts]
+
+
+def tolerance(dtype):
+    return {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-10}
+
+
+def quiet_fit(estimator, X, y, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        return estimator.fit(X, y, **kwargs)
+
+
+# ----------------------------------------------------------------------
+# The plan against the dense forward pass
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("out_activation", sorted(OUTPUT))
+@pytest.mark.parametrize("kernel", ["auto", "csr", "compact", "dense"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_plan_matches_dense_forward(activation, out_activation, kernel, dtype):
+    coefs, intercepts = random_network([20, 12, 9, 4], 0.4, dtype)
+    plan = InferencePlan(coefs, intercepts, activation, out_activation, kernel=kernel)
+    rng = np.random.default_rng(1)
+    for n_samples in (1, 32, 1024):
+        X = rng.standard_normal((n_samples, 20)).astype(dtype)
+        expected = dense_forward(coefs, intercepts, activation, out_activation, X)
+        y = plan.predict(X)
+        # Strided input gives the same result.
+        strided = np.repeat(X, 2, axis=1)[:, ::2]
+        assert_array_equal(plan.predict(strided), y)
+        assert y.shape == (n_samples, 4)
+        assert y.dtype == dtype
+        assert y.flags.c_contiguous
+        assert_allclose(y, expected, **tolerance(dtype))
+
+
+@pytest.mark.parametrize("kernel", ["auto", "csr", "compact", "dense"])
+def test_plan_sparse_input_matches_dense_input(kernel):
+    coefs, intercepts = random_network([20, 12, 9, 3], 0.3)
+    coefs[0][5] = 0.0  # an unused input feature
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax", kernel=kernel)
+    X = np.random.default_rng(0).standard_normal((40, 20))
+    X[X < 0.5] = 0.0
+    expected = dense_forward(coefs, intercepts, "relu", "softmax", X)
+    for matrix in (sparse.csr_matrix(X), sparse.csc_matrix(X), X):
+        assert_allclose(plan.predict(matrix), expected, rtol=1e-10)
+
+
+def test_kernels_are_the_ones_forced():
+    coefs, intercepts = random_network([20, 12, 9, 3], 0.3)
+    for kernel, expected in (("csr", "csr"), ("compact", "dense"), ("dense", "dense")):
+        plan = InferencePlan(coefs, intercepts, "tanh", "softmax", kernel=kernel)
+        for n_samples in (1, 32, 1024):
+            assert plan.kernels_for(n_samples) == (expected,) * 3
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        InferencePlan(coefs, intercepts, "tanh", "softmax", kernel="bsr")
+
+
+def test_compaction_removes_constant_and_dead_units():
+    coefs, intercepts = random_network([10, 8, 6, 3], 1.0)
+    # Layer 1: unit 0 constant, unit 1 dead, unit 2 feeds only unit 1 of
+    # layer 2, which is dead: 3 units go. Layer 2: units 0 and 1 go.
+    _, _, kept = compact_network(coefs, intercepts, "tanh")
+    assert_array_equal(kept[0], np.arange(3, 8))
+    assert_array_equal(kept[1], np.arange(2, 6))
+    dense_plan = InferencePlan(coefs, intercepts, "tanh", "identity", kernel="dense")
+    compact_plan = InferencePlan(coefs, intercepts, "tanh", "identity")
+    assert dense_plan.n_units == [10, 8, 6, 3]
+    assert compact_plan.n_units == [10, 5, 4, 3]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_constant_units_are_folded_exactly_when_nonzero(activation):
+    # One hidden unit without input: its constant f(b) reaches the output.
+    coefs = [np.zeros((3, 2)), np.array([[2.0], [3.0]])]
+    coefs[0][:, 1] = [1.0, -1.0, 0.5]
+    intercepts = [np.array([0.7, 0.1]), np.array([-0.2])]
+    plan = InferencePlan(coefs, intercepts, activation, "identity")
+    assert plan.n_units == [3, 1, 1]
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    expected = dense_forward(coefs, intercepts, activation, "identity", X)
+    assert_allclose(plan.predict(X), expected, rtol=1e-12)
+
+
+def test_network_without_weights_predicts_its_constant():
+    coefs = [np.zeros((4, 3)), np.zeros((3, 2))]
+    intercepts = [np.array([1.0, -1.0, 2.0]), np.array([0.5, -0.5])]
+    plan = InferencePlan(coefs, intercepts, "logistic", "softmax")
+    assert plan.n_units == [4, 0, 2]
+    X = np.random.default_rng(0).standard_normal((6, 4))
+    expected = dense_forward(coefs, intercepts, "logistic", "softmax", X)
+    assert_allclose(plan.predict(X), expected, rtol=1e-12)
+    assert_allclose(plan.predict(X[:1]), expected[:1], rtol=1e-12)
+
+
+def test_cost_model_picks_csr_for_very_sparse_and_dense_for_dense_layers():
+    rng = np.random.default_rng(0)
+    very_sparse = rng.standard_normal((1000, 1000)) * (rng.random((1000, 1000)) < 0.01)
+    full = rng.standard_normal((1000, 1000))
+    for coef, expected in ((very_sparse, "csr"), (full, "dense")):
+        plan = InferencePlan(
+            [coef, np.ones((1000, 1))], [np.ones(1000), np.ones(1)], "relu", "identity"
+        )
+        for n_samples in (1, 32, 1024):
+            assert plan.kernels_for(n_samples)[0] == expected
+        # Only the matrix that can be chosen is kept.
+        assert plan.layers[0].kernels == (expected,)
+    model = CostModel()
+    assert model.csr_cost(100, 10, 1) < model.csr_cost(100, 10, 2)
+    assert model.dense_cost(10, 10, 100) > model.dense_cost(10, 10, 1)
+
+
+# ----------------------------------------------------------------------
+# The estimators predict through the plan
+# ----------------------------------------------------------------------
+
+
+def _classification(kind):
+    if kind == "multilabel":
+        X, y = make_multilabel_classification(
+            n_samples=120, n_features=10, n_classes=3, random_state=0
+        )
+        return X / X.max(), y
+    n_classes = 2 if kind == "binary" else 3
+    X, y = make_classification(
+        n_samples=120,
+        n_features=10,
+        n_informative=6,
+        n_classes=n_classes,
+        random_state=0,
+    )
+    return X, y
+
+
+SMALL = {
+    "hidden_layer_sizes": (16, 8),
+    "max_iter": 30,
+    "n_pruning_steps": 2,
+    "finetune_iter": 3,
+    "random_state": 0,
+}
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("pattern", ["unstructured", "neuron"])
+def test_classifier_predicts_like_the_dense_network(kind, activation, pattern):
+    X, y = _classification(kind)
+    clf = quiet_fit(
+        PrunedMLPClassifier(
+            activation=activation, pattern=pattern, sparsity=0.6, **SMALL
+        ),
+        X,
+        y,
+    )
+    if pattern == "neuron":
+        assert clf.n_units_[1] < 16
+    probabilities = dense_forward(
+        clf.coefs_, clf.intercepts_, activation, clf.out_activation_, X
+    )
+    proba = clf.predict_proba(X)
+    if kind == "binary":
+        assert_allclose(proba[:, 1], probabilities.ravel(), rtol=1e-10)
+        expected = clf.classes_[(probabilities.ravel() > 0.5).astype(int)]
+    elif kind == "multiclass":
+        assert_allclose(proba, probabilities, rtol=1e-10)
+        expected = clf.classes_[probabilities.argmax(axis=1)]
+    else:
+        assert_allclose(proba, probabilities, rtol=1e-10)
+        expected = (probabilities > 0.5).astype(int)
+    assert_array_equal(clf.predict(X), expected)
+    assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-12)
+    assert clf.score(X, y) == accuracy_score(y, expected)
+    for n_samples in (1, 32):
+        assert_allclose(clf.predict_proba(X[:n_samples]), proba[:n_samples])
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("pattern", ["unstructured", "neuron"])
+def test_regressor_predicts_like_the_dense_network(n_outputs, loss, pattern):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 10))
+    y = np.abs(X[:, :n_outputs] + 0.1 * rng.standard_normal((120, n_outputs)))
+    y = y.ravel() if n_outputs == 1 else y
+    reg = quiet_fit(
+        PrunedMLPRegressor(loss=loss, pattern=pattern, sparsity=0.6, **SMALL), X, y
+    )
+    expected = dense_forward(
+        reg.coefs_, reg.intercepts_, "relu", reg.out_activation_, X
+    )
+    expected = expected.ravel() if n_outputs == 1 else expected
+    assert_allclose(reg.predict(X), expected, rtol=1e-10)
+    assert_allclose(reg.score(X, y), r2_score(y, expected), rtol=1e-10)
+    assert not hasattr(reg, "predict_proba")
+
+
+def test_predictions_match_scikit_learn_with_the_same_weights():
+    X, y = _classification("multiclass")
+    clf = quiet_fit(PrunedMLPClassifier(sparsity=0.9, **SMALL), X, y)
+    reference = quiet_fit(
+        MLPClassifier(hidden_layer_sizes=(16, 8), max_iter=1, random_state=0), X, y
+    )
+    reference.coefs_ = [c.copy() for c in clf.coefs_]
+    reference.intercepts_ = [b.copy() for b in clf.intercepts_]
+    assert_allclose(clf.predict_proba(X), reference.predict_proba(X), rtol=1e-10)
+    assert_array_equal(clf.predict(X), reference.predict(X))
+
+
+def test_float32_network_predicts_in_float32():
+    X, y = _classification("multiclass")
+    clf = quiet_fit(PrunedMLPClassifier(sparsity=0.8, **SMALL), X.astype(np.float32), y)
+    assert clf.coefs_[0].dtype == np.float32
+    proba = clf.predict_proba(X)
+    assert proba.dtype == np.float32
+    expected = dense_forward(clf.coefs_, clf.intercepts_, "relu", "softmax", X)
+    assert_allclose(proba, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_sparse_coefs_are_csr_copies_of_coefs():
+    X, y = _classification("multiclass")
+    clf = quiet_fit(PrunedMLPClassifier(sparsity=0.8, **SMALL), X, y)
+    for matrix, coef in zip(clf.sparse_coefs_, clf.coefs_):
+        assert sparse.isspmatrix_csr(matrix)
+        assert matrix.dtype == coef.dtype
+        assert matrix.nnz == np.count_nonzero(coef)
+        assert_array_equal(matrix.toarray(), coef)
+    assert not hasattr(PrunedMLPClassifier(), "sparse_coefs_")
+    with pytest.raises(NotFittedError):
+        _ = PrunedMLPClassifier().sparse_coefs_
+
+
+def test_plan_follows_partial_fit_warm_start_and_prune():
+    X, y = _classification("multiclass")
+    clf = quiet_fit(PrunedMLPClassifier(sparsity=0.5, **SMALL), X, y)
+    plan = clf._inference_plan
+
+    def check():
+        expected = dense_forward(clf.coefs_, clf.intercepts_, "relu", "softmax", X)
+        assert_allclose(clf.predict_proba(X), expected, rtol=1e-10)
+
+    clf.partial_fit(X, y)
+    assert "_inference_plan" not in clf.__dict__
+    check()
+    clf.prune(amount=0.5)
+    assert "_inference_plan" not in clf.__dict__
+    check()
+    quiet_fit(clf.set_params(warm_start=True), X, y)
+    assert clf._inference_plan is not plan
+    check()
+
+
+# ----------------------------------------------------------------------
+# Storage
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape, density, encoding, index_dtype",
+    [
+        ((30, 20), 1.0, "full", None),
+        ((30, 20), 0.5, "bits", None),
+        ((30, 200), 0.01, "csr", np.uint8),
+        ((30, 1000), 0.002, "csr", np.uint16),
+    ],
+)
+def test_pack_weights_round_trips_with_the_smallest_encoding(
+    shape, density, encoding, index_dtype
+):
+    rng = np.random.default_rng(0)
+    mask = rng.random(shape) < density
+    mask.flat[0] = True
+    coef = rng.standard_normal(shape) * mask
+    packed = pack_weights([coef], [mask])
+    positions = packed[0]["positions"]
+    assert positions["encoding"] == encoding
+    if index_dtype is not None:
+        assert positions["indices"].dtype == index_dtype
+    nnz = int(mask.sum())
+    sizes = {"full": 0, "bits": -(-mask.size // 8), "csr": nnz * 2 + shape[0] * 4}
+    index_bytes = sum(a.nbytes for a in positions.values() if hasattr(a, "nbytes"))
+    assert index_bytes <= min(sizes["bits"], sizes["csr"]) or encoding == "full"
+    coefs, masks = unpack_weights(packed)
+    assert_array_equal(coefs[0], coef)
+    assert coefs[0].dtype == coef.dtype
+    assert_array_equal(masks[0], mask)
+
+
+def test_pack_weights_keeps_unpruned_zeros_and_pruned_nonzeros():
+    coef = np.array([[0.0, 1.5], [2.0, 0.0]], dtype=np.float32)
+    mask = np.array([[True, False], [True, False]])  # (0, 1) pruned but set
+    coefs, masks = unpack_weights(pack_weights([coef], [mask]))
+    assert_array_equal(coefs[0], coef)
+    assert coefs[0].dtype == np.float32
+    assert_array_equal(masks[0], mask)
+
+
+def _fitted_models():
+    X, y = _classification("multiclass")
+    yield quiet_fit(PrunedMLPClassifier(sparsity=0.8, **SMALL), X, y), X, y
+    yield (
+        quiet_fit(PrunedMLPClassifier(sparsity=0.5, pattern="neuron", **SMALL), X, y),
+        X,
+        y,
+    )
+    yield quiet_fit(PrunedMLPRegressor(sparsity=0.7, **SMALL), X, y * 1.0), X, y
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_round_trip_reproduces_predictions_and_weights_exactly(dump):
+    for model, X, _ in _fitted_models():
+        attributes = set(model.__dict__)
+        if dump == "pickle":
+            loaded = pickle.loads(pickle.dumps(model))
+        else:
+            buffer = io.BytesIO()
+            joblib.dump(model, buffer)
+            buffer.seek(0)
+            loaded = joblib.load(buffer)
+        # Dumping leaves the model as it was.
+        assert set(model.__dict__) == attributes
+        # Only what prediction needs is stored; the rest comes back on use.
+        for key in ("coefs_", "masks_", "_optimizer", "_best_coefs", "_random_state"):
+            assert key not in loaded.__dict__
+        assert_array_equal(loaded.predict(X), model.predict(X))
+        for n_samples in (1, 32, len(X)):
+            if hasattr(model, "predict_proba"):
+                assert_array_equal(
+                    loaded.predict_proba(X[:n_samples]),
+                    model.predict_proba(X[:n_samples]),
+                )
+        for name in ("coefs_", "intercepts_", "masks_", "intercept_masks_"):
+            for a, b in zip(getattr(loaded, name), getattr(model, name)):
+                assert a.dtype == b.dtype
+                assert_array_equal(a, b)
+        assert loaded.sparsity_ == model.sparsity_
+        assert_array_equal(loaded.loss_curve_, model.loss_curve_)
+        # A second round trip of the loaded model gives the same bytes.
+        assert pickle.dumps(loaded) == pickle.dumps(pickle.loads(pickle.dumps(loaded)))
+
+
+def test_warm_start_and_partial_fit_resume_after_unpickling():
+    X, y = _classification("multiclass")
+    params = dict(SMALL, solver="sgd", momentum=0.0, learning_rate_init=0.01)
+    model = quiet_fit(PrunedMLPClassifier(sparsity=0.5, **params), X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    # SGD without momentum has no optimizer state, so resuming from the
+    # stored weights and masks is the same as resuming in memory.
+    model.partial_fit(X, y)
+    loaded.partial_fit(X, y)
+    assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    for a, b in zip(loaded.masks_, model.masks_):
+        assert_array_equal(a, b)
+    model = quiet_fit(PrunedMLPClassifier(sparsity=0.5, **SMALL), X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    quiet_fit(model.set_params(warm_start=True), X, y)
+    quiet_fit(loaded.set_params(warm_start=True), X, y)
+    assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_neuron_pruned_model_still_refuses_to_resume_after_unpickling():
+    X, y = _classification("multiclass")
+    model = quiet_fit(
+        PrunedMLPClassifier(sparsity=0.5, pattern="neuron", **SMALL), X, y
+    )
+    loaded = pickle.loads(pickle.dumps(model))
+    with pytest.raises(ValueError, match="shrunk by neuron pruning"):
+        loaded.partial_fit(X, y)
+
+
+def test_unfitted_model_round_trips():
+    loaded = pickle.loads(pickle.dumps(PrunedMLPClassifier(sparsity=0.3)))
+    assert loaded.sparsity == 0.3
+    with pytest.raises(NotFittedError):
+        loaded.predict(np.zeros((1, 3)))
+
+
+def test_incompatible_storage_format_names_both_versions(monkeypatch):
+    X, y = _classification("multiclass")
+    model = quiet_fit(PrunedMLPClassifier(sparsity=0.5, **SMALL), X, y)
+    monkeypatch.setattr(_pruned, "STORAGE_FORMAT", 99)
+    data = pickle.dumps(model)
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=r"stored in format 99 .* reads format 1"):
+        pickle.loads(data)
+
+
+def test_pickle_is_much_smaller_than_dense_weights_and_scikit_learn():
+    # 784-300-100-10 at 90% sparsity: the sizes do not depend on training,
+    # so a short fit is enough.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 784))
+    y = np.arange(60) % 10
+    params = {"hidden_layer_sizes": (300, 100), "max_iter": 2, "random_state": 0}
+    model = quiet_fit(
+        PrunedMLPClassifier(
+            sparsity=0.9, schedule="oneshot", finetune_iter=1, **params
+        ),
+        X,
+        y,
+    )
+    reference = quiet_fit(MLPClassifier(**params), X, y)
+    n_model = len(pickle.dumps(model))
+    dense_weights = sum(c.nbytes for c in reference.coefs_)
+    assert dense_weights == (784 * 300 + 300 * 100 + 100 * 10) * 8
+    assert n_model * 8 <= dense_weights
+    assert n_model * 15 <= len(pickle.dumps(reference))
+
+
+def test_skops_round_trip_with_listed_untrusted_types(tmp_path):
+    sio = pytest.importorskip("skops.io")
+    X, y = _classification("multiclass")
+    model = quiet_fit(PrunedMLPClassifier(sparsity=0.8, **SMALL), X, y)
+    path = tmp_path / "model.skops"
+    sio.dump(model, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert set(untrusted) == {"skprune.neural._pruned.PrunedMLPClassifier"}
+    loaded = sio.load(path, trusted=untrusted)
+    assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert_array_equal(loaded.coefs_[0], model.coefs_[0])
+
+
+# ----------------------------------------------------------------------
+# Bad input
+# ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fitted_classifier():
+    X, y = _classification("multiclass")
+    return quiet_fit(PrunedMLPClassifier(sparsity=0.8, **SMALL), X, y), X
+
+
+@pytest.mark.parametrize("n_samples", [1, 5])
+def test_wrong_number_of_features_is_named(fitted_classifier, n_samples):
+    clf, X = fitted_classifier
+    with pytest.raises(ValueError, match="X has 9 features, but PrunedMLPClassifier"):
+        clf.predict_proba(X[:n_samples, :9])
+
+
+@pytest.mark.parametrize("value, message", [(np.nan, "NaN"), (np.inf, "infinity")])
+@pytest.mark.parametrize("n_samples", [1, 5])
+def test_non_finite_input_is_rejected(fitted_classifier, value, message, n_samples):
+    clf, X = fitted_classifier
+    X = X[:n_samples].copy()
+    X[-1, 3] = value
+    for method in (clf.predict, clf.predict_proba):
+        with pytest.raises(ValueError, match=message):
+            method(X)
+        with pytest.raises(ValueError, match=message):
+            method(sparse.csr_matrix(X))
+
+
+def test_sparse_input_is_accepted_as_the_tags_say(fitted_classifier):
+    clf, X = fitted_classifier
+    assert clf.__sklearn_tags__().input_tags.sparse
+    # CSR and CSC are used as they are; other formats are converted.
+    for matrix in (
+        sparse.csr_matrix(X),
+        sparse.csc_matrix(X),
+        sparse.csr_array(X),
+        sparse.bsr_matrix(X),
+    ):
+        assert_allclose(clf.predict_proba(matrix), clf.predict_proba(X), rtol=1e-12)
+
+
+def test_other_input_goes_through_full_validation(fitted_classifier):
+    clf, X = fitted_classifier
+    assert_allclose(clf.predict_proba(X.tolist()), clf.predict_proba(X))
+    assert_allclose(clf.predict_proba(X.astype(int)), clf.predict_proba(X.astype(int)))
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        clf.predict_proba(X[0])
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.predict_proba(X[:0])
+
+
+def test_feature_names_are_still_checked():
+    pd = pytest.importorskip("pandas")
+    X, y = _classification("multiclass")
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    clf = quiet_fit(PrunedMLPClassifier(sparsity=0.5, **SMALL), frame, y)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        clf.predict_proba(X[:1])
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict_proba(frame[frame.columns[::-1]])
+
+
+def test_deepcopy_and_missing_attributes_behave_as_usual():
+    import copy
+
+    X, y = _classification("multiclass")
+    model = quiet_fit(PrunedMLPClassifier(sparsity=0.8, **SMALL), X, y)
+    copied = copy.deepcopy(model)
+    assert_array_equal(copied.predict_proba(X), model.predict_proba(X))
+    loaded = pickle.loads(pickle.dumps(model))
+    with pytest.raises(AttributeError, match="no attribute 'not_there_'"):
+        _ = loaded.not_there_
+    lbfgs = quiet_fit(PrunedMLPClassifier(solver="lbfgs", sparsity=0.5, **SMALL), X, y)
+    with pytest.raises(AttributeError) as original:
+        _ = lbfgs.partial_fit
+    with pytest.raises(AttributeError) as after_loading:
+        _ = pickle.loads(pickle.dumps(lbfgs)).partial_fit
+    assert str(after_loading.value) == str(original.value)
+    assert isinstance(after_loading.value.__cause__, AttributeError)
+
+
+def test_weights_set_after_loading_are_kept():
+    X, y = _classification("multiclass")
+    model = quiet_fit(PrunedMLPClassifier(sparsity=0.8, **SMALL), X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    scaled = [2.0 * coef for coef in model.coefs_]
+    loaded.coefs_ = scaled
+    loaded._build_inference_plan()
+    for a, b in zip(loaded.masks_, model.masks_):  # rebuilt on access
+        assert_array_equal(a, b)
+    assert loaded.coefs_ is scaled
+    expected = dense_forward(scaled, model.intercepts_, "relu", "softmax", X)
+    assert_allclose(loaded.predict_proba(X), expected, rtol=1e-10)
+    again = pickle.loads(pickle.dumps(loaded))
+    assert_array_equal(again.predict_proba(X), loaded.predict_proba(X))
+    assert_array_equal(again.coefs_[0], scaled[0])
+    fresh = pickle.loads(pickle.dumps(model))
+    fresh.coefs_ = scaled  # set by hand, masks not rebuilt yet
+    for a, b in zip(pickle.loads(pickle.dumps(fresh)).coefs_, scaled):
+        assert_array_equal(a, b)
