@@ -4,6 +4,7 @@ Run it with ``python -m skprune [--output DIR]``.
 """
 
 import argparse
+import pickle
 import time
 from pathlib import Path
 
@@ -133,6 +134,7 @@ def _mlp_row(label, model, seconds, X_test, y_test):
         "model": label,
         "sparsity": float(model.sparsity_),
         "nonzero weights": int(model.n_nonzero_),
+        "pickle KB": round(len(pickle.dumps(model)) / 1024, 1),
         "test score": float(model.score(X_test, y_test)),
         "fit s": round(seconds, 3),
     }
@@ -217,7 +219,15 @@ def main(argv=None):
     print(
         format_table(
             mlp_rows,
-            ["data", "model", "sparsity", "nonzero weights", "test score", "fit s"],
+            [
+                "data",
+                "model",
+                "sparsity",
+                "nonzero weights",
+                "pickle KB",
+                "test score",
+                "fit s",
+            ],
         )
     )
     print(f"\nPlots written to {output.resolve()}:")

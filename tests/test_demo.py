@@ -54,6 +54,9 @@ def test_main_prints_a_table_and_writes_plots(tmp_path, capsys):
     assert min(abs(chosen - s) for s in MLP_SPARSITIES) < 1e-3
     sparsities = [float(cells[2]) for cells in mlp_rows]
     nonzero = [int(cells[3]) for cells in mlp_rows]
+    pickled = [float(cells[4]) for cells in mlp_rows]
+    # the sparse storage shrinks with the weights
+    assert all(a > b for a, b in zip(pickled, pickled[1:]))
     # every requested sparsity is reached, and fewer weights remain each time
     assert sparsities == pytest.approx(list(MLP_SPARSITIES), abs=1e-3)
     assert all(a > b for a, b in zip(nonzero, nonzero[1:]))
