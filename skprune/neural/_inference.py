@@ -214,7 +214,7 @@ class _Layer:
 
     def _csr_vector(self, h):
         """``W.T @ h + b`` for one sample, with the CSR matrix."""
-        if _csr_matvec is None:  # pragma: no cover
+        if _csr_matvec is None:
             return self.csr @ h + self.bias
         z = self.bias.copy()  # the kernel adds the products to it
         matrix = self.csr

@@ -110,6 +110,21 @@ def test_plan_matches_dense_forward(activation, out_activation, kernel, dtype):
         assert_allclose(y, expected, **tolerance(dtype))
 
 
+def test_one_sample_csr_product_without_the_fast_kernel(monkeypatch):
+    # The single-sample CSR product falls back to scipy's public product when
+    # its compiled kernel cannot be imported; both agree with the reference.
+    from skprune.neural import _inference
+
+    coefs, intercepts = random_network([20, 12, 9, 4], 0.3)
+    x = np.random.default_rng(2).standard_normal((1, 20))
+    expected = dense_forward(coefs, intercepts, "tanh", "softmax", x)
+    plan = InferencePlan(coefs, intercepts, "tanh", "softmax", kernel="csr")
+    fast = plan.predict(x)
+    monkeypatch.setattr(_inference, "_csr_matvec", None)
+    assert_allclose(plan.predict(x), expected, rtol=1e-10)
+    assert_allclose(plan.predict(x), fast, rtol=1e-12)
+
+
 @pytest.mark.parametrize("kernel", ["auto", "csr", "compact", "dense"])
 def test_plan_sparse_input_matches_dense_input(kernel):
     coefs, intercepts = random_network([20, 12, 9, 3], 0.3)
