@@ -10,6 +10,7 @@ import math
 import numbers
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 from ._criteria import PruningCriterion, register_criterion
 from ._fisher import check_fisher_parameters, check_gradients, fisher_inverse
@@ -45,6 +46,23 @@ class OBDCriterion(PruningCriterion):
         return [0.5 * f * w**2 for f, w in zip(fisher, context.coefs)]
 
 
+def _kronecker_deltas(deltas, random_state):
+    """Per-sample factors whose Fisher is ``diag(E[delta ** 2]) (x) E[x x^T]``.
+
+    Each unit's per-sample derivative is replaced by the root mean square of
+    that unit's derivatives over the samples, with an independent random
+    sign per sample and unit. The outer products of the resulting gradients
+    then average to ``E[delta_j ** 2] * mean_s(x_s x_s^T)`` within unit
+    ``j`` and, in expectation over the signs, to zero between units.
+    """
+    factors = []
+    for delta in deltas:
+        scale = np.sqrt(np.mean(np.square(delta, dtype=np.float64), axis=0))
+        signs = random_state.choice(np.array([-1.0, 1.0]), size=delta.shape)
+        factors.append(signs * scale)
+    return factors
+
+
 def _in_fisher_order(array):
     """Flatten a layer's ``(fan_in, fan_out)`` array unit by unit.
 
@@ -64,8 +82,9 @@ class OBSCriterion(PruningCriterion):
     The Fisher ``F = lambda * I + (1/m) sum_i g_i g_i^T`` of each layer is
     built from the per-sample gradients ``g_i`` of the first ``num_grads``
     samples passed to ``prune`` (so pass them shuffled), with the gradients
-    of pruned weights set to zero. It is restricted to diagonal blocks of
-    ``fisher_block_size`` consecutive weights of the layer taken unit by unit
+    of pruned weights set to zero (see ``fisher`` for what the ``g_i``
+    are). It is restricted to diagonal blocks of ``fisher_block_size``
+    consecutive weights of the layer taken unit by unit
     (the incoming weights of output unit 0, then of unit 1, ...: a block runs
     along the inputs of a unit and continues into the next unit when the
     block size does not divide the fan-in). Its inverse is built by Woodbury
@@ -120,8 +139,35 @@ class OBSCriterion(PruningCriterion):
     better (on digits, ``damp=1e-4`` absolute, 25 to 1000 times the mean
     Fisher diagonal, beat every relative value tried at 93-95% sparsity).
     On a 784-300-100-10 network that fits its training data exactly, no
-    setting tried made one-shot OBS beat magnitude pruning: check on
-    held-out data before relying on it.
+    damping made one-shot OBS with the empirical Fisher beat magnitude
+    pruning (see ``fisher``): check on held-out data before relying on it.
+
+    **Empirical or Kronecker-factored Fisher.** With ``fisher="empirical"``
+    the ``g_i`` are the gradients of the samples' own losses. A network that
+    fits its training data exactly has near-zero gradients on most training
+    samples, so a few samples make the whole Fisher and the update
+    compensates the removed weights on those samples only. With
+    ``fisher="kfac"`` the Fisher of the incoming weights of unit ``j`` is
+    ``E[delta_j ** 2] * E[x x^T]`` as in K-FAC (Martens and Grosse, 2015)
+    with the output factor reduced to its diagonal: ``x`` is the layer's
+    input and ``delta_j`` the derivative of a sample's loss with respect to
+    the unit's pre-activation, both over the ``num_grads`` samples. The
+    input factor does not vanish when the training data are fitted; the
+    output factor only weighs units and layers against each other. It is
+    fed to the same block inverse as gradients ``g_i = r_i * sigma (x) x_i``
+    with ``sigma_j`` the root mean square of ``delta_j`` and independent
+    random signs ``r_ij`` (drawn from ``random_state``), which make the
+    terms between units vanish in expectation; a block that holds whole
+    units only (a block size dividing the fan-in) gets the exact product,
+    whatever the signs. The input factor of a block of ``b`` weights needs
+    well over ``b`` samples: on the one-shot benchmark,
+    ``fisher="kfac", num_grads=512, damp=1`` beats magnitude pruning at
+    90-95% sparsity on a 784-300-100-10 network that fits its training data
+    exactly, where every empirical-Fisher setting tried loses to it, and on
+    digits loses 6 points against the dense network at 95% sparsity where
+    the default loses 10 (the empirical Fisher with 256 gradients and 8
+    sub-steps does a little better there); it costs about 6 times the
+    default's time.
 
     **Gradients and sub-steps.** More gradients give a better Fisher at a
     cost linear in ``num_grads``: on the same benchmark 256 gradients instead
@@ -153,6 +199,12 @@ class OBSCriterion(PruningCriterion):
         small steps (a gradual schedule); a large one-shot step needs several:
         at 95% sparsity on the benchmark, 4 sub-steps lift the accuracy from
         chance to within a few points of the dense network.
+    fisher : {"empirical", "kfac"}, default="empirical"
+        Which Fisher the per-sample gradients build: the empirical Fisher of
+        the samples' losses, or the Kronecker-factored one described above.
+    random_state : int, RandomState instance or None, default=None
+        Draws the random signs of ``fisher="kfac"``; an int gives the same
+        signs at every step. Unused with ``fisher="empirical"``.
 
     References
     ----------
@@ -161,6 +213,8 @@ class OBSCriterion(PruningCriterion):
     Singh, S. P. and Alistarh, D. (2020). WoodFisher. NeurIPS.
     Frantar, E., Kurtic, E. and Alistarh, D. (2021). M-FAC. NeurIPS.
     Kurtic, E. et al. (2022). The Optimal BERT Surgeon. EMNLP.
+    Martens, J. and Grosse, R. (2015). Optimizing neural networks with
+    Kronecker-factored approximate curvature. ICML.
     """
 
     def __init__(
@@ -171,6 +225,8 @@ class OBSCriterion(PruningCriterion):
         fisher_block_size=64,
         grad_batch_size=16,
         n_substeps=4,
+        fisher="empirical",
+        random_state=None,
     ):
         self.num_grads = num_grads
         self.damp = damp
@@ -178,6 +234,8 @@ class OBSCriterion(PruningCriterion):
         self.fisher_block_size = fisher_block_size
         self.grad_batch_size = grad_batch_size
         self.n_substeps = n_substeps
+        self.fisher = fisher
+        self.random_state = random_state
 
     # ------------------------------------------------------------------
     # Parameters, so that estimators holding the criterion can be cloned
@@ -191,6 +249,8 @@ class OBSCriterion(PruningCriterion):
         "fisher_block_size",
         "grad_batch_size",
         "n_substeps",
+        "fisher",
+        "random_state",
     )
 
     def get_params(self, deep=True):
@@ -230,6 +290,10 @@ class OBSCriterion(PruningCriterion):
             raise ValueError(
                 f"damp_mode must be 'relative' or 'absolute', got {self.damp_mode!r}."
             )
+        if self.fisher not in ("empirical", "kfac"):
+            raise ValueError(
+                f"fisher must be 'empirical' or 'kfac', got {self.fisher!r}."
+            )
         check_fisher_parameters(self.damp, None, 0)
 
     # ------------------------------------------------------------------
@@ -242,9 +306,13 @@ class OBSCriterion(PruningCriterion):
             self._check_parameters()
             context.require_data("obs")
             m = min(self.num_grads, context.X.shape[0])
-            context._cache["obs_factors"] = context.estimator._per_sample_deltas(
+            inputs, deltas = context.estimator._per_sample_deltas(
                 context.X[:m], context.y[:m]
             )
+            if self.fisher == "kfac":
+                random_state = check_random_state(self.random_state)
+                deltas = _kronecker_deltas(deltas, random_state)
+            context._cache["obs_factors"] = inputs, deltas
         return context._cache["obs_factors"]
 
     def _gradient_batches(self, context, layer, mask):

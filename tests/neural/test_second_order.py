@@ -1,5 +1,6 @@
 """OBD and OBS criteria on a trained network."""
 
+import copy
 import itertools
 import warnings
 
@@ -94,7 +95,9 @@ def test_per_sample_gradients_equal_finite_differences_of_the_sample_loss(digits
                 )
 
 
-@pytest.mark.parametrize("criterion", ["obd", "obs"])
+@pytest.mark.parametrize(
+    "criterion", ["obd", "obs", OBSCriterion(fisher="kfac", random_state=0)]
+)
 def test_second_order_steps_zero_the_pruned_weights_and_shrink_masks(digits, criterion):
     X, y = digits
     mlp = trained(digits, 1)
@@ -325,6 +328,8 @@ def test_bad_obs_parameters_are_rejected(digits):
         mlp.prune(X, y, amount=0.1, criterion=OBSCriterion(damp=-1.0))
     with pytest.raises(ValueError, match="damp_mode"):
         mlp.prune(X, y, amount=0.1, criterion=OBSCriterion(damp_mode="scaled"))
+    with pytest.raises(ValueError, match="fisher"):
+        mlp.prune(X, y, amount=0.1, criterion=OBSCriterion(fisher="true"))
     with pytest.raises(ValueError, match="n_substeps"):
         mlp.prune(X, y, amount=0.1, criterion=OBSCriterion(n_substeps=0))
     with pytest.raises(ValueError, match="fisher_block_size"):
@@ -379,3 +384,52 @@ def test_pruned_classifier_with_obs_clones_and_searches(digits):
     assert repr(criterion) == (
         "OBSCriterion(num_grads=32, damp=0.05, fisher_block_size=24)"
     )
+
+
+def test_kfac_fisher_is_the_kronecker_product_of_its_factors(digits):
+    """Built from the empirical factors: diag(E[delta^2]) (x) mean(x x^T)."""
+    X, y = digits
+    mlp = trained(digits, 0, hidden=(4,))
+    # 10 distinct samples, each repeated, so that the random signs average out
+    X_rep, Y_rep = (
+        np.repeat(X[:10], 1000, axis=0),
+        np.repeat(np.eye(10)[y[:10]], 1000, 0),
+    )
+    context = PruningContext(mlp, X_rep, Y_rep, None, [1])
+    criterion = OBSCriterion(
+        num_grads=X_rep.shape[0],
+        fisher_block_size=None,
+        damp=0.1,
+        fisher="kfac",
+        random_state=0,
+    )
+    fisher = np.linalg.inv(criterion.inverse(context, 1).dense())
+    inputs, deltas = context.layer_inputs_and_deltas()
+    input_factor = inputs[1].T @ inputs[1] / X_rep.shape[0]
+    output_factor = np.diag((deltas[1] ** 2).mean(axis=0))
+    expected = np.kron(output_factor, input_factor)  # unit by unit
+    # the diagonal is exact (squared signs are one): so is the relative damping
+    damp = 0.1 * np.trace(expected) / expected.shape[0]
+    np.testing.assert_allclose(np.diag(fisher) - damp, np.diag(expected), rtol=1e-8)
+    expected += damp * np.eye(expected.shape[0])
+    error = np.linalg.norm(fisher - expected) / np.linalg.norm(expected)
+    assert error < 0.1
+    # the empirical Fisher of the same samples is far from it
+    criterion.set_params(fisher="empirical")
+    context = PruningContext(mlp, X_rep, Y_rep, None, [1])
+    empirical = np.linalg.inv(criterion.inverse(context, 1).dense())
+    assert np.linalg.norm(empirical - expected) / np.linalg.norm(expected) > 0.1
+
+
+def test_kfac_pruning_is_reproducible_with_a_seed(digits):
+    X, y = digits
+    base = trained(digits, 0)
+    results = []
+    for seed in (0, 0, 1):
+        mlp = copy.deepcopy(base)
+        # blocks of 48 straddle units of 64 inputs: the signs do not cancel
+        criterion = OBSCriterion(fisher="kfac", fisher_block_size=48, random_state=seed)
+        mlp.prune(X, y, amount=0.6, criterion=criterion)
+        results.append(mlp.coefs_[0])
+    np.testing.assert_array_equal(results[0], results[1])
+    assert not np.array_equal(results[0], results[2])
