@@ -11,45 +11,23 @@ from skprune.utils import all_estimators
 
 # Small, seeded settings that keep the checks fast; an estimator that is not
 # listed is checked with its defaults.
+_SMALL_MLP = {"max_iter": 30, "random_state": 0}
+_SMALL_PRUNED = {**_SMALL_MLP, "n_pruning_steps": 2, "finetune_iter": 5}
+_SMALL_PRUNED_CV = {**_SMALL_PRUNED, "sparsities": [0.0, 0.5], "cv": 3}
 SMALL_PARAMS = {
     "MLPPruner": {"n_pruning_steps": 2, "finetune_iter": 5},
     "PrunedTreeClassifierCV": {"cv": 3, "random_state": 0},
     "PrunedTreeRegressorCV": {"cv": 3, "random_state": 0},
-    "PrunableMLPClassifier": {"max_iter": 30, "random_state": 0},
-    "PrunableMLPRegressor": {"max_iter": 30, "random_state": 0},
-    "PrunedMLPClassifier": {
-        "max_iter": 30,
-        "n_pruning_steps": 2,
-        "finetune_iter": 5,
-        "random_state": 0,
-    },
-    "PrunedMLPRegressor": {
-        "max_iter": 30,
-        "n_pruning_steps": 2,
-        "finetune_iter": 5,
-        "random_state": 0,
-    },
-    "PrunedMLPClassifierCV": {
-        "max_iter": 30,
-        "n_pruning_steps": 2,
-        "finetune_iter": 5,
-        "sparsities": [0.0, 0.5],
-        "cv": 3,
-        "random_state": 0,
-    },
-    "PrunedMLPRegressorCV": {
-        "max_iter": 30,
-        "n_pruning_steps": 2,
-        "finetune_iter": 5,
-        "sparsities": [0.0, 0.5],
-        "cv": 3,
-        "random_state": 0,
-    },
+    "PrunableMLPClassifier": _SMALL_MLP,
+    "PrunableMLPRegressor": _SMALL_MLP,
+    "PrunedMLPClassifier": _SMALL_PRUNED,
+    "PrunedMLPRegressor": _SMALL_PRUNED,
+    "PrunedMLPClassifierCV": _SMALL_PRUNED_CV,
+    "PrunedMLPRegressorCV": _SMALL_PRUNED_CV,
 }
 
 # Meta-estimators need the estimators they wrap: each is checked once per
 # wrapped estimator, built with the same small settings.
-_SMALL_MLP = {"max_iter": 30, "random_state": 0}
 META_ESTIMATOR_ARGS = {
     "MLPPruner": [MLPClassifier(**_SMALL_MLP), MLPRegressor(**_SMALL_MLP)],
 }
