@@ -19,6 +19,46 @@ from sklearn.utils.validation import check_array, indexable
 from ..utils._sklearn import scorer_accepts_sample_weight
 
 
+def check_grid(values, name, *, accepted, valid, valid_text, min_points):
+    """Validate a user-given grid of a pruning knob; return it sorted and distinct.
+
+    Parameters
+    ----------
+    values : array-like
+        The grid as given.
+    name : str
+        Name of the parameter, for error messages.
+    accepted : str
+        What the parameter accepts, for the error on non-numbers.
+    valid : callable
+        ``valid(grid)`` is a boolean array, True where a value is allowed.
+    valid_text : str
+        What ``valid`` allows, for the error message.
+    min_points : int
+        Least number of distinct values.
+
+    Returns
+    -------
+    grid : ndarray of shape (n_points,)
+        Increasing, distinct values.
+    """
+    try:
+        grid = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be {accepted}; got {values!r}.") from exc
+    if grid.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {grid.shape}.")
+    if not np.all(valid(grid)):
+        raise ValueError(f"{name} must hold {valid_text}, got {grid.tolist()}.")
+    grid = np.unique(grid)
+    if grid.shape[0] < min_points:
+        raise ValueError(
+            f"{name} must hold at least {min_points} distinct value(s) to choose "
+            f"from, got {grid.shape[0]}."
+        )
+    return grid
+
+
 def select_index(mean_scores, sem_scores, *, one_standard_error):
     """Index of the chosen point of a grid ordered from dense to sparse.
 

@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import Bunch
 
+from ..model_selection._search import check_grid
 from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor
 
 # Training state a snapshot does not need.
@@ -48,23 +49,14 @@ def sparsity_grid(sparsities, *, name="sparsities", min_points=1):
         if sparsities < 2:
             raise ValueError(f"{name} as an int must be >= 2, got {sparsities}.")
         return 1.0 - np.geomspace(1.0, DEFAULT_MIN_DENSITY, int(sparsities))
-    try:
-        grid = np.asarray(sparsities, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"{name} must be an int or an array of numbers; got {sparsities!r}."
-        ) from exc
-    if grid.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {grid.shape}.")
-    if not np.all((grid >= 0) & (grid < 1)):
-        raise ValueError(f"{name} must hold numbers in [0, 1), got {grid.tolist()}.")
-    grid = np.unique(grid)
-    if grid.shape[0] < min_points:
-        raise ValueError(
-            f"{name} must hold at least {min_points} distinct value(s), got "
-            f"{grid.shape[0]}."
-        )
-    return grid
+    return check_grid(
+        sparsities,
+        name,
+        accepted="an int or an array of numbers",
+        valid=lambda grid: (grid >= 0) & (grid < 1),
+        valid_text="numbers in [0, 1)",
+        min_points=min_points,
+    )
 
 
 def check_path_estimator(estimator, grid):

@@ -17,6 +17,7 @@ from sklearn.tree import BaseDecisionTree
 
 from ..model_selection._plot import cv_estimator_factory, register_cv_estimator
 from ..model_selection._search import (
+    check_grid,
     score_results,
     select_index,
     split_for_cv,
@@ -60,23 +61,14 @@ def thin_grid(grid, n_alphas):
 
 def check_alpha_grid(ccp_alphas):
     """Validate a user-given grid of alphas; return it sorted and distinct."""
-    try:
-        grid = np.asarray(ccp_alphas, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"ccp_alphas must be None, an int or an array of numbers; got {ccp_alphas!r}."
-        ) from exc
-    if grid.ndim != 1:
-        raise ValueError(f"ccp_alphas must be one-dimensional, got shape {grid.shape}.")
-    if not np.all(np.isfinite(grid)) or np.any(grid < 0):
-        raise ValueError("ccp_alphas must hold finite, non-negative numbers.")
-    grid = np.unique(grid)
-    if grid.shape[0] < 2:
-        raise ValueError(
-            "ccp_alphas must hold at least 2 distinct values to choose from, got "
-            f"{grid.shape[0]}."
-        )
-    return grid
+    return check_grid(
+        ccp_alphas,
+        "ccp_alphas",
+        accepted="None, an int or an array of numbers",
+        valid=lambda grid: np.isfinite(grid) & (grid >= 0),
+        valid_text="finite, non-negative numbers",
+        min_points=2,
+    )
 
 
 def _score_path_on_fold(
