@@ -30,7 +30,7 @@ from ._pruned import (
     PrunedMLPRegressor,
     _PrunedMLPMixin,
 )
-from ._sparsity_path import sparsity_grid, walk_sparsity_path
+from ._sparsity_path import check_path_estimator, sparsity_grid, walk_sparsity_path
 
 
 def _score_path_on_fold(
@@ -115,7 +115,7 @@ class PrunedMLPCVMixin:
         """
         grid = sparsity_grid(self.sparsities, min_points=2)
         template = self._fold_template()
-        template._check_pruning_params(grid[-1])
+        check_path_estimator(template, grid)
         X, y, sample_weight, folds, scorer, weighted_scores = split_for_cv(
             self, X, y, sample_weight, groups
         )

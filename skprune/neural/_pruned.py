@@ -380,8 +380,12 @@ class _PrunedMLPMixin:
         """
         self._check_pruning_params(self.sparsity)
         self._train_dense(X, y, sample_weight)
-        self._prune_along(X, y, sample_weight, self._schedule_targets(self.sparsity))
-        self._warn_if_inexact(self.sparsity)
+        return self._prune_to(X, y, sample_weight, self.sparsity)
+
+    def _prune_to(self, X, y, sample_weight, sparsity):
+        """Prune and fine-tune along the schedule to ``sparsity``, then finish."""
+        self._prune_along(X, y, sample_weight, self._schedule_targets(sparsity))
+        self._warn_if_inexact(sparsity)
         return self._finish_fit()
 
     def _train_dense(self, X, y, sample_weight):
@@ -495,15 +499,18 @@ class _PrunedMLPMixin:
     # Inference plan and storage (see skprune.neural._inference)
     # ------------------------------------------------------------------
 
-    def _build_inference_plan(self):
+    def _build_inference_plan(self, coefs=None):
         """Build the plan that predictions go through from the current weights.
 
         ``fit`` ends with it; training and pruning discard the plan and the
         next prediction builds it again. Call it after changing ``coefs_`` or
-        ``intercepts_`` by hand.
+        ``intercepts_`` by hand. ``coefs`` stands for ``coefs_`` when given.
         """
         self._inference_plan = InferencePlan(
-            self.coefs_, self.intercepts_, self.activation, self.out_activation_
+            self.coefs_ if coefs is None else coefs,
+            self.intercepts_,
+            self.activation,
+            self.out_activation_,
         )
         return self._inference_plan
 
@@ -601,9 +608,7 @@ class _PrunedMLPMixin:
         if packed is not None:
             self.intercepts_ = [np.array(b) for b in self.intercepts_]
             coefs, _ = unpack_weights(packed["coefs"])
-            self._inference_plan = InferencePlan(
-                coefs, self.intercepts_, self.activation, self.out_activation_
-            )
+            self._build_inference_plan(coefs)
         elif "coefs_" in self.__dict__:
             self._build_inference_plan()
 

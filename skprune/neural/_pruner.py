@@ -222,10 +222,7 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         # Step 0 of the history is the starting network on the data given.
         pruned.loss_ = float(pruned.loss_gradient(X, y, sample_weight)[0])
         pruned._start_history()
-        targets = pruned._schedule_targets(self.sparsity)
-        pruned._prune_along(X, y, sample_weight, targets)
-        pruned._warn_if_inexact(self.sparsity)
-        self.pruned_estimator_ = pruned._finish_fit()
+        self.pruned_estimator_ = pruned._prune_to(X, y, sample_weight, self.sparsity)
         return self
 
     def _fitted_dense_estimator(self, X, y, sample_weight):
