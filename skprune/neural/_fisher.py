@@ -18,7 +18,13 @@ not fit for a real layer. Two approximations are implemented, as in WoodFisher
   gradients divided by ``sqrt(m)`` and ``K = damp * I + V V^T`` of size
   ``m x m``, so memory is ``O(d m)``.
 
-Both answer the three questions of a surgeon step on a set ``Q`` of weights to
+:class:`KroneckerFisherInverse` is the exact inverse of another estimate of the
+Fisher, Kronecker-factored as in K-FAC: ``diag(s) (x) A`` with ``A`` the second
+moment of the layer's input and ``s`` the mean squared derivative of the loss
+at each output unit. Its blocks are whole units, and it is built from the two
+factors rather than from gradients.
+
+All three answer the three questions of a surgeon step on a set ``Q`` of weights to
 remove: the saliency ``1/2 w_Q^T ([F^-1]_QQ)^-1 w_Q`` (the increase of the
 quadratic model of the loss), the update ``dw = -F^-1[:, Q] ([F^-1]_QQ)^-1 w_Q``
 that minimises the model with ``w_Q = 0``, and entries of ``F^-1``.
@@ -429,3 +435,224 @@ def fisher_inverse(gradient_batches, n_weights, *, block_size, damp, n_gradients
     for batch in gradient_batches:
         inverse.fold_in(batch)
     return inverse
+
+
+class KroneckerFisherInverse:
+    """Inverse of a layer's Kronecker-factored Fisher, one block per unit.
+
+    The Fisher of the incoming weights of output unit ``j`` is
+    ``F_j = s_j * A + damp * I`` restricted to the unit's unpruned weights,
+    with ``A = E[x x^T]`` the second moment of the layer's input and ``s_j``
+    the mean squared derivative of the loss with respect to the unit's
+    pre-activation (K-FAC with the output factor reduced to its diagonal).
+    Weights of different units are not coupled, so the whole layer is exact
+    with blocks of ``fan_in`` weights. A pruned weight has zero gradient: its
+    row and column of ``F_j`` hold ``damp`` on the diagonal only.
+
+    Weights are indexed in Fisher order, unit by unit: weight ``k`` of unit
+    ``j`` (input ``k``) is at ``j * fan_in + k``.
+
+    Nothing of size ``fan_out * fan_in ** 2`` is kept for unstructured
+    steps: the diagonal of ``F^-1`` comes from one eigendecomposition of
+    ``A`` for the units with no pruned weight and from the inverse of the
+    unpruned part of ``F_j`` for the others, computed a few units at a time,
+    and the surgeon step solves with the part of ``F_j`` that is kept.
+
+    Parameters
+    ----------
+    input_moment : ndarray of shape (fan_in, fan_in)
+        ``A``, symmetric positive semi-definite.
+    scales : ndarray of shape (fan_out,)
+        ``s_j >= 0``.
+    mask : ndarray of bool of shape (fan_in, fan_out)
+        False where a weight is pruned.
+    damp : float
+    """
+
+    def __init__(self, input_moment, scales, mask, damp):
+        check_fisher_parameters(damp, None, mask.size)
+        self.input_moment = np.asarray(input_moment, dtype=np.float64)
+        self.scales = np.asarray(scales, dtype=np.float64)
+        self.kept = np.array(mask, dtype=bool).T
+        self.damp = float(damp)
+        self.fan_out, self.fan_in = self.kept.shape
+        self.n_weights = self.kept.size
+        self.block_size = self.fan_in
+        self._blocks = None
+
+    def _kept_fisher(self, units, kept):
+        """``F_j`` of ``units`` on the inputs ``kept`` (n_units, k) of each.
+
+        ``kept`` holds input indices padded with -1; the padding gets the rows
+        and columns of the identity.
+        """
+        valid = kept >= 0
+        safe = np.maximum(kept, 0)
+        fisher = (
+            self.scales[units, np.newaxis, np.newaxis]
+            * self.input_moment[safe[:, :, np.newaxis], safe[:, np.newaxis, :]]
+        )
+        pair = valid[:, :, np.newaxis] & valid[:, np.newaxis, :]
+        fisher = np.where(pair, fisher, 0.0)
+        diagonal = np.arange(kept.shape[1])
+        fisher[:, diagonal, diagonal] += np.where(valid, self.damp, 1.0)
+        return fisher
+
+    def _padded_inputs(self, selected):
+        """Indices of the True entries of each row of ``selected``, padded."""
+        counts = selected.sum(axis=1)
+        width = max(int(counts.max(initial=0)), 1)
+        order = np.argsort(~selected, axis=1, kind="stable")[:, :width]
+        return np.where(np.arange(width) < counts[:, np.newaxis], order, -1)
+
+    def _spans(self, n_units, width):
+        """Slices over ``n_units`` matrices of ``width`` so that each batch stays
+        small."""
+        return _batches(n_units, 2 * width * width)
+
+    def _kept_inverses(self, units):
+        """Inverses of the unpruned parts of ``F_j``, with their input indices."""
+        inputs = self._padded_inputs(self.kept[units])
+        for span in self._spans(units.size, inputs.shape[1]):
+            rows = inputs[span]
+            yield units[span], rows, np.linalg.inv(self._kept_fisher(units[span], rows))
+
+    def _spectrum(self):
+        """Eigenvalues (clipped at zero) and eigenvectors of ``A``."""
+        eigenvalues, eigenvectors = np.linalg.eigh(self.input_moment)
+        return np.maximum(eigenvalues, 0.0), eigenvectors
+
+    def _unmasked_diagonal(self, units, spectrum):
+        """Diagonal of ``(s_j A + damp I)^-1``, all of a unit's weights kept."""
+        eigenvalues, eigenvectors = spectrum
+        inverse_spectrum = 1.0 / (
+            self.scales[units, np.newaxis] * eigenvalues + self.damp
+        )
+        return inverse_spectrum @ (eigenvectors**2).T
+
+    def _diagonal_past_pruned(self, units, spectrum):
+        """Diagonal of the inverse of the kept part of ``F_j``, from ``G``.
+
+        With ``G = (s_j A + damp I)^-1`` known through the eigenvectors of
+        ``A`` and ``P`` the pruned inputs, the inverse of the kept part is
+        ``G_KK - G_KP (G_PP)^-1 G_PK``: its cost grows with ``|P|``, not with
+        the cube of ``|K|``.
+        """
+        eigenvalues, eigenvectors = spectrum
+        pruned = self._padded_inputs(~self.kept[units])
+        valid = pruned >= 0
+        inverse_spectrum = 1.0 / (
+            self.scales[units, np.newaxis] * eigenvalues + self.damp
+        )
+        # G[:, P] of every unit, with zero columns for the padding
+        vectors_p = np.where(
+            valid[:, :, np.newaxis], eigenvectors[np.maximum(pruned, 0)], 0.0
+        )
+        scaled = eigenvectors[np.newaxis] * inverse_spectrum[:, np.newaxis, :]
+        columns = scaled @ np.swapaxes(vectors_p, 1, 2)
+        batch = np.arange(units.size)[:, np.newaxis]
+        corner = columns[batch, np.maximum(pruned, 0)]
+        corner = np.where(valid[:, :, np.newaxis], corner, 0.0)
+        eye = np.eye(pruned.shape[1], dtype=bool)
+        corner = np.where(eye & ~valid[:, :, np.newaxis], 1.0, corner)
+        solved = np.linalg.solve(corner, np.swapaxes(columns, 1, 2))
+        correction = np.einsum("nkp,npk->nk", columns, solved)
+        diagonal = self._unmasked_diagonal(units, spectrum) - correction
+        return np.where(self.kept[units], diagonal, 1.0 / self.damp)
+
+    def diagonal(self):
+        """The diagonal of ``F^-1`` in Fisher order, of shape (n_weights,).
+
+        Units with few pruned weights correct the inverse of their whole
+        block (:meth:`_diagonal_past_pruned`), the others invert what they
+        keep, whichever costs fewer operations.
+        """
+        diagonal = np.full((self.fan_out, self.fan_in), 1.0 / self.damp)
+        n_kept = self.kept.sum(axis=1)
+        n_pruned = self.fan_in - n_kept
+        past_pruned = (n_kept > 0) & (2 * self.fan_in**2 * n_pruned < 3 * n_kept**3)
+        if past_pruned.any():
+            spectrum = self._spectrum()
+            units = np.flatnonzero(past_pruned)
+            width = max(int(n_pruned[units].max()), 1)
+            for span in _batches(units.size, self.fan_in * (self.fan_in + 2 * width)):
+                diagonal[units[span]] = self._diagonal_past_pruned(
+                    units[span], spectrum
+                )
+        inverted = np.flatnonzero(~past_pruned & (n_kept > 0))
+        for units, rows, inverse in self._kept_inverses(inverted):
+            valid = rows >= 0
+            values = np.diagonal(inverse, axis1=1, axis2=2)[valid]
+            diagonal[np.repeat(units, valid.sum(axis=1)), rows[valid]] = values
+        return diagonal.reshape(-1)
+
+    def as_blocks(self):
+        """The same inverse as a :class:`BlockFisherInverse` of ``fan_in`` blocks.
+
+        It holds ``fan_out * fan_in ** 2`` numbers; structured patterns use it
+        for their groups' submatrices.
+        """
+        if self._blocks is None:
+            blocks = BlockFisherInverse(self.n_weights, self.fan_in, self.damp, 1)
+            alive = np.flatnonzero(self.kept.any(axis=1))
+            for units, rows, inverse in self._kept_inverses(alive):
+                valid = rows >= 0
+                pair = valid[:, :, np.newaxis] & valid[:, np.newaxis, :]
+                unit, row, column = np.broadcast_arrays(
+                    units[:, np.newaxis, np.newaxis],
+                    rows[:, :, np.newaxis],
+                    rows[:, np.newaxis, :],
+                )
+                blocks.blocks[unit[pair], row[pair], column[pair]] = inverse[pair]
+            self._blocks = blocks
+        return self._blocks
+
+    def dense(self):
+        """The whole block-diagonal ``F^-1`` as a dense matrix (for testing)."""
+        return self.as_blocks().dense()
+
+    def submatrix(self, indices):
+        """Principal submatrices ``F^-1[Q, Q]``, see
+        :meth:`BlockFisherInverse.submatrix`."""
+        return self.as_blocks().submatrix(indices)
+
+    def group_saliency(self, weights, labels, n_groups):
+        """Saliency of removing each group, see
+        :meth:`BlockFisherInverse.group_saliency`."""
+        return self.as_blocks().group_saliency(weights, labels, n_groups)
+
+    def surgeon_step(self, weights, remove):
+        """Optimal Brain Surgeon step removing the weights ``remove`` jointly.
+
+        Within unit ``j``, with ``Q`` its unpruned weights to remove and ``R``
+        those it keeps, the minimiser of the quadratic model with ``w_Q = 0``
+        moves ``w_R`` by ``F_RR^-1 F_RQ w_Q``, the same update as
+        :meth:`BlockFisherInverse.surgeon_step` written with ``F`` instead of
+        ``F^-1``; only matrices of size ``|R|`` are solved. Parameters and
+        returned values as in :meth:`BlockFisherInverse.surgeon_step`.
+        """
+        w = np.asarray(weights, dtype=np.float64).reshape(self.fan_out, self.fan_in)
+        remove = np.asarray(remove, dtype=bool).reshape(self.fan_out, self.fan_in)
+        removed = np.where(remove & self.kept, w, 0.0)
+        stays = self.kept & ~remove
+        units = np.flatnonzero(removed.any(axis=1))
+        new_weights = w.copy()
+        loss_increase = 0.0
+        pulled = removed[units] @ self.input_moment * self.scales[units, np.newaxis]
+        loss_increase += 0.5 * float(
+            np.einsum("ij,ij->", removed[units], pulled)
+            + self.damp * np.sum(removed[units] ** 2)
+        )
+        inputs = self._padded_inputs(stays[units])
+        for span in self._spans(units.size, inputs.shape[1]):
+            rows = inputs[span]
+            valid = rows >= 0
+            batch = np.arange(rows.shape[0])[:, np.newaxis]
+            coupling = np.where(valid, pulled[span][batch, np.maximum(rows, 0)], 0.0)
+            kept_fisher = self._kept_fisher(units[span], rows)
+            shift = np.linalg.solve(kept_fisher, coupling[..., np.newaxis])[..., 0]
+            loss_increase -= 0.5 * float(np.einsum("ij,ij->", coupling, shift))
+            target = np.repeat(units[span], valid.sum(axis=1)), rows[valid]
+            new_weights[target] += shift[valid]
+        new_weights[remove] = 0.0
+        return new_weights.reshape(-1), loss_increase

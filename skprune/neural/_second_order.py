@@ -5,19 +5,42 @@ loss when weights are removed is estimated by the curvature. Both criteria use
 the empirical Fisher information as the curvature.
 """
 
+import functools
 import itertools
 import math
 import numbers
 
 import numpy as np
-from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
 
 from ._criteria import PruningCriterion, register_criterion
-from ._fisher import check_fisher_parameters, check_gradients, fisher_inverse
+from ._fisher import (
+    KroneckerFisherInverse,
+    check_fisher_parameters,
+    check_gradients,
+    fisher_inverse,
+)
 from ._patterns import NMPattern
 
 # Largest number of subsets of an n:m group searched exhaustively by OBS.
 _MAX_NM_SUBSETS = 256
+
+
+def _one_blas_thread(method):
+    """Run ``method`` with one BLAS thread.
+
+    OBS solves stacks of matrices of at most a layer's fan-in, one LAPACK
+    call each, for which a second thread gains little; on a loaded machine
+    the threads of each call wait for each other, and a stack of solves took
+    2.5 to 20 times longer with two threads than with one.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with threadpool_limits(limits=1, user_api="blas"):
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 class OBDCriterion(PruningCriterion):
@@ -46,23 +69,6 @@ class OBDCriterion(PruningCriterion):
         return [0.5 * f * w**2 for f, w in zip(fisher, context.coefs)]
 
 
-def _kronecker_deltas(deltas, random_state):
-    """Per-sample factors whose Fisher is ``diag(E[delta ** 2]) (x) E[x x^T]``.
-
-    Each unit's per-sample derivative is replaced by the root mean square of
-    that unit's derivatives over the samples, with an independent random
-    sign per sample and unit. The outer products of the resulting gradients
-    then average to ``E[delta_j ** 2] * mean_s(x_s x_s^T)`` within unit
-    ``j`` and, in expectation over the signs, to zero between units.
-    """
-    factors = []
-    for delta in deltas:
-        scale = np.sqrt(np.mean(np.square(delta, dtype=np.float64), axis=0))
-        signs = random_state.choice(np.array([-1.0, 1.0]), size=delta.shape)
-        factors.append(signs * scale)
-    return factors
-
-
 def _in_fisher_order(array):
     """Flatten a layer's ``(fan_in, fan_out)`` array unit by unit.
 
@@ -77,30 +83,44 @@ def _from_fisher_order(vector, shape):
 
 
 class OBSCriterion(PruningCriterion):
-    """Optimal Brain Surgeon with a block-wise empirical Fisher inverse.
+    """Optimal Brain Surgeon with a block-wise Fisher inverse.
 
-    The Fisher ``F = lambda * I + (1/m) sum_i g_i g_i^T`` of each layer is
-    built from the per-sample gradients ``g_i`` of the first ``num_grads``
+    The Fisher ``F`` of each layer is estimated from the first ``num_grads``
     samples passed to ``prune`` (so pass them shuffled), with the gradients
-    of pruned weights set to zero (see ``fisher`` for what the ``g_i``
-    are). It is restricted to diagonal blocks of ``fisher_block_size``
-    consecutive weights of the layer taken unit by unit
-    (the incoming weights of output unit 0, then of unit 1, ...: a block runs
-    along the inputs of a unit and continues into the next unit when the
-    block size does not divide the fan-in). Its inverse is built by Woodbury
-    updates of ``grad_batch_size`` gradients at a time (Sherman-Morrison for
-    1), or in the low-rank form of M-FAC when the block is the whole layer.
+    of pruned weights set to zero, and damped: ``lambda`` is added to its
+    diagonal. The weights of a layer enter it unit by unit: the incoming
+    weights of output unit 0, then of unit 1, and so on. Two estimates:
+
+    - ``fisher="kfac"`` (the default): the Fisher of the incoming weights of
+      unit ``j`` is ``E[delta_j ** 2] * E[x x^T]``, as in K-FAC (Martens and
+      Grosse, 2015) with the output factor reduced to its diagonal: ``x`` is
+      the layer's input and ``delta_j`` the derivative of a sample's loss
+      with respect to the unit's pre-activation. Units are not coupled, so
+      the blocks are the units' incoming weights, exact and whole
+      (``fisher_block_size`` is not used), and are built directly from the
+      two factors (:class:`~skprune.neural._fisher.KroneckerFisherInverse`).
+    - ``fisher="empirical"``: ``F = (1/m) sum_i g_i g_i^T`` over the
+      per-sample gradients ``g_i``, restricted to diagonal blocks of
+      ``fisher_block_size`` consecutive weights (a block runs along the
+      inputs of a unit and continues into the next unit when the block size
+      does not divide the fan-in). Its inverse is built by Woodbury updates
+      of ``grad_batch_size`` gradients at a time (Sherman-Morrison for 1),
+      as in WoodFisher, or in the low-rank form of M-FAC when the block is
+      the whole layer.
 
     - Unstructured: a weight's saliency is ``w_q ** 2 / (2 [F^-1]_qq)``.
     - ``"block"`` and ``"neuron"`` patterns: a group ``Q`` scores
       ``1/2 w_Q^T ([F^-1]_QQ)^-1 w_Q`` (Kurtic et al., 2022), the increase
       of the quadratic model when the whole group is removed and the other
       weights are moved optimally. A group lying in several Fisher blocks
-      (a ``"block"`` spans one block per column; a hidden unit's incoming
-      weights fill about ``fan_in / fisher_block_size`` consecutive blocks
-      and each of its outgoing weights lies in a different block of the
-      next layer) scores the sum of the saliencies of its parts in every
-      block, which is the exact value under the block-diagonal Fisher. The
+      (a ``"block"`` spans one block per column; each of a hidden unit's
+      outgoing weights lies in a different block of the next layer, and
+      with the empirical Fisher its incoming weights fill about
+      ``fan_in / fisher_block_size`` consecutive blocks) scores the sum of
+      the saliencies of its parts in every block, which is the exact value
+      under the block-diagonal Fisher. The Kronecker-factored form builds
+      the explicit inverse of every unit's block for this, ``fan_out *
+      fan_in ** 2`` numbers per layer. The
       next layer's Fisher is built for this even when that layer is not
       prunable. Intercepts have no curvature here and add nothing.
     - ``"n:m"``: in every group of ``m`` consecutive inputs of a unit the
@@ -119,7 +139,7 @@ class OBSCriterion(PruningCriterion):
 
     **Choosing the damping.** The damping ``lambda`` trades the measured
     curvature against the identity: a too small one lets ``F^-1`` follow the
-    noise of ``m`` gradients in directions they do not span, a too large one
+    noise of the few samples in directions they do not span, a too large one
     makes ``F^-1`` proportional to the identity, and OBS becomes magnitude
     pruning. The right value scales with the Fisher, whose size varies by
     orders of magnitude with the loss (a network that fits its training data
@@ -128,83 +148,74 @@ class OBSCriterion(PruningCriterion):
     default) ``lambda = damp * mean(diag F)`` for each layer, the mean taken
     over its unpruned weights and recomputed at every sub-step, which makes
     ``damp`` comparable across networks and data sets. On the one-shot
-    benchmark (``benchmarks/bench_oneshot_second_order.py``, digits)
-    ``damp`` from 0.01 to 1 gives accuracies within 2.5 points of each
-    other, 0.1 being the best or close to it, and all beat magnitude pruning
-    from 93% sparsity on. To tune it, prune a copy of the network once at
-    the sparsity of interest with ``damp`` in ``{0.01, 0.1, 1}``, compare on
-    held-out data, and refine by factors of 3; smaller values need more
-    gradients. ``damp_mode="absolute"`` uses ``lambda = damp`` as given,
-    fixed while the Fisher changes over the sub-steps; a tuned value can do
-    better (on digits, ``damp=1e-4`` absolute, 25 to 1000 times the mean
-    Fisher diagonal, beat every relative value tried at 93-95% sparsity).
-    On a 784-300-100-10 network that fits its training data exactly, no
-    damping made one-shot OBS with the empirical Fisher beat magnitude
-    pruning (see ``fisher``): check on held-out data before relying on it.
+    benchmark (``benchmarks/bench_oneshot_second_order.py``) ``damp`` in
+    ``{0.01, 0.1, 1}`` changes the accuracy at 90-95% sparsity by at most
+    1.6 points on digits (2.4 with the empirical Fisher), and 0.1 is the
+    best or close to it on both benchmark networks. To tune it,
+    prune a copy of the network once at the sparsity of interest with
+    ``damp`` in ``{0.01, 0.1, 1}``, compare on held-out data, and refine by
+    factors of 3; smaller values need more samples. ``damp_mode="absolute"``
+    uses ``lambda = damp`` as given, fixed while the Fisher changes over the
+    sub-steps.
 
-    **Empirical or Kronecker-factored Fisher.** With ``fisher="empirical"``
-    the ``g_i`` are the gradients of the samples' own losses. A network that
-    fits its training data exactly has near-zero gradients on most training
-    samples, so a few samples make the whole Fisher and the update
-    compensates the removed weights on those samples only. With
-    ``fisher="kfac"`` the Fisher of the incoming weights of unit ``j`` is
-    ``E[delta_j ** 2] * E[x x^T]`` as in K-FAC (Martens and Grosse, 2015)
-    with the output factor reduced to its diagonal: ``x`` is the layer's
-    input and ``delta_j`` the derivative of a sample's loss with respect to
-    the unit's pre-activation, both over the ``num_grads`` samples. The
-    input factor does not vanish when the training data are fitted; the
-    output factor only weighs units and layers against each other. It is
-    fed to the same block inverse as gradients ``g_i = r_i * sigma (x) x_i``
-    with ``sigma_j`` the root mean square of ``delta_j`` and independent
-    random signs ``r_ij`` (drawn from ``random_state``), which make the
-    terms between units vanish in expectation; a block that holds whole
-    units only (a block size dividing the fan-in) gets the exact product,
-    whatever the signs. The input factor of a block of ``b`` weights needs
-    well over ``b`` samples: on the one-shot benchmark,
-    ``fisher="kfac", num_grads=512, damp=1`` beats magnitude pruning at
-    90-95% sparsity on a 784-300-100-10 network that fits its training data
-    exactly, where every empirical-Fisher setting tried loses to it, and on
-    digits loses 6 points against the dense network at 95% sparsity where
-    the default loses 10 (the empirical Fisher with 256 gradients and 8
-    sub-steps does a little better there); it costs about 6 times the
-    default's time.
+    **Why the Kronecker-factored Fisher is the default.** A network that
+    fits its training data closely has near-zero gradients on most training
+    samples, so in the empirical Fisher a few samples make the whole
+    curvature and the update compensates the removed weights on those
+    samples only; the model's own predictive distribution is then nearly
+    one-hot, so sampling labels from it does not help. The input factor
+    ``E[x x^T]`` does not vanish; it couples all the inputs of a unit, so
+    that removed weights are compensated through every kept input (as in
+    layer-wise OBS), and the output factor weighs units and layers against
+    each other, so that a global ranking compares like with like. On the
+    one-shot benchmark, at the sparsity where magnitude pruning loses about
+    10 points (93% on digits, 90% on a 784-300-100-10 network), the default
+    loses 2.4 points on digits and 1.4 on the 784 network, where the
+    empirical Fisher with 64 gradients loses 5.8 and 18.2. Its cost is one
+    ``fan_in x fan_in`` product per layer and, per sub-step, an
+    eigendecomposition of it and, per unit, solves of the size of what the
+    unit keeps: about 1 s for a step of the 784 network, 7 to 9 s for a
+    one-shot prune to 90% in 4 sub-steps. The empirical Fisher is the one
+    of WoodFisher and oBERT, for networks that do not fit their training
+    data or where the per-sample structure matters; its cost grows
+    linearly with ``num_grads``, and 64 to 256 gradients are the useful range.
 
-    **Gradients and sub-steps.** More gradients give a better Fisher at a
-    cost linear in ``num_grads``: on the same benchmark 256 gradients instead
-    of 64 halve the accuracy lost at 95% sparsity, for 1.8 times the time.
-    One-shot steps beyond about 80% sparsity need sub-steps: without them
-    the saliencies, computed for one weight at a time, remove weights that
-    could only be compensated by weights removed in the same step.
+    **Sub-steps.** One-shot steps beyond about 80% sparsity need sub-steps:
+    without them the saliencies, computed for one weight at a time, remove
+    weights that could only be compensated by weights removed in the same
+    step (at 90% on digits one step leaves chance accuracy, 4 sub-steps lose
+    1.3 points). 8 sub-steps instead of 4 lose 2.0 points instead of 4.7 at
+    95% on digits for twice the time.
 
     Parameters
     ----------
-    num_grads : int, default=64
-        Number of per-sample gradients ``m``, taken from the first samples
-        passed to ``prune``.
+    num_grads : int, default=512
+        Number of samples ``m`` the Fisher is estimated from, the first
+        samples passed to ``prune`` (all of them when there are fewer). The
+        cost of the empirical Fisher grows linearly with it, so 64 to 256
+        suit it better.
     damp : float, default=0.1
         Damping, a fraction of the mean Fisher diagonal of the layer with
         ``damp_mode="relative"``, an absolute value otherwise.
     damp_mode : {"relative", "absolute"}, default="relative"
         How ``damp`` is read.
     fisher_block_size : int or None, default=64
-        Size of the diagonal blocks; None for whole layers. A block larger
-        than a layer is an error.
+        Size of the diagonal blocks of the empirical Fisher; None for whole
+        layers. A block larger than a layer is an error. Not used with
+        ``fisher="kfac"``, whose blocks are the units' incoming weights.
     grad_batch_size : int, default=16
         Gradients computed and folded in at a time; bounds the memory of the
         per-sample gradients to ``grad_batch_size`` times the layer size for
-        the block form.
+        the block form of the empirical Fisher.
     n_substeps : int, default=4
         Number of smaller steps a pruning step is split into, each pruning
         the same fraction of the remaining weights. One step is fine for
         small steps (a gradual schedule); a large one-shot step needs several:
         at 95% sparsity on the benchmark, 4 sub-steps lift the accuracy from
         chance to within a few points of the dense network.
-    fisher : {"empirical", "kfac"}, default="empirical"
-        Which Fisher the per-sample gradients build: the empirical Fisher of
-        the samples' losses, or the Kronecker-factored one described above.
-    random_state : int, RandomState instance or None, default=None
-        Draws the random signs of ``fisher="kfac"``; an int gives the same
-        signs at every step. Unused with ``fisher="empirical"``.
+    fisher : {"kfac", "empirical"}, default="kfac"
+        The Kronecker-factored Fisher or the empirical Fisher of the
+        samples' losses, see above.
 
     References
     ----------
@@ -219,14 +230,13 @@ class OBSCriterion(PruningCriterion):
 
     def __init__(
         self,
-        num_grads=64,
+        num_grads=512,
         damp=0.1,
         damp_mode="relative",
         fisher_block_size=64,
         grad_batch_size=16,
         n_substeps=4,
-        fisher="empirical",
-        random_state=None,
+        fisher="kfac",
     ):
         self.num_grads = num_grads
         self.damp = damp
@@ -235,7 +245,6 @@ class OBSCriterion(PruningCriterion):
         self.grad_batch_size = grad_batch_size
         self.n_substeps = n_substeps
         self.fisher = fisher
-        self.random_state = random_state
 
     # ------------------------------------------------------------------
     # Parameters, so that estimators holding the criterion can be cloned
@@ -250,7 +259,6 @@ class OBSCriterion(PruningCriterion):
         "grad_batch_size",
         "n_substeps",
         "fisher",
-        "random_state",
     )
 
     def get_params(self, deep=True):
@@ -294,7 +302,7 @@ class OBSCriterion(PruningCriterion):
             raise ValueError(
                 f"fisher must be 'empirical' or 'kfac', got {self.fisher!r}."
             )
-        check_fisher_parameters(self.damp, None, 0)
+        check_fisher_parameters(self.damp, self.fisher_block_size, np.inf)
 
     # ------------------------------------------------------------------
     # The inverse Fisher of a layer
@@ -309,9 +317,6 @@ class OBSCriterion(PruningCriterion):
             inputs, deltas = context.estimator._per_sample_deltas(
                 context.X[:m], context.y[:m]
             )
-            if self.fisher == "kfac":
-                random_state = check_random_state(self.random_state)
-                deltas = _kronecker_deltas(deltas, random_state)
             context._cache["obs_factors"] = inputs, deltas
         return context._cache["obs_factors"]
 
@@ -332,20 +337,52 @@ class OBSCriterion(PruningCriterion):
             )
             yield check_gradients(outer.reshape(outer.shape[0], -1) * keep)
 
-    def _layer_damp(self, context, layer, mask):
-        if self.damp_mode == "absolute":
-            return float(self.damp)
-        total, m = 0.0, 0
-        for batch in self._gradient_batches(context, layer, mask):
-            total += float(np.einsum("ij,ij->", batch, batch))
-            m += batch.shape[0]
-        mean_diagonal = total / (m * max(np.count_nonzero(mask), 1))
-        if not mean_diagonal > 0:
+    def _layer_factors(self, context, layer):
+        """A layer's dense inputs and output derivatives, checked finite."""
+        inputs, deltas = self._factors(context)
+        layer_input = inputs[layer]
+        if hasattr(layer_input, "toarray"):
+            layer_input = layer_input.toarray()
+        return check_gradients(layer_input), check_gradients(deltas[layer])
+
+    def _kronecker_factors(self, context, layer):
+        """``E[x x^T]`` of the layer's input and ``E[delta_j ** 2]`` per unit."""
+        factors = context._cache.setdefault("obs_kronecker", {})
+        if layer not in factors:
+            layer_input, delta = self._layer_factors(context, layer)
+            factors[layer] = (
+                layer_input.T @ layer_input / layer_input.shape[0],
+                np.mean(delta**2, axis=0),
+            )
+        return factors[layer]
+
+    def _kronecker_inverse(self, context, layer, mask):
+        input_moment, scales = self._kronecker_factors(context, layer)
+        damp = float(self.damp)
+        if self.damp_mode == "relative":
+            kept_diagonal = np.diagonal(input_moment) @ mask * scales
+            damp *= kept_diagonal.sum() / max(np.count_nonzero(mask), 1)
+            self._check_positive_damp(damp, layer)
+        return KroneckerFisherInverse(input_moment, scales, mask, damp)
+
+    def _check_positive_damp(self, damp, layer):
+        if not damp > 0:
             raise ValueError(
                 f"The gradients of coefs_[{layer}] are all zero on the samples "
                 "given to prune, so a damping relative to the Fisher is zero: "
                 "pass other samples or use damp_mode='absolute'."
             )
+
+    def _layer_damp(self, context, layer, mask):
+        if self.damp_mode == "absolute":
+            return float(self.damp)
+        layer_input, delta = self._layer_factors(context, layer)
+        # Gradient (i, j) of sample s is x_si * delta_sj: the Fisher diagonal
+        # is sum_s x_si^2 delta_sj^2 / m, with no outer product formed.
+        squared = np.square(layer_input).T @ np.square(delta)
+        total = float(np.sum(squared, where=np.asarray(mask, dtype=bool)))
+        mean_diagonal = total / (delta.shape[0] * max(np.count_nonzero(mask), 1))
+        self._check_positive_damp(mean_diagonal, layer)
         return self.damp * mean_diagonal
 
     def inverse(self, context, layer, mask=None):
@@ -368,8 +405,11 @@ class OBSCriterion(PruningCriterion):
         if layer not in inverses:
             if mask is None:
                 mask = context.masks[layer]
-            n_weights = context.coefs[layer].size
             self._check_parameters()
+            if self.fisher == "kfac":
+                inverses[layer] = self._kronecker_inverse(context, layer, mask)
+                return inverses[layer]
+            n_weights = context.coefs[layer].size
             check_fisher_parameters(1.0, self.fisher_block_size, n_weights)
             damp = self._layer_damp(context, layer, mask)
             inverses[layer] = fisher_inverse(
@@ -385,6 +425,7 @@ class OBSCriterion(PruningCriterion):
     # Scores and the surgeon update
     # ------------------------------------------------------------------
 
+    @_one_blas_thread
     def score(self, context):
         scores = []
         for layer, coef in enumerate(context.coefs):
@@ -397,6 +438,7 @@ class OBSCriterion(PruningCriterion):
                 scores.append(np.abs(coef))
         return scores
 
+    @_one_blas_thread
     def group_scores(self, context, pattern, target, coef_scores, intercept_scores):
         if isinstance(pattern, NMPattern):
             return self._nm_scores(context, pattern, target, coef_scores)
@@ -459,6 +501,7 @@ class OBSCriterion(PruningCriterion):
         scores[index[valid]] = keep[valid]
         return _from_fisher_order(scores, coef.shape)
 
+    @_one_blas_thread
     def compensate(self, context, old_masks):
         updates = []
         for layer, coef in enumerate(context.coefs):

@@ -5,6 +5,7 @@ import pytest
 
 from skprune.neural._fisher import (
     BlockFisherInverse,
+    KroneckerFisherInverse,
     LowRankFisherInverse,
     fisher_inverse,
 )
@@ -229,3 +230,68 @@ def test_sherman_morrison_recursion_equals_one_woodbury_fold():
     all_at_once = fisher_inverse([G], 33, block_size=10, damp=0.02, n_gradients=12)
     np.testing.assert_allclose(one_at_a_time.blocks, all_at_once.blocks, rtol=1e-10)
     assert one_at_a_time.n_folded == all_at_once.n_folded == 12
+
+
+def kronecker_problem(seed, fan_in=9, fan_out=5, damp=0.2):
+    """Factors of a Kronecker-factored Fisher and a mask with every case:
+    a whole unit, a unit with one pruned weight, units with more pruned, and
+    a unit with nothing left."""
+    rng = np.random.RandomState(seed)
+    inputs = rng.normal(size=(6, fan_in)) @ rng.normal(size=(fan_in, fan_in))
+    input_moment = inputs.T @ inputs / inputs.shape[0]  # rank 6 < fan_in
+    scales = rng.uniform(0.1, 2.0, size=fan_out)
+    scales[3] = 0.0  # a unit the loss does not see
+    mask = rng.uniform(size=(fan_in, fan_out)) < 0.6
+    mask[:, 0] = True
+    mask[:, 1] = True
+    mask[2, 1] = False  # one pruned input: its block's inverse is corrected
+    mask[:, 4] = False
+    return input_moment, scales, mask, damp
+
+
+def direct_kronecker_fisher(input_moment, scales, mask, damp):
+    """The damped Fisher in Fisher order, from numpy.kron, pruned rows zeroed."""
+    fisher = np.kron(np.diag(scales), input_moment)
+    kept = mask.T.ravel().astype(np.float64)
+    return fisher * np.outer(kept, kept) + damp * np.eye(kept.size)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kronecker_inverse_equals_numpy_inverse(seed):
+    factors = kronecker_problem(seed)
+    inverse = KroneckerFisherInverse(*factors)
+    reference = np.linalg.inv(direct_kronecker_fisher(*factors))
+    np.testing.assert_allclose(inverse.diagonal(), np.diag(reference), rtol=1e-10)
+    np.testing.assert_allclose(
+        inverse.dense(), reference, rtol=1e-10, atol=1e-12 * np.abs(reference).max()
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kronecker_surgeon_step_is_exact_on_a_quadratic_loss(seed):
+    factors = kronecker_problem(seed)
+    mask = factors[2]
+    H = direct_kronecker_fisher(*factors)
+    rng = np.random.RandomState(seed)
+    w_star = rng.normal(size=mask.size) * mask.T.ravel()
+    # the pruned weights stay removed, with a random part of the others
+    remove = ~mask.T.ravel() | (rng.uniform(size=mask.size) < 0.4)
+    assert_exact_surgeon_step(KroneckerFisherInverse(*factors), H, w_star, remove)
+
+
+def test_kronecker_groups_equal_dense_references():
+    factors = kronecker_problem(3)
+    inverse = KroneckerFisherInverse(*factors)
+    dense = np.linalg.inv(direct_kronecker_fisher(*factors))
+    w = np.random.RandomState(3).normal(size=dense.shape[0])
+    labels = np.full(w.size, -1)
+    kept = np.flatnonzero(factors[2].T.ravel())
+    groups = [kept[:3], kept[[3, 9, 20]], kept[-5:]]
+    for g, members in enumerate(groups):
+        labels[members] = g
+    saliency = inverse.group_saliency(w, labels, len(groups))
+    expected = [dense_group_saliency(dense, w, members) for members in groups]
+    np.testing.assert_allclose(saliency, expected, rtol=1e-10)
+    indices = np.array([kept[:4], kept[[3, 9, 20, 21]]])
+    for sub, rows in zip(inverse.submatrix(indices), indices):
+        np.testing.assert_allclose(sub, dense[np.ix_(rows, rows)], atol=1e-12)
