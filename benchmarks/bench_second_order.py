@@ -17,7 +17,8 @@ one step (tracemalloc, numpy's allocations included).
 
 Run: ``PYTHONPATH=. python benchmarks/bench_second_order.py --part finetune``
 (about 6 minutes; ``--seeds 5 --sparsities 0.95,0.97,0.98,0.99`` for the
-highest sparsities), ``--part cost`` (about 1 minute), ``--quick`` for a smoke
+highest sparsities; ``--schedule oneshot`` prunes once, then fine-tunes for
+``finetune_iter`` epochs), ``--part cost`` (about 1 minute), ``--quick`` for a smoke
 run.
 """
 
@@ -39,7 +40,7 @@ from skprune.neural import OBSCriterion, PrunableMLPClassifier, PrunedMLPClassif
 SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.97)
 
 
-def finetune(seeds, sparsities):
+def finetune(seeds, sparsities, schedule="gradual"):
     X, y = load_digits(return_X_y=True)
     compared = {
         "magnitude": "magnitude",
@@ -61,6 +62,7 @@ def finetune(seeds, sparsities):
                     hidden_layer_sizes=(256, 128),
                     max_iter=200,
                     sparsity=sparsity,
+                    schedule=schedule,
                     criterion=compared[criterion],
                     random_state=seed,
                 )
@@ -134,6 +136,12 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
+        "--schedule",
+        choices=("gradual", "oneshot"),
+        default="gradual",
+        help="pruning schedule of PrunedMLPClassifier for --part finetune",
+    )
+    parser.add_argument(
         "--sparsities",
         type=lambda text: tuple(float(v) for v in text.split(",")),
         default=SPARSITIES,
@@ -143,7 +151,8 @@ def main():
     start = time.perf_counter()
     if args.part == "finetune":
         seeds = range(1 if args.quick else args.seeds)
-        finetune(seeds, (0.9,) if args.quick else args.sparsities)
+        sparsities = (0.9,) if args.quick else args.sparsities
+        finetune(seeds, sparsities, args.schedule)
     else:
         cost(2 if args.quick else 5)
     print(f"\n{time.perf_counter() - start:.0f} s")
