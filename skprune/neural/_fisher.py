@@ -478,7 +478,6 @@ class KroneckerFisherInverse:
         self.fan_out, self.fan_in = self.kept.shape
         self.n_weights = self.kept.size
         self.block_size = self.fan_in
-        self._blocks = None
 
     def _kept_fisher(self, units, kept):
         """``F_j`` of ``units`` on the inputs ``kept`` (n_units, k) of each.
@@ -586,40 +585,83 @@ class KroneckerFisherInverse:
             diagonal[np.repeat(units, valid.sum(axis=1)), rows[valid]] = values
         return diagonal.reshape(-1)
 
-    def as_blocks(self):
-        """The same inverse as a :class:`BlockFisherInverse` of ``fan_in`` blocks.
+    def _block_batches(self):
+        """The inverse a few units at a time, as :class:`BlockFisherInverse`.
 
-        It holds ``fan_out * fan_in ** 2`` numbers; structured patterns use it
-        for their groups' submatrices.
+        Yields the units of each batch and the inverse of their blocks, one
+        block of ``fan_in`` weights per unit in the order of ``units``, so
+        that no more than a few units' ``fan_in ** 2`` numbers are held at
+        once.
         """
-        if self._blocks is None:
-            blocks = BlockFisherInverse(self.n_weights, self.fan_in, self.damp, 1)
-            alive = np.flatnonzero(self.kept.any(axis=1))
-            for units, rows, inverse in self._kept_inverses(alive):
+        units = np.arange(self.fan_out)
+        for span in _batches(units.size, 4 * self.fan_in**2):
+            batch = units[span]
+            blocks = BlockFisherInverse(
+                batch.size * self.fan_in, self.fan_in, self.damp, 1
+            )
+            position = np.empty(self.fan_out, dtype=int)
+            position[batch] = np.arange(batch.size)
+            alive = batch[self.kept[batch].any(axis=1)]
+            for kept_units, rows, inverse in self._kept_inverses(alive):
                 valid = rows >= 0
                 pair = valid[:, :, np.newaxis] & valid[:, np.newaxis, :]
                 unit, row, column = np.broadcast_arrays(
-                    units[:, np.newaxis, np.newaxis],
+                    position[kept_units][:, np.newaxis, np.newaxis],
                     rows[:, :, np.newaxis],
                     rows[:, np.newaxis, :],
                 )
                 blocks.blocks[unit[pair], row[pair], column[pair]] = inverse[pair]
-            self._blocks = blocks
-        return self._blocks
+            yield batch, blocks
+
+    def _local_indices(self, indices, batch):
+        """Fisher-order ``indices`` of weights of ``batch`` as indices into
+        its blocks, -1 elsewhere."""
+        position = np.full(self.fan_out, -1)
+        position[batch] = np.arange(batch.size)
+        unit, weight = np.divmod(np.maximum(indices, 0), self.fan_in)
+        local = position[unit] * self.fan_in + weight
+        return np.where((indices >= 0) & (position[unit] >= 0), local, -1)
 
     def dense(self):
         """The whole block-diagonal ``F^-1`` as a dense matrix (for testing)."""
-        return self.as_blocks().dense()
+        dense = np.zeros((self.n_weights, self.n_weights))
+        for batch, blocks in self._block_batches():
+            index = (
+                batch[:, np.newaxis] * self.fan_in + np.arange(self.fan_in)
+            ).ravel()
+            dense[np.ix_(index, index)] = blocks.dense()
+        return dense
 
     def submatrix(self, indices):
         """Principal submatrices ``F^-1[Q, Q]``, see
         :meth:`BlockFisherInverse.submatrix`."""
-        return self.as_blocks().submatrix(indices)
+        indices = np.asarray(indices)
+        k = indices.shape[1]
+        valid = indices >= 0
+        out = np.zeros(indices.shape + (k,))
+        out[:, np.arange(k), np.arange(k)] = np.where(valid, 0.0, 1.0)
+        index_unit = np.where(valid, indices // self.fan_in, -1)
+        for batch, blocks in self._block_batches():
+            sets = np.flatnonzero(np.isin(index_unit, batch).any(axis=1))
+            if sets.size == 0:
+                continue
+            local = self._local_indices(indices[sets], batch)
+            inside = local >= 0
+            pair = inside[:, :, np.newaxis] & inside[:, np.newaxis, :]
+            out[sets] = np.where(pair, blocks.submatrix(local), out[sets])
+        return out
 
     def group_saliency(self, weights, labels, n_groups):
         """Saliency of removing each group, see
         :meth:`BlockFisherInverse.group_saliency`."""
-        return self.as_blocks().group_saliency(weights, labels, n_groups)
+        weights = np.asarray(weights, dtype=np.float64).reshape(self.fan_out, -1)
+        labels = np.asarray(labels).reshape(self.fan_out, -1)
+        saliency = np.zeros(n_groups)
+        for batch, blocks in self._block_batches():
+            saliency += blocks.group_saliency(
+                weights[batch].ravel(), labels[batch].ravel(), n_groups
+            )
+        return saliency
 
     def surgeon_step(self, weights, remove):
         """Optimal Brain Surgeon step removing the weights ``remove`` jointly.

@@ -119,8 +119,8 @@ class OBSCriterion(PruningCriterion):
       ``fan_in / fisher_block_size`` consecutive blocks) scores the sum of
       the saliencies of its parts in every block, which is the exact value
       under the block-diagonal Fisher. The Kronecker-factored form builds
-      the explicit inverse of every unit's block for this, ``fan_out *
-      fan_in ** 2`` numbers per layer. The
+      the explicit inverse of the units' blocks for this, a few units at a
+      time. The
       next layer's Fisher is built for this even when that layer is not
       prunable. Intercepts have no curvature here and add nothing.
     - ``"n:m"``: in every group of ``m`` consecutive inputs of a unit the

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from skprune.neural import _fisher
 from skprune.neural._fisher import (
     BlockFisherInverse,
     KroneckerFisherInverse,
@@ -232,6 +233,13 @@ def test_sherman_morrison_recursion_equals_one_woodbury_fold():
     assert one_at_a_time.n_folded == all_at_once.n_folded == 12
 
 
+@pytest.fixture(params=["one batch", "a unit at a time"])
+def kronecker_batches(request, monkeypatch):
+    """Run the Kronecker-factored inverse on all units at once or one by one."""
+    if request.param == "a unit at a time":
+        monkeypatch.setattr(_fisher, "_BATCH_FLOATS", 1)
+
+
 def kronecker_problem(seed, fan_in=9, fan_out=5, damp=0.2):
     """Factors of a Kronecker-factored Fisher and a mask with every case:
     a whole unit, a unit with one pruned weight, units with more pruned, and
@@ -257,7 +265,7 @@ def direct_kronecker_fisher(input_moment, scales, mask, damp):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_kronecker_inverse_equals_numpy_inverse(seed):
+def test_kronecker_inverse_equals_numpy_inverse(seed, kronecker_batches):
     factors = kronecker_problem(seed)
     inverse = KroneckerFisherInverse(*factors)
     reference = np.linalg.inv(direct_kronecker_fisher(*factors))
@@ -268,7 +276,7 @@ def test_kronecker_inverse_equals_numpy_inverse(seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_kronecker_surgeon_step_is_exact_on_a_quadratic_loss(seed):
+def test_kronecker_surgeon_step_is_exact_on_a_quadratic_loss(seed, kronecker_batches):
     factors = kronecker_problem(seed)
     mask = factors[2]
     H = direct_kronecker_fisher(*factors)
@@ -279,7 +287,7 @@ def test_kronecker_surgeon_step_is_exact_on_a_quadratic_loss(seed):
     assert_exact_surgeon_step(KroneckerFisherInverse(*factors), H, w_star, remove)
 
 
-def test_kronecker_groups_equal_dense_references():
+def test_kronecker_groups_equal_dense_references(kronecker_batches):
     factors = kronecker_problem(3)
     inverse = KroneckerFisherInverse(*factors)
     dense = np.linalg.inv(direct_kronecker_fisher(*factors))
