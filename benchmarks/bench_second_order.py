@@ -111,14 +111,28 @@ def cost(repeats):
             start = time.perf_counter()
             model.prune(X, y, amount=0.5, criterion=criterion)
             times[name].append(time.perf_counter() - start)
+    structured = {
+        "obs kfac, one step, neuron pattern": {"amount": 0.5, "pattern": "neuron"},
+        "obs kfac, one step, 2:4 pattern": {"pattern": "n:m", "n": 2, "m": 4},
+    }
     peaks = {}
-    for name in list(criteria)[1:3]:
+    for name, kwargs in [
+        (name, {"amount": 0.5}) for name in list(criteria)[1:3]
+    ] + list(structured.items()):
         model = copy.deepcopy(base)
+        criterion = criteria.get(name, kfac_step)
         tracemalloc.start()
-        model.prune(X, y, amount=0.5, criterion=criteria[name])
+        start = time.perf_counter()
+        model.prune(X, y, criterion=criterion, **kwargs)
+        seconds = time.perf_counter() - start
         peaks[name] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    print(f"\n784-300-100-10 network, {n_weights} weights, median of {repeats} runs\n")
+        if name in structured:
+            times[name] = [seconds]
+    print(
+        f"\n784-300-100-10 network, {n_weights} weights, median of {repeats} runs "
+        "(structured patterns: one run, under tracemalloc)\n"
+    )
     print("| step | median s | ratio to magnitude |")
     print("|---|---:|---:|")
     for name, seconds in times.items():
