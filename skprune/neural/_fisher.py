@@ -477,7 +477,6 @@ class KroneckerFisherInverse:
         self.damp = float(damp)
         self.fan_out, self.fan_in = self.kept.shape
         self.n_weights = self.kept.size
-        self.block_size = self.fan_in
 
     def _kept_fisher(self, units, kept):
         """``F_j`` of ``units`` on the inputs ``kept`` (n_units, k) of each.

@@ -398,7 +398,8 @@ class OBSCriterion(PruningCriterion):
 
         Returns
         -------
-        inverse : BlockFisherInverse or LowRankFisherInverse
+        inverse : KroneckerFisherInverse, BlockFisherInverse or \
+                LowRankFisherInverse
             Indexed in Fisher order (see the class docstring).
         """
         inverses = context._cache.setdefault("obs_inverses", {})
@@ -407,19 +408,22 @@ class OBSCriterion(PruningCriterion):
                 mask = context.masks[layer]
             self._check_parameters()
             if self.fisher == "kfac":
-                inverses[layer] = self._kronecker_inverse(context, layer, mask)
-                return inverses[layer]
-            n_weights = context.coefs[layer].size
-            check_fisher_parameters(1.0, self.fisher_block_size, n_weights)
-            damp = self._layer_damp(context, layer, mask)
-            inverses[layer] = fisher_inverse(
-                self._gradient_batches(context, layer, mask),
-                n_weights,
-                block_size=self.fisher_block_size,
-                damp=damp,
-                n_gradients=self._factors(context)[1][layer].shape[0],
-            )
+                build = self._kronecker_inverse
+            else:
+                build = self._empirical_inverse
+            inverses[layer] = build(context, layer, mask)
         return inverses[layer]
+
+    def _empirical_inverse(self, context, layer, mask):
+        n_weights = context.coefs[layer].size
+        check_fisher_parameters(1.0, self.fisher_block_size, n_weights)
+        return fisher_inverse(
+            self._gradient_batches(context, layer, mask),
+            n_weights,
+            block_size=self.fisher_block_size,
+            damp=self._layer_damp(context, layer, mask),
+            n_gradients=self._factors(context)[1][layer].shape[0],
+        )
 
     # ------------------------------------------------------------------
     # Scores and the surgeon update
