@@ -115,7 +115,7 @@ class PrunedMLPCVMixin:
         """
         grid = sparsity_grid(self.sparsities, min_points=2)
         template = self._fold_template()
-        check_path_estimator(template, grid)
+        check_path_estimator(template, X, y, grid)
         X, y, sample_weight, folds, scorer, weighted_scores = split_for_cv(
             self, X, y, sample_weight, groups
         )

@@ -91,6 +91,52 @@ def _blas_threads_for(n_rows, layer_units):
     return contextlib.nullcontext()
 
 
+def hidden_layer_sizes_of(hidden_layer_sizes):
+    """``hidden_layer_sizes`` as a list of positive ints."""
+    if not hasattr(hidden_layer_sizes, "__iter__"):
+        hidden_layer_sizes = [hidden_layer_sizes]
+    hidden_layer_sizes = list(hidden_layer_sizes)
+    if np.any(np.array(hidden_layer_sizes) <= 0):
+        raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden_layer_sizes}.")
+    return hidden_layer_sizes
+
+
+def prunable_layer_indices(prunable_layers, n_coef_layers):
+    """Indices of the weight matrices that ``prunable_layers`` makes prunable.
+
+    Parameters
+    ----------
+    prunable_layers : {"hidden", "all"} or array-like of int
+        The estimator's parameter.
+    n_coef_layers : int
+        Number of weight matrices of the network.
+
+    Returns
+    -------
+    layers : list of int
+        Sorted, non-negative indices.
+    """
+    if isinstance(prunable_layers, str):
+        if prunable_layers == "all":
+            return list(range(n_coef_layers))
+        return list(range(n_coef_layers - 1))
+    layers = set()
+    for layer in np.asarray(prunable_layers, dtype=object).ravel():
+        if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, Integral):
+            raise TypeError(
+                "prunable_layers must be 'hidden', 'all' or a list of "
+                f"integer layer indices, got {prunable_layers!r}."
+            )
+        if not -n_coef_layers <= layer < n_coef_layers:
+            raise ValueError(
+                f"prunable_layers contains {layer}, but the network has "
+                f"{n_coef_layers} weight matrices (indices 0 to "
+                f"{n_coef_layers - 1})."
+            )
+        layers.add(int(layer) % n_coef_layers)
+    return sorted(layers)
+
+
 class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
     """Base class of the prunable multilayer perceptrons.
 
@@ -211,26 +257,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _prunable_coef_layers(self):
         """Indices into ``coefs_`` of the weight matrices that may be pruned."""
-        n_coef_layers = self.n_layers_ - 1
-        if isinstance(self.prunable_layers, str):
-            if self.prunable_layers == "all":
-                return list(range(n_coef_layers))
-            return list(range(n_coef_layers - 1))
-        layers = set()
-        for layer in np.asarray(self.prunable_layers, dtype=object).ravel():
-            if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, Integral):
-                raise TypeError(
-                    "prunable_layers must be 'hidden', 'all' or a list of "
-                    f"integer layer indices, got {self.prunable_layers!r}."
-                )
-            if not -n_coef_layers <= layer < n_coef_layers:
-                raise ValueError(
-                    f"prunable_layers contains {layer}, but the network has "
-                    f"{n_coef_layers} weight matrices (indices 0 to "
-                    f"{n_coef_layers - 1})."
-                )
-            layers.add(int(layer) % n_coef_layers)
-        return sorted(layers)
+        return prunable_layer_indices(self.prunable_layers, self.n_layers_ - 1)
 
     def _apply_masks(self):
         """Zero the pruned weights and intercepts and their optimizer state."""
@@ -597,14 +624,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         return self._movement_scores[: self.n_layers_ - 1]
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        hidden_layer_sizes = self.hidden_layer_sizes
-        if not hasattr(hidden_layer_sizes, "__iter__"):
-            hidden_layer_sizes = [hidden_layer_sizes]
-        hidden_layer_sizes = list(hidden_layer_sizes)
-        if np.any(np.array(hidden_layer_sizes) <= 0):
-            raise ValueError(
-                f"hidden_layer_sizes must be > 0, got {hidden_layer_sizes}."
-            )
+        hidden_layer_sizes = hidden_layer_sizes_of(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )

@@ -121,6 +121,27 @@ class PruningPattern:
             Prunable weight matrices.
         amount : int, float or None
         """
+        self.check_amount(amount)
+        self.check_layers([coef.shape for coef in estimator.coefs_], layers)
+
+    def check_layers(self, coef_shapes, layers):
+        """Validate the pattern against the shapes of the weight matrices.
+
+        Called before any training, from the shapes the network will have.
+
+        Parameters
+        ----------
+        coef_shapes : list of tuple of (int, int)
+            Shape of every weight matrix.
+        layers : list of int
+            Prunable weight matrices.
+        """
+
+    def check_sparsity(self, sparsity):
+        """Validate a target ``sparsity`` of a pruning fit."""
+
+    def check_amount(self, amount):
+        """Validate the ``amount`` of one pruning step."""
         if amount is None:
             raise ValueError(
                 "amount is required: pass the fraction (float) or count (int) "
@@ -199,11 +220,10 @@ class BlockPattern(PruningPattern):
     def __init__(self, block_shape):
         self.block_shape = block_shape
 
-    def check(self, estimator, layers, amount):
-        super().check(estimator, layers, amount)
+    def check_layers(self, coef_shapes, layers):
         rows, cols = self.block_shape
         for layer in layers:
-            shape = estimator.coefs_[layer].shape
+            shape = coef_shapes[layer]
             if shape[0] % rows or shape[1] % cols:
                 raise ValueError(
                     f"block_shape={self.block_shape} does not divide the shape "
@@ -244,11 +264,10 @@ class NeuronPattern(PruningPattern):
     """
 
     def targets(self, estimator, layers):
-        return [k for k in range(1, estimator.n_layers_ - 1) if k - 1 in layers]
+        return _hidden_layers_fed_by(layers, estimator.n_layers_ - 1)
 
-    def check(self, estimator, layers, amount):
-        super().check(estimator, layers, amount)
-        if not self.targets(estimator, layers):
+    def check_layers(self, coef_shapes, layers):
+        if not _hidden_layers_fed_by(layers, len(coef_shapes)):
             raise ValueError(
                 "pattern='neuron' needs a hidden layer whose incoming weights "
                 "are prunable; the network has none."
@@ -292,7 +311,20 @@ class NMPattern(PruningPattern):
         self.n = n
         self.m = m
 
-    def check(self, estimator, layers, amount):
+    @property
+    def fixed_sparsity(self):
+        """The only sparsity the pattern reaches: ``1 - n / m``."""
+        return 1.0 - self.n / self.m
+
+    def check_sparsity(self, sparsity):
+        if not np.isclose(sparsity, self.fixed_sparsity):
+            raise ValueError(
+                f'pattern="n:m" fixes the sparsity at 1 - n / m = '
+                f"{self.fixed_sparsity:g} (n={self.n}, m={self.m}), but "
+                f"sparsity={sparsity}: set sparsity to 1 - n / m."
+            )
+
+    def check_amount(self, amount):
         if amount is not None:
             raise ValueError(
                 "pattern='n:m' sets the sparsity through n and m: amount must be "
@@ -329,6 +361,11 @@ class NMPattern(PruningPattern):
     def split_amount(self, alive, amount, scope, n_parts):
         # The pattern is reached in one step: there is no fraction to split.
         return [amount]
+
+
+def _hidden_layers_fed_by(layers, n_coef_layers):
+    """Hidden layers ``k`` (1-based) whose incoming matrix ``k - 1`` is in ``layers``."""
+    return [k for k in range(1, n_coef_layers) if k - 1 in layers]
 
 
 def _check_positive_int(value, name):

@@ -33,6 +33,7 @@ from .. import __version__
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS
 from ._inference import STORAGE_FORMAT, InferencePlan, pack_weights, unpack_weights
+from ._pruning_run import check_pruning_parameters, planned_coef_shapes
 from ._multilayer_perceptron import (
     _COMMON_ATTRIBUTES_DOC,
     _COMMON_PARAMETERS_DOC,
@@ -210,21 +211,15 @@ class _PrunedMLPMixin:
     # Schedule
     # ------------------------------------------------------------------
 
-    def _check_pruning_params(self, sparsity):
-        """Check the pruning parameters against the final ``sparsity``."""
-        if self.initial_sparsity > sparsity:
-            raise ValueError(
-                f"initial_sparsity={self.initial_sparsity} must not exceed "
-                f"sparsity={sparsity}."
-            )
-        if self.pattern == "n:m":
-            fixed = 1.0 - self.n / self.m
-            if not np.isclose(sparsity, fixed):
-                raise ValueError(
-                    f'pattern="n:m" fixes the sparsity at 1 - n / m = {fixed:g} '
-                    f"(n={self.n}, m={self.m}), but sparsity={sparsity}: "
-                    "set sparsity to 1 - n / m."
-                )
+    def _check_pruning_params(self, X, y, sparsity):
+        """Check the pruning parameters against ``sparsity`` and the data.
+
+        Before any training: the shapes of the network come from ``X``, ``y``
+        and ``hidden_layer_sizes``.
+        """
+        check_pruning_parameters(
+            self.get_params(deep=False), planned_coef_shapes(self, X, y), sparsity
+        )
 
     def _schedule_targets(self, sparsity):
         """Target sparsity after each pruning step on the way to ``sparsity``."""
@@ -378,7 +373,7 @@ class _PrunedMLPMixin:
         self : object
             Fitted estimator.
         """
-        self._check_pruning_params(self.sparsity)
+        self._check_pruning_params(X, y, self.sparsity)
         self._train_dense(X, y, sample_weight)
         return self._prune_to(X, y, sample_weight, self.sparsity)
 

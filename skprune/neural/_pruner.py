@@ -26,6 +26,7 @@ from ._multilayer_perceptron import (
     PrunableMLPClassifier,
     PrunableMLPRegressor,
 )
+from ._pruning_run import check_pruning_parameters, planned_coef_shapes
 from ._pruned import (
     _PRUNED_PARAMETERS_DOC,
     PrunedMLPClassifier,
@@ -213,9 +214,10 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
             Fitted estimator.
         """
         pruned = self._unfitted_pruned_estimator()
-        pruned._check_pruning_params(self.sparsity)
+        check_pruning_parameters(
+            pruned.get_params(deep=False), self._coef_shapes(pruned, X, y), self.sparsity
+        )
         self.estimator_ = self._fitted_dense_estimator(X, y, sample_weight)
-        pruned.set_params(**_shared_params(self.estimator_, type(pruned)))
         copy_fit_to_skprune(pruned, self.estimator_)
         pruned._shrunk = False
         pruned._teacher = None
@@ -225,10 +227,14 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         self.pruned_estimator_ = pruned._prune_to(X, y, sample_weight, self.sparsity)
         return self
 
-    def _fitted_dense_estimator(self, X, y, sample_weight):
-        """The fitted scikit-learn network that pruning starts from."""
-        if not self.prefit:
-            return self._fit_clone(X, y, sample_weight)
+    def _coef_shapes(self, pruned, X, y):
+        """Shapes of the weight matrices of the dense network, before training it."""
+        if self.prefit:
+            self._check_prefit()
+            return [np.shape(coef) for coef in self.estimator.coefs_]
+        return planned_coef_shapes(pruned, X, y)
+
+    def _check_prefit(self):
         check_is_fitted(
             self.estimator,
             "coefs_",
@@ -237,6 +243,11 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
                 "use prefit=False."
             ),
         )
+
+    def _fitted_dense_estimator(self, X, y, sample_weight):
+        """The fitted scikit-learn network that pruning starts from."""
+        if not self.prefit:
+            return self._fit_clone(X, y, sample_weight)
         if is_classifier(self.estimator):
             self._check_prefit_classes(y)
         return copy.deepcopy(self.estimator)
@@ -270,7 +281,8 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
             cls = PrunedMLPClassifier
         else:
             cls = PrunedMLPRegressor
-        return cls(**{name: getattr(self, name) for name in _PRUNING_PARAMETERS})
+        params = {name: getattr(self, name) for name in _PRUNING_PARAMETERS}
+        return cls(**params, **_shared_params(self.estimator, cls))
 
     # ------------------------------------------------------------------
     # Prediction, through the pruned estimator

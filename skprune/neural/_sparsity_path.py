@@ -59,14 +59,14 @@ def sparsity_grid(sparsities, *, name="sparsities", min_points=1):
     )
 
 
-def check_path_estimator(estimator, grid):
+def check_path_estimator(estimator, X, y, grid):
     """Raise a clear error when ``estimator`` cannot walk a sparsity path."""
     if estimator.pattern == "n:m":
         raise ValueError(
             'pattern="n:m" fixes the sparsity at 1 - n / m, so it has no path '
             "of sparsities; fit the estimator instead."
         )
-    estimator._check_pruning_params(grid[-1])
+    estimator._check_pruning_params(X, y, grid[-1])
 
 
 def path_targets(estimator, grid):
@@ -117,7 +117,7 @@ def walk_sparsity_path(
         Stop after the step reaching this sparsity. The steps before are those
         of the whole path, so the network equals the path's snapshot there.
     """
-    check_path_estimator(estimator, grid)
+    check_path_estimator(estimator, X, y, grid)
     points = {float(sparsity): index for index, sparsity in enumerate(grid)}
 
     def take(target):
