@@ -4,7 +4,8 @@ from ._convert import from_sklearn, to_sklearn
 from ._criteria import PruningContext, PruningCriterion, register_criterion
 from ._cv import PrunedMLPClassifierCV, PrunedMLPRegressorCV
 from ._multilayer_perceptron import PrunableMLPClassifier, PrunableMLPRegressor
-from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor, sparsity_schedule
+from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor
+from ._pruning_run import sparsity_schedule
 from ._pruner import MLPPruner
 from ._second_order import OBDCriterion, OBSCriterion
 from ._sparsity_path import sparsity_path

@@ -136,9 +136,8 @@ class PrunedMLPCVMixin:
         )
         self._store_results(grid, results)
         chosen = grid[self.best_index_]
-        walk_sparsity_path(self, X, y, sample_weight, grid, until=chosen)
-        self._warn_if_inexact(chosen)
-        return self._finish_fit()
+        run = walk_sparsity_path(self, X, y, sample_weight, grid, until=chosen)
+        return run.finish(chosen)
 
     def _store_results(self, grid, results):
         train_scores = None

@@ -26,6 +26,7 @@ import warnings
 from abc import ABCMeta, abstractmethod
 from itertools import pairwise
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import scipy.optimize
@@ -89,6 +90,20 @@ def _blas_threads_for(n_rows, layer_units):
     if largest < SMALL_PRODUCT:
         return threadpool_limits(limits=1, user_api="blas")
     return contextlib.nullcontext()
+
+
+class TrainingSettings(NamedTuple):
+    """What one call of the solver reads besides the data.
+
+    ``fit`` takes them from the estimator's parameters; fine-tuning after a
+    pruning step passes its own (a fixed budget, resuming from the current
+    weights, the random stream of the whole fit).
+    """
+
+    max_iter: int
+    tol: float
+    warm_start: bool
+    random_state: object
 
 
 def hidden_layer_sizes_of(hidden_layer_sizes):
@@ -623,12 +638,23 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self, "masks_")
         return self._movement_scores[: self.n_layers_ - 1]
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _training_settings(self):
+        """The :class:`TrainingSettings` of ``fit``: the estimator's parameters."""
+        return TrainingSettings(
+            self.max_iter, self.tol, self.warm_start, self.random_state
+        )
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, settings=None):
+        """Train on ``(X, y)``; ``settings`` default to :meth:`_training_settings`."""
+        if settings is None:
+            settings = self._training_settings()
         hidden_layer_sizes = hidden_layer_sizes_of(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (
-            not self.warm_start and not incremental
+            not settings.warm_start and not incremental
         )
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        X, y = self._validate_input(
+            X, y, incremental, reset=first_pass, warm_start=settings.warm_start
+        )
         if not first_pass:
             X = X.astype(self.coefs_[0].dtype, copy=False)
         if sample_weight is not None:
@@ -638,7 +664,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         self.n_outputs_ = y.shape[1]
         layer_units = [X.shape[1], *hidden_layer_sizes, self.n_outputs_]
 
-        self._random_state = check_random_state(self.random_state)
+        self._random_state = check_random_state(settings.random_state)
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
         elif [c.shape for c in self.coefs_] != list(pairwise(layer_units)):
@@ -652,9 +678,9 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             rows = min(rows, 200 if self.batch_size == "auto" else self.batch_size)
         with _blas_threads_for(rows, layer_units):
             if self.solver in _STOCHASTIC_SOLVERS:
-                self._fit_stochastic(X, y, sample_weight, incremental)
+                self._fit_stochastic(X, y, sample_weight, incremental, settings)
             else:
-                self._fit_lbfgs(X, y, sample_weight)
+                self._fit_lbfgs(X, y, sample_weight, settings)
 
         if not all(np.isfinite(p).all() for p in self._parameters()):
             raise ValueError(
@@ -663,7 +689,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             )
         return self
 
-    def _fit_lbfgs(self, X, y, sample_weight):
+    def _fit_lbfgs(self, X, y, sample_weight, settings):
         params = self._parameters()
         offsets = np.cumsum([0] + [p.size for p in params])
         activations = [None] * self.n_layers_
@@ -702,17 +728,17 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             callback=callback,
             options={
                 "maxfun": self.max_fun,
-                "maxiter": self.max_iter,
-                "gtol": self.tol,
+                "maxiter": settings.max_iter,
+                "gtol": settings.tol,
             },
         )
-        self.n_iter_ = min(result.nit, self.max_iter)
+        self.n_iter_ = min(result.nit, settings.max_iter)
         if result.status != 0:
             message = (
                 f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
                 f"(status={result.status}):\n{result.message}\n"
             )
-            if self.n_iter_ == self.max_iter:
+            if self.n_iter_ == settings.max_iter:
                 message += "\nIncrease the number of iterations (max_iter)."
             warnings.warn(message, ConvergenceWarning, stacklevel=3)
         self.loss_ = float(result.fun)
@@ -763,7 +789,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _fit_stochastic(self, X, y, sample_weight, incremental):
+    def _fit_stochastic(self, X, y, sample_weight, incremental, settings):
         params = self._parameters()
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(params)
@@ -790,7 +816,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
 
         try:
             self.n_iter_ = 0
-            for _ in range(self.max_iter):
+            for _ in range(settings.max_iter):
                 if self.shuffle:
                     # Shuffle indices rather than the data to save memory.
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
@@ -817,7 +843,9 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+                self._update_no_improvement_count(
+                    early_stopping, X_val, y_val, sw_val, settings.tol
+                )
                 self._optimizer.iteration_ends(self.t_)
 
                 if self._no_improvement_count > self.n_iter_no_change:
@@ -825,13 +853,13 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
                         msg = (
                             "Validation score did not improve more than "
                             "tol=%f for %d consecutive epochs."
-                            % (self.tol, self.n_iter_no_change)
+                            % (settings.tol, self.n_iter_no_change)
                         )
                     else:
                         msg = (
                             "Training loss did not improve more than tol=%f"
                             " for %d consecutive epochs."
-                            % (self.tol, self.n_iter_no_change)
+                            % (settings.tol, self.n_iter_no_change)
                         )
                     if self._optimizer.trigger_stopping(msg, self.verbose):
                         break
@@ -839,11 +867,11 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
 
                 if incremental:
                     break
-                if self.n_iter_ == self.max_iter:
+                if self.n_iter_ == settings.max_iter:
                     warnings.warn(
                         "Stochastic Optimizer: Maximum iterations (%d) "
                         "reached and the optimization hasn't converged yet."
-                        % self.max_iter,
+                        % settings.max_iter,
                         ConvergenceWarning,
                     )
         except KeyboardInterrupt:
@@ -854,13 +882,13 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
                 param[...] = best
             self._apply_masks()
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val, tol):
         if early_stopping:
             score = self._score(X_val, y_val, sample_weight=sw_val)
             self.validation_scores_.append(score)
             if self.verbose:
                 print("Validation score: %f" % score)
-            if score < self.best_validation_score_ + self.tol:
+            if score < self.best_validation_score_ + tol:
                 self._no_improvement_count += 1
             else:
                 self._no_improvement_count = 0
@@ -870,7 +898,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
                 self._best_intercepts = [b.copy() for b in self.intercepts_]
         else:
             loss = self.loss_curve_[-1]
-            if loss > self.best_loss_ - self.tol:
+            if loss > self.best_loss_ - tol:
                 self._no_improvement_count += 1
             else:
                 self._no_improvement_count = 0
@@ -1297,7 +1325,7 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
             prunable_layers=prunable_layers,
         )
 
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(self, X, y, incremental, reset, warm_start):
         X, y = validate_data(
             self,
             X,
@@ -1312,13 +1340,13 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
 
         # classes_ is (re)defined by a fresh fit; warm_start must see the same
         # classes and partial_fit only classes it already knows.
-        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+        if not hasattr(self, "classes_") or (not warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
             classes = unique_labels(y)
-            if self.warm_start:
+            if warm_start:
                 if set(classes) != set(self.classes_):
                     raise ValueError(
                         "warm_start can only be used where `y` has the same "
@@ -1560,7 +1588,7 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
             prunable_layers=prunable_layers,
         )
 
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(self, X, y, incremental, reset, warm_start):
         X, y = validate_data(
             self,
             X,

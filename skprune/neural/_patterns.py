@@ -109,7 +109,52 @@ class PruningPattern:
     """Base class of the patterns: unstructured single weights.
 
     Targets are the prunable weight matrices and groups their entries.
+
+    Attributes
+    ----------
+    group_size : int or None
+        Number of weights in every group when all groups are equal, None
+        when they differ.
+    fixed_sparsity : float or None
+        The only sparsity the pattern reaches, when it fixes one.
+    removes_units : bool
+        Whether pruned groups are whole hidden units, which a fitted network
+        can drop from its stored layers.
     """
+
+    group_size = 1
+    fixed_sparsity = None
+    removes_units = False
+
+    def amount_to(self, target, n_total, n_pruned, scope):
+        """``amount`` of the step that brings the sparsity to ``target``.
+
+        Parameters
+        ----------
+        target : float
+            Fraction of the ``n_total`` prunable weights to be pruned after
+            the step.
+        n_total, n_pruned : int
+            Prunable weights, and those pruned already.
+        scope : {"global", "layer"}
+
+        Returns
+        -------
+        amount : int or float
+            For :meth:`select`: with equal groups ranked globally an exact
+            count of groups, otherwise the fraction of the remaining groups.
+            0 when nothing needs pruning.
+        """
+        goal = int(np.floor(target * n_total + 0.5))
+        if goal <= n_pruned:
+            return 0
+        if scope == "global" and self.group_size is not None:
+            group = self.group_size
+            goal_groups = int(np.floor(target * n_total / group + 0.5))
+            return max(goal_groups - n_pruned // group, 0)
+        current = n_pruned / n_total
+        fraction = (target - current) / (1.0 - current)
+        return float(min(max(fraction, 0.0), np.nextafter(1.0, 0.0)))
 
     def check(self, estimator, layers, amount):
         """Validate ``amount`` and the pattern against the network.
@@ -220,6 +265,10 @@ class BlockPattern(PruningPattern):
     def __init__(self, block_shape):
         self.block_shape = block_shape
 
+    @property
+    def group_size(self):
+        return self.block_shape[0] * self.block_shape[1]
+
     def check_layers(self, coef_shapes, layers):
         rows, cols = self.block_shape
         for layer in layers:
@@ -262,6 +311,9 @@ class NeuronPattern(PruningPattern):
     Targets are hidden layers ``k`` (1-based) whose incoming matrix
     ``coefs_[k - 1]`` is prunable.
     """
+
+    group_size = None
+    removes_units = True
 
     def targets(self, estimator, layers):
         return _hidden_layers_fed_by(layers, estimator.n_layers_ - 1)
@@ -315,6 +367,10 @@ class NMPattern(PruningPattern):
     def fixed_sparsity(self):
         """The only sparsity the pattern reaches: ``1 - n / m``."""
         return 1.0 - self.n / self.m
+
+    def amount_to(self, target, n_total, n_pruned, scope):
+        # The pattern itself says what to remove.
+        return None
 
     def check_sparsity(self, sparsity):
         if not np.isclose(sparsity, self.fixed_sparsity):

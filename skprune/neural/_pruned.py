@@ -2,38 +2,29 @@
 
 :class:`PrunedMLPClassifier` and :class:`PrunedMLPRegressor` extend the
 prunable perceptrons of :mod:`skprune.neural._multilayer_perceptron` with a
-single knob, ``sparsity``. ``fit`` trains the dense network, then alternates
-pruning steps (:meth:`~BasePrunableMLP.prune`) and fine-tuning epochs along a
-schedule, and always ends on fine-tuning. During fine-tuning the loss may be
+single knob, ``sparsity``. ``fit`` checks the pruning parameters, then hands
+the network to a :class:`~skprune.neural._pruning_run.PruningRun`, which
+trains the dense network, alternates pruning steps and fine-tuning along the
+schedule and always ends on fine-tuning. During fine-tuning the loss may be
 mixed with a distillation term against the dense network trained first.
-
-Schedules, as fractions of the prunable weights that are zero after step
-``t = 1, ..., n``:
-
-- ``"oneshot"``: ``s`` at once (``n = 1``).
-- ``"iterative"`` (Han et al., 2015): the same fraction
-  ``1 - (1 - s) ** (1 / n)`` of the remaining weights at every step, so that
-  ``s_t = 1 - (1 - s) ** (t / n)``.
-- ``"gradual"`` (Zhu and Gupta, 2017):
-  ``s_t = s + (s_i - s) * (1 - t / n) ** 3``.
+This module holds what the estimators themselves compute: the distillation
+loss, the fitted attributes derived at the end of a fit, the inference plan
+and the storage.
 """
 
+import contextlib
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
 from scipy.special import expit, log_expit, log_softmax, softmax
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import __version__
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS
 from ._inference import STORAGE_FORMAT, InferencePlan, pack_weights, unpack_weights
-from ._pruning_run import check_pruning_parameters, planned_coef_shapes
 from ._multilayer_perceptron import (
     _COMMON_ATTRIBUTES_DOC,
     _COMMON_PARAMETERS_DOC,
@@ -41,48 +32,11 @@ from ._multilayer_perceptron import (
     PrunableMLPRegressor,
     _matmul,
 )
-
-
-def sparsity_schedule(schedule, sparsity, n_steps, initial_sparsity=0.0):
-    """Target sparsity after each pruning step of a schedule.
-
-    Parameters
-    ----------
-    schedule : {"oneshot", "iterative", "gradual"}
-        The schedule.
-    sparsity : float
-        Final sparsity, in ``[0, 1)``.
-    n_steps : int
-        Number of pruning steps of ``"iterative"`` and ``"gradual"``;
-        ``"oneshot"`` always has one.
-    initial_sparsity : float, default=0.0
-        Starting point ``s_i`` of ``"gradual"``.
-
-    Returns
-    -------
-    targets : ndarray of shape (n_steps,)
-        Non-decreasing targets, the last one equal to ``sparsity``.
-    """
-    if schedule == "oneshot":
-        return np.array([float(sparsity)])
-    t = np.arange(1, n_steps + 1) / n_steps
-    if schedule == "iterative":
-        targets = 1.0 - (1.0 - sparsity) ** t
-    elif schedule == "gradual":
-        targets = sparsity + (initial_sparsity - sparsity) * (1.0 - t) ** 3
-    else:
-        raise ValueError(f"Unknown schedule {schedule!r}.")
-    targets[-1] = sparsity
-    return targets
-
-
-_HISTORY_KEYS = (
-    "step",
-    "target_sparsity",
-    "sparsity",
-    "loss",
-    "n_iter",
-    "validation_score",
+from ._pruning_run import (
+    PruningRun,
+    check_pruning_parameters,
+    planned_coef_shapes,
+    schedule_targets,
 )
 
 _PRUNED_PARAMETERS_DOC = """
@@ -186,6 +140,21 @@ class _PrunedMLPMixin:
         """Use the network ``(coefs, intercepts)`` as the distillation teacher."""
         self._teacher = ([c.copy() for c in coefs], [b.copy() for b in intercepts])
 
+    @contextlib.contextmanager
+    def _distillation(self):
+        """Distil from the current network while the block runs.
+
+        With ``distillation_weight > 0`` the network as it is when the block
+        starts is the teacher of every training inside it.
+        """
+        if self.distillation_weight > 0:
+            self._set_teacher(self.coefs_, self.intercepts_)
+        try:
+            yield
+        finally:
+            self.__dict__.pop("_teacher", None)
+            self.__dict__.pop("_output_logits", None)
+
     def _distilling(self):
         return (
             self.distillation_weight > 0 and getattr(self, "_teacher", None) is not None
@@ -207,10 +176,6 @@ class _PrunedMLPMixin:
         if self._distilling():
             self._output_logits = z.copy()
 
-    # ------------------------------------------------------------------
-    # Schedule
-    # ------------------------------------------------------------------
-
     def _check_pruning_params(self, X, y, sparsity):
         """Check the pruning parameters against ``sparsity`` and the data.
 
@@ -219,15 +184,6 @@ class _PrunedMLPMixin:
         """
         check_pruning_parameters(
             self.get_params(deep=False), planned_coef_shapes(self, X, y), sparsity
-        )
-
-    def _schedule_targets(self, sparsity):
-        """Target sparsity after each pruning step on the way to ``sparsity``."""
-        if sparsity == 0:
-            return np.empty(0)
-        schedule = "oneshot" if self.pattern == "n:m" else self.schedule
-        return sparsity_schedule(
-            schedule, sparsity, self.n_pruning_steps, self.initial_sparsity
         )
 
     @property
@@ -255,8 +211,8 @@ class _PrunedMLPMixin:
 
     def _built_sizes(self):
         """Size of every weight matrix before hidden units were removed."""
-        sizes = getattr(self, "_sizes_as_built", None)
-        if getattr(self, "_shrunk", False) and sizes is not None:
+        sizes = self.__dict__.get("_sizes_as_built")
+        if sizes is not None:
             return sizes
         return [mask.size for mask in self.masks_]
 
@@ -267,90 +223,19 @@ class _PrunedMLPMixin:
         n_alive = sum(np.count_nonzero(self.masks_[layer]) for layer in layers)
         return n_total, n_total - n_alive
 
-    def _amount_to(self, target):
-        """``amount`` for :meth:`prune` that brings the sparsity to ``target``.
-
-        Returns None when nothing needs pruning.
-        """
-        n_total, n_pruned = self._prunable_counts()
-        goal = int(np.floor(target * n_total + 0.5))
-        if goal <= n_pruned:
-            return None
-        if self.scope == "global" and self.pattern in ("unstructured", "block"):
-            group = 1
-            if self.pattern == "block":
-                group = int(np.prod(self.block_shape))
-            # Equal-sized groups: an exact count of the groups still alive.
-            goal_groups = int(np.floor(target * n_total / group + 0.5))
-            return max(goal_groups - n_pruned // group, 0) or None
-        current = n_pruned / n_total
-        fraction = (target - current) / (1.0 - current)
-        return float(min(max(fraction, 0.0), np.nextafter(1.0, 0.0)))
-
-    def _prune_step(self, X, y, sample_weight, target):
-        kwargs = {
-            "criterion": self.criterion,
-            "pattern": self.pattern,
-            "scope": self.scope,
-            "block_shape": tuple(self.block_shape),
-            "n": self.n,
-            "m": self.m,
-            "sample_weight": sample_weight,
-        }
-        if self.pattern == "n:m":
-            self.prune(X, y, amount=None, **kwargs)
-            return
-        amount = self._amount_to(target)
-        if amount:
-            self.prune(X, y, amount=amount, **kwargs)
-
-    def _fit_with(self, X, y, sample_weight, **params):
-        """``_fit`` with some parameters set to other values for the call."""
-        saved = {name: getattr(self, name) for name in params}
-        self.__dict__.update(params)
-        try:
-            self._fit(X, y, sample_weight=sample_weight, incremental=False)
-        finally:
-            self.__dict__.update(saved)
-
-    def _train(self, X, y, sample_weight, max_iter):
-        """Fine-tune from the current weights and masks for ``max_iter`` epochs.
-
-        ``tol=0`` makes the budget fixed (lbfgs would otherwise stop at once
-        after a small pruning step), and the random stream drawn at the start
-        of ``fit`` goes on rather than restarting from ``random_state``.
-        """
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            self._fit_with(
-                X,
-                y,
-                sample_weight,
-                max_iter=max_iter,
-                warm_start=True,
-                tol=0.0,
-                random_state=self._rng,
-            )
-
-    def _record(self, history, step, target):
-        validation = getattr(self, "best_validation_score_", None)
-        history["step"].append(step)
-        history["target_sparsity"].append(float(target))
-        history["sparsity"].append(self.sparsity_)
-        history["loss"].append(float(self.loss_))
-        history["n_iter"].append(int(self.n_iter_))
-        history["validation_score"].append(
-            np.nan if validation is None else float(validation)
-        )
-
-    def _fit(self, X, y, sample_weight=None, incremental=False):
-        if getattr(self, "_shrunk", False) and (incremental or self.warm_start):
-            raise ValueError(
-                "The hidden layers were shrunk by neuron pruning, so training "
-                "cannot resume from them: set warm_start=False and call fit."
-            )
+    def _fit(self, X, y, sample_weight=None, incremental=False, settings=None):
+        resuming = incremental or (settings or self._training_settings()).warm_start
+        if "_sizes_as_built" in self.__dict__:
+            if resuming:
+                raise ValueError(
+                    "The hidden layers were shrunk by neuron pruning, so training "
+                    "cannot resume from them: set warm_start=False and call fit."
+                )
+            del self._sizes_as_built  # a new network is built
         self._discard_inference_plan()
-        return super()._fit(X, y, sample_weight=sample_weight, incremental=incremental)
+        return super()._fit(
+            X, y, sample_weight=sample_weight, incremental=incremental, settings=settings
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -374,88 +259,26 @@ class _PrunedMLPMixin:
             Fitted estimator.
         """
         self._check_pruning_params(X, y, self.sparsity)
-        self._train_dense(X, y, sample_weight)
-        return self._prune_to(X, y, sample_weight, self.sparsity)
+        run = PruningRun(self, X, y, sample_weight)
+        run.train_dense()
+        run.prune_along(schedule_targets(self, self.sparsity))
+        return run.finish(self.sparsity)
 
-    def _prune_to(self, X, y, sample_weight, sparsity):
-        """Prune and fine-tune along the schedule to ``sparsity``, then finish."""
-        self._prune_along(X, y, sample_weight, self._schedule_targets(sparsity))
-        self._warn_if_inexact(sparsity)
-        return self._finish_fit()
+    def _finish_fit(self, history, removes_units):
+        """Derive the fitted attributes once the last fine-tuning is done.
 
-    def _train_dense(self, X, y, sample_weight):
-        """Train the dense network and start the pruning history with it."""
-        if not self.warm_start:
-            self._shrunk = False
-        self._teacher = None
-        # One random stream for the dense training and all fine-tuning.
-        self._rng = check_random_state(self.random_state)
-        self._fit_with(X, y, sample_weight, random_state=self._rng)
-        self._start_history()
-
-    def _start_history(self):
-        """Record the current, unpruned network as step 0 of the history."""
-        self._history = {key: [] for key in _HISTORY_KEYS}
-        self._record(self._history, 0, 0.0)
-
-    def _prune_along(self, X, y, sample_weight, targets, on_step=None):
-        """Prune to each target in turn, fine-tuning after every step.
-
-        ``on_step(target)``, if given, is called after each fine-tuning.
+        ``history`` is the run's; with ``removes_units`` pruned hidden units
+        are dropped from the stored layers.
         """
-        if len(targets) == 0:
-            return
-        if getattr(self, "_rng", None) is None:
-            self._rng = check_random_state(self.random_state)
-        if self.distillation_weight > 0:
-            self._set_teacher(self.coefs_, self.intercepts_)
-        step = self._history["step"][-1]
-        try:
-            for target in targets:
-                step += 1
-                self._prune_step(X, y, sample_weight, target)
-                self._train(X, y, sample_weight, self.finetune_iter)
-                self._record(self._history, step, target)
-                if on_step is not None:
-                    on_step(target)
-        finally:
-            self._teacher = None
-            self._output_logits = None
-
-    def _finish_fit(self):
-        """Derive the fitted attributes once the last fine-tuning is done."""
-        history = self.__dict__.pop("_history")
-        self.__dict__.pop("_rng", None)
         self.pruning_history_ = {
             key: np.asarray(values) for key, values in history.items()
         }
         self._set_size_attributes()
-        if self.pattern == "neuron":
+        if removes_units:
             self._shrink_hidden_layers()
         self.n_units_ = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
         self._build_inference_plan()
         return self
-
-    def _warn_if_inexact(self, sparsity):
-        if sparsity == 0:
-            return
-        n_total, n_pruned = self._prunable_counts()
-        if self.warm_start and n_pruned > sparsity * n_total + 1:
-            warnings.warn(
-                f"Requested sparsity={sparsity:g} is below the sparsity "
-                f"{n_pruned / n_total:g} that warm_start resumed from; masks only "
-                "shrink, so it is kept. Set warm_start=False to prune less.",
-                UserWarning,
-                stacklevel=3,
-            )
-        elif abs(n_pruned - sparsity * n_total) > 1:
-            warnings.warn(
-                f"Requested sparsity={sparsity:g} is not reachable with "
-                f"pattern={self.pattern!r} and scope={self.scope!r}; achieved "
-                f"sparsity_={n_pruned / n_total:g}.",
-                UserWarning,
-                stacklevel=3,
-            )
 
     def _set_size_attributes(self):
         n_weights = sum(self._built_sizes())
@@ -467,11 +290,11 @@ class _PrunedMLPMixin:
     def _shrink_hidden_layers(self):
         """Remove pruned hidden units from the stored layers.
 
-        A unit pruned with ``pattern="neuron"`` has zero incoming weights,
-        bias and outgoing weights, so removing it leaves every prediction
-        unchanged.
+        A unit whose bias is pruned has zero incoming weights, bias and
+        outgoing weights, so removing it leaves every prediction unchanged.
         """
-        self._sizes_as_built = [mask.size for mask in self.masks_]
+        sizes = [mask.size for mask in self.masks_]
+        shrunk = False
         for layer in range(self.n_layers_ - 2):
             keep = self.intercept_masks_[layer]
             if keep.all():
@@ -482,13 +305,13 @@ class _PrunedMLPMixin:
             self.intercept_masks_[layer] = self.intercept_masks_[layer][keep]
             self.coefs_[layer + 1] = self.coefs_[layer + 1][keep]
             self.masks_[layer + 1] = self.masks_[layer + 1][keep]
-            self._shrunk = True
-        if self._shrunk:
+            shrunk = True
+        if shrunk:
+            self._sizes_as_built = sizes
             self._reset_movement_scores()
             self._best_coefs = [c.copy() for c in self.coefs_]
             self._best_intercepts = [b.copy() for b in self.intercepts_]
-            if hasattr(self, "_optimizer"):
-                del self._optimizer
+            self.__dict__.pop("_optimizer", None)
 
     # ------------------------------------------------------------------
     # Inference plan and storage (see skprune.neural._inference)
@@ -598,6 +421,9 @@ class _PrunedMLPMixin:
                 f"reads format {STORAGE_FORMAT}: load it with skprune "
                 f"{storage.get('skprune_version')} or fit it again."
             )
+        if state.pop("_shrunk", None) is False:
+            # Stored before only shrunk networks kept their sizes as built.
+            state.pop("_sizes_as_built", None)
         super().__setstate__(state)
         packed = self.__dict__.get("_packed_weights")
         if packed is not None:

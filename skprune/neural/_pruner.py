@@ -26,7 +26,12 @@ from ._multilayer_perceptron import (
     PrunableMLPClassifier,
     PrunableMLPRegressor,
 )
-from ._pruning_run import check_pruning_parameters, planned_coef_shapes
+from ._pruning_run import (
+    PruningRun,
+    check_pruning_parameters,
+    planned_coef_shapes,
+    schedule_targets,
+)
 from ._pruned import (
     _PRUNED_PARAMETERS_DOC,
     PrunedMLPClassifier,
@@ -218,13 +223,16 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
             pruned.get_params(deep=False), self._coef_shapes(pruned, X, y), self.sparsity
         )
         self.estimator_ = self._fitted_dense_estimator(X, y, sample_weight)
+        # The training parameters of the network as trained (a random state
+        # object goes on from where the dense training left it).
+        pruned.set_params(**_shared_params(self.estimator_, type(pruned)))
         copy_fit_to_skprune(pruned, self.estimator_)
-        pruned._shrunk = False
-        pruned._teacher = None
         # Step 0 of the history is the starting network on the data given.
         pruned.loss_ = float(pruned.loss_gradient(X, y, sample_weight)[0])
-        pruned._start_history()
-        self.pruned_estimator_ = pruned._prune_to(X, y, sample_weight, self.sparsity)
+        run = PruningRun(pruned, X, y, sample_weight)
+        run.start_from_trained()
+        run.prune_along(schedule_targets(pruned, self.sparsity))
+        self.pruned_estimator_ = run.finish(self.sparsity)
         return self
 
     def _coef_shapes(self, pruned, X, y):

@@ -1,18 +1,110 @@
-"""What a pruning fit checks before it trains anything.
+"""One pruning fit of a network, steered by a small controller.
 
-Training a network takes seconds to hours; a misspelt criterion, a block
-that does not divide a layer or a network with nothing to prune must be
-reported before. The shapes of the weight matrices are known from the data
-and ``hidden_layer_sizes`` without building the network.
+Every pruned network of skprune is fitted the same way: the dense network is
+trained (or taken as given), then pruned step by step to the target sparsities
+of a schedule, fine-tuned after every step, and its fitted attributes are
+derived at the end. :class:`PruningRun` does this for
+``PrunedMLPClassifier.fit``, ``PrunedMLPRegressor.fit``, ``MLPPruner.fit``,
+:func:`~skprune.neural.sparsity_path` and the CV estimators; state that lasts
+only for one fit (the random stream, the history) lives in the run.
+
+Before any training :func:`check_pruning_parameters` rejects settings that
+cannot prune, from the shapes the network will have.
+
+Schedules, as fractions of the prunable weights that are zero after step
+``t = 1, ..., n``:
+
+- ``"oneshot"``: ``s`` at once (``n = 1``).
+- ``"iterative"`` (Han et al., 2015): the same fraction
+  ``1 - (1 - s) ** (1 / n)`` of the remaining weights at every step, so that
+  ``s_t = 1 - (1 - s) ** (t / n)``.
+- ``"gradual"`` (Zhu and Gupta, 2017):
+  ``s_t = s + (s_i - s) * (1 - t / n) ** 3``.
 """
 
+import copy
+import warnings
 from itertools import pairwise
 
+import numpy as np
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 
 from ._criteria import resolve_criterion
-from ._multilayer_perceptron import hidden_layer_sizes_of, prunable_layer_indices
+from ._multilayer_perceptron import (
+    TrainingSettings,
+    hidden_layer_sizes_of,
+    prunable_layer_indices,
+)
 from ._patterns import resolve_pattern
+
+HISTORY_KEYS = (
+    "step",
+    "target_sparsity",
+    "sparsity",
+    "loss",
+    "n_iter",
+    "validation_score",
+)
+
+# Training state a fitted snapshot does not need.
+_TRAINING_ONLY = ("_teacher", "_output_logits", "_optimizer")
+
+
+def sparsity_schedule(schedule, sparsity, n_steps, initial_sparsity=0.0):
+    """Target sparsity after each pruning step of a schedule.
+
+    Parameters
+    ----------
+    schedule : {"oneshot", "iterative", "gradual"}
+        The schedule.
+    sparsity : float
+        Final sparsity, in ``[0, 1)``.
+    n_steps : int
+        Number of pruning steps of ``"iterative"`` and ``"gradual"``;
+        ``"oneshot"`` always has one.
+    initial_sparsity : float, default=0.0
+        Starting point ``s_i`` of ``"gradual"``.
+
+    Returns
+    -------
+    targets : ndarray of shape (n_steps,)
+        Non-decreasing targets, the last one equal to ``sparsity``.
+    """
+    if schedule == "oneshot":
+        return np.array([float(sparsity)])
+    t = np.arange(1, n_steps + 1) / n_steps
+    if schedule == "iterative":
+        targets = 1.0 - (1.0 - sparsity) ** t
+    elif schedule == "gradual":
+        targets = sparsity + (initial_sparsity - sparsity) * (1.0 - t) ** 3
+    else:
+        raise ValueError(f"Unknown schedule {schedule!r}.")
+    targets[-1] = sparsity
+    return targets
+
+
+def pattern_of(network):
+    """The pattern object named by the pruning parameters of ``network``."""
+    return resolve_pattern(
+        network.pattern, block_shape=network.block_shape, n=network.n, m=network.m
+    )
+
+
+def schedule_targets(network, sparsity):
+    """Target sparsity after each pruning step of ``network`` towards ``sparsity``.
+
+    A pattern that fixes the sparsity reaches it in one step.
+    """
+    if sparsity == 0:
+        return np.empty(0)
+    schedule = network.schedule
+    if pattern_of(network).fixed_sparsity is not None:
+        schedule = "oneshot"
+    return sparsity_schedule(
+        schedule, sparsity, network.n_pruning_steps, network.initial_sparsity
+    )
 
 
 def planned_coef_shapes(estimator, X, y):
@@ -24,7 +116,9 @@ def planned_coef_shapes(estimator, X, y):
     if estimator.warm_start and hasattr(estimator, "coefs_"):
         return [coef.shape for coef in estimator.coefs_]
     hidden = hidden_layer_sizes_of(estimator.hidden_layer_sizes)
-    X, y = clone(estimator)._validate_input(X, y, incremental=False, reset=True)
+    X, y = clone(estimator)._validate_input(
+        X, y, incremental=False, reset=True, warm_start=False
+    )
     n_outputs = 1 if y.ndim == 1 else y.shape[1]
     return list(pairwise([X.shape[1], *hidden, n_outputs]))
 
@@ -62,3 +156,159 @@ def check_pruning_parameters(params, coef_shapes, sparsity):
             f"{len(coef_shapes)} weight matrices prunable."
         )
     pattern.check_layers(coef_shapes, layers)
+
+
+class PruningRun:
+    """Steers one pruning fit of a network.
+
+    Parameters
+    ----------
+    network : PrunedMLPClassifier or PrunedMLPRegressor
+        Trained and pruned in place. Its pruning parameters (pattern,
+        criterion, schedule, ``finetune_iter``, distillation) steer the run;
+        its ``sparsity`` does not: targets are given to :meth:`prune_along`.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Training data.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Targets.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+
+    Attributes
+    ----------
+    random_state : numpy.random.RandomState
+        The one random stream of the dense training and all fine-tuning.
+    history : dict of list
+        One entry per step, step 0 being the dense network.
+    """
+
+    def __init__(self, network, X, y, sample_weight=None):
+        self.network = network
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight
+        self.pattern = pattern_of(network)
+        self.random_state = check_random_state(network.random_state)
+        self.history = {key: [] for key in HISTORY_KEYS}
+
+    def train_dense(self):
+        """Train the dense network and record it as step 0."""
+        network = self.network
+        settings = network._training_settings()._replace(
+            random_state=self.random_state
+        )
+        network._fit(self.X, self.y, self.sample_weight, settings=settings)
+        self.record(0, 0.0)
+
+    def start_from_trained(self):
+        """Record the network as it is, already trained, as step 0."""
+        self.record(0, 0.0)
+
+    def prune_along(self, targets, on_step=None):
+        """Prune to each target sparsity in turn, fine-tuning after every step.
+
+        ``on_step(target)``, if given, is called after each fine-tuning.
+        """
+        if len(targets) == 0:
+            return
+        network = self.network
+        # A fixed budget: lbfgs would otherwise stop at once after a small step.
+        fine_tuning = TrainingSettings(
+            max_iter=network.finetune_iter,
+            tol=0.0,
+            warm_start=True,
+            random_state=self.random_state,
+        )
+        step = self.history["step"][-1]
+        with network._distillation():
+            for target in targets:
+                step += 1
+                self.prune_to(target)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    network._fit(
+                        self.X, self.y, self.sample_weight, settings=fine_tuning
+                    )
+                self.record(step, target)
+                if on_step is not None:
+                    on_step(target)
+
+    def prune_to(self, target):
+        """One pruning step bringing the sparsity to ``target``."""
+        network = self.network
+        n_total, n_pruned = network._prunable_counts()
+        amount = self.pattern.amount_to(target, n_total, n_pruned, network.scope)
+        if amount == 0:
+            return
+        network.prune(
+            self.X,
+            self.y,
+            amount=amount,
+            criterion=network.criterion,
+            pattern=network.pattern,
+            scope=network.scope,
+            block_shape=tuple(network.block_shape),
+            n=network.n,
+            m=network.m,
+            sample_weight=self.sample_weight,
+        )
+
+    def record(self, step, target):
+        """Append the network's current state to the history."""
+        network = self.network
+        validation = getattr(network, "best_validation_score_", None)
+        self.history["step"].append(step)
+        self.history["target_sparsity"].append(float(target))
+        self.history["sparsity"].append(network.sparsity_)
+        self.history["loss"].append(float(network.loss_))
+        self.history["n_iter"].append(int(network.n_iter_))
+        self.history["validation_score"].append(
+            np.nan if validation is None else float(validation)
+        )
+
+    def snapshot(self, sparsity):
+        """A fitted copy of the network as it is now; the run goes on.
+
+        The copy's ``sparsity`` is the target just reached.
+        """
+        network = self.network
+        snapshot = clone(network)
+        snapshot.__dict__.update(
+            {
+                key: copy.deepcopy(value)
+                for key, value in network.__dict__.items()
+                if key not in _TRAINING_ONLY
+            }
+        )
+        snapshot.sparsity = float(sparsity)
+        return snapshot._finish_fit(
+            copy.deepcopy(self.history), self.pattern.removes_units
+        )
+
+    def finish(self, sparsity):
+        """Derive the network's fitted attributes once ``sparsity`` is reached."""
+        self.warn_if_inexact(sparsity)
+        return self.network._finish_fit(self.history, self.pattern.removes_units)
+
+    def warn_if_inexact(self, sparsity):
+        """Warn when the achieved sparsity is more than a weight off ``sparsity``."""
+        if sparsity == 0:
+            return
+        network = self.network
+        n_total, n_pruned = network._prunable_counts()
+        if network.warm_start and n_pruned > sparsity * n_total + 1:
+            warnings.warn(
+                f"Requested sparsity={sparsity:g} is below the sparsity "
+                f"{n_pruned / n_total:g} that warm_start resumed from; masks only "
+                "shrink, so it is kept. Set warm_start=False to prune less.",
+                UserWarning,
+                stacklevel=4,
+            )
+        elif abs(n_pruned - sparsity * n_total) > 1:
+            warnings.warn(
+                f"Requested sparsity={sparsity:g} is not reachable with "
+                f"pattern={network.pattern!r} and scope={network.scope!r}; "
+                f"achieved sparsity_={n_pruned / n_total:g}.",
+                UserWarning,
+                stacklevel=4,
+            )

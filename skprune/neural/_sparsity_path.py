@@ -9,7 +9,6 @@ takes a fitted snapshot. Cross-validation runs the path once per fold, as
 :class:`~sklearn.linear_model.LassoCV`.
 """
 
-import copy
 from numbers import Integral
 
 import numpy as np
@@ -18,9 +17,7 @@ from sklearn.utils import Bunch
 
 from ..model_selection._search import check_grid
 from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor
-
-# Training state a snapshot does not need.
-_TRAINING_ONLY = ("_teacher", "_output_logits", "_optimizer", "_rng")
+from ._pruning_run import PruningRun, pattern_of, schedule_targets
 
 DEFAULT_MIN_DENSITY = 0.02
 
@@ -60,11 +57,12 @@ def sparsity_grid(sparsities, *, name="sparsities", min_points=1):
 
 
 def check_path_estimator(estimator, X, y, grid):
-    """Raise a clear error when ``estimator`` cannot walk a sparsity path."""
-    if estimator.pattern == "n:m":
+    """Raise a clear error, before training, when ``estimator`` cannot walk the path."""
+    fixed = pattern_of(estimator).fixed_sparsity
+    if fixed is not None:
         raise ValueError(
-            'pattern="n:m" fixes the sparsity at 1 - n / m, so it has no path '
-            "of sparsities; fit the estimator instead."
+            f"pattern={estimator.pattern!r} fixes the sparsity at {fixed:g}, so it "
+            "has no path of sparsities; fit the estimator instead."
         )
     estimator._check_pruning_params(X, y, grid[-1])
 
@@ -75,26 +73,8 @@ def path_targets(estimator, grid):
     The schedule of ``estimator`` towards the largest sparsity of ``grid``,
     with the nonzero sparsities of ``grid`` inserted.
     """
-    targets = np.concatenate([estimator._schedule_targets(grid[-1]), grid[grid > 0]])
+    targets = np.concatenate([schedule_targets(estimator, grid[-1]), grid[grid > 0]])
     return np.unique(targets)
-
-
-def snapshot_of(estimator, sparsity):
-    """A fitted copy of ``estimator`` in the middle of its path.
-
-    The copy's ``sparsity`` is set to the target just reached and its fitted
-    attributes are derived as at the end of ``fit``; ``estimator`` goes on.
-    """
-    snapshot = clone(estimator)
-    snapshot.__dict__.update(
-        {
-            key: copy.deepcopy(value)
-            for key, value in estimator.__dict__.items()
-            if key not in _TRAINING_ONLY
-        }
-    )
-    snapshot.sparsity = float(sparsity)
-    return snapshot._finish_fit()
 
 
 def walk_sparsity_path(
@@ -112,24 +92,31 @@ def walk_sparsity_path(
         Increasing sparsities, from :func:`sparsity_grid`.
     on_snapshot : callable, default=None
         ``on_snapshot(index, snapshot)`` for each point of ``grid`` reached,
-        ``snapshot`` being a fitted copy (see :func:`snapshot_of`).
+        ``snapshot`` being a fitted copy (see :meth:`PruningRun.snapshot`).
     until : float, default=None
         Stop after the step reaching this sparsity. The steps before are those
         of the whole path, so the network equals the path's snapshot there.
+
+    Returns
+    -------
+    run : PruningRun
+        The run, to finish the fit of ``estimator`` with.
     """
     check_path_estimator(estimator, X, y, grid)
     points = {float(sparsity): index for index, sparsity in enumerate(grid)}
+    run = PruningRun(estimator, X, y, sample_weight)
 
     def take(target):
         if on_snapshot is not None and float(target) in points:
-            on_snapshot(points[float(target)], snapshot_of(estimator, target))
+            on_snapshot(points[float(target)], run.snapshot(target))
 
     targets = path_targets(estimator, grid)
     if until is not None:
         targets = targets[targets <= until]
-    estimator._train_dense(X, y, sample_weight)
+    run.train_dense()
     take(0.0)
-    estimator._prune_along(X, y, sample_weight, targets, on_step=take)
+    run.prune_along(targets, on_step=take)
+    return run
 
 
 def sparsity_path(estimator, X, y, sparsities=6, *, sample_weight=None):

@@ -18,7 +18,7 @@ from skprune.neural import (
     PrunedMLPClassifier,
     PrunedMLPRegressor,
 )
-from skprune.neural._pruned import sparsity_schedule
+from skprune.neural import sparsity_schedule
 import itertools
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
