@@ -1098,8 +1098,12 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         ]
         alive = [pattern.alive(self, target) for target in targets]
         selected = pattern.select(group_scores, alive, amount, scope)
+        masks, intercept_masks = self.masks_, self.intercept_masks_
         for target, groups in zip(targets, selected):
-            pattern.remove(self, target, groups)
+            masks, intercept_masks = pattern.removed(
+                masks, intercept_masks, target, groups
+            )
+        self.masks_, self.intercept_masks_ = masks, intercept_masks
 
         updates = criterion.compensate(context, old_masks)
         if updates is not None:

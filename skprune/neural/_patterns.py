@@ -2,7 +2,12 @@
 
 A pattern cuts the prunable part of a network into *groups* (single weights,
 blocks, hidden units), turns per-weight scores into one score per group, and
-removes the groups it selects by shrinking the estimator's masks. Groups are
+returns new masks without the groups it selects; it never edits the masks it
+is given. It also answers, before any training, whether it fits the layers
+(:meth:`PruningPattern.check_layers`), which sparsities it can reach
+(:meth:`PruningPattern.check_sparsity`) and what ``amount`` of a step reaches a
+target sparsity (:meth:`PruningPattern.amount_to`). Nothing outside this module
+knows the particulars of a pattern. Groups are
 indexed per *target* (a weight matrix, or a hidden layer for ``"neuron"``) in
 row-major order, which fixes how ties are broken: among equal scores the
 group of the earlier target, then the lower index, is pruned first.
@@ -206,10 +211,38 @@ class PruningPattern:
         """Whether each group of ``target`` has an unpruned weight."""
         return estimator.masks_[target].ravel()
 
-    def remove(self, estimator, target, groups):
-        """Shrink the masks to remove ``groups`` of ``target``."""
-        mask = estimator.masks_[target]
+    def removed(self, masks, intercept_masks, target, groups):
+        """The masks without ``groups`` of ``target``; the given ones are kept.
+
+        Parameters
+        ----------
+        masks, intercept_masks : list of ndarray of bool
+            Masks of the weight matrices and of the intercepts.
+        target : int
+        groups : ndarray of int
+            Indices of the groups, as in :meth:`group_scores`.
+
+        Returns
+        -------
+        masks, intercept_masks : list of ndarray of bool
+            New lists; the arrays that change are new arrays.
+        """
+        mask = masks[target].copy()
         mask[np.unravel_index(groups, mask.shape)] = False
+        return _replaced(masks, {target: mask}), intercept_masks
+
+    def subset_groups(self, shape):
+        """Groups within which the pattern chooses which weights to remove.
+
+        Returns
+        -------
+        groups : tuple of (ndarray of int, int) or None
+            For patterns that keep a fixed number of weights in each of many
+            small groups of a matrix of ``shape``: the row-major positions of
+            every group, shape (n_groups, group_width) padded with -1, and
+            the number of weights each group loses. None for the others.
+        """
+        return None
 
     def group_labels(self, estimator, target):
         """Group of every weight, for criteria that score groups jointly.
@@ -298,11 +331,12 @@ class BlockPattern(PruningPattern):
         block_cols = np.arange(n_cols)[np.newaxis, :] // cols
         return {target: block_rows * (n_cols // cols) + block_cols}
 
-    def remove(self, estimator, target, groups):
-        blocked = self._blocked(estimator.masks_[target].copy())
+    def removed(self, masks, intercept_masks, target, groups):
+        blocked = self._blocked(masks[target].copy())
         block_rows, block_cols = np.unravel_index(groups, blocked[:, 0, :, 0].shape)
         blocked[block_rows, :, block_cols, :] = False
-        estimator.masks_[target] = blocked.reshape(estimator.masks_[target].shape)
+        mask = blocked.reshape(masks[target].shape)
+        return _replaced(masks, {target: mask}), intercept_masks
 
 
 class NeuronPattern(PruningPattern):
@@ -345,10 +379,16 @@ class NeuronPattern(PruningPattern):
             target: np.broadcast_to(units[:, np.newaxis], outgoing.shape),
         }
 
-    def remove(self, estimator, target, groups):
-        estimator.masks_[target - 1][:, groups] = False
-        estimator.masks_[target][groups, :] = False
-        estimator.intercept_masks_[target - 1][groups] = False
+    def removed(self, masks, intercept_masks, target, groups):
+        incoming, outgoing = masks[target - 1].copy(), masks[target].copy()
+        bias = intercept_masks[target - 1].copy()
+        incoming[:, groups] = False
+        outgoing[groups, :] = False
+        bias[groups] = False
+        return (
+            _replaced(masks, {target - 1: incoming, target: outgoing}),
+            _replaced(intercept_masks, {target - 1: bias}),
+        )
 
 
 class NMPattern(PruningPattern):
@@ -393,6 +433,13 @@ class NMPattern(PruningPattern):
     def alive(self, estimator, target):
         return estimator.masks_[target]
 
+    def subset_groups(self, shape):
+        n_rows, n_cols = shape
+        rows = np.arange(-(-n_rows // self.m) * self.m).reshape(-1, self.m)
+        cols = np.arange(n_cols)[:, np.newaxis, np.newaxis]
+        positions = np.where(rows < n_rows, rows * n_cols + cols, -1)
+        return positions.reshape(-1, self.m), self.m - self.n
+
     def _to_remove(self, scores, alive):
         n_rows, n_cols = scores.shape
         n_groups = -(-n_rows // self.m)
@@ -417,6 +464,14 @@ class NMPattern(PruningPattern):
     def split_amount(self, alive, amount, scope, n_parts):
         # The pattern is reached in one step: there is no fraction to split.
         return [amount]
+
+
+def _replaced(arrays, replacements):
+    """A copy of the list ``arrays`` with the entries of ``replacements`` swapped in."""
+    arrays = list(arrays)
+    for index, array in replacements.items():
+        arrays[index] = array
+    return arrays
 
 
 def _hidden_layers_fed_by(layers, n_coef_layers):

@@ -20,10 +20,8 @@ from ._fisher import (
     check_gradients,
     fisher_inverse,
 )
-from ._patterns import NMPattern
-
-# Largest number of subsets of an n:m group searched exhaustively by OBS.
-_MAX_NM_SUBSETS = 256
+# Largest number of subsets of a group searched exhaustively by OBS.
+_MAX_SUBSETS = 256
 
 
 def _one_blas_thread(method):
@@ -444,8 +442,9 @@ class OBSCriterion(PruningCriterion):
 
     @_one_blas_thread
     def group_scores(self, context, pattern, target, coef_scores, intercept_scores):
-        if isinstance(pattern, NMPattern):
-            return self._nm_scores(context, pattern, target, coef_scores)
+        subsets = pattern.subset_groups(context.coefs[target].shape)
+        if subsets is not None:
+            return self._subset_scores(context, target, coef_scores, *subsets)
         labels = pattern.group_labels(context.estimator, target)
         if labels is None:
             return super().group_scores(
@@ -463,20 +462,21 @@ class OBSCriterion(PruningCriterion):
             )
         return saliency
 
-    def _nm_scores(self, context, pattern, target, coef_scores):
-        """Per-weight scores that make ``pattern`` remove the best subsets."""
+    def _subset_scores(self, context, target, coef_scores, positions, n_remove):
+        """Per-weight scores that make the pattern remove the best subsets.
+
+        ``positions`` holds the row-major positions of every group (-1 past
+        the end) of which the pattern removes ``n_remove`` weights.
+        """
         coef = context.coefs[target]
         mask = context.masks[target]
         fan_in, fan_out = coef.shape
-        n, m = pattern.n, pattern.m
-        n_remove = m - n
-        if math.comb(m, n_remove) > _MAX_NM_SUBSETS:
+        m = positions.shape[1]
+        if math.comb(m, n_remove) > _MAX_SUBSETS:
             return coef_scores[target]
-        # Fisher-order index of row j * m + r of column k, -1 past the end.
-        rows = np.arange(-(-fan_in // m) * m).reshape(-1, m)
-        index = np.arange(fan_out)[:, np.newaxis, np.newaxis] * fan_in + rows
-        index = np.where(rows < fan_in, index, -1).reshape(-1, m)
-        valid = index >= 0
+        valid = positions >= 0
+        rows, cols = np.divmod(positions, fan_out)
+        index = np.where(valid, cols * fan_in + rows, -1)
         flat_weights = _in_fisher_order(coef.astype(np.float64))
         flat_mask = _in_fisher_order(mask)
         safe = np.maximum(index, 0)

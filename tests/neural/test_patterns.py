@@ -274,3 +274,54 @@ def test_amount_larger_than_what_remains(data):
         est.prune(amount=6)
     est.prune(amount=5)
     assert est.sparsity_ == 1.0
+
+
+# ----------------------------------------------------------------------
+# Patterns as functions of the masks
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, target, groups",
+    [("unstructured", 1, [0, 5]), ("block", 0, [1]), ("neuron", 1, [2, 3]), ("n:m", 0, [7])],
+)
+def test_removed_returns_new_masks_and_keeps_the_given_ones(data, name, target, groups):
+    from skprune.neural._patterns import resolve_pattern
+
+    est = _fitted(data)
+    pattern = resolve_pattern(name, block_shape=(4, 4), n=2, m=4)
+    masks = [m.copy() for m in est.masks_]
+    intercept_masks = [m.copy() for m in est.intercept_masks_]
+    new_masks, new_intercept_masks = pattern.removed(
+        masks, intercept_masks, target, np.array(groups)
+    )
+    for before, given in zip(est.masks_ + est.intercept_masks_, masks + intercept_masks):
+        assert_array_equal(before, given)
+    removed = sum(int((old & ~new).sum()) for old, new in zip(masks, new_masks))
+    # One weight, a 4x4 block, or a unit of the first hidden layer: its 64
+    # incoming and 16 outgoing weights; group 7 of n:m has 4 live weights, 2 go.
+    expected = {"unstructured": 2, "block": 16, "neuron": 2 * (64 + 16), "n:m": 1}
+    assert removed == expected[name]
+    bias_removed = sum(int((o & ~n).sum()) for o, n in zip(intercept_masks, new_intercept_masks))
+    assert bias_removed == (2 if name == "neuron" else 0)
+
+
+@pytest.mark.parametrize("name", ["unstructured", "block"])
+@pytest.mark.parametrize("scope", ["global", "layer"])
+@pytest.mark.parametrize("target", [0.3, 0.75])
+def test_amount_to_reaches_the_target_sparsity(data, name, scope, target):
+    # Groups of equal size: one step of amount_to lands within a group of the
+    # target (units differ in size, so the neuron pattern only approaches it).
+    from skprune.neural._patterns import resolve_pattern
+
+    est = _fitted(data)
+    pattern = resolve_pattern(name, block_shape=(4, 4), n=2, m=4)
+    layers = est._prunable_coef_layers()
+    n_total = sum(est.masks_[layer].size for layer in layers)
+    amount = pattern.amount_to(target, n_total, 0, scope)
+    est.prune(amount=amount, pattern=name, scope=scope, block_shape=(4, 4))
+    n_pruned = sum(int((~est.masks_[layer]).sum()) for layer in layers)
+    group = {"unstructured": 1, "block": 16}[name]
+    n_layers = 1 if scope == "global" else len(layers)
+    assert abs(n_pruned - target * n_total) <= group * n_layers
+    assert pattern.amount_to(n_pruned / n_total, n_total, n_pruned, scope) == 0
