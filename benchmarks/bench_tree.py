@@ -9,7 +9,7 @@ two thousand leaves:
    scored at every alpha) against :class:`~sklearn.model_selection.GridSearchCV`
    over :class:`~sklearn.tree.DecisionTreeClassifier` (one tree per fold and
    alpha). Both see the same folds and the same alphas, both use
-   ``selection="min"`` semantics and one core, and both refit on all the data.
+   ``selection="best"`` semantics and one core, and both refit on all the data.
    The chosen alpha and the mean test scores must be the same;
 2. pruning a fitted tree at several alphas: ``PrunedTreeClassifier.prune``
    against refitting ``DecisionTreeClassifier(ccp_alpha=alpha)``. The pruned
@@ -102,7 +102,7 @@ def bench_cv(X, y, grid, repeats):
     """PrunedTreeClassifierCV against GridSearchCV on the same folds and alphas."""
     folds = StratifiedKFold(n_splits=N_FOLDS)
     ours_estimator = PrunedTreeClassifierCV(
-        ccp_alphas=grid, cv=folds, selection="min", random_state=SEED
+        ccp_alphas=grid, cv=folds, selection="best", random_state=SEED
     )
     theirs_estimator = GridSearchCV(
         DecisionTreeClassifier(random_state=SEED), {"ccp_alpha": grid}, cv=folds

@@ -116,13 +116,13 @@ print("same tree as scikit-learn's refit:", same)
 # With ``selection="1se"`` (the default) it chooses the largest alpha whose
 # mean score is within one standard error of the best mean score: the
 # smallest tree that cannot be told apart from the best one.
-# ``selection="min"`` takes the best mean score, as
+# ``selection="best"`` takes the best mean score, as
 # :class:`~sklearn.model_selection.GridSearchCV` does.
 cv_trees = {
     selection: PrunedTreeClassifierCV(
         selection=selection, cv=10, return_train_score=True, random_state=0
     ).fit(X_train, y_train)
-    for selection in ("1se", "min")
+    for selection in ("1se", "best")
 }
 for selection, cv_tree in cv_trees.items():
     print(

@@ -80,7 +80,7 @@ def run_trees(output):
         [
             ("unpruned tree", DecisionTreeClassifier(random_state=SEED)),
             ("CV, impurity, 1-SE", PrunedTreeClassifierCV(random_state=SEED, return_train_score=True)),
-            ("CV, impurity, min", PrunedTreeClassifierCV(random_state=SEED, selection="min")),
+            ("CV, impurity, best", PrunedTreeClassifierCV(random_state=SEED, selection="best")),
             ("CV, misclassification, 1-SE", PrunedTreeClassifierCV(random_state=SEED, risk="misclassification")),
         ],
     )
@@ -92,7 +92,7 @@ def run_trees(output):
         [
             ("unpruned tree", DecisionTreeRegressor(random_state=SEED)),
             ("CV, impurity, 1-SE", PrunedTreeRegressorCV(random_state=SEED, return_train_score=True)),
-            ("CV, impurity, min", PrunedTreeRegressorCV(random_state=SEED, selection="min")),
+            ("CV, impurity, best", PrunedTreeRegressorCV(random_state=SEED, selection="best")),
         ],
     )
     plots = [

@@ -1,5 +1,6 @@
-"""Curves and displays shared by pruned trees and pruned neural networks."""
+"""Curves, displays and the path cross-validation shared by trees and MLPs."""
 
-from ._plot import PruningCurveDisplay, register_cv_estimator
+from ._plot import PruningCurveDisplay
+from ._search import register_cv_estimator
 
 __all__ = ["PruningCurveDisplay", "register_cv_estimator"]

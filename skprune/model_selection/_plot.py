@@ -1,32 +1,10 @@
 """Pruning curve: score against the pruning knob, with the model size beside it."""
 
-import importlib
-
 import numpy as np
-from sklearn.base import clone, is_classifier
+from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
-# Maps an estimator class to a function building the cross-validated estimator
-# that walks its pruning knob. Subpackages register their own pairs when
-# imported; these are imported before the registry is read.
-CV_ESTIMATOR_FACTORIES = {}
-REGISTERING_SUBPACKAGES = ("skprune.tree", "skprune.neural")
-
-
-def register_cv_estimator(estimator_class, factory):
-    """Teach :meth:`PruningCurveDisplay.from_estimator` about an estimator class.
-
-    Parameters
-    ----------
-    estimator_class : type
-        Instances of this class (and of its subclasses) are accepted.
-    factory : callable
-        ``factory(estimator, **cv_params)`` returns an unfitted
-        cross-validated estimator with a ``cv_results_``/``best_index_``
-        interface, whose class defines ``_curve_param`` and
-        ``_curve_complexity``.
-    """
-    CV_ESTIMATOR_FACTORIES[estimator_class] = factory
+from ._search import make_cv_estimator
 
 
 def _import_matplotlib(caller):
@@ -325,20 +303,6 @@ class PruningCurveDisplay:
         )
 
 
-def make_cv_estimator(estimator, *, param_values, **cv_params):
-    """The unfitted cross-validated estimator that walks the knob of ``estimator``."""
-    for name in REGISTERING_SUBPACKAGES:
-        importlib.import_module(name)
-    for estimator_class, factory in CV_ESTIMATOR_FACTORIES.items():
-        if isinstance(estimator, estimator_class):
-            return factory(estimator, param_values=param_values, **cv_params)
-    known = ", ".join(sorted(c.__name__ for c in CV_ESTIMATOR_FACTORIES))
-    raise TypeError(
-        f"PruningCurveDisplay does not know how to prune {type(estimator).__name__}; "
-        f"expected one of: {known}."
-    )
-
-
 def _score_name(cv_estimator):
     if isinstance(cv_estimator.scoring, str):
         return cv_estimator.scoring.replace("_", " ").capitalize()
@@ -348,23 +312,3 @@ def _score_name(cv_estimator):
 def _linthresh(x):
     positive = x[x > 0]
     return float(positive.min()) if positive.size else 1.0
-
-
-def cv_estimator_factory(classifier_cv, regressor_cv, grid_param):
-    """A factory for :func:`register_cv_estimator` from a pair of CV classes.
-
-    The factory keeps the parameters of the given estimator that the CV class
-    shares and passes ``param_values`` as its ``grid_param``.
-    """
-
-    def factory(estimator, *, param_values, **cv_params):
-        cv_class = classifier_cv if is_classifier(estimator) else regressor_cv
-        grid = {} if param_values is None else {grid_param: param_values}
-        if isinstance(estimator, cv_class):
-            given = {k: v for k, v in cv_params.items() if v is not None}
-            return clone(estimator).set_params(**given, **grid)
-        names = cv_class._parameter_constraints
-        params = {k: v for k, v in estimator.get_params(deep=False).items() if k in names}
-        return cv_class(**{**params, **grid, **cv_params})
-
-    return factory

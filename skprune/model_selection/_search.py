@@ -2,21 +2,126 @@
 
 A CV estimator of skprune fits one path per fold, scores every point of a
 grid of the pruning knob on the held-out part, and chooses a point from the
-mean scores. These helpers split the data, summarise the scores in the
-``cv_results_`` layout of :class:`~sklearn.model_selection.GridSearchCV` and
-make the choice.
+mean scores, as :class:`~sklearn.linear_model.LassoCV` does with
+:func:`~sklearn.linear_model.lasso_path`. :class:`PathCVMixin` does this for
+the tree and the network CV estimators alike: one fold-scoring routine
+(:func:`score_path_on_fold`), one ``Parallel`` block, one ``cv_results_``
+layout (that of :class:`~sklearn.model_selection.GridSearchCV`), one
+``selection`` vocabulary and one naming of the choice (``best_index_``,
+``best_score_``, ``best_params_``). What differs, how a path is walked on a
+fold, is a function the estimator class names.
 """
 
+import warnings
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import is_classifier
-from sklearn.metrics import check_scoring
+from joblib import Parallel, delayed
+from sklearn.base import clone, is_classifier
+from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, indexable
 
-from ..utils._sklearn import scorer_accepts_sample_weight
+from ..utils._sklearn import StrOptions, scorer_accepts_sample_weight
+
+# How the point of the grid is chosen from the mean cross-validated scores.
+SELECTIONS = ("1se", "best")
+# Earlier spellings of "best": "min" for trees, "max" for networks.
+_FORMER_SELECTIONS = ("min", "max")
+
+SELECTION_DOC = """selection : {{"1se", "best"}}, default="1se"
+        ``"1se"`` chooses the {most_pruned} whose mean score is within one
+        standard error of the best mean score (Breiman's rule); ``"best"``
+        chooses the best mean score (the {least_pruned} among ties), the
+        choice of :class:`~sklearn.model_selection.GridSearchCV`. The former
+        spellings ``"min"`` and ``"max"`` of ``"best"`` are accepted with a
+        ``FutureWarning``."""
+
+PATH_CV_CONSTRAINTS = {
+    "cv": ["cv_object"],
+    "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+    "selection": [
+        StrOptions({*SELECTIONS, *_FORMER_SELECTIONS}, deprecated=set(_FORMER_SELECTIONS))
+    ],
+    "n_jobs": [Integral, None],
+    "return_train_score": ["boolean"],
+}
+
+
+# Estimator classes that cannot say which CV estimator walks their knob (such
+# as scikit-learn's trees), mapped to a function building it.
+_CV_ESTIMATOR_FACTORIES = {}
+
+
+def register_cv_estimator(estimator_class, factory):
+    """Teach :meth:`PruningCurveDisplay.from_estimator` about an estimator class.
+
+    An estimator that has a ``_pruning_curve_cv`` method (as every skprune
+    estimator with a pruning knob has) needs no registration; this is for
+    classes that cannot have one, such as scikit-learn's decision trees,
+    which :mod:`skprune.tree` registers.
+
+    Parameters
+    ----------
+    estimator_class : type
+        Instances of this class (and of its subclasses) are accepted.
+    factory : callable
+        ``factory(estimator, param_values=..., **cv_params)`` returns an
+        unfitted cross-validated estimator with a ``cv_results_`` /
+        ``best_index_`` interface, whose class defines ``_curve_param`` and
+        ``_curve_complexity``.
+    """
+    _CV_ESTIMATOR_FACTORIES[estimator_class] = factory
+
+
+def make_cv_estimator(estimator, *, param_values, **cv_params):
+    """The unfitted cross-validated estimator that walks the knob of ``estimator``.
+
+    Asked of the estimator itself (its ``_pruning_curve_cv`` method), or of a
+    factory registered for its class.
+    """
+    build = getattr(estimator, "_pruning_curve_cv", None)
+    if build is not None:
+        return build(param_values=param_values, **cv_params)
+    for estimator_class, factory in _CV_ESTIMATOR_FACTORIES.items():
+        if isinstance(estimator, estimator_class):
+            return factory(estimator, param_values=param_values, **cv_params)
+    raise TypeError(
+        f"PruningCurveDisplay does not know how to prune {type(estimator).__name__}: "
+        "it needs a _pruning_curve_cv method or a factory registered with "
+        "skprune.model_selection.register_cv_estimator (scikit-learn's trees are "
+        "registered when skprune.tree is imported)."
+    )
+
+
+def cv_estimator_like(estimator, cv_class, *, param_values, **cv_params):
+    """An unfitted ``cv_class`` with the parameters of ``estimator`` it shares.
+
+    ``param_values``, when given, is the CV estimator's grid parameter
+    (``cv_class._grid_parameter``); ``cv_params`` set to None are left at
+    their defaults when ``estimator`` is itself a ``cv_class``.
+    """
+    grid = {} if param_values is None else {cv_class._grid_parameter: param_values}
+    if isinstance(estimator, cv_class):
+        given = {k: v for k, v in cv_params.items() if v is not None}
+        return clone(estimator).set_params(**given, **grid)
+    names = cv_class._parameter_constraints
+    params = {k: v for k, v in estimator.get_params(deep=False).items() if k in names}
+    return cv_class(**{**params, **grid, **cv_params})
+
+
+def check_selection(selection):
+    """``selection`` in the current vocabulary, warning on a former spelling."""
+    if selection in _FORMER_SELECTIONS:
+        warnings.warn(
+            f'selection={selection!r} is now spelt selection="best"; '
+            f"{selection!r} will be removed in a future version.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return "best"
+    return selection
 
 
 def check_grid(values, name, *, accepted, valid, valid_text, min_points):
@@ -178,3 +283,140 @@ def score_results(param_name, grid, test_scores, train_scores=None):
         else np.zeros(test_scores.shape[1])
     )
     return cv_results
+
+
+def score_path_on_fold(
+    walk_path, template, X, y, sample_weight, weighted_scores, train, test, grid,
+    scorer, return_train_score,
+):
+    """Walk a pruning path on one fold and score it at every point of ``grid``.
+
+    Parameters
+    ----------
+    walk_path : callable
+        ``walk_path(template, X, y, sample_weight, grid, visit)`` fits
+        ``template`` on the training part and calls ``visit(index, model,
+        size)`` with the fitted model at every point of ``grid`` and its size
+        (leaves, nonzero weights).
+    template : estimator
+        The unfitted single estimator.
+    X, y, sample_weight : indexable arrays
+        All the data.
+    weighted_scores : bool
+        Whether the scorer receives the sample weights.
+    train, test : ndarray of int
+        The fold.
+    grid : ndarray of shape (n_points,)
+    scorer : callable
+    return_train_score : bool
+
+    Returns
+    -------
+    test_scores, train_scores : ndarray of shape (n_points,)
+        ``train_scores`` is None unless ``return_train_score``.
+    sizes : ndarray of shape (n_points,)
+    """
+    n_points = grid.shape[0]
+    test_scores = np.full(n_points, np.nan)
+    train_scores = np.full(n_points, np.nan) if return_train_score else None
+    sizes = np.zeros(n_points, dtype=np.int64)
+    score_weight = sample_weight if weighted_scores else None
+
+    def visit(index, model, size):
+        test_scores[index] = scorer(
+            model, X[test], y[test], **weights_of(score_weight, test)
+        )
+        if return_train_score:
+            train_scores[index] = scorer(
+                model, X[train], y[train], **weights_of(score_weight, train)
+            )
+        sizes[index] = size
+
+    train_weight = None if sample_weight is None else sample_weight[train]
+    walk_path(template, X[train], y[train], train_weight, grid, visit)
+    return test_scores, train_scores, sizes
+
+
+class PathCVMixin:
+    """Choice of a pruning knob by cross-validation on its path.
+
+    A CV estimator class sets:
+
+    - ``_curve_param``: the knob, e.g. ``"ccp_alpha"``; ``best_params_`` and
+      ``cv_results_["param_" + _curve_param]`` are named after it;
+    - ``_grid_parameter``, ``_grid_attribute``: the parameter giving the
+      grid and the fitted attribute holding it;
+    - ``_size_name``: the model size recorded per fold, stored as
+      ``cv_results_["mean_" + _size_name]``;
+    - ``_curve_complexity``: the key of ``cv_results_`` and the label of the
+      size that :class:`~skprune.model_selection.PruningCurveDisplay` draws;
+    - ``_fold_estimator``: the single estimator fitted on each fold;
+    - ``_walk_path``: a staticmethod walking the path on one fold, see
+      :func:`score_path_on_fold`.
+    """
+
+    def _pruning_curve_cv(self, *, param_values=None, **cv_params):
+        """An unfitted copy for :class:`~skprune.model_selection.PruningCurveDisplay`.
+
+        ``param_values`` replaces the grid; ``cv_params`` given as None keep
+        this estimator's values.
+        """
+        return cv_estimator_like(
+            self, type(self), param_values=param_values, **cv_params
+        )
+
+    def _fold_template(self, **params):
+        """The single estimator with this estimator's shared parameters."""
+        names = self._fold_estimator._parameter_constraints
+        shared = {k: v for k, v in self.get_params(deep=False).items() if k in names}
+        return self._fold_estimator(**shared, **params)
+
+    def _cross_validate_path(self, template, X, y, sample_weight, groups, grid):
+        """Score the path of ``template`` on every fold and choose a point.
+
+        Sets ``cv_results_``, the grid attribute, ``best_index_``,
+        ``best_score_``, ``best_params_`` and ``n_splits_``.
+
+        Returns
+        -------
+        X, y, sample_weight : indexable arrays
+            The data, for the fit on all of it.
+        """
+        selection = check_selection(self.selection)
+        X, y, sample_weight, folds, scorer, weighted_scores = split_for_cv(
+            self, X, y, sample_weight, groups
+        )
+        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
+            delayed(score_path_on_fold)(
+                self._walk_path,
+                template,
+                X,
+                y,
+                sample_weight,
+                weighted_scores,
+                train,
+                test,
+                grid,
+                scorer,
+                self.return_train_score,
+            )
+            for train, test in folds
+        )
+        train_scores = None
+        if self.return_train_score:
+            train_scores = np.array([r[1] for r in results])
+        cv_results = score_results(
+            self._curve_param, grid, np.array([r[0] for r in results]), train_scores
+        )
+        cv_results[f"mean_{self._size_name}"] = np.mean([r[2] for r in results], axis=0)
+        self.cv_results_ = cv_results
+        setattr(self, self._grid_attribute, grid)
+        self.best_index_ = select_index(
+            cv_results["mean_test_score"],
+            cv_results["sem_test_score"],
+            one_standard_error=selection == "1se",
+        )
+        self.best_score_ = float(cv_results["mean_test_score"][self.best_index_])
+        self.best_params_ = {self._curve_param: float(grid[self.best_index_])}
+        self.n_splits_ = len(results)
+        return X, y, sample_weight

@@ -9,20 +9,22 @@ data up to the chosen sparsity.
 
 from numbers import Integral
 
-import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import clone
-from sklearn.metrics import get_scorer_names
 
-from ..model_selection._plot import cv_estimator_factory, register_cv_estimator
 from ..model_selection._search import (
-    score_results,
-    select_index,
-    split_for_cv,
-    weights_of,
+    PATH_CV_CONSTRAINTS,
+    SELECTION_DOC,
+    PathCVMixin,
+    cv_estimator_like,
+    register_cv_estimator,
 )
-from ..utils._sklearn import Interval, StrOptions, _fit_context
-from ._multilayer_perceptron import _COMMON_ATTRIBUTES_DOC, _COMMON_PARAMETERS_DOC
+from ..utils._sklearn import Interval, _fit_context
+from ._multilayer_perceptron import (
+    _COMMON_ATTRIBUTES_DOC,
+    _COMMON_PARAMETERS_DOC,
+    PrunableMLPClassifier,
+    PrunableMLPRegressor,
+)
 from ._pruned import (
     _PRUNED_ATTRIBUTES_DOC,
     _PRUNED_PARAMETERS_DOC,
@@ -33,62 +35,34 @@ from ._pruned import (
 from ._sparsity_path import check_path_estimator, sparsity_grid, walk_sparsity_path
 
 
-def _score_path_on_fold(
-    template, X, y, sample_weight, weighted_scores, train, test, grid, scorer,
-    return_train_score,
-):
-    """Walk the sparsity path on one fold and score it at every point."""
-    n_points = grid.shape[0]
-    test_scores = np.full(n_points, np.nan)
-    train_scores = np.full(n_points, np.nan) if return_train_score else None
-    n_nonzero = np.zeros(n_points, dtype=np.int64)
-    score_weight = sample_weight if weighted_scores else None
+def walk_network_path(template, X, y, sample_weight, grid, visit):
+    """Walk the sparsity path on one fold, visiting the snapshot at every point.
 
-    def score(index, snapshot):
-        test_scores[index] = scorer(
-            snapshot, X[test], y[test], **weights_of(score_weight, test)
-        )
-        if return_train_score:
-            train_scores[index] = scorer(
-                snapshot, X[train], y[train], **weights_of(score_weight, train)
-            )
-        n_nonzero[index] = snapshot.n_nonzero_
+    See :func:`~skprune.model_selection._search.score_path_on_fold`.
+    """
 
-    weights = sample_weight[train] if sample_weight is not None else None
+    def on_snapshot(index, snapshot):
+        visit(index, snapshot, snapshot.n_nonzero_)
+
     walk_sparsity_path(
-        clone(template), X[train], y[train], weights, grid, on_snapshot=score
+        clone(template), X, y, sample_weight, grid, on_snapshot=on_snapshot
     )
-    return test_scores, train_scores, n_nonzero
 
 
-def _without_sparsity(constraints):
-    constraints = dict(constraints)
-    del constraints["sparsity"]
-    return constraints
-
-
-class PrunedMLPCVMixin:
+class PrunedMLPCVMixin(PathCVMixin):
     """Cross-validated choice of the sparsity, shared by both CV estimators."""
 
-    # the estimator walking the path on each fold
-    _fold_estimator = None
-    # for PruningCurveDisplay: the knob, and the model size shown next to it
     _curve_param = "sparsity"
+    _grid_parameter = "sparsities"
+    _grid_attribute = "sparsities_"
+    _size_name = "n_nonzero"
     _curve_complexity = ("mean_n_nonzero", "Nonzero weights")
+    _walk_path = staticmethod(walk_network_path)
 
     _cv_parameter_constraints: dict = {
         "sparsities": [Interval(Integral, 2, None, closed="left"), "array-like"],
-        "cv": ["cv_object"],
-        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
-        "selection": [StrOptions({"1se", "max"})],
-        "n_jobs": [Integral, None],
-        "return_train_score": ["boolean"],
+        **PATH_CV_CONSTRAINTS,
     }
-
-    def _fold_template(self):
-        names = self._fold_estimator._parameter_constraints
-        params = {k: v for k, v in self.get_params(deep=False).items() if k in names}
-        return self._fold_estimator(**params, sparsity=0.0)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, *, groups=None):
@@ -114,48 +88,26 @@ class PrunedMLPCVMixin:
             Fitted estimator.
         """
         grid = sparsity_grid(self.sparsities, min_points=2)
-        template = self._fold_template()
+        template = self._fold_template(sparsity=0.0)
         check_path_estimator(template, X, y, grid)
-        X, y, sample_weight, folds, scorer, weighted_scores = split_for_cv(
-            self, X, y, sample_weight, groups
+        X, y, sample_weight = self._cross_validate_path(
+            template, X, y, sample_weight, groups, grid
         )
-        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
-            delayed(_score_path_on_fold)(
-                template,
-                X,
-                y,
-                sample_weight,
-                weighted_scores,
-                train,
-                test,
-                grid,
-                scorer,
-                self.return_train_score,
-            )
-            for train, test in folds
-        )
-        self._store_results(grid, results)
-        chosen = grid[self.best_index_]
+        chosen = self.best_params_["sparsity"]
         run = walk_sparsity_path(self, X, y, sample_weight, grid, until=chosen)
         return run.finish(chosen)
 
-    def _store_results(self, grid, results):
-        train_scores = None
-        if self.return_train_score:
-            train_scores = np.array([r[1] for r in results])
-        cv_results = score_results(
-            "sparsity", grid, np.array([r[0] for r in results]), train_scores
-        )
-        cv_results["mean_n_nonzero"] = np.mean([r[2] for r in results], axis=0)
-        self.cv_results_ = cv_results
-        self.sparsities_ = grid
-        self.best_index_ = select_index(
-            cv_results["mean_test_score"],
-            cv_results["sem_test_score"],
-            one_standard_error=self.selection == "1se",
-        )
-        self.best_score_ = float(cv_results["mean_test_score"][self.best_index_])
-        self.n_splits_ = len(results)
+
+def _cv_constraints(network):
+    """Parameter constraints of a CV estimator: the network's, pruning's, the CV's."""
+    pruning = {
+        k: v for k, v in _PrunedMLPMixin._pruning_constraints.items() if k != "sparsity"
+    }
+    return {
+        **network._parameter_constraints,
+        **pruning,
+        **PrunedMLPCVMixin._cv_parameter_constraints,
+    }
 
 
 _CV_DOC = """
@@ -172,11 +124,7 @@ _CV_DOC = """
     scoring : str, callable or None, default=None
         Scoring of the pruned networks on the held-out folds; ``None`` uses
         the estimator's ``score`` method. Higher is better.
-    selection : {"1se", "max"}, default="1se"
-        ``"1se"`` chooses the highest sparsity whose mean score is within one
-        standard error of the best mean score; ``"max"`` chooses the best
-        mean score (the lowest sparsity among ties), the choice of
-        :class:`~sklearn.model_selection.GridSearchCV`.
+    {selection}
     n_jobs : int, default=None
         Number of folds processed in parallel through joblib. ``None`` means 1
         unless in a :obj:`joblib.parallel_backend` context, which also lets
@@ -184,7 +132,11 @@ _CV_DOC = """
     return_train_score : bool, default=False
         Also score every network of the path on its training fold, as needed
         to plot a pruning curve.
-"""
+""".format(
+    selection=SELECTION_DOC.format(
+        most_pruned="highest sparsity", least_pruned="lowest sparsity"
+    )
+)
 
 _CV_ATTRIBUTES_DOC = """
     sparsities_ : ndarray of shape (n_points,)
@@ -200,6 +152,8 @@ _CV_ATTRIBUTES_DOC = """
         Index of the chosen sparsity in ``sparsities_``.
     best_score_ : float
         Mean cross-validated score at the chosen sparsity.
+    best_params_ : dict
+        ``{"sparsity": sparsities_[best_index_]}``, as in GridSearchCV.
     n_splits_ : int
         Number of folds.
     sparsity_ : float
@@ -247,7 +201,7 @@ def _cv_class_doc(kind, fold_estimator, example):
     )
 
 
-class PrunedMLPClassifierCV(PrunedMLPCVMixin, PrunedMLPClassifier):
+class PrunedMLPClassifierCV(PrunedMLPCVMixin, _PrunedMLPMixin, PrunableMLPClassifier):
     __doc__ = _cv_class_doc(
         "classifier",
         "PrunedMLPClassifier",
@@ -263,10 +217,7 @@ class PrunedMLPClassifierCV(PrunedMLPCVMixin, PrunedMLPClassifier):
     )
 
     _fold_estimator = PrunedMLPClassifier
-    _parameter_constraints: dict = {
-        **_without_sparsity(PrunedMLPClassifier._parameter_constraints),
-        **PrunedMLPCVMixin._cv_parameter_constraints,
-    }
+    _parameter_constraints: dict = _cv_constraints(PrunableMLPClassifier)
 
     def __init__(
         self,
@@ -339,21 +290,19 @@ class PrunedMLPClassifierCV(PrunedMLPCVMixin, PrunedMLPClassifier):
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
             prunable_layers=prunable_layers,
-            criterion=criterion,
-            pattern=pattern,
-            scope=scope,
-            block_shape=block_shape,
-            n=n,
-            m=m,
-            schedule=schedule,
-            n_pruning_steps=n_pruning_steps,
-            finetune_iter=finetune_iter,
-            initial_sparsity=initial_sparsity,
-            distillation_weight=distillation_weight,
-            temperature=temperature,
         )
-        # The sparsity is chosen by fit, not set.
-        del self.sparsity
+        self.criterion = criterion
+        self.pattern = pattern
+        self.scope = scope
+        self.block_shape = block_shape
+        self.n = n
+        self.m = m
+        self.schedule = schedule
+        self.n_pruning_steps = n_pruning_steps
+        self.finetune_iter = finetune_iter
+        self.initial_sparsity = initial_sparsity
+        self.distillation_weight = distillation_weight
+        self.temperature = temperature
         self.sparsities = sparsities
         self.cv = cv
         self.scoring = scoring
@@ -362,7 +311,7 @@ class PrunedMLPClassifierCV(PrunedMLPCVMixin, PrunedMLPClassifier):
         self.return_train_score = return_train_score
 
 
-class PrunedMLPRegressorCV(PrunedMLPCVMixin, PrunedMLPRegressor):
+class PrunedMLPRegressorCV(PrunedMLPCVMixin, _PrunedMLPMixin, PrunableMLPRegressor):
     __doc__ = _cv_class_doc(
         "regressor",
         "PrunedMLPRegressor",
@@ -378,10 +327,7 @@ class PrunedMLPRegressorCV(PrunedMLPCVMixin, PrunedMLPRegressor):
     )
 
     _fold_estimator = PrunedMLPRegressor
-    _parameter_constraints: dict = {
-        **_without_sparsity(PrunedMLPRegressor._parameter_constraints),
-        **PrunedMLPCVMixin._cv_parameter_constraints,
-    }
+    _parameter_constraints: dict = _cv_constraints(PrunableMLPRegressor)
 
     def __init__(
         self,
@@ -456,21 +402,19 @@ class PrunedMLPRegressorCV(PrunedMLPCVMixin, PrunedMLPRegressor):
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
             prunable_layers=prunable_layers,
-            criterion=criterion,
-            pattern=pattern,
-            scope=scope,
-            block_shape=block_shape,
-            n=n,
-            m=m,
-            schedule=schedule,
-            n_pruning_steps=n_pruning_steps,
-            finetune_iter=finetune_iter,
-            initial_sparsity=initial_sparsity,
-            distillation_weight=distillation_weight,
-            temperature=temperature,
         )
-        # The sparsity is chosen by fit, not set.
-        del self.sparsity
+        self.criterion = criterion
+        self.pattern = pattern
+        self.scope = scope
+        self.block_shape = block_shape
+        self.n = n
+        self.m = m
+        self.schedule = schedule
+        self.n_pruning_steps = n_pruning_steps
+        self.finetune_iter = finetune_iter
+        self.initial_sparsity = initial_sparsity
+        self.distillation_weight = distillation_weight
+        self.temperature = temperature
         self.sparsities = sparsities
         self.cv = cv
         self.scoring = scoring
@@ -479,7 +423,15 @@ class PrunedMLPRegressorCV(PrunedMLPCVMixin, PrunedMLPRegressor):
         self.return_train_score = return_train_score
 
 
+def _cv_estimator_for_network(estimator, *, param_values, **cv_params):
+    """The CV estimator choosing the sparsity of a pruned network."""
+    if isinstance(estimator, PrunedMLPClassifier):
+        cv_class = PrunedMLPClassifierCV
+    else:
+        cv_class = PrunedMLPRegressorCV
+    return cv_estimator_like(estimator, cv_class, param_values=param_values, **cv_params)
+
+
 register_cv_estimator(
-    _PrunedMLPMixin,
-    cv_estimator_factory(PrunedMLPClassifierCV, PrunedMLPRegressorCV, "sparsities"),
+    (PrunedMLPClassifier, PrunedMLPRegressor), _cv_estimator_for_network
 )

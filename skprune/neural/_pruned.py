@@ -19,6 +19,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import sparse
 from scipy.special import expit, log_expit, log_softmax, softmax
+from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import __version__
@@ -175,6 +176,49 @@ class _PrunedMLPMixin:
         """Keep the student's output pre-activation for the distillation loss."""
         if self._distilling():
             self._output_logits = z.copy()
+
+    def _output_loss_and_delta(self, X, y, y_pred, sample_weight):
+        """Task loss mixed with the distillation term while a teacher is set."""
+        loss, delta = super()._output_loss_and_delta(X, y, y_pred, sample_weight)
+        if not self._distilling():
+            return loss, delta
+        if is_classifier(self):
+            return self._distilled_from_logits(X, y_pred, sample_weight, loss, delta)
+        return self._distilled_from_outputs(X, y_pred, sample_weight, loss, delta)
+
+    def _distilled_from_logits(self, X, y_pred, sample_weight, loss, delta):
+        """Log-loss mixed with the KL divergence to the teacher's tempered outputs."""
+        h, T = self.distillation_weight, self.temperature
+        z_student = self._output_logits / T
+        z_teacher = self._teacher_logits(X) / T
+        if self.out_activation_ == "softmax":
+            log_p_student = log_softmax(z_student, axis=1)
+            log_p_teacher = log_softmax(z_teacher, axis=1)
+            p_teacher = np.exp(log_p_teacher)
+            kl = np.sum(p_teacher * (log_p_teacher - log_p_student), axis=1)
+            gradient = softmax(z_student, axis=1) - p_teacher
+        else:
+            # Per-output two-class distributions (p, 1 - p), p = sigmoid(z / T).
+            p_teacher = expit(z_teacher)
+            kl = np.sum(
+                p_teacher * (log_expit(z_teacher) - log_expit(z_student))
+                + (1 - p_teacher) * (log_expit(-z_teacher) - log_expit(-z_student)),
+                axis=1,
+            )
+            gradient = expit(z_student) - p_teacher
+        gradient *= T
+        if sample_weight is not None:
+            gradient *= sample_weight[:, np.newaxis]
+        loss = (1 - h) * loss + h * T**2 * np.average(kl, weights=sample_weight)
+        delta = (1 - h) * delta + h * gradient
+        return float(loss), delta.astype(y_pred.dtype, copy=False)
+
+    def _distilled_from_outputs(self, X, y_pred, sample_weight, loss, delta):
+        """Task loss mixed with the same loss to the teacher's outputs."""
+        h = self.distillation_weight
+        y_teacher = ACTIVATIONS[self.out_activation_](self._teacher_logits(X))
+        teacher_loss, teacher_delta = super()._output_loss_and_delta(X, y_teacher, y_pred, sample_weight)
+        return (1 - h) * loss + h * teacher_loss, (1 - h) * delta + h * teacher_delta
 
     def _check_pruning_params(self, X, y, sparsity):
         """Check the pruning parameters against ``sparsity`` and the data.
@@ -618,36 +662,6 @@ class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
         self.distillation_weight = distillation_weight
         self.temperature = temperature
 
-    def _output_loss_and_delta(self, X, y, y_pred, sample_weight):
-        """Log-loss mixed with the distillation term while a teacher is set."""
-        loss, delta = super()._output_loss_and_delta(X, y, y_pred, sample_weight)
-        if not self._distilling():
-            return loss, delta
-        h, T = self.distillation_weight, self.temperature
-        z_student = self._output_logits / T
-        z_teacher = self._teacher_logits(X) / T
-        if self.out_activation_ == "softmax":
-            log_p_student = log_softmax(z_student, axis=1)
-            log_p_teacher = log_softmax(z_teacher, axis=1)
-            p_teacher = np.exp(log_p_teacher)
-            kl = np.sum(p_teacher * (log_p_teacher - log_p_student), axis=1)
-            gradient = softmax(z_student, axis=1) - p_teacher
-        else:
-            # Per-output two-class distributions (p, 1 - p), p = sigmoid(z / T).
-            p_teacher = expit(z_teacher)
-            kl = np.sum(
-                p_teacher * (log_expit(z_teacher) - log_expit(z_student))
-                + (1 - p_teacher) * (log_expit(-z_teacher) - log_expit(-z_student)),
-                axis=1,
-            )
-            gradient = expit(z_student) - p_teacher
-        gradient *= T
-        if sample_weight is not None:
-            gradient *= sample_weight[:, np.newaxis]
-        loss = (1 - h) * loss + h * T**2 * np.average(kl, weights=sample_weight)
-        delta = (1 - h) * delta + h * gradient
-        return float(loss), delta.astype(y_pred.dtype, copy=False)
-
 
 class PrunedMLPRegressor(_PrunedMLPMixin, PrunableMLPRegressor):
     __doc__ = (
@@ -783,15 +797,3 @@ class PrunedMLPRegressor(_PrunedMLPMixin, PrunableMLPRegressor):
         self.initial_sparsity = initial_sparsity
         self.distillation_weight = distillation_weight
         self.temperature = temperature
-
-    def _output_loss_and_delta(self, X, y, y_pred, sample_weight):
-        """Task loss mixed with the loss to the teacher while one is set."""
-        loss, delta = super()._output_loss_and_delta(X, y, y_pred, sample_weight)
-        if not self._distilling():
-            return loss, delta
-        h = self.distillation_weight
-        y_teacher = ACTIVATIONS[self.out_activation_](self._teacher_logits(X))
-        teacher_loss, teacher_delta = super()._output_loss_and_delta(
-            X, y_teacher, y_pred, sample_weight
-        )
-        return (1 - h) * loss + h * teacher_loss, (1 - h) * delta + h * teacher_delta

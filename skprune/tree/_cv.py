@@ -10,23 +10,19 @@ the data is pruned at it.
 from numbers import Integral
 
 import numpy as np
-from joblib import Parallel, delayed
-from sklearn.base import clone
-from sklearn.metrics import get_scorer_names
-from sklearn.tree import BaseDecisionTree
+from sklearn.base import clone, is_classifier
+from sklearn.tree import BaseDecisionTree, DecisionTreeClassifier, DecisionTreeRegressor
 
-from ..model_selection._plot import cv_estimator_factory, register_cv_estimator
 from ..model_selection._search import (
+    PATH_CV_CONSTRAINTS,
+    SELECTION_DOC,
+    PathCVMixin,
     check_grid,
-    score_results,
-    select_index,
-    split_for_cv,
-    weights_of,
+    cv_estimator_like,
+    register_cv_estimator,
 )
-from ..utils._sklearn import Interval, StrOptions, _fit_context
+from ..utils._sklearn import Interval, _fit_context
 from ._classes import PrunedTreeClassifier, PrunedTreeMixin, PrunedTreeRegressor
-
-SELECTIONS = ("1se", "min")
 
 
 def geometric_midpoints(ccp_alphas):
@@ -71,47 +67,34 @@ def check_alpha_grid(ccp_alphas):
     )
 
 
-def _score_path_on_fold(
-    estimator, X, y, sample_weight, weighted_scores, train, test, grid, scorer,
-    return_train_score,
-):
-    """Grow a tree on one fold and score its pruned subtrees at every alpha."""
-    tree = clone(estimator).fit(X[train], y[train], **weights_of(sample_weight, train))
-    score_weight = sample_weight if weighted_scores else None
-    test_weight = weights_of(score_weight, test)
-    train_weight = weights_of(score_weight, train)
+def walk_tree_path(template, X, y, sample_weight, grid, visit):
+    """Grow a tree and visit its pruned subtree at every alpha of ``grid``.
+
+    See :func:`~skprune.model_selection._search.score_path_on_fold`.
+    """
+    fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+    tree = clone(template).fit(X, y, **fit_params)
     path = tree._path
-    test_scores = np.empty(grid.shape[0])
-    train_scores = np.empty(grid.shape[0]) if return_train_score else None
-    n_leaves = np.empty(grid.shape[0], dtype=np.intp)
     for index, alpha in enumerate(grid):
-        step = path.step_at(alpha)
         tree.tree_ = path.prune(alpha)
-        n_leaves[index] = path.n_leaves[step]
-        test_scores[index] = scorer(tree, X[test], y[test], **test_weight)
-        if return_train_score:
-            train_scores[index] = scorer(tree, X[train], y[train], **train_weight)
-    return test_scores, train_scores, n_leaves
+        visit(index, tree, path.n_leaves[path.step_at(alpha)])
 
 
-class PrunedTreeCVMixin(PrunedTreeMixin):
+class PrunedTreeCVMixin(PathCVMixin, PrunedTreeMixin):
     """Cross-validated choice of ``ccp_alpha``, shared by both CV estimators."""
 
     _alpha_attribute = "ccp_alpha_"
-    # the estimator grown on each fold
-    _fold_estimator = None
-    # for PruningCurveDisplay: the knob, and the complexity shown next to it
     _curve_param = "ccp_alpha"
+    _grid_parameter = "ccp_alphas"
+    _grid_attribute = "ccp_alphas_"
+    _size_name = "n_leaves"
     _curve_complexity = ("n_leaves", "Number of leaves")
+    _walk_path = staticmethod(walk_tree_path)
 
     _cv_parameter_constraints: dict = {
         "ccp_alphas": [Interval(Integral, 2, None, closed="left"), "array-like", None],
-        "cv": ["cv_object"],
-        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
-        "selection": [StrOptions(set(SELECTIONS))],
-        "n_jobs": [Integral, None],
+        **PATH_CV_CONSTRAINTS,
         "verbose": ["verbose"],
-        "return_train_score": ["boolean"],
     }
 
     def _alpha_grid(self):
@@ -122,11 +105,6 @@ class PrunedTreeCVMixin(PrunedTreeMixin):
         if self.ccp_alphas is not None:
             grid = thin_grid(grid, self.ccp_alphas)
         return grid
-
-    def _fold_template(self):
-        names = self._fold_estimator._parameter_constraints
-        params = {k: v for k, v in self.get_params(deep=False).items() if k in names}
-        return self._fold_estimator(**params)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, check_input=True, *, groups=None):
@@ -156,51 +134,15 @@ class PrunedTreeCVMixin(PrunedTreeMixin):
         """
         self._grow(X, y, sample_weight, check_input)
         grid = self._alpha_grid()
-
-        X, y, sample_weight, folds, scorer, weighted_scores = split_for_cv(
-            self, X, y, sample_weight, groups
+        self._cross_validate_path(
+            self._fold_template(), X, y, sample_weight, groups, grid
         )
-        template = self._fold_template()
-        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
-            delayed(_score_path_on_fold)(
-                template,
-                X,
-                y,
-                sample_weight,
-                weighted_scores,
-                train,
-                test,
-                grid,
-                scorer,
-                self.return_train_score,
-            )
-            for train, test in folds
-        )
-        self._store_results(grid, results)
-        self.tree_ = self._path.prune(self.ccp_alpha_)
-        return self
-
-    def _store_results(self, grid, results):
-        train_scores = None
-        if self.return_train_score:
-            train_scores = np.array([r[1] for r in results])
-        cv_results = score_results(
-            "ccp_alpha", grid, np.array([r[0] for r in results]), train_scores
-        )
-        cv_results["mean_n_leaves"] = np.mean([r[2] for r in results], axis=0)
-        cv_results["n_leaves"] = self._path.n_leaves[
+        self.cv_results_["n_leaves"] = self._path.n_leaves[
             [self._path.step_at(alpha) for alpha in grid]
         ]
-        self.cv_results_ = cv_results
-        self.ccp_alphas_ = grid
-        self.best_index_ = select_index(
-            cv_results["mean_test_score"],
-            cv_results["sem_test_score"],
-            one_standard_error=self.selection == "1se",
-        )
-        self.best_score_ = cv_results["mean_test_score"][self.best_index_]
-        self.ccp_alpha_ = float(grid[self.best_index_])
-        self.n_splits_ = len(results)
+        self.ccp_alpha_ = self.best_params_["ccp_alpha"]
+        self.tree_ = self._path.prune(self.ccp_alpha_)
+        return self
 
 
 _CV_DOC = """
@@ -220,11 +162,7 @@ _CV_DOC = """
         Scoring of the pruned trees on the held-out folds; ``None`` uses the
         estimator's ``score`` method. Higher is better.
 
-    selection : {"1se", "min"}, default="1se"
-        ``"1se"`` chooses the largest alpha whose mean score is within one
-        standard error of the best mean score (Breiman's rule, the smaller
-        tree); ``"min"`` chooses the alpha with the best mean score, which is
-        the choice of :class:`~sklearn.model_selection.GridSearchCV`.
+    {selection}
 
     n_jobs : int, default=None
         Number of folds processed in parallel through joblib. ``None`` means 1
@@ -237,7 +175,11 @@ _CV_DOC = """
     return_train_score : bool, default=False
         Also score every pruned tree on its training fold, as needed to plot a
         pruning curve.
-"""
+""".format(
+    selection=SELECTION_DOC.format(
+        most_pruned="largest alpha (the smaller tree)", least_pruned="smallest alpha"
+    )
+)
 
 _CV_ATTRIBUTES_DOC = """
     ccp_alpha_ : float
@@ -260,6 +202,9 @@ _CV_ATTRIBUTES_DOC = """
     best_score_ : float
         Mean cross-validated score at the chosen alpha.
 
+    best_params_ : dict
+        ``{"ccp_alpha": ccp_alpha_}``, as in GridSearchCV.
+
     n_splits_ : int
         Number of folds.
 
@@ -274,14 +219,13 @@ _CV_ATTRIBUTES_DOC = """
 """
 
 
-def _cv_init_params(cls):
-    """Parameter constraints of a CV estimator: the tree's, without ccp_alpha."""
-    constraints = dict(cls._parameter_constraints)
-    del constraints["ccp_alpha"]
-    return {**constraints, **PrunedTreeCVMixin._cv_parameter_constraints}
+def _cv_constraints(single):
+    """Parameter constraints of a CV estimator: the tree's, and the CV's."""
+    shared = {k: v for k, v in single._parameter_constraints.items() if k != "ccp_alpha"}
+    return {**shared, **PrunedTreeCVMixin._cv_parameter_constraints}
 
 
-class PrunedTreeClassifierCV(PrunedTreeCVMixin, PrunedTreeClassifier):
+class PrunedTreeClassifierCV(PrunedTreeCVMixin, DecisionTreeClassifier):
     __doc__ = f"""A pruned decision tree classifier whose alpha is chosen by cross-validation.
 
     One grid of alphas is fixed from the pruning path of the tree grown on all
@@ -318,8 +262,9 @@ feature_names_in_
     True
     """
 
+    _grower = DecisionTreeClassifier
     _fold_estimator = PrunedTreeClassifier
-    _parameter_constraints = _cv_init_params(PrunedTreeClassifier)
+    _parameter_constraints = _cv_constraints(PrunedTreeClassifier)
 
     def __init__(
         self,
@@ -345,23 +290,19 @@ feature_names_in_
         verbose=0,
         return_train_score=False,
     ):
-        super().__init__(
-            criterion=criterion,
-            splitter=splitter,
-            max_depth=max_depth,
-            min_samples_split=min_samples_split,
-            min_samples_leaf=min_samples_leaf,
-            min_weight_fraction_leaf=min_weight_fraction_leaf,
-            max_features=max_features,
-            random_state=random_state,
-            max_leaf_nodes=max_leaf_nodes,
-            min_impurity_decrease=min_impurity_decrease,
-            class_weight=class_weight,
-            risk=risk,
-            monotonic_cst=monotonic_cst,
-        )
-        # the alpha is chosen, not given: it is the fitted ``ccp_alpha_``
-        del self.ccp_alpha
+        self.criterion = criterion
+        self.splitter = splitter
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.random_state = random_state
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.class_weight = class_weight
+        self.risk = risk
+        self.monotonic_cst = monotonic_cst
         self.ccp_alphas = ccp_alphas
         self.cv = cv
         self.scoring = scoring
@@ -371,7 +312,7 @@ feature_names_in_
         self.return_train_score = return_train_score
 
 
-class PrunedTreeRegressorCV(PrunedTreeCVMixin, PrunedTreeRegressor):
+class PrunedTreeRegressorCV(PrunedTreeCVMixin, DecisionTreeRegressor):
     __doc__ = f"""A pruned decision tree regressor whose alpha is chosen by cross-validation.
 
     One grid of alphas is fixed from the pruning path of the tree grown on all
@@ -406,8 +347,9 @@ min_impurity_decrease, monotonic_cst, risk
     True
     """
 
+    _grower = DecisionTreeRegressor
     _fold_estimator = PrunedTreeRegressor
-    _parameter_constraints = _cv_init_params(PrunedTreeRegressor)
+    _parameter_constraints = _cv_constraints(PrunedTreeRegressor)
 
     def __init__(
         self,
@@ -432,22 +374,18 @@ min_impurity_decrease, monotonic_cst, risk
         verbose=0,
         return_train_score=False,
     ):
-        super().__init__(
-            criterion=criterion,
-            splitter=splitter,
-            max_depth=max_depth,
-            min_samples_split=min_samples_split,
-            min_samples_leaf=min_samples_leaf,
-            min_weight_fraction_leaf=min_weight_fraction_leaf,
-            max_features=max_features,
-            random_state=random_state,
-            max_leaf_nodes=max_leaf_nodes,
-            min_impurity_decrease=min_impurity_decrease,
-            risk=risk,
-            monotonic_cst=monotonic_cst,
-        )
-        # the alpha is chosen, not given: it is the fitted ``ccp_alpha_``
-        del self.ccp_alpha
+        self.criterion = criterion
+        self.splitter = splitter
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.random_state = random_state
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.risk = risk
+        self.monotonic_cst = monotonic_cst
         self.ccp_alphas = ccp_alphas
         self.cv = cv
         self.scoring = scoring
@@ -457,7 +395,15 @@ min_impurity_decrease, monotonic_cst, risk
         self.return_train_score = return_train_score
 
 
-register_cv_estimator(
-    BaseDecisionTree,
-    cv_estimator_factory(PrunedTreeClassifierCV, PrunedTreeRegressorCV, "ccp_alphas"),
-)
+def _cv_estimator_for_tree(estimator, *, param_values, **cv_params):
+    """The CV estimator choosing ``ccp_alpha`` for any decision tree."""
+    if is_classifier(estimator):
+        cv_class = PrunedTreeClassifierCV
+    else:
+        cv_class = PrunedTreeRegressorCV
+    return cv_estimator_like(estimator, cv_class, param_values=param_values, **cv_params)
+
+
+# scikit-learn's trees and skprune's single trees have no CV estimator of
+# their own to name; the display finds this one through the registry.
+register_cv_estimator(BaseDecisionTree, _cv_estimator_for_tree)

@@ -58,11 +58,11 @@ def test_from_estimator_uses_the_estimator_parameters(data):
     X, y = data
     display = PruningCurveDisplay.from_estimator(
         PrunedTreeClassifier(risk="misclassification", max_depth=5, random_state=0),
-        X, y, param_values=8, cv=3, selection="min",
+        X, y, param_values=8, cv=3, selection="best",
     )
     reference = PrunedTreeClassifierCV(
         risk="misclassification", max_depth=5, random_state=0, ccp_alphas=8, cv=3,
-        selection="min",
+        selection="best",
     ).fit(X, y)
     np.testing.assert_allclose(display.lines_[1].get_ydata(), reference.cv_results_["mean_test_score"])
     assert display.chosen_value == reference.ccp_alpha_

@@ -25,11 +25,11 @@ def data():
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("scoring", [None, "balanced_accuracy", "neg_log_loss"])
-def test_min_selection_agrees_with_grid_search(data, seed, scoring):
+def test_best_selection_agrees_with_grid_search(data, seed, scoring):
     X, y = data
     folds = StratifiedKFold(5, shuffle=True, random_state=seed)
     cv_tree = PrunedTreeClassifierCV(
-        ccp_alphas=15, cv=folds, scoring=scoring, selection="min", random_state=seed
+        ccp_alphas=15, cv=folds, scoring=scoring, selection="best", random_state=seed
     ).fit(X, y)
     search = GridSearchCV(
         DecisionTreeClassifier(random_state=seed),
@@ -50,11 +50,11 @@ def test_min_selection_agrees_with_grid_search(data, seed, scoring):
     )
 
 
-def test_regressor_min_selection_agrees_with_grid_search():
+def test_regressor_best_selection_agrees_with_grid_search():
     X, y = load_diabetes(return_X_y=True)
     folds = KFold(4, shuffle=True, random_state=0)
     cv_tree = PrunedTreeRegressorCV(
-        ccp_alphas=12, cv=folds, selection="min", random_state=0
+        ccp_alphas=12, cv=folds, selection="best", random_state=0
     ).fit(X, y)
     search = GridSearchCV(
         DecisionTreeRegressor(random_state=0), {"ccp_alpha": cv_tree.ccp_alphas_}, cv=folds
@@ -83,7 +83,7 @@ def test_one_standard_error_rule(data, risk):
     results = cv_tree.cv_results_
     split_scores = np.column_stack([results[f"split{k}_test_score"] for k in range(5)])
     assert cv_tree.ccp_alpha_ == one_standard_error_choice(split_scores, cv_tree.ccp_alphas_)
-    minimum = PrunedTreeClassifierCV(risk=risk, cv=5, selection="min", random_state=0)
+    minimum = PrunedTreeClassifierCV(risk=risk, cv=5, selection="best", random_state=0)
     minimum.fit(X, y)
     assert cv_tree.ccp_alpha_ >= minimum.ccp_alpha_
     assert cv_tree.get_n_leaves() <= minimum.get_n_leaves()
@@ -160,7 +160,7 @@ def test_sample_weight_and_string_labels(data):
     X, y = data
     labels = np.where(y == 1, "yes", "no")
     weights = np.random.RandomState(0).randint(0, 3, size=y.shape[0]).astype(float)
-    cv_tree = PrunedTreeClassifierCV(cv=3, selection="min", random_state=0)
+    cv_tree = PrunedTreeClassifierCV(cv=3, selection="best", random_state=0)
     cv_tree.fit(X, labels, sample_weight=weights)
     search = GridSearchCV(
         DecisionTreeClassifier(random_state=0), {"ccp_alpha": cv_tree.ccp_alphas_}, cv=3
@@ -197,7 +197,7 @@ def test_class_with_fewer_samples_than_folds_is_rejected(data):
 def test_unknown_selection_and_misclassification_on_regressor():
     X, y = load_diabetes(return_X_y=True)
     with pytest.raises(ValueError, match="selection"):
-        PrunedTreeRegressorCV(selection="best").fit(X, y)
+        PrunedTreeRegressorCV(selection="median").fit(X, y)
     with pytest.raises(ValueError, match="misclassification"):
         PrunedTreeRegressorCV(risk="misclassification").fit(X, y)
 
