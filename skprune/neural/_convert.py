@@ -173,13 +173,9 @@ def _hidden_sizes_as_stored(model):
 
 
 def _skprune_network(model):
-    """``model``, or its pruned estimator when it is an :class:`MLPPruner`."""
-    from ._pruner import MLPPruner  # it imports this module
-
-    if isinstance(model, MLPPruner):
-        check_is_fitted(model)
-        return model.pruned_estimator_
-    return model
+    """``model``, or the network it holds when it wraps one (an :class:`MLPPruner`)."""
+    held = getattr(model, "_held_network", None)
+    return model if held is None else held()
 
 
 def to_sklearn(model):

@@ -292,6 +292,11 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         params = {name: getattr(self, name) for name in _PRUNING_PARAMETERS}
         return cls(**params, **_shared_params(self.estimator, cls))
 
+    def _held_network(self):
+        """The fitted pruned network, for :func:`to_sklearn`."""
+        check_is_fitted(self)
+        return self.pruned_estimator_
+
     # ------------------------------------------------------------------
     # Prediction, through the pruned estimator
     # ------------------------------------------------------------------
