@@ -22,12 +22,15 @@ from ..utils._sklearn import Interval, _fit_context
 from ._multilayer_perceptron import (
     _COMMON_ATTRIBUTES_DOC,
     _COMMON_PARAMETERS_DOC,
+    _LOSS_PARAMETER_DOC,
+    _PARAMETERS_HEADING,
     PrunableMLPClassifier,
     PrunableMLPRegressor,
 )
 from ._pruned import (
+    _DISTILLATION_PARAMETERS_DOC,
     _PRUNED_ATTRIBUTES_DOC,
-    _PRUNED_PARAMETERS_DOC,
+    _PRUNING_PARAMETERS_DOC,
     PrunedMLPClassifier,
     PrunedMLPRegressor,
     _PrunedMLPMixin,
@@ -163,7 +166,9 @@ _CV_ATTRIBUTES_DOC = """
 
 
 def _cv_class_doc(kind, fold_estimator, example):
-    parameters = _PRUNED_PARAMETERS_DOC.split("    criterion :", 1)[1]
+    network_parameters = _COMMON_PARAMETERS_DOC
+    if kind == "regressor":
+        network_parameters = _LOSS_PARAMETER_DOC + network_parameters
     return (
         f"""Multilayer perceptron {kind} whose sparsity is chosen by cross-validation.
 
@@ -177,9 +182,10 @@ def _cv_class_doc(kind, fold_estimator, example):
     per fold and sparsity with
     :class:`~sklearn.model_selection.GridSearchCV`.
 """
-        + _COMMON_PARAMETERS_DOC
-        + "    criterion :"
-        + parameters
+        + _PARAMETERS_HEADING
+        + network_parameters
+        + _PRUNING_PARAMETERS_DOC
+        + _DISTILLATION_PARAMETERS_DOC.format(teacher="the dense network trained first")
         + _CV_DOC
         + """
     Attributes

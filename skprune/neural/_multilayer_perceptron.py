@@ -1130,9 +1130,15 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         return tags
 
 
-_COMMON_PARAMETERS_DOC = """
+_PARAMETERS_HEADING = """
     Parameters
-    ----------
+    ----------"""
+
+_LOSS_PARAMETER_DOC = """
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        Loss minimised during training."""
+
+_COMMON_PARAMETERS_DOC = """
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of units of the ith hidden layer.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
@@ -1247,6 +1253,7 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
     :meth:`prune`. It minimises the log-loss with a softmax output for
     multiclass targets and logistic outputs for binary and multilabel ones.
 """
+        + _PARAMETERS_HEADING
         + _COMMON_PARAMETERS_DOC
         + """
     Attributes
@@ -1496,11 +1503,10 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
     :meth:`prune`. The output layer is linear for the squared error and
     exponential for the Poisson deviance.
 
-    Parameters
-    ----------
-    loss : {"squared_error", "poisson"}, default="squared_error"
-        Loss minimised by the network."""
-        + _COMMON_PARAMETERS_DOC.split("----------", 1)[1]
+"""
+        + _PARAMETERS_HEADING
+        + _LOSS_PARAMETER_DOC
+        + _COMMON_PARAMETERS_DOC
         + """
     Attributes
     ----------"""

@@ -29,6 +29,8 @@ from ._inference import STORAGE_FORMAT, InferencePlan, pack_weights, unpack_weig
 from ._multilayer_perceptron import (
     _COMMON_ATTRIBUTES_DOC,
     _COMMON_PARAMETERS_DOC,
+    _LOSS_PARAMETER_DOC,
+    _PARAMETERS_HEADING,
     PrunableMLPClassifier,
     PrunableMLPRegressor,
     _matmul,
@@ -40,14 +42,18 @@ from ._pruning_run import (
     schedule_targets,
 )
 
-_PRUNED_PARAMETERS_DOC = """
+_SPARSITY_PARAMETER_DOC = """
     sparsity : float, default=0.5
         Fraction of the prunable weights that are zero at the end of ``fit``,
         in ``[0, 1)``. ``0`` trains the dense network only (no pruning and no
         fine-tuning). Groups of the pattern are whole, so the achieved value
         is the nearest reachable one; a ``UserWarning`` names both when they
         differ by more than a weight. With ``pattern="n:m"`` the sparsity is
-        fixed by the pattern and ``sparsity`` must equal ``1 - n / m``.
+        fixed by the pattern and ``sparsity`` must equal ``1 - n / m``."""
+
+# The pruning parameters other than the sparsity, shared with MLPPruner and
+# the CV estimators; the teacher of distillation is formatted in.
+_PRUNING_PARAMETERS_DOC = """
     criterion : str or PruningCriterion or callable, default="magnitude"
         Importance of each weight, see :meth:`prune`.
     pattern : {"unstructured", "block", "neuron", "n:m"}, \
@@ -75,14 +81,22 @@ _PRUNED_PARAMETERS_DOC = """
         point of accuracy at 90% sparsity).
     initial_sparsity : float, default=0.0
         Starting sparsity ``s_i`` of the ``"gradual"`` schedule, at most
-        ``sparsity``.
+        ``sparsity``."""
+
+_DISTILLATION_PARAMETERS_DOC = """
     distillation_weight : float, default=0.0
         Weight ``h`` in ``[0, 1]`` of the distillation term during
-        fine-tuning; the teacher is the dense network trained first and
-        ``0`` turns distillation off.
+        fine-tuning; the teacher is {teacher} and ``0`` turns distillation
+        off.
     temperature : float, default=2.0
         Temperature ``T > 0`` of the distillation term of classifiers.
 """
+
+_PRUNED_PARAMETERS_DOC = (
+    _SPARSITY_PARAMETER_DOC
+    + _PRUNING_PARAMETERS_DOC
+    + _DISTILLATION_PARAMETERS_DOC.format(teacher="the dense network trained first")
+)
 
 _PRUNED_ATTRIBUTES_DOC = """
     n_units_ : list of int
@@ -548,6 +562,7 @@ class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
     distribution ``(sigmoid(z / T), 1 - sigmoid(z / T))``, summed over
     outputs like the log-loss.
 """
+        + _PARAMETERS_HEADING
         + _COMMON_PARAMETERS_DOC
         + _PRUNED_PARAMETERS_DOC
         + """
@@ -679,12 +694,9 @@ class PrunedMLPRegressor(_PrunedMLPMixin, PrunableMLPRegressor):
     ``loss="poisson"`` the Poisson deviance to the teacher's mean.
     ``temperature`` is not used.
 """
-        + _COMMON_PARAMETERS_DOC.replace(
-            "    Parameters\n    ----------\n",
-            "    Parameters\n    ----------\n"
-            '    loss : {"squared_error", "poisson"}, default="squared_error"\n'
-            "        Loss minimised during training.\n",
-        )
+        + _PARAMETERS_HEADING
+        + _LOSS_PARAMETER_DOC
+        + _COMMON_PARAMETERS_DOC
         + _PRUNED_PARAMETERS_DOC
         + """
     Attributes

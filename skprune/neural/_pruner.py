@@ -33,7 +33,9 @@ from ._pruning_run import (
     schedule_targets,
 )
 from ._pruned import (
-    _PRUNED_PARAMETERS_DOC,
+    _DISTILLATION_PARAMETERS_DOC,
+    _PRUNING_PARAMETERS_DOC,
+    _SPARSITY_PARAMETER_DOC,
     PrunedMLPClassifier,
     PrunedMLPRegressor,
     _PrunedMLPMixin,
@@ -77,9 +79,10 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         The perceptron to prune. It is never modified: with ``prefit=False``
         it is cloned, with ``prefit=True`` it is copied.
 """
-        + _PRUNED_PARAMETERS_DOC.replace(
-            "the teacher is the dense network trained first",
-            "the teacher is the dense network the pruning starts from",
+        + _SPARSITY_PARAMETER_DOC
+        + _PRUNING_PARAMETERS_DOC
+        + _DISTILLATION_PARAMETERS_DOC.format(
+            teacher="the dense network the pruning starts from"
         )
         + """
     prunable_layers : {"hidden", "all"} or array-like of int, default="hidden"

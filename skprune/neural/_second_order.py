@@ -11,6 +11,7 @@ import math
 import numbers
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
 from ._criteria import PruningCriterion, register_criterion
@@ -80,7 +81,7 @@ def _from_fisher_order(vector, shape):
     return vector.reshape(shape[::-1]).T
 
 
-class OBSCriterion(PruningCriterion):
+class OBSCriterion(BaseEstimator, PruningCriterion):
     """Optimal Brain Surgeon with a block-wise Fisher inverse.
 
     The Fisher ``F`` of each layer is estimated from the first ``num_grads``
@@ -135,55 +136,24 @@ class OBSCriterion(PruningCriterion):
     between (WoodFisher, oBERT); each one is a full step: masks shrink and
     pruned weights are zero after each.
 
-    **Choosing the damping.** The damping ``lambda`` trades the measured
+    **Choosing the settings.** The damping ``lambda`` trades the measured
     curvature against the identity: a too small one lets ``F^-1`` follow the
     noise of the few samples in directions they do not span, a too large one
     makes ``F^-1`` proportional to the identity, and OBS becomes magnitude
     pruning. The right value scales with the Fisher, whose size varies by
-    orders of magnitude with the loss (a network that fits its training data
-    closely has tiny gradients there: a mean Fisher diagonal of 1e-7 to 4e-6
-    per layer on the digits benchmark). With ``damp_mode="relative"`` (the
+    orders of magnitude with the loss. With ``damp_mode="relative"`` (the
     default) ``lambda = damp * mean(diag F)`` for each layer, the mean taken
     over its unpruned weights and recomputed at every sub-step, which makes
-    ``damp`` comparable across networks and data sets. On the one-shot
-    benchmark (``benchmarks/bench_oneshot_second_order.py``) ``damp`` in
-    ``{0.01, 0.1, 1}`` changes the accuracy at 90-95% sparsity by at most
-    1.6 points on digits (2.4 with the empirical Fisher), and 0.1 is the
-    best or close to it on both benchmark networks. To tune it,
-    prune a copy of the network once at the sparsity of interest with
-    ``damp`` in ``{0.01, 0.1, 1}``, compare on held-out data, and refine by
-    factors of 3; smaller values need more samples. ``damp_mode="absolute"``
-    uses ``lambda = damp`` as given, fixed while the Fisher changes over the
-    sub-steps.
-
-    **Why the Kronecker-factored Fisher is the default.** A network that
-    fits its training data closely has near-zero gradients on most training
-    samples, so in the empirical Fisher a few samples make the whole
-    curvature and the update compensates the removed weights on those
-    samples only; the model's own predictive distribution is then nearly
-    one-hot, so sampling labels from it does not help. The input factor
-    ``E[x x^T]`` does not vanish; it couples all the inputs of a unit, so
-    that removed weights are compensated through every kept input (as in
-    layer-wise OBS), and the output factor weighs units and layers against
-    each other, so that a global ranking compares like with like. On the
-    one-shot benchmark, at the sparsity where magnitude pruning loses about
-    10 points (93% on digits, 90% on a 784-300-100-10 network), the default
-    loses 2.4 points on digits and 1.4 on the 784 network, where the
-    empirical Fisher with 64 gradients loses 5.8 and 18.2. Its cost is one
-    ``fan_in x fan_in`` product per layer and, per sub-step, an
-    eigendecomposition of it and, per unit, solves of the size of what the
-    unit keeps: about 1 s for a step of the 784 network, 7 to 9 s for a
-    one-shot prune to 90% in 4 sub-steps. The empirical Fisher is the one
-    of WoodFisher and oBERT, for networks that do not fit their training
-    data or where the per-sample structure matters; its cost grows
-    linearly with ``num_grads``, and 64 to 256 gradients are the useful range.
-
-    **Sub-steps.** One-shot steps beyond about 80% sparsity need sub-steps:
-    without them the saliencies, computed for one weight at a time, remove
-    weights that could only be compensated by weights removed in the same
-    step (at 90% on digits one step leaves chance accuracy, 4 sub-steps lose
-    1.3 points). 8 sub-steps instead of 4 lose 2.0 points instead of 4.7 at
-    95% on digits for twice the time.
+    ``damp`` comparable across networks and data sets; to tune it, prune a
+    copy of the network once at the sparsity of interest with ``damp`` in
+    ``{0.01, 0.1, 1}``, compare on held-out data, and refine by factors of 3.
+    ``damp_mode="absolute"`` uses ``lambda = damp`` as given, fixed while the
+    Fisher changes over the sub-steps. The Kronecker-factored Fisher is the
+    default because the input factor ``E[x x^T]`` does not vanish when a
+    network fits its training data, whereas the per-sample gradients of the
+    empirical Fisher do; large one-shot steps need sub-steps, since the
+    saliencies are computed for one weight at a time. The user guide,
+    "Second-order criteria", gives the measurements behind the defaults.
 
     Parameters
     ----------
@@ -208,9 +178,7 @@ class OBSCriterion(PruningCriterion):
     n_substeps : int, default=4
         Number of smaller steps a pruning step is split into, each pruning
         the same fraction of the remaining weights. One step is fine for
-        small steps (a gradual schedule); a large one-shot step needs several:
-        at 95% sparsity on the benchmark, 4 sub-steps lift the accuracy from
-        chance to within a few points of the dense network.
+        small steps (a gradual schedule); a large one-shot step needs several.
     fisher : {"kfac", "empirical"}, default="kfac"
         The Kronecker-factored Fisher or the empirical Fisher of the
         samples' losses, see above.
@@ -225,6 +193,10 @@ class OBSCriterion(PruningCriterion):
     Martens, J. and Grosse, R. (2015). Optimizing neural networks with
     Kronecker-factored approximate curvature. ICML.
     """
+
+    # BaseEstimator gives get_params, set_params and the repr, so that an
+    # estimator holding the criterion can be cloned and searched over
+    # (``criterion__damp`` in a grid).
 
     def __init__(
         self,
@@ -243,45 +215,6 @@ class OBSCriterion(PruningCriterion):
         self.grad_batch_size = grad_batch_size
         self.n_substeps = n_substeps
         self.fisher = fisher
-
-    # ------------------------------------------------------------------
-    # Parameters, so that estimators holding the criterion can be cloned
-    # and searched over (``criterion__damp`` in a grid).
-    # ------------------------------------------------------------------
-
-    _PARAMETERS = (
-        "num_grads",
-        "damp",
-        "damp_mode",
-        "fisher_block_size",
-        "grad_batch_size",
-        "n_substeps",
-        "fisher",
-    )
-
-    def get_params(self, deep=True):
-        """Parameters of the criterion, as a dict."""
-        return {name: getattr(self, name) for name in self._PARAMETERS}
-
-    def set_params(self, **params):
-        """Set parameters of the criterion; returns self."""
-        for name, value in params.items():
-            if name not in self._PARAMETERS:
-                raise ValueError(
-                    f"Invalid parameter {name!r} for OBSCriterion; valid "
-                    f"parameters are {list(self._PARAMETERS)}."
-                )
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        default = type(self)()
-        changed = ", ".join(
-            f"{name}={value!r}"
-            for name, value in self.get_params().items()
-            if value != getattr(default, name)
-        )
-        return f"OBSCriterion({changed})"
 
     def _check_parameters(self):
         for name in ("num_grads", "grad_batch_size", "n_substeps"):

@@ -10,6 +10,9 @@ from sklearn.base import BaseEstimator
 def all_estimators():
     """List every public estimator class that skprune exports.
 
+    Parameter holders that are not fitted (such as :class:`OBSCriterion`, a
+    ``BaseEstimator`` for its parameters) are left out.
+
     Subpackages are imported and their ``__all__`` read, so that an estimator
     added to a subpackage is found without editing any list.
 
@@ -30,6 +33,7 @@ def all_estimators():
             if (
                 inspect.isclass(obj)
                 and issubclass(obj, BaseEstimator)
+                and hasattr(obj, "fit")
                 and not inspect.isabstract(obj)
             ):
                 found[name] = obj

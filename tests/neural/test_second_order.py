@@ -112,8 +112,6 @@ def test_second_order_steps_zero_the_pruned_weights_and_shrink_masks(digits, cri
 class RecordingOBS(OBSCriterion):
     """Records the network at the start of every sub-step."""
 
-    _PARAMETERS = OBSCriterion._PARAMETERS
-
     def score(self, context):
         self.states.append(
             (
@@ -392,9 +390,13 @@ def test_pruned_classifier_with_obs_clones_and_searches(digits):
         search.best_estimator_.criterion.damp == search.best_params_["criterion__damp"]
     )
     assert criterion.damp == 0.05  # the user's instance is left alone
+    # The repr of a scikit-learn estimator: the parameters that differ from
+    # their defaults.
     assert repr(criterion) == (
-        "OBSCriterion(num_grads=32, damp=0.05, fisher_block_size=24)"
+        "OBSCriterion(damp=0.05, fisher_block_size=24, num_grads=32)"
     )
+    with pytest.raises(ValueError, match="Invalid parameter 'dump'"):
+        criterion.set_params(dump=0.1)
 
 
 def reference_kronecker_fisher(mlp, X, y, layer, *, num_grads, damp):
