@@ -92,6 +92,42 @@ def _blas_threads_for(n_rows, layer_units):
     return contextlib.nullcontext()
 
 
+def forward_pass(X, coefs, intercepts, activation, activations=None):
+    """Output pre-activation of a network: the one dense forward pass.
+
+    Training, the dense prediction of the prunable perceptrons and the
+    teacher of distillation all go through it; the pruned estimators predict
+    through their inference plan instead.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+    coefs, intercepts : list of ndarray
+        The layers.
+    activation : str
+        Activation of the hidden layers, a key of ``ACTIVATIONS``.
+    activations : list of length len(coefs) + 1, default=None
+        If given, ``activations[i + 1]`` is set to the output of layer ``i``
+        (the last one being the returned pre-activation), for backprop.
+
+    Returns
+    -------
+    z : ndarray of shape (n_samples, n_outputs)
+        The output layer before its activation.
+    """
+    hidden_activation = ACTIVATIONS[activation]
+    last = len(coefs) - 1
+    z = X
+    for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
+        z = _matmul(z, coef)
+        z += intercept
+        if i != last:
+            hidden_activation(z)
+        if activations is not None:
+            activations[i + 1] = z
+    return z
+
+
 class TrainingSettings(NamedTuple):
     """What one call of the solver reads besides the data.
 
@@ -316,16 +352,11 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         -------
         activations : list of ndarray
         """
-        hidden_activation = ACTIVATIONS[self.activation]
-        last = self.n_layers_ - 2
-        for i in range(self.n_layers_ - 1):
-            z = _matmul(activations[i], self.coefs_[i])
-            z += self.intercepts_[i]
-            if i != last:
-                hidden_activation(z)
-            activations[i + 1] = z
-        self._see_output_preactivation(activations[-1])
-        ACTIVATIONS[self.out_activation_](activations[-1])
+        z = forward_pass(
+            activations[0], self.coefs_, self.intercepts_, self.activation, activations
+        )
+        self._see_output_preactivation(z)
+        ACTIVATIONS[self.out_activation_](z)
         return activations
 
     def _see_output_preactivation(self, z):
@@ -351,15 +382,8 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         """
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        hidden_activation = ACTIVATIONS[self.activation]
-        activation = X
-        last = self.n_layers_ - 2
-        for i in range(self.n_layers_ - 1):
-            activation = _matmul(activation, self.coefs_[i])
-            activation += self.intercepts_[i]
-            if i != last:
-                hidden_activation(activation)
-        return ACTIVATIONS[self.out_activation_](activation)
+        z = forward_pass(X, self.coefs_, self.intercepts_, self.activation)
+        return ACTIVATIONS[self.out_activation_](z)
 
     def _loss_name(self):
         if self.loss == "log_loss" and self.out_activation_ == "logistic":

@@ -33,7 +33,7 @@ from ._multilayer_perceptron import (
     _PARAMETERS_HEADING,
     PrunableMLPClassifier,
     PrunableMLPRegressor,
-    _matmul,
+    forward_pass,
 )
 from ._pruning_run import (
     PruningRun,
@@ -177,14 +177,7 @@ class _PrunedMLPMixin:
 
     def _teacher_logits(self, X):
         coefs, intercepts = self._teacher
-        hidden_activation = ACTIVATIONS[self.activation]
-        activation = X
-        for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
-            activation = _matmul(activation, coef)
-            activation += intercept
-            if i != len(coefs) - 1:
-                hidden_activation(activation)
-        return activation
+        return forward_pass(X, coefs, intercepts, self.activation)
 
     def _see_output_preactivation(self, z):
         """Keep the student's output pre-activation for the distillation loss."""
@@ -290,10 +283,12 @@ class _PrunedMLPMixin:
                     "cannot resume from them: set warm_start=False and call fit."
                 )
             del self._sizes_as_built  # a new network is built
-        self._discard_inference_plan()
-        return super()._fit(
+        super()._fit(
             X, y, sample_weight=sample_weight, incremental=incremental, settings=settings
         )
+        # Predictions follow the weights training leaves.
+        self._build_inference_plan()
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -378,8 +373,9 @@ class _PrunedMLPMixin:
     def _build_inference_plan(self, coefs=None):
         """Build the plan that predictions go through from the current weights.
 
-        ``fit`` ends with it; training and pruning discard the plan and the
-        next prediction builds it again. Call it after changing ``coefs_`` or
+        Training (each call of the solver) and each pruning step end with it,
+        so the plan always describes the current weights; scoring during
+        training goes through the dense training pass. Call it after changing ``coefs_`` or
         ``intercepts_`` by hand. ``coefs`` stands for ``coefs_`` when given.
         """
         self._inference_plan = InferencePlan(
@@ -390,12 +386,9 @@ class _PrunedMLPMixin:
         )
         return self._inference_plan
 
-    def _discard_inference_plan(self):
-        self.__dict__.pop("_inference_plan", None)
-
     def _after_pruning(self):
         super()._after_pruning()
-        self._discard_inference_plan()
+        self._build_inference_plan()
 
     def _check_fitted_for_prediction(self):
         # Only a fitted network has a plan; check_is_fitted costs more than
@@ -406,17 +399,18 @@ class _PrunedMLPMixin:
     def _forward_pass_fast(self, X, check_input=True):
         """Output of the network, through the inference plan.
 
-        Without a plan and with ``check_input=False`` (scoring while the
-        weights are being trained) the dense forward pass is used instead.
+        With ``check_input=False`` (scoring while the weights are being
+        trained) the dense training pass is used: the plan describes the
+        weights of the last finished operation.
         """
+        if not check_input:
+            return super()._forward_pass_fast(X, check_input=False)
         plan = self.__dict__.get("_inference_plan")
         if plan is None or plan.activation != self.activation:
-            if not check_input:
-                return super()._forward_pass_fast(X, check_input=False)
+            # Unfitted, or ``activation`` set since: check and build.
             check_is_fitted(self)
             plan = self._build_inference_plan()
-        if check_input:
-            X = self._check_inference_input(X, plan)
+        X = self._check_inference_input(X, plan)
         return plan.predict(X)
 
     def _check_inference_input(self, X, plan):
@@ -448,10 +442,6 @@ class _PrunedMLPMixin:
         return [sparse.csr_matrix(coef) for coef in self.coefs_]
 
     def __getstate__(self):
-        if "_packed_weights" in self.__dict__ and not _UNPACKED.isdisjoint(
-            self.__dict__
-        ):
-            self._unpack_stored_weights()  # weights were set since loading
         # A copy: object.__getstate__ may return the instance's own dict.
         state = dict(super().__getstate__())
         for key in _NOT_STORED:
@@ -482,42 +472,24 @@ class _PrunedMLPMixin:
         if state.pop("_shrunk", None) is False:
             # Stored before only shrunk networks kept their sizes as built.
             state.pop("_sizes_as_built", None)
+        packed = state.pop("_packed_weights", None)
         super().__setstate__(state)
-        packed = self.__dict__.get("_packed_weights")
         if packed is not None:
-            self.intercepts_ = [np.array(b) for b in self.intercepts_]
-            coefs, _ = unpack_weights(packed["coefs"])
-            self._build_inference_plan(coefs)
-        elif "coefs_" in self.__dict__:
+            self._unpack_stored_weights(packed)
+        if "coefs_" in self.__dict__:
             self._build_inference_plan()
 
-    def __getattr__(self, name):
-        # Only called when ``name`` is missing: after unpickling, the dense
-        # weights, masks and training state are rebuilt on first access.
-        if name in _UNPACKED and "_packed_weights" in self.__dict__:
-            self._unpack_stored_weights()
-            return self.__dict__[name]
-        # Raise the usual error, e.g. that of an unavailable method.
-        return object.__getattribute__(self, name)
-
-    def _unpack_stored_weights(self):
-        """Rebuild what pickling left out; attributes set since are kept."""
-        packed = self.__dict__.pop("_packed_weights")
-        coefs, masks = unpack_weights(packed["coefs"])
-        state = self.__dict__
-        state.setdefault("coefs_", coefs)
-        state.setdefault("masks_", masks)
-        state.setdefault(
-            "intercept_masks_",
-            [
-                np.unpackbits(bits, count=len(b)).astype(bool)
-                for bits, b in zip(packed["intercept_masks"], self.intercepts_)
-            ],
-        )
-        if "_movement_scores" not in state:
-            self._reset_movement_scores()
-        state.setdefault("_best_coefs", [c.copy() for c in self.coefs_])
-        state.setdefault("_best_intercepts", [b.copy() for b in self.intercepts_])
+    def _unpack_stored_weights(self, packed):
+        """The weights and masks as stored; training state starts afresh."""
+        self.coefs_, self.masks_ = unpack_weights(packed["coefs"])
+        self.intercepts_ = [np.array(b) for b in self.intercepts_]
+        self.intercept_masks_ = [
+            np.unpackbits(bits, count=len(b)).astype(bool)
+            for bits, b in zip(packed["intercept_masks"], self.intercepts_)
+        ]
+        self._reset_movement_scores()
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [b.copy() for b in self.intercepts_]
 
 
 # Pickling keeps what prediction needs and what training resumes from:
@@ -531,16 +503,6 @@ _NOT_STORED = (
     "_teacher",
     "_output_logits",
     "_inference_plan",
-)
-_UNPACKED = frozenset(
-    {
-        "coefs_",
-        "masks_",
-        "intercept_masks_",
-        "_movement_scores",
-        "_best_coefs",
-        "_best_intercepts",
-    }
 )
 _STORAGE_KEY = "_skprune_storage"
 

@@ -49,7 +49,7 @@ HISTORY_KEYS = (
 )
 
 # Training state a fitted snapshot does not need.
-_TRAINING_ONLY = ("_teacher", "_output_logits", "_optimizer")
+_TRAINING_ONLY = ("_teacher", "_output_logits", "_optimizer", "_inference_plan")
 
 
 def sparsity_schedule(schedule, sparsity, n_steps, initial_sparsity=0.0):

@@ -331,10 +331,11 @@ def test_plan_follows_partial_fit_warm_start_and_prune():
         assert_allclose(clf.predict_proba(X), expected, rtol=1e-10)
 
     clf.partial_fit(X, y)
-    assert "_inference_plan" not in clf.__dict__
+    assert clf._inference_plan is not plan
     check()
+    plan = clf._inference_plan
     clf.prune(amount=0.5)
-    assert "_inference_plan" not in clf.__dict__
+    assert clf._inference_plan is not plan
     check()
     quiet_fit(clf.set_params(warm_start=True), X, y)
     assert clf._inference_plan is not plan
@@ -410,9 +411,12 @@ def test_round_trip_reproduces_predictions_and_weights_exactly(dump):
             loaded = joblib.load(buffer)
         # Dumping leaves the model as it was.
         assert set(model.__dict__) == attributes
-        # Only what prediction needs is stored; the rest comes back on use.
+        # Only what prediction and training need is stored, the weights packed.
+        stored = model.__getstate__()
         for key in ("coefs_", "masks_", "_optimizer", "_best_coefs", "_random_state"):
-            assert key not in loaded.__dict__
+            assert key not in stored
+        # Loading restores them at once, not on first access.
+        assert {"coefs_", "masks_", "intercept_masks_"} <= set(vars(loaded))
         assert_array_equal(loaded.predict(X), model.predict(X))
         for n_samples in (1, 32, len(X)):
             if hasattr(model, "predict_proba"):
