@@ -90,8 +90,8 @@ def main():
     print("| method | chosen sparsity | test accuracy | median s |")
     print("|---|---|---|---|")
     rows = [
-        ("PrunedMLPClassifierCV, max", cv_est.sparsities_[cv_est.best_index_], cv_est, path_s),
-        ("PrunedMLPClassifierCV, 1se", cv_1se.sparsities_[cv_1se.best_index_], cv_1se, ""),
+        ("PrunedMLPClassifierCV, best", cv_est.best_params_["sparsity"], cv_est, path_s),
+        ("PrunedMLPClassifierCV, 1se", cv_1se.best_params_["sparsity"], cv_1se, ""),
         ("GridSearchCV", search.best_params_["sparsity"], search, grid_s),
     ]
     for name, chosen, estimator, seconds in rows:

@@ -11,14 +11,18 @@ removes weights, blocks or hidden units ranked by a criterion of
 :mod:`skprune.neural._criteria` under a pattern of
 :mod:`skprune.neural._patterns`.
 
-The training step is split into small methods that subclasses call or
-override: :meth:`~BasePrunableMLP._forward_pass` (training) and
-:meth:`~BasePrunableMLP._forward_pass_fast` (inference),
+Every dense forward pass goes through :func:`forward_pass`. The training step
+is split into small methods that subclasses call or override:
+:meth:`~BasePrunableMLP._forward_pass` (training) and
+:meth:`~BasePrunableMLP._forward_pass_fast` (prediction),
 :meth:`~BasePrunableMLP._output_loss_and_delta` (data term of the loss, the
 place to add e.g. a distillation term), :meth:`~BasePrunableMLP._penalty` and
 :meth:`~BasePrunableMLP._add_penalty_gradient` (the L2 term),
 :meth:`~BasePrunableMLP._backprop`, :meth:`~BasePrunableMLP._mask_gradients`
-and :meth:`~BasePrunableMLP._optimizer_step`.
+and :meth:`~BasePrunableMLP._optimizer_step`. The solvers read their budget,
+tolerance, resumption rule and random state from a :class:`TrainingSettings`
+argument, so that fine-tuning passes its own without touching the
+parameters.
 """
 
 import contextlib
