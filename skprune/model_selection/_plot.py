@@ -210,10 +210,14 @@ class PruningCurveDisplay:
         Parameters
         ----------
         cv_estimator : fitted estimator
-            A fitted :class:`~skprune.tree.PrunedTreeClassifierCV`,
-            :class:`~skprune.tree.PrunedTreeRegressorCV`, or any skprune CV
-            estimator with ``cv_results_`` and ``best_index_``. Train scores
-            are drawn if it was fitted with ``return_train_score=True``.
+            A fitted skprune CV estimator, or any estimator with
+            ``cv_results_`` (``param_<knob>`` and ``split{k}_test_score``,
+            optionally ``split{k}_train_score`` and ``sem_test_score``) and
+            ``best_index_``. The knob is the class attribute
+            ``_curve_param``, or else the one ``param_`` key of
+            ``cv_results_``; the model size drawn on the second axis is named
+            by ``_curve_complexity``, a pair (key of ``cv_results_``, label),
+            if the class has it. Train scores are drawn if present.
         ax : matplotlib Axes, default=None
             Axes to draw on.
         score_name : str, default=None
@@ -227,8 +231,10 @@ class PruningCurveDisplay:
         """
         check_is_fitted(cv_estimator, "cv_results_")
         results = cv_estimator.cv_results_
-        param = cv_estimator._curve_param
-        complexity_key, complexity_name = cv_estimator._curve_complexity
+        param = getattr(cv_estimator, "_curve_param", None) or _knob_of(results)
+        complexity_key, complexity_name = getattr(
+            cv_estimator, "_curve_complexity", (None, None)
+        )
         display = cls(
             param_values=results[f"param_{param}"],
             test_scores=_split_scores(results, "test"),
@@ -303,9 +309,21 @@ class PruningCurveDisplay:
         )
 
 
+def _knob_of(cv_results):
+    """The knob of ``cv_results``, from its one ``param_`` key."""
+    knobs = [key[len("param_") :] for key in cv_results if key.startswith("param_")]
+    if len(knobs) != 1:
+        raise ValueError(
+            "cv_results_ must hold exactly one param_<knob> entry when the "
+            f"estimator has no _curve_param; got {knobs}."
+        )
+    return knobs[0]
+
+
 def _score_name(cv_estimator):
-    if isinstance(cv_estimator.scoring, str):
-        return cv_estimator.scoring.replace("_", " ").capitalize()
+    scoring = getattr(cv_estimator, "scoring", None)
+    if isinstance(scoring, str):
+        return scoring.replace("_", " ").capitalize()
     return "Accuracy" if is_classifier(cv_estimator) else "R2 score"
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
@@ -95,3 +96,42 @@ def test_unknown_estimator_is_rejected(data):
     X, y = data
     with pytest.raises(TypeError, match="LogisticRegression"):
         PruningCurveDisplay.from_estimator(LogisticRegression(), X, y)
+
+
+class _PathOfAnotherKind(ClassifierMixin, BaseEstimator):
+    """An estimator of no skprune family that exposes only the path protocol."""
+
+    def __init__(self, fitted=False):
+        self.fitted = fitted
+        if fitted:
+            self.cv_results_ = {
+                "param_n_members": np.array([1.0, 2.0, 4.0, 8.0]),
+                "split0_test_score": np.array([0.70, 0.80, 0.85, 0.86]),
+                "split1_test_score": np.array([0.72, 0.82, 0.84, 0.88]),
+                "sem_test_score": np.array([0.01, 0.01, 0.005, 0.01]),
+            }
+            self.best_index_ = 2
+
+    def _pruning_curve_cv(self, *, param_values=None, **cv_params):
+        self.asked_for = dict(cv_params, param_values=param_values)
+        return self
+
+    def fit(self, X, y):
+        self.__init__(fitted=True)
+        return self
+
+
+def test_any_estimator_with_the_path_protocol_is_drawn(data):
+    X, y = data
+    display = PruningCurveDisplay.from_cv_estimator(_PathOfAnotherKind(fitted=True))
+    assert display.ax_.get_xlabel() == "n_members"
+    assert display.chosen_value == 4.0
+    np.testing.assert_allclose(display.lines_[0].get_ydata(), [0.71, 0.81, 0.845, 0.87])
+    assert display.ax_complexity_ is None
+
+    # from_estimator asks the estimator itself for its CV estimator.
+    estimator = _PathOfAnotherKind()
+    display = PruningCurveDisplay.from_estimator(estimator, X, y, param_values=[1, 2])
+    assert estimator.asked_for["param_values"] == [1, 2]
+    assert estimator.asked_for["return_train_score"] is True
+    assert display.chosen_value == 4.0
