@@ -14,6 +14,8 @@ from skprune.neural import (
 )
 from skprune.neural._multilayer_perceptron import BasePrunableMLP
 
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 # (parameters, parameter named in the error) of settings that cannot prune.
 IMPOSSIBLE = [
     ({"criterion": "magnitud"}, "criterion"),
@@ -105,3 +107,50 @@ def test_sparsity_zero_needs_nothing_prunable(three_classes):
     X, y = three_classes
     est = PrunedMLPClassifier(**NETWORK, prunable_layers=[], sparsity=0.0).fit(X, y)
     assert est.sparsity_ == 0.0
+
+
+# ----------------------------------------------------------------------
+# Training settings travel as arguments
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fit", ["estimator", "pruner", "path", "cv"])
+def test_training_never_sees_rewritten_parameters(fit, three_classes, monkeypatch):
+    # Every solver call of a pruning fit sees the user's parameters; the
+    # fine-tuning budget, tolerance and resumption come as an argument.
+    X, y = three_classes
+    seen = []
+    train = BasePrunableMLP._fit
+
+    def recording(self, *args, settings=None, **kwargs):
+        seen.append((self.get_params(deep=False), settings))
+        return train(self, *args, settings=settings, **kwargs)
+
+    monkeypatch.setattr(BasePrunableMLP, "_fit", recording)
+    network = {**NETWORK, "max_iter": 7, "tol": 1e-3}
+    pruning = {"n_pruning_steps": 3, "finetune_iter": 2}
+    if fit == "estimator":
+        est = PrunedMLPClassifier(**network, **pruning, sparsity=0.6)
+        est.fit(X, y)
+    elif fit == "pruner":
+        mlp = MLPClassifier(**network).fit(X, y)
+        est = MLPPruner(mlp, **pruning, sparsity=0.6, prefit=True)
+        est.fit(X, y)
+        est = est.pruned_estimator_
+    elif fit == "path":
+        est = PrunedMLPClassifier(**network, **pruning)
+        sparsity_path(est, X, y, [0.0, 0.6])
+    else:
+        est = PrunedMLPClassifierCV(**network, **pruning, sparsities=[0.0, 0.6], cv=2)
+        est.fit(X, y)
+    assert seen
+    for params, settings in seen:
+        assert params["max_iter"] == 7 and params["tol"] == 1e-3
+        assert params["warm_start"] is False
+        assert params["random_state"] == 0
+    fine_tuning = [s for _, s in seen if s.warm_start]
+    assert fine_tuning and all(
+        (s.max_iter, s.tol) == (2, 0.0) for s in fine_tuning
+    )
+    dense = [s for _, s in seen if not s.warm_start]
+    assert all((s.max_iter, s.tol) == (7, 1e-3) for s in dense)
