@@ -2,6 +2,7 @@
 
 from ._convert import from_sklearn, to_sklearn
 from ._criteria import PruningContext, PruningCriterion, register_criterion
+from ._layerwise import LayerwiseRefit, OBCCriterion, WandaCriterion
 from ._cv import PrunedMLPClassifierCV, PrunedMLPRegressorCV
 from ._multilayer_perceptron import PrunableMLPClassifier, PrunableMLPRegressor
 from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor, sparsity_schedule
@@ -10,7 +11,9 @@ from ._second_order import OBDCriterion, OBSCriterion
 from ._sparsity_path import sparsity_path
 
 __all__ = [
+    "LayerwiseRefit",
     "MLPPruner",
+    "OBCCriterion",
     "OBDCriterion",
     "OBSCriterion",
     "PrunableMLPClassifier",
@@ -26,4 +29,5 @@ __all__ = [
     "sparsity_path",
     "sparsity_schedule",
     "to_sklearn",
+    "WandaCriterion",
 ]
