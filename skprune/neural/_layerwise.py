@@ -18,14 +18,22 @@ All three read the first ``num_samples`` samples passed to ``prune`` (pass
 them shuffled), weighted by ``sample_weight``.
 """
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator
+from sklearn.utils import Bunch
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import ACTIVATIONS
-from ._criteria import PruningCriterion, register_criterion, resolve_criterion
+from ._criteria import (
+    PruningContext,
+    PruningCriterion,
+    register_criterion,
+    resolve_criterion,
+)
 
 # Units whose weights are re-fitted or traced together: bounds the memory of
 # the stacked (units, fan_in + 1, fan_in + 1) systems.
@@ -357,18 +365,18 @@ def _trace_batch(hessian_inverse, w, alive, forced, n_steps):
     return order, losses
 
 
-def trace_scores(order, losses, shape, normalizer):
+def trace_scores(order, losses, shape):
     """Per-weight scores whose lowest ones follow every unit's removal order.
 
     A weight scores the running maximum of the step losses up to its removal
     (so the scores of a unit increase along its order and a global sort picks
-    a prefix of each unit's order), divided by ``normalizer``.
+    a prefix of each unit's order).
     """
     n_units, n_steps = order.shape
     monotone = np.maximum.accumulate(np.where(np.isfinite(losses), losses, 0.0), axis=1)
     # Ties (steps that cost nothing) keep the order through a tiny ramp.
     ramp = np.arange(n_steps) * (np.finfo(np.float64).eps * max(monotone.max(initial=0), 1e-300))
-    keyed = monotone / normalizer + ramp
+    keyed = monotone + ramp
     scores = np.full(shape, np.inf)
     units, steps = np.nonzero(order >= 0)
     scores[order[units, steps], units] = keyed[units, steps]
@@ -458,11 +466,14 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     orders all the weights of a layer:
 
     - a weight's score is the running maximum of its unit's step losses up
-      to its removal, divided by the mean over the layer's units of their
-      output energy ``||A w||^2``, so that ``scope="global"`` allocates the
-      sparsity across units and layers by the relative increase of the
-      reconstruction errors; ``scope="layer"`` gives every layer the same
-      sparsity, still allocated across its units;
+      to its removal, so a global sort removes a prefix of every unit's
+      order and allocates the sparsity across units (and across layers with
+      ``scope="global"``) by the marginal increase of the squared error of
+      the pre-activations summed over the calibration samples;
+      ``scope="layer"`` gives every layer the same sparsity, still
+      allocated across its units. The losses are compared as they are,
+      across layers too: dividing them by the layer's output energy lost
+      0.5 to 1.5 points at 90% and 95% sparsity on digits and Satellite;
     - once the masks are chosen, the kept weights and bias of every layer
       are re-fitted in layer order, on the inputs produced by the already
       re-fitted layers before it, to the outputs the layer had before the
@@ -510,10 +521,8 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
 
         Returns
         -------
-        order, losses : ndarray of shape (fan_out, fan_in)
+        order, losses : ndarray of shape (fan_out, n_steps)
             See :func:`obc_traces`.
-        normalizer : float
-            Mean output energy of the layer's units.
         """
         traces = context._cache.setdefault("obc_traces", {})
         if layer not in traces:
@@ -530,21 +539,37 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
                 [~mask, ~context.intercept_masks[layer][np.newaxis, :]]
             )
             order, losses = obc_traces(np.linalg.inv(gram), stacked, removable, forced)
-            energy = np.sum((design @ stacked) ** 2) / fan_out
-            traces[layer] = order, losses, max(energy, np.finfo(np.float64).tiny)
+            traces[layer] = order, losses
         return traces[layer]
 
     def score(self, context):
         coef_scores = []
         for layer, coef in enumerate(context.coefs):
             if layer in context.prunable_layers:
-                order, losses, normalizer = self.layer_trace(context, layer)
+                order, losses = self.layer_trace(context, layer)
                 stacked_shape = (coef.shape[0] + 1, coef.shape[1])
-                scores = trace_scores(order, losses, stacked_shape, normalizer)
+                scores = trace_scores(order, losses, stacked_shape)
                 coef_scores.append(scores[:-1])
             else:
                 coef_scores.append(np.abs(coef))
         return coef_scores
+
+    def trace(self, estimator, X, y, sample_weight=None):
+        """Record the traces of every prunable layer of ``estimator`` once.
+
+        Parameters
+        ----------
+        estimator : BasePrunableMLP
+            A fitted network; it is not changed.
+        X, y, sample_weight
+            As for ``prune``.
+
+        Returns
+        -------
+        trace : OBCTrace
+            Gives the masks and weights at any sparsity without new traces.
+        """
+        return OBCTrace(self, estimator, X, y, sample_weight)
 
     def compensate(self, context, old_masks):
         self._check_parameters()
@@ -557,6 +582,117 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
             self.num_samples,
             "obc",
         )
+
+
+class _RecordedScores(PruningCriterion):
+    """Scores computed once, with the compensation of their criterion."""
+
+    def __init__(self, scores, criterion):
+        self.scores = scores
+        self.criterion = criterion
+
+    def score(self, context):
+        return self.scores
+
+    def compensate(self, context, old_masks):
+        return self.criterion.compensate(context, old_masks)
+
+
+class OBCTrace:
+    """The OBC traces of a network, recorded once, for any sparsity.
+
+    Built by :meth:`OBCCriterion.trace`. Every call of
+    :meth:`masks_and_weights` ranks the weights by the recorded scores and
+    re-fits the kept ones; no trace is computed again.
+    """
+
+    def __init__(self, criterion, estimator, X, y, sample_weight=None):
+        check_is_fitted(estimator)
+        self.estimator = estimator
+        self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.criterion = criterion
+        X, y, sample_weight = estimator._validate_pruning_data(X, y, sample_weight)
+        context = PruningContext(
+            estimator, X, y, sample_weight, estimator._prunable_coef_layers()
+        )
+        self._scores = criterion.prepare_scores(context)[0]
+
+    def pruned(self, sparsity, scope="global"):
+        """A pruned copy of the network.
+
+        Parameters
+        ----------
+        sparsity : float or int
+            The ``amount`` of ``prune``: the fraction (or count) of the
+            weights not pruned yet to remove.
+        scope : {"global", "layer"}, default="global"
+
+        Returns
+        -------
+        estimator : BasePrunableMLP
+        """
+        model = copy.deepcopy(self.estimator)
+        return model.prune(
+            self.X,
+            self.y,
+            amount=sparsity,
+            criterion=_RecordedScores(self._scores, self.criterion),
+            scope=scope,
+            sample_weight=self.sample_weight,
+        )
+
+    def masks_and_weights(self, sparsity, scope="global"):
+        """Masks and compensated weights at ``sparsity``.
+
+        Returns
+        -------
+        masks, coefs, intercepts : list of ndarray
+        """
+        model = self.pruned(sparsity, scope)
+        return model.masks_, model.coefs_, model.intercepts_
+
+
+def oneshot_path(
+    estimator, X, y, sparsities, *, criterion="obc", scope="global", sample_weight=None
+):
+    """Copies of a fitted network pruned once at each of ``sparsities``.
+
+    A criterion with a ``trace`` method (:class:`OBCCriterion`) is run once
+    for the whole path; any other is run once per sparsity.
+
+    Parameters
+    ----------
+    estimator : BasePrunableMLP
+        A fitted network; it is not changed.
+    X, y : array-like
+        Data for the criterion.
+    sparsities : array-like of float
+        Fractions of the weights not pruned yet to remove, in ``[0, 1)``.
+    criterion : str or PruningCriterion or callable, default="obc"
+    scope : {"global", "layer"}, default="global"
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    path : :class:`~sklearn.utils.Bunch`
+        With ``sparsities`` and ``estimators``, one pruned copy per sparsity.
+    """
+    criterion = resolve_criterion(criterion)
+    if hasattr(criterion, "trace"):
+        prune_at = criterion.trace(estimator, X, y, sample_weight).pruned
+    else:
+
+        def prune_at(sparsity, scope):
+            return copy.deepcopy(estimator).prune(
+                X, y, amount=sparsity, criterion=criterion, scope=scope,
+                sample_weight=sample_weight,
+            )
+
+    sparsities = np.asarray(sparsities, dtype=np.float64)
+    return Bunch(
+        sparsities=sparsities,
+        estimators=[prune_at(float(s), scope) for s in sparsities],
+    )
 
 
 class LayerwiseRefit(BaseEstimator, PruningCriterion):

@@ -17,7 +17,12 @@ from skprune.neural import (
 )
 from skprune.neural._base import ACTIVATIONS
 from skprune.neural._criteria import PruningContext
-from skprune.neural._layerwise import obc_traces, refit_kept, refit_layer
+from skprune.neural._layerwise import (
+    obc_traces,
+    oneshot_path,
+    refit_kept,
+    refit_layer,
+)
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +256,7 @@ def test_obc_weights_of_the_first_layer_are_the_sequential_obs_result(
     X, y = three_classes
     criterion = OBCCriterion(damp=0.05, num_samples=None)
     mlp = copy.deepcopy(network)
-    order, losses, _ = criterion.layer_trace(context_of(mlp, X, y), 0)
+    order, losses = criterion.layer_trace(context_of(mlp, X, y), 0)
     mlp.prune(X, y, amount=0.5, criterion=criterion, scope="layer")
     A = np.hstack([X, np.ones((X.shape[0], 1))])
     H = A.T @ A
@@ -374,3 +379,19 @@ def test_bad_parameters_raise_before_the_masks_change(
 def test_layerwise_criteria_need_data(network, criterion):
     with pytest.raises(ValueError, match="needs data"):
         copy.deepcopy(network).prune(amount=0.5, criterion=criterion)
+
+
+def test_oneshot_path_from_one_trace_equals_separate_prunes(network, three_classes):
+    X, y = three_classes
+    criterion = OBCCriterion(num_samples=None)
+    path = oneshot_path(network, X, y, [0.3, 0.6, 0.9], criterion=criterion)
+    for sparsity, pruned in zip(path.sparsities, path.estimators):
+        separate = copy.deepcopy(network).prune(
+            X, y, amount=float(sparsity), criterion=criterion
+        )
+        for a, b in zip(pruned.masks_, separate.masks_):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(pruned.coefs_ + pruned.intercepts_,
+                        separate.coefs_ + separate.intercepts_):
+            np.testing.assert_allclose(a, b)
+    assert all(m.all() for m in network.masks_)
