@@ -35,9 +35,13 @@ from ._criteria import (
     resolve_criterion,
 )
 
-# Units whose weights are re-fitted or traced together: bounds the memory of
-# the stacked (units, fan_in + 1, fan_in + 1) systems.
+# Units whose weights are re-fitted together: bounds the memory of the
+# stacked (units, fan_in + 1, fan_in + 1) systems.
 _UNIT_BATCH = 32
+# Entries of the stacked inverses of the units traced together (64 MB).
+_TRACE_ENTRIES = 2**23
+# Downdates of the inverses stacked before they are applied at once.
+_FOLD_EVERY = 32
 
 
 # ----------------------------------------------------------------------------
@@ -53,11 +57,17 @@ def _check_num_samples(num_samples):
         or not isinstance(num_samples, Integral)
         or num_samples < 1
     ):
-        raise ValueError(f"num_samples must be None or an int >= 1, got {num_samples!r}.")
+        raise ValueError(
+            f"num_samples must be None or an int >= 1, got {num_samples!r}."
+        )
 
 
 def _check_damp(damp):
-    if isinstance(damp, (bool, np.bool_)) or not isinstance(damp, Real) or not damp >= 0:
+    if (
+        isinstance(damp, (bool, np.bool_))
+        or not isinstance(damp, Real)
+        or not damp >= 0
+    ):
         raise ValueError(f"damp must be a float >= 0, got {damp!r}.")
 
 
@@ -321,8 +331,9 @@ def obc_traces(hessian_inverse, weights, removable, forced):
     n_steps = int((removable | forced).sum(axis=0).max(initial=0))
     order = np.full((n_units, n_steps), -1)
     losses = np.full((n_units, n_steps), np.inf)
-    for start in range(0, n_units, _UNIT_BATCH):
-        units = np.arange(start, min(start + _UNIT_BATCH, n_units))
+    batch = max(1, _TRACE_ENTRIES // d**2)
+    for start in range(0, n_units, batch):
+        units = np.arange(start, min(start + batch, n_units))
         order[units], losses[units] = _trace_batch(
             hessian_inverse,
             weights[:, units].T.copy(),
@@ -333,35 +344,97 @@ def obc_traces(hessian_inverse, weights, removable, forced):
     return order, losses
 
 
+class _UnitInverses:
+    """The inverses of a batch of units, downdated lazily and compacted.
+
+    The current inverse of unit ``b`` is ``folded[b] - pending[b] @
+    pending[b].T``: downdates are stacked as columns of ``pending`` and
+    folded in ``_FOLD_EVERY`` at a time by one batched matrix product. At a
+    fold, once the units have lost a quarter of their entries, the matrices
+    are compacted to the entries left (padded with the identity to the
+    largest count of the batch), so the cost of a trace is about a third of
+    ``fan_in ** 3`` per unit instead of ``fan_in ** 3``.
+    """
+
+    def __init__(self, hessian_inverse, n_units):
+        d = hessian_inverse.shape[0]
+        self.folded = np.repeat(hessian_inverse[np.newaxis], n_units, axis=0)
+        self.diagonal = np.einsum("bii->bi", self.folded).copy()
+        self.pending = np.zeros((n_units, d, _FOLD_EVERY))
+        self.n_pending = 0
+        # Original index of every row; -1 for padding.
+        self.index = np.repeat(np.arange(d)[np.newaxis], n_units, axis=0)
+
+    def column(self, rows, p):
+        column = self.folded[rows, :, p]
+        if self.n_pending:
+            pending = self.pending[:, :, : self.n_pending]
+            column = column - np.einsum("bdr,br->bd", pending, pending[rows, p])
+        return column
+
+    def downdate(self, column, pivot):
+        scaled = column / np.sqrt(pivot)[:, np.newaxis]
+        self.diagonal -= scaled**2
+        self.pending[:, :, self.n_pending] = scaled
+        self.n_pending += 1
+        if self.n_pending == _FOLD_EVERY:
+            self.folded -= np.matmul(self.pending, self.pending.transpose(0, 2, 1))
+            self.n_pending = 0
+            return True
+        return False
+
+    def compact(self, in_matrix, arrays):
+        """Keep the entries still in the matrices; gather ``arrays`` alike."""
+        counts = in_matrix.sum(axis=1)
+        size = max(int(counts.max()), 1)
+        if size > 0.75 * in_matrix.shape[1]:
+            return in_matrix, arrays
+        keep = np.argsort(~in_matrix, axis=1, kind="stable")[:, :size]
+        valid = np.arange(size)[np.newaxis, :] < counts[:, np.newaxis]
+        rows = np.arange(keep.shape[0])[:, np.newaxis]
+        both = valid[:, :, np.newaxis] & valid[:, np.newaxis, :]
+        folded = self.folded[
+            rows[:, :, np.newaxis], keep[:, :, np.newaxis], keep[:, np.newaxis, :]
+        ]
+        self.folded = np.where(both, folded, 0.0)
+        self.folded[:, np.arange(size), np.arange(size)] += ~valid
+        self.diagonal = np.einsum("bii->bi", self.folded).copy()
+        self.pending = np.zeros((keep.shape[0], size, _FOLD_EVERY))
+        self.index = np.where(valid, self.index[rows, keep], -1)
+        arrays = [np.where(valid, a[rows, keep], 0).astype(a.dtype) for a in arrays]
+        return valid, arrays
+
+
 def _trace_batch(hessian_inverse, w, alive, forced, n_steps):
-    n_units, d = w.shape
-    inverse = np.repeat(hessian_inverse[np.newaxis], n_units, axis=0)
-    diagonal = np.einsum("bii->bi", inverse)
+    n_units = w.shape[0]
+    inverses = _UnitInverses(hessian_inverse, n_units)
+    in_matrix = np.ones(w.shape, dtype=bool)
     rows = np.arange(n_units)
     order = np.full((n_units, n_steps), -1)
     losses = np.full((n_units, n_steps), np.inf)
     for step in range(n_steps):
         with np.errstate(divide="ignore", invalid="ignore"):
-            saliency = np.where(alive, w**2 / diagonal, np.inf)
+            saliency = np.where(alive, w**2 / inverses.diagonal, np.inf)
         saliency[forced] = -1.0
         p = np.argmin(saliency, axis=1)
         active = alive[rows, p]
         if not active.any():
             break
-        pivot = diagonal[rows, p].copy()
-        pivot[~active] = 1.0
-        column = inverse[rows, :, p] * active[:, np.newaxis]
+        column = inverses.column(rows, p) * active[:, np.newaxis]
+        pivot = np.where(active, column[rows, p], 1.0)
         removed = w[rows, p] * active
         losses[active, step] = (removed**2 / pivot)[active]
         losses[forced[rows, p] & active, step] = 0.0
-        order[active, step] = p[active]
+        order[active, step] = inverses.index[rows, p][active]
         w -= (removed / pivot)[:, np.newaxis] * column
         w[rows, p] = np.where(active, 0.0, w[rows, p])
-        inverse -= column[:, :, np.newaxis] * (column / pivot[:, np.newaxis])[
-            :, np.newaxis, :
-        ]
-        alive[rows, p] = False
-        forced[rows, p] = False
+        alive[rows, p] &= ~active
+        forced[rows, p] &= ~active
+        in_matrix[rows, p] &= ~active
+        if inverses.downdate(column, pivot):
+            in_matrix, (w, alive, forced) = inverses.compact(
+                in_matrix, [w, alive, forced]
+            )
     return order, losses
 
 
@@ -375,7 +448,8 @@ def trace_scores(order, losses, shape):
     n_units, n_steps = order.shape
     monotone = np.maximum.accumulate(np.where(np.isfinite(losses), losses, 0.0), axis=1)
     # Ties (steps that cost nothing) keep the order through a tiny ramp.
-    ramp = np.arange(n_steps) * (np.finfo(np.float64).eps * max(monotone.max(initial=0), 1e-300))
+    tiny = np.finfo(np.float64).eps * max(monotone.max(initial=0), 1e-300)
+    ramp = np.arange(n_steps) * tiny
     keyed = monotone + ramp
     scores = np.full(shape, np.inf)
     units, steps = np.nonzero(order >= 0)

@@ -129,9 +129,12 @@ def constrained_minimiser(A, w, keep, lam):
     return v
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_obs_trace_equals_greedy_single_removals_and_their_minimisers(seed):
-    rng, A = random_problem(seed)
+@pytest.mark.parametrize("seed, n_inputs", [(0, 7), (1, 7), (2, 90)])
+def test_obs_trace_equals_greedy_single_removals_and_their_minimisers(
+    seed, n_inputs
+):
+    # 90 inputs: the downdates are folded and the inverses compacted.
+    rng, A = random_problem(seed, n_samples=120, n_inputs=n_inputs)
     lam = 0.05
     H = A.T @ A + lam * np.eye(A.shape[1])
     w = rng.normal(size=(A.shape[1], 3))
@@ -229,7 +232,10 @@ def test_refit_is_layer_by_layer_on_pruned_inputs_to_the_dense_outputs(
     X, y = three_classes
     dense = network
     mlp = copy.deepcopy(network).prune(
-        X, y, amount=0.6, criterion=LayerwiseRefit("magnitude", damp=0.0, num_samples=None)
+        X,
+        y,
+        amount=0.6,
+        criterion=LayerwiseRefit("magnitude", damp=0.0, num_samples=None),
     )
     magnitude = copy.deepcopy(network).prune(amount=0.6, criterion="magnitude")
     for i in range(3):
@@ -241,10 +247,13 @@ def test_refit_is_layer_by_layer_on_pruned_inputs_to_the_dense_outputs(
         design = np.hstack([pruned_input, np.ones((X.shape[0], 1))])
         for unit in range(mlp.coefs_[i].shape[1]):
             k = np.flatnonzero(np.append(mlp.masks_[i][:, unit], True))
-            expected = np.linalg.lstsq(design[:, k], dense_output[:, unit], rcond=None)[0]
+            expected = np.linalg.lstsq(
+                design[:, k], dense_output[:, unit], rcond=None
+            )[0]
             got = np.append(mlp.coefs_[i][:, unit], mlp.intercepts_[i][unit])[k]
             np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
-        pruned_input = np.maximum(pruned_input @ mlp.coefs_[i] + mlp.intercepts_[i], 0)
+        pruned_output = pruned_input @ mlp.coefs_[i] + mlp.intercepts_[i]
+        pruned_input = np.maximum(pruned_output, 0)
         dense_input = np.maximum(dense_output, 0)
     # The output layer is not prunable and its mask did not change.
     np.testing.assert_array_equal(mlp.coefs_[2], dense.coefs_[2])
@@ -271,18 +280,25 @@ def test_obc_weights_of_the_first_layer_are_the_sequential_obs_result(
         ref_order, _ = greedy_obs_reference(H, w[:, unit], np.arange(9) < 8)
         np.testing.assert_array_equal(order[unit], ref_order)
         keep = np.append(mlp.masks_[0][:, unit], True)
-        expected = constrained_minimiser(A, w[:, unit], keep, 0.05 * np.mean(np.sum(A**2, 0)))
+        lam = 0.05 * np.mean(np.sum(A**2, axis=0))
+        expected = constrained_minimiser(A, w[:, unit], keep, lam)
         got = np.append(mlp.coefs_[0][:, unit], mlp.intercepts_[0][unit])
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize(
     "criterion",
-    [WandaCriterion(), WandaCriterion(ranking="global"), OBCCriterion(num_samples=None),
-     LayerwiseRefit("wanda", num_samples=None)],
+    [
+        WandaCriterion(),
+        WandaCriterion(ranking="global"),
+        OBCCriterion(num_samples=None),
+        LayerwiseRefit("wanda", num_samples=None),
+    ],
     ids=["wanda", "wanda-global", "obc", "wanda-refit"],
 )
-def test_integer_sample_weights_equal_repeated_samples(network, three_classes, criterion):
+def test_integer_sample_weights_equal_repeated_samples(
+    network, three_classes, criterion
+):
     X, y = three_classes
     weights = np.random.RandomState(0).randint(0, 3, X.shape[0])
     weighted = copy.deepcopy(network).prune(
@@ -294,8 +310,9 @@ def test_integer_sample_weights_equal_repeated_samples(network, three_classes, c
         amount=0.7,
         criterion=clone(criterion),
     )
-    for a, b in zip(weighted.coefs_ + weighted.intercepts_,
-                    repeated.coefs_ + repeated.intercepts_):
+    for a, b in zip(
+        weighted.coefs_ + weighted.intercepts_, repeated.coefs_ + repeated.intercepts_
+    ):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
 
 
@@ -391,7 +408,8 @@ def test_oneshot_path_from_one_trace_equals_separate_prunes(network, three_class
         )
         for a, b in zip(pruned.masks_, separate.masks_):
             np.testing.assert_array_equal(a, b)
-        for a, b in zip(pruned.coefs_ + pruned.intercepts_,
-                        separate.coefs_ + separate.intercepts_):
+        for a, b in zip(
+            pruned.coefs_ + pruned.intercepts_, separate.coefs_ + separate.intercepts_
+        ):
             np.testing.assert_allclose(a, b)
     assert all(m.all() for m in network.masks_)
