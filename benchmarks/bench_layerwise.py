@@ -153,7 +153,7 @@ def table(dense, accuracy, sparsities, seconds):
 
 def time_path(dataset, seeds, data_dir, n_repeats=3):
     """Seconds of one OBC prune and of a one-shot path of 10 levels."""
-    from skprune.neural._layerwise import oneshot_path
+    from skprune.neural import oneshot_path
 
     levels = np.linspace(0.5, 0.95, 10)
     ratios, prune_times, path_times = [], [], []

@@ -2,7 +2,7 @@
 
 from ._convert import from_sklearn, to_sklearn
 from ._criteria import PruningContext, PruningCriterion, register_criterion
-from ._layerwise import LayerwiseRefit, OBCCriterion, WandaCriterion
+from ._layerwise import LayerwiseRefit, OBCCriterion, WandaCriterion, oneshot_path
 from ._cv import PrunedMLPClassifierCV, PrunedMLPRegressorCV
 from ._multilayer_perceptron import PrunableMLPClassifier, PrunableMLPRegressor
 from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor, sparsity_schedule
@@ -25,6 +25,7 @@ __all__ = [
     "PruningContext",
     "PruningCriterion",
     "from_sklearn",
+    "oneshot_path",
     "register_criterion",
     "sparsity_path",
     "sparsity_schedule",

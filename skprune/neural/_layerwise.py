@@ -266,7 +266,7 @@ def refit_network(estimator, X, sample_weight, coefs, intercepts, layers, damp):
 
 
 def refit_updates(context, coefs, intercepts, old_masks, damp, num_samples, name):
-    """Updates that re-fit every layer whose mask or input changed.
+    """Updates that re-fit every layer from the first one whose mask changed.
 
     ``coefs`` and ``intercepts`` are the weights to start from (the current
     ones, possibly moved by another criterion).
@@ -283,7 +283,10 @@ def refit_updates(context, coefs, intercepts, old_masks, damp, num_samples, name
     ]
     if not changed:
         return None
-    layers = set(changed) | {i for i in context.prunable_layers if i > min(changed)}
+    # Layers after a change see other inputs: they are re-fitted too, prunable
+    # or not (on digits, re-fitting the output layer as well adds 0.5 to 1.8
+    # points at 90% and 95% sparsity).
+    layers = range(min(changed), len(coefs))
     new_coefs, new_intercepts = refit_network(
         context.estimator, X, weights, coefs, intercepts, layers, damp
     )
@@ -481,7 +484,7 @@ class WandaCriterion(BaseEstimator, PruningCriterion):
         across layers with ``scope="global"``). Per unit is the default:
         one-shot on digits and Satellite it keeps more accuracy at 90% and
         95% sparsity (see the user guide).
-    num_samples : int or None, default=None
+    num_samples : int or None, default=1024
         Number of samples read, the first ones; all when None.
 
     References
@@ -490,7 +493,7 @@ class WandaCriterion(BaseEstimator, PruningCriterion):
     effective pruning approach for large language models. ICLR 2024.
     """
 
-    def __init__(self, ranking="unit", num_samples=None):
+    def __init__(self, ranking="unit", num_samples=1024):
         self.ranking = ranking
         self.num_samples = num_samples
 
