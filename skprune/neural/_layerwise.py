@@ -552,12 +552,13 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
       across layers too: dividing them by the layer's output energy lost
       0.5 to 1.5 points at 90% and 95% sparsity on digits and Satellite;
     - once the masks are chosen, the kept weights and bias of every layer
-      are re-fitted in layer order, on the inputs produced by the already
+      from the first pruned one on (the output layer included) are
+      re-fitted in layer order, on the inputs produced by the already
       re-fitted layers before it, to the outputs the layer had before the
-      step (see :class:`LayerwiseRefit`). For the first pruned layer, and
-      whenever the kept weights of a unit are those left after a prefix of
-      its removal order, this is the unit's weights after the sequential
-      OBS steps.
+      step (see :class:`LayerwiseRefit`). In the first pruned layer, whose
+      inputs did not change, this gives each unit exactly its weights after
+      its sequential OBS steps, since its removed weights are a prefix of
+      its removal order.
 
     The scores are computed on the network before the step; the re-fit is
     where the layers see the pruned layers before them. Structured patterns
@@ -776,15 +777,18 @@ class LayerwiseRefit(BaseEstimator, PruningCriterion):
     """Any criterion followed by a least-squares re-fit of the kept weights.
 
     ``criterion`` chooses the weights to remove (and may move the others, as
-    OBS does). Then every layer whose mask or inputs changed is re-fitted in
-    layer order: the kept incoming weights and bias of each unit minimise
-    the squared difference, over the first ``num_samples`` samples passed to
-    ``prune`` weighted by ``sample_weight``, between the unit's
-    pre-activation computed from the re-fitted layers before it and the one
-    the network had before the step, plus ``lambda`` times the squared
-    distance to the weights the criterion left (``lambda`` is ``damp`` times
-    the mean diagonal of ``A^T A``, with ``A`` the layer's inputs and a
-    column of ones). As in the backsolve of ALPS (Meng et al., 2024).
+    OBS does). Then every layer from the first one whose mask changed is
+    re-fitted in layer order, the later ones too since their inputs changed,
+    prunable or not (the output layer by default); masks are kept. The kept
+    incoming weights and bias of each unit minimise the squared difference,
+    over the first ``num_samples`` samples passed to ``prune`` weighted by
+    ``sample_weight``, between the unit's pre-activation computed from the
+    re-fitted layers before it and the one the network had before the step,
+    plus ``lambda`` times the squared distance to the weights the criterion
+    left (``lambda`` is ``damp`` times the mean diagonal of ``A^T A``, with
+    ``A`` the layer's inputs and a column of ones). As in the backsolve of
+    ALPS (Meng et al., 2024). ``prune(..., reconstruct=True)`` wraps its
+    criterion in this one.
 
     Parameters
     ----------
