@@ -10,6 +10,9 @@ from sklearn.base import BaseEstimator
 def all_estimators():
     """List every public estimator class that skprune exports.
 
+    Classes that derive from ``BaseEstimator`` only for their parameters
+    (pruning criteria) have no ``fit`` and are not estimators.
+
     Subpackages are imported and their ``__all__`` read, so that an estimator
     added to a subpackage is found without editing any list.
 
@@ -30,6 +33,7 @@ def all_estimators():
             if (
                 inspect.isclass(obj)
                 and issubclass(obj, BaseEstimator)
+                and hasattr(obj, "fit")
                 and not inspect.isabstract(obj)
             ):
                 found[name] = obj
