@@ -90,6 +90,11 @@ def calibration_data(context, num_samples, name):
             weights = np.ones(X.shape[0])
         else:
             weights = np.asarray(context.sample_weight[:m], dtype=np.float64)
+            if not weights.sum() > 0:
+                raise ValueError(
+                    f"The {name!r} criterion reads the first {X.shape[0]} "
+                    "samples, whose sample weights are all zero."
+                )
         context._cache[key] = (X.astype(np.float64), weights)
     return context._cache[key]
 

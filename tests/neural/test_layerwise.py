@@ -414,3 +414,18 @@ def test_oneshot_path_from_one_trace_equals_separate_prunes(network, three_class
         ):
             np.testing.assert_allclose(a, b)
     assert all(m.all() for m in network.masks_)
+    masks, coefs, _ = criterion.trace(network, X, y).masks_and_weights(0.6)
+    middle = path.estimators[1]
+    for a, b in zip(masks + coefs, middle.masks_ + middle.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_calibration_samples_with_zero_weights_are_rejected(network, three_classes):
+    X, y = three_classes
+    weights = np.ones(X.shape[0])
+    weights[:20] = 0.0
+    criterion = OBCCriterion(num_samples=20)
+    with pytest.raises(ValueError, match="sample weights are all zero"):
+        copy.deepcopy(network).prune(
+            X, y, amount=0.5, criterion=criterion, sample_weight=weights
+        )
