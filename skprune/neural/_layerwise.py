@@ -141,13 +141,20 @@ def _stacked(coef, intercept):
 
 
 def damped_gram(design, damp):
-    """``A^T A`` plus ``damp`` times the mean of its diagonal on the diagonal.
+    """``A^T A`` plus ``lambda``, ``damp`` times the mean of its diagonal.
 
-    The column of ones makes the diagonal positive, so the damping is too.
+    The column of ones makes the diagonal positive, so ``lambda`` is too
+    when ``damp`` is.
+
+    Returns
+    -------
+    gram : ndarray of shape (d, d)
+    lam : float
     """
     gram = design.T @ design
-    gram[np.diag_indices_from(gram)] += damp * np.mean(np.diagonal(gram))
-    return gram
+    lam = damp * np.mean(np.diagonal(gram))
+    gram[np.diag_indices_from(gram)] += lam
+    return gram, lam
 
 
 # ----------------------------------------------------------------------------
@@ -220,9 +227,7 @@ def refit_layer(layer_input, target, coef, intercept, keep, sample_weight, damp)
         The re-fitted parameters, zero where not kept.
     """
     design = _design(layer_input, sample_weight)
-    gram = design.T @ design
-    lam = damp * np.mean(np.diagonal(gram))
-    gram[np.diag_indices_from(gram)] += lam
+    gram, lam = damped_gram(design, damp)
     rhs = design.T @ (target * np.sqrt(sample_weight)[:, np.newaxis])
     rhs += lam * _stacked(coef, intercept)
     weights = refit_kept(gram, rhs, keep)
@@ -579,7 +584,9 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     Parameters
     ----------
     damp : float, default=0.01
-        Damping, a fraction of the mean diagonal of ``A^T A``.
+        Damping, a fraction of the mean diagonal of ``A^T A``; at least
+        ``1e-10`` for the traces, whose inverse must exist, and used as
+        given by the re-fit.
     num_samples : int or None, default=1024
         Number of samples read, the first ones; all when None.
 
@@ -613,10 +620,10 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
             X, weights = calibration_data(context, self.num_samples, "obc")
             inputs, _ = layer_inputs(context.estimator, X)
             design = _design(inputs[layer], weights)
-            gram = damped_gram(design, max(self.damp, 1e-10))
+            gram, _ = damped_gram(design, max(self.damp, 1e-10))
             stacked = _stacked(context.coefs[layer], context.intercepts[layer])
             mask = context.masks[layer]
-            fan_in, fan_out = mask.shape
+            fan_out = mask.shape[1]
             removable = np.vstack([np.ones_like(mask), np.zeros((1, fan_out), bool)])
             forced = np.vstack(
                 [~mask, ~context.intercept_masks[layer][np.newaxis, :]]
