@@ -71,6 +71,22 @@ def _check_damp(damp):
         raise ValueError(f"damp must be a float >= 0, got {damp!r}.")
 
 
+def calibration_weights(sample_weight, m, name):
+    """The weights of the first ``m`` samples, ones when there are none.
+
+    Raises a ValueError naming the criterion ``name`` when they are all zero.
+    """
+    if sample_weight is None:
+        return np.ones(m)
+    weights = np.asarray(sample_weight[:m], dtype=np.float64)
+    if not weights.sum() > 0:
+        raise ValueError(
+            f"The {name!r} criterion reads the first {m} samples, whose "
+            "sample weights are all zero."
+        )
+    return weights
+
+
 def calibration_data(context, num_samples, name):
     """The first ``num_samples`` samples given to ``prune``, dense float64.
 
@@ -86,15 +102,7 @@ def calibration_data(context, num_samples, name):
         m = context.X.shape[0] if num_samples is None else num_samples
         X = context.X[:m]
         X = X.toarray() if sparse.issparse(X) else np.asarray(X)
-        if context.sample_weight is None:
-            weights = np.ones(X.shape[0])
-        else:
-            weights = np.asarray(context.sample_weight[:m], dtype=np.float64)
-            if not weights.sum() > 0:
-                raise ValueError(
-                    f"The {name!r} criterion reads the first {X.shape[0]} "
-                    "samples, whose sample weights are all zero."
-                )
+        weights = calibration_weights(context.sample_weight, X.shape[0], name)
         context._cache[key] = (X.astype(np.float64), weights)
     return context._cache[key]
 

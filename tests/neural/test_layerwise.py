@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skprune.neural import (
     LayerwiseRefit,
     OBCCriterion,
+    OBSCriterion,
     PrunableMLPClassifier,
     PrunedMLPClassifier,
     WandaCriterion,
@@ -294,22 +295,39 @@ def test_obc_weights_of_the_first_layer_are_the_sequential_obs_result(
         WandaCriterion(ranking="global"),
         OBCCriterion(num_samples=None),
         LayerwiseRefit("wanda", num_samples=None),
+        OBSCriterion(num_grads=1000),
+        OBSCriterion(num_grads=1000, fisher="empirical", fisher_block_size=8),
+        "obd",
+        "taylor",
     ],
-    ids=["wanda", "wanda-global", "obc", "wanda-refit"],
+    ids=[
+        "wanda",
+        "wanda-global",
+        "obc",
+        "wanda-refit",
+        "obs",
+        "obs-empirical",
+        "obd",
+        "taylor",
+    ],
 )
 def test_integer_sample_weights_equal_repeated_samples(
     network, three_classes, criterion
 ):
+    # Every criterion that reads data weights its samples.
+    def fresh():
+        return clone(criterion) if hasattr(criterion, "get_params") else criterion
+
     X, y = three_classes
     weights = np.random.RandomState(0).randint(0, 3, X.shape[0])
     weighted = copy.deepcopy(network).prune(
-        X, y, amount=0.7, criterion=clone(criterion), sample_weight=weights
+        X, y, amount=0.7, criterion=fresh(), sample_weight=weights
     )
     repeated = copy.deepcopy(network).prune(
         np.repeat(X, weights, axis=0),
         np.repeat(y, weights),
         amount=0.7,
-        criterion=clone(criterion),
+        criterion=fresh(),
     )
     for a, b in zip(
         weighted.coefs_ + weighted.intercepts_, repeated.coefs_ + repeated.intercepts_
