@@ -2,8 +2,8 @@
 
 from ._convert import from_sklearn, to_sklearn
 from ._criteria import PruningContext, PruningCriterion, register_criterion
-from ._layerwise import LayerwiseRefit, OBCCriterion, WandaCriterion, oneshot_path
 from ._cv import PrunedMLPClassifierCV, PrunedMLPRegressorCV
+from ._layerwise import LayerwiseRefit, OBCCriterion, WandaCriterion, oneshot_path
 from ._multilayer_perceptron import PrunableMLPClassifier, PrunableMLPRegressor
 from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor, sparsity_schedule
 from ._pruner import MLPPruner
@@ -24,11 +24,11 @@ __all__ = [
     "PrunedMLPRegressorCV",
     "PruningContext",
     "PruningCriterion",
+    "WandaCriterion",
     "from_sklearn",
     "oneshot_path",
     "register_criterion",
     "sparsity_path",
     "sparsity_schedule",
     "to_sklearn",
-    "WandaCriterion",
 ]

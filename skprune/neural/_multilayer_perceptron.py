@@ -974,11 +974,11 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             Importance of each weight, higher is more important. A name
             registered with :func:`register_criterion` (built in:
             ``"magnitude"``, ``"taylor"``, ``"movement"``, ``"obd"``,
-            ``"obs"``, ``"wanda"``, ``"obc"``), a :class:`PruningCriterion` or a callable taking a
-            :class:`PruningContext` and returning one score array per weight
-            matrix. A criterion with an ``n_substeps`` attribute (such as
-            :class:`OBSCriterion`) splits the step into that many smaller
-            ones, each scored anew.
+            ``"obs"``, ``"wanda"``, ``"obc"``), a :class:`PruningCriterion`
+            or a callable taking a :class:`PruningContext` and returning one
+            score array per weight matrix. A criterion with an
+            ``n_substeps`` attribute (such as :class:`OBSCriterion`) splits
+            the step into that many smaller ones, each scored anew.
         pattern : {"unstructured", "block", "neuron", "n:m"}, \
                 default="unstructured"
             What is removed together.
