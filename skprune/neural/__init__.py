@@ -3,6 +3,7 @@
 from ._convert import from_sklearn, to_sklearn
 from ._criteria import PruningContext, PruningCriterion, register_criterion
 from ._cv import PrunedMLPClassifierCV, PrunedMLPRegressorCV
+from ._layerwise import LayerwiseRefit, OBCCriterion, WandaCriterion, oneshot_path
 from ._multilayer_perceptron import PrunableMLPClassifier, PrunableMLPRegressor
 from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor
 from ._pruning_run import sparsity_schedule
@@ -11,7 +12,9 @@ from ._second_order import OBDCriterion, OBSCriterion
 from ._sparsity_path import sparsity_path
 
 __all__ = [
+    "LayerwiseRefit",
     "MLPPruner",
+    "OBCCriterion",
     "OBDCriterion",
     "OBSCriterion",
     "PrunableMLPClassifier",
@@ -22,7 +25,9 @@ __all__ = [
     "PrunedMLPRegressorCV",
     "PruningContext",
     "PruningCriterion",
+    "WandaCriterion",
     "from_sklearn",
+    "oneshot_path",
     "register_criterion",
     "sparsity_path",
     "sparsity_schedule",

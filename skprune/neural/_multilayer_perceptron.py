@@ -49,6 +49,7 @@ from threadpoolctl import threadpool_limits
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS, DERIVATIVES, LOSSES
 from ._criteria import PruningContext, resolve_criterion
+from ._layerwise import LayerwiseRefit
 from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._patterns import resolve_pattern
 
@@ -1012,6 +1013,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         n=2,
         m=4,
         sample_weight=None,
+        reconstruct=False,
     ):
         """Prune the network once, in place.
 
@@ -1048,11 +1050,11 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             Importance of each weight, higher is more important. A name
             registered with :func:`register_criterion` (built in:
             ``"magnitude"``, ``"taylor"``, ``"movement"``, ``"obd"``,
-            ``"obs"``), a :class:`PruningCriterion` or a callable taking a
-            :class:`PruningContext` and returning one score array per weight
-            matrix. A criterion with an ``n_substeps`` attribute (such as
-            :class:`OBSCriterion`) splits the step into that many smaller
-            ones, each scored anew.
+            ``"obs"``, ``"wanda"``, ``"obc"``), a :class:`PruningCriterion`
+            or a callable taking a :class:`PruningContext` and returning one
+            score array per weight matrix. A criterion with an
+            ``n_substeps`` attribute (such as :class:`OBSCriterion`) splits
+            the step into that many smaller ones, each scored anew.
         pattern : {"unstructured", "block", "neuron", "n:m"}, \
                 default="unstructured"
             What is removed together.
@@ -1082,6 +1084,11 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             For ``pattern="n:m"``: keep at most ``n`` in every ``m``.
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights for criteria that use data.
+        reconstruct : bool, default=False
+            Whether to re-fit the kept weights of the layers by least squares
+            to the outputs they had before the step, on ``X``, after any
+            criterion: the same as passing
+            ``criterion=LayerwiseRefit(criterion)``.
 
         Returns
         -------
@@ -1089,6 +1096,8 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             The pruned estimator.
         """
         check_is_fitted(self)
+        if reconstruct:
+            criterion = LayerwiseRefit(criterion)
         criterion = resolve_criterion(criterion)
         pattern = resolve_pattern(pattern, block_shape=block_shape, n=n, m=m)
         if scope not in ("global", "layer"):

@@ -21,6 +21,8 @@ from ._fisher import (
     check_gradients,
     fisher_inverse,
 )
+from ._layerwise import calibration_weights
+
 # Largest number of subsets of a group searched exhaustively by OBS.
 _MAX_SUBSETS = 256
 
@@ -68,6 +70,14 @@ class OBDCriterion(PruningCriterion):
         return [0.5 * f * w**2 for f, w in zip(fisher, context.coefs)]
 
 
+def _relative_weights(sample_weight, m):
+    """The first ``m`` sample weights divided by their mean, or None."""
+    if sample_weight is None:
+        return None
+    weights = calibration_weights(sample_weight, m, "obs")
+    return weights / weights.mean()
+
+
 def _in_fisher_order(array):
     """Flatten a layer's ``(fan_in, fan_out)`` array unit by unit.
 
@@ -85,7 +95,8 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
     """Optimal Brain Surgeon with a block-wise Fisher inverse.
 
     The Fisher ``F`` of each layer is estimated from the first ``num_grads``
-    samples passed to ``prune`` (so pass them shuffled), with the gradients
+    samples passed to ``prune`` (so pass them shuffled), weighted by their
+    ``sample_weight``, with the gradients
     of pruned weights set to zero, and damped: ``lambda`` is added to its
     diagonal. The weights of a layer enter it unit by unit: the incoming
     weights of output unit 0, then of unit 1, and so on. Two estimates:
@@ -240,7 +251,12 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
     # ------------------------------------------------------------------
 
     def _factors(self, context):
-        """Per-sample gradient factors of the first ``num_grads`` samples."""
+        """Per-sample gradient factors of the first ``num_grads`` samples.
+
+        With sample weights ``w`` (divided by their mean), the derivatives
+        are multiplied by ``sqrt(w)``, so that the per-sample gradients, the
+        empirical Fisher and ``E[delta_j ** 2]`` are weighted.
+        """
         if "obs_factors" not in context._cache:
             self._check_parameters()
             context.require_data("obs")
@@ -248,7 +264,11 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
             inputs, deltas = context.estimator._per_sample_deltas(
                 context.X[:m], context.y[:m]
             )
+            weights = _relative_weights(context.sample_weight, m)
+            if weights is not None:
+                deltas = [delta * np.sqrt(weights)[:, np.newaxis] for delta in deltas]
             context._cache["obs_factors"] = inputs, deltas
+            context._cache["obs_weights"] = weights
         return context._cache["obs_factors"]
 
     def _gradient_batches(self, context, layer, mask):
@@ -281,8 +301,12 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
         factors = context._cache.setdefault("obs_kronecker", {})
         if layer not in factors:
             layer_input, delta = self._layer_factors(context, layer)
+            weights = context._cache["obs_weights"]
+            weighted = layer_input
+            if weights is not None:
+                weighted = layer_input * weights[:, np.newaxis]
             factors[layer] = (
-                layer_input.T @ layer_input / layer_input.shape[0],
+                weighted.T @ layer_input / layer_input.shape[0],
                 np.mean(delta**2, axis=0),
             )
         return factors[layer]

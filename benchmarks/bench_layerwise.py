@@ -1,0 +1,205 @@
+"""One-shot layer-wise pruning without fine-tuning: Wanda, OBC and the re-fit.
+
+For each seed, trains a network with the library's defaults (Adam,
+``alpha=1e-4``) on a 75/25 stratified split of scaled inputs, prunes a copy
+once at each sparsity with each criterion (global scope unless the name says
+"layer") and prints the median test accuracy over the seeds and the median
+seconds per prune. The samples given to ``prune`` are the training samples
+in a seeded random order.
+
+Data sets (``--dataset``):
+
+- ``digits``: ``load_digits``, a (256, 128) network, 200 epochs.
+- ``satellite``: Satellite from ``--data`` (default ``../shared/data``), a
+  (256, 128) network, 200 epochs.
+- ``synthetic``: the 784-300-100-10 problem of
+  ``bench_oneshot_second_order.py``, 10 epochs.
+
+``--path`` also times a one-shot sparsity path of 10 levels (0.5 to 0.95)
+from one OBC trace against one prune.
+
+Run: ``OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_layerwise.py
+--dataset digits``; ``--quick`` for one seed and the main criteria.
+"""
+
+import argparse
+import copy
+import pathlib
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from skprune.neural import (
+    LayerwiseRefit,
+    OBCCriterion,
+    PrunableMLPClassifier,
+    WandaCriterion,
+)
+
+SPARSITIES = (0.7, 0.9, 0.95)
+DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def synthetic_problem(seed):
+    from bench_oneshot_second_order import synthetic_problem as make
+
+    return make(20000, seed)
+
+
+def load(dataset, seed, data_dir):
+    """Scaled train/test split and the network to train on it."""
+    if dataset == "digits":
+        X, y = load_digits(return_X_y=True)
+        network = {"hidden_layer_sizes": (256, 128), "max_iter": 200}
+    elif dataset == "satellite":
+        frame = pd.read_csv(pathlib.Path(data_dir) / "Satellite.csv")
+        y = frame.pop("classes").to_numpy()
+        X = frame.astype(float).to_numpy()
+        network = {"hidden_layer_sizes": (256, 128), "max_iter": 200}
+    else:
+        X, y = synthetic_problem(seed)
+        network = {"hidden_layer_sizes": (300, 100), "max_iter": 10}
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y
+    )
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test, network
+
+
+def criteria(quick):
+    """Name -> (criterion, scope, reconstruct)."""
+    compared = {
+        "magnitude": ("magnitude", "global", False),
+        "obs (defaults)": ("obs", "global", False),
+        "wanda": ("wanda", "global", False),
+        "obc": ("obc", "global", False),
+        "obc layer": ("obc", "layer", False),
+        "magnitude + refit": ("magnitude", "global", True),
+        "wanda + refit": ("wanda", "global", True),
+    }
+    if quick:
+        return compared
+    compared.update(
+        {
+            "wanda global ranking": (WandaCriterion(ranking="global"), "global", False),
+            "wanda global ranking + refit": (
+                WandaCriterion(ranking="global"),
+                "global",
+                True,
+            ),
+            "magnitude layer + refit": ("magnitude", "layer", True),
+            "obs + refit": ("obs", "global", True),
+            "obc damp=0.1": (OBCCriterion(damp=0.1), "global", False),
+        }
+    )
+    return compared
+
+
+def train(X_train, y_train, network, seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return PrunableMLPClassifier(random_state=seed, **network).fit(X_train, y_train)
+
+
+def run(dataset, seeds, sparsities, quick, data_dir, names=None):
+    compared = criteria(quick)
+    if names:
+        compared = {name: compared[name] for name in names}
+    accuracy = {name: {s: [] for s in sparsities} for name in compared}
+    seconds = {name: [] for name in compared}
+    dense = []
+    for seed in seeds:
+        X_train, X_test, y_train, y_test, network = load(dataset, seed, data_dir)
+        base = train(X_train, y_train, network, seed)
+        dense.append(base.score(X_test, y_test))
+        order = np.random.RandomState(seed).permutation(X_train.shape[0])
+        X_prune, y_prune = X_train[order], y_train[order]
+        for name, (criterion, scope, reconstruct) in compared.items():
+            for sparsity in sparsities:
+                model = copy.deepcopy(base)
+                start = time.perf_counter()
+                model.prune(
+                    X_prune,
+                    y_prune,
+                    amount=sparsity,
+                    criterion=criterion,
+                    scope=scope,
+                    reconstruct=reconstruct,
+                )
+                seconds[name].append(time.perf_counter() - start)
+                accuracy[name][sparsity].append(model.score(X_test, y_test))
+            print(f"  seed {seed} {name} done", flush=True)
+    return float(np.median(dense)), accuracy, seconds
+
+
+def table(dense, accuracy, sparsities, seconds):
+    header = " | ".join(f"{round(s * 100)}%" for s in sparsities)
+    lines = [
+        f"| criterion | {header} | median s per prune |",
+        "|---|" + "---|" * (len(sparsities) + 1),
+        f"| dense | {dense:.4f} |" + " |" * len(sparsities),
+    ]
+    for name, by_sparsity in accuracy.items():
+        cells = " | ".join(f"{np.median(by_sparsity[s]):.4f}" for s in sparsities)
+        lines.append(f"| {name} | {cells} | {np.median(seconds[name]):.2f} |")
+    return "\n".join(lines)
+
+
+def time_path(dataset, seeds, data_dir, n_repeats=3):
+    """Seconds of one OBC prune and of a one-shot path of 10 levels."""
+    from skprune.neural import oneshot_path
+
+    levels = np.linspace(0.5, 0.95, 10)
+    ratios, prune_times, path_times = [], [], []
+    for seed in seeds:
+        X_train, _, y_train, _, network = load(dataset, seed, data_dir)
+        base = train(X_train, y_train, network, seed)
+        for _ in range(n_repeats):
+            start = time.perf_counter()
+            copy.deepcopy(base).prune(X_train, y_train, amount=0.9, criterion="obc")
+            prune_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            oneshot_path(base, X_train, y_train, levels, criterion="obc")
+            path_times.append(time.perf_counter() - start)
+            ratios.append(path_times[-1] / prune_times[-1])
+    print(
+        f"one prune {np.median(prune_times):.2f} s, path of 10 levels "
+        f"{np.median(path_times):.2f} s, ratio {np.median(ratios):.2f}"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--dataset", choices=("digits", "satellite", "synthetic"), default="digits"
+    )
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--quick", action="store_true", help="main criteria only")
+    parser.add_argument("--only", nargs="*", help="criteria to run, by name")
+    parser.add_argument(
+        "--sparsities", type=float, nargs="*", default=list(SPARSITIES)
+    )
+    parser.add_argument("--path", action="store_true", help="time the path only")
+    args = parser.parse_args()
+    seeds = range(args.seeds)
+    start = time.perf_counter()
+    if args.path:
+        time_path(args.dataset, seeds, args.data)
+        return
+    dense, accuracy, seconds = run(
+        args.dataset, seeds, args.sparsities, args.quick, args.data, args.only
+    )
+    print(f"\n{args.dataset}: median of {len(seeds)} seeds\n")
+    print(table(dense, accuracy, args.sparsities, seconds))
+    print(f"\n{time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

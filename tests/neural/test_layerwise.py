@@ -1,0 +1,449 @@
+"""Layer-wise criteria: Wanda, exact layer-wise OBS and the least-squares re-fit."""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+from skprune.neural import (
+    LayerwiseRefit,
+    OBCCriterion,
+    OBSCriterion,
+    PrunableMLPClassifier,
+    PrunedMLPClassifier,
+    WandaCriterion,
+)
+from skprune.neural._base import ACTIVATIONS
+from skprune.neural._criteria import PruningContext
+from skprune.neural._layerwise import (
+    obc_traces,
+    oneshot_path,
+    refit_kept,
+    refit_layer,
+)
+
+
+@pytest.fixture(scope="module")
+def network(three_classes):
+    X, y = three_classes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return PrunableMLPClassifier(
+            hidden_layer_sizes=(12, 10), max_iter=150, random_state=0
+        ).fit(X, y)
+
+
+def forward_inputs(mlp, X):
+    """Inputs of every weight matrix, by a plain forward pass."""
+    inputs = [X]
+    for coef, intercept in zip(mlp.coefs_[:-1], mlp.intercepts_[:-1]):
+        inputs.append(np.maximum(inputs[-1] @ coef + intercept, 0.0))
+    return inputs
+
+
+def context_of(mlp, X, y, sample_weight=None):
+    return PruningContext(
+        mlp, X, np.eye(3)[y], sample_weight, mlp._prunable_coef_layers()
+    )
+
+
+def random_problem(seed, n_samples=40, n_inputs=7):
+    rng = np.random.RandomState(seed)
+    A = np.hstack([rng.normal(size=(n_samples, n_inputs)), np.ones((n_samples, 1))])
+    return rng, A
+
+
+# ----------------------------------------------------------------------------
+# Wanda
+# ----------------------------------------------------------------------------
+
+
+def test_wanda_scores_are_weight_times_weighted_input_norm(network, three_classes):
+    X, y = three_classes
+    mlp = copy.deepcopy(network).prune(amount=0.4, criterion="magnitude")
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, X.shape[0])
+    scores, _ = WandaCriterion(ranking="global").score(
+        context_of(mlp, X, y, weights)
+    )
+    for coef, layer_input, score in zip(mlp.coefs_, forward_inputs(mlp, X), scores):
+        norms = np.sqrt((weights[:, None] * layer_input**2).sum(axis=0))
+        np.testing.assert_allclose(score, np.abs(coef) * norms[:, None])
+
+
+def test_wanda_unit_ranking_prunes_every_unit_by_the_same_fraction(
+    network, three_classes
+):
+    X, y = three_classes
+    mlp = copy.deepcopy(network).prune(X, y, amount=0.5, criterion="wanda")
+    for mask in mlp.masks_[:-1]:
+        kept = mask.sum(axis=0)
+        assert kept.max() - kept.min() <= 1
+    assert mlp.sparsity_ == pytest.approx(0.5, abs=0.01)
+
+
+def test_wanda_keeps_within_each_unit_the_highest_scores(network, three_classes):
+    X, y = three_classes
+    mlp = copy.deepcopy(network)
+    scores, _ = WandaCriterion(ranking="global").score(context_of(mlp, X, y))
+    mlp.prune(X, y, amount=0.5, criterion="wanda", scope="layer")
+    for score, mask in zip(scores[:-1], mlp.masks_[:-1]):
+        for unit in range(mask.shape[1]):
+            kept, gone = score[mask[:, unit], unit], score[~mask[:, unit], unit]
+            assert kept.min() >= gone.max()
+
+
+# ----------------------------------------------------------------------------
+# Exact OBS traces and the kept-weight least squares
+# ----------------------------------------------------------------------------
+
+
+def greedy_obs_reference(H, w, removable):
+    """Greedy OBS with the kept block of ``H`` inverted anew at every step."""
+    kept = np.ones(w.size, dtype=bool)
+    current = w.copy()
+    order, losses = [], []
+    for _ in range(removable.sum()):
+        index = np.flatnonzero(kept)
+        inverse = np.linalg.inv(H[np.ix_(index, index)])
+        saliency = current[index] ** 2 / np.diagonal(inverse)
+        saliency[~removable[index]] = np.inf
+        q = int(np.argmin(saliency))
+        p = index[q]
+        current[index] -= current[p] / inverse[q, q] * inverse[:, q]
+        current[p] = 0.0
+        kept[p] = False
+        order.append(p)
+        losses.append(saliency[q])
+    return np.array(order), np.array(losses)
+
+
+def constrained_minimiser(A, w, keep, lam):
+    """argmin ||A (v - w)||^2 + lam ||v - w||^2 over v zero outside ``keep``."""
+    k = np.flatnonzero(keep)
+    design = np.vstack([A[:, k], np.sqrt(lam) * np.eye(k.size)])
+    target = np.concatenate([A @ w, np.sqrt(lam) * w[k]])
+    v = np.zeros_like(w)
+    v[k] = np.linalg.lstsq(design, target, rcond=None)[0]
+    return v
+
+
+@pytest.mark.parametrize("seed, n_inputs", [(0, 7), (1, 7), (2, 90)])
+def test_obs_trace_equals_greedy_single_removals_and_their_minimisers(
+    seed, n_inputs
+):
+    # 90 inputs: the downdates are folded and the inverses compacted.
+    rng, A = random_problem(seed, n_samples=120, n_inputs=n_inputs)
+    lam = 0.05
+    H = A.T @ A + lam * np.eye(A.shape[1])
+    w = rng.normal(size=(A.shape[1], 3))
+    removable = np.ones_like(w, dtype=bool)
+    removable[-1] = False
+    order, losses = obc_traces(
+        np.linalg.inv(H), w, removable, np.zeros_like(removable)
+    )
+    for unit in range(3):
+        ref_order, ref_losses = greedy_obs_reference(H, w[:, unit], removable[:, unit])
+        np.testing.assert_array_equal(order[unit], ref_order)
+        np.testing.assert_allclose(losses[unit], ref_losses, rtol=1e-7)
+        # Every prefix: the re-solved kept weights are the constrained
+        # minimiser, and their error is the sum of the recorded losses.
+        for k in range(1, order.shape[1] + 1):
+            keep = np.ones(w.shape[0], dtype=bool)
+            keep[order[unit, :k]] = False
+            v = refit_kept(H, (H @ w[:, [unit]]), keep[:, None])[:, 0]
+            np.testing.assert_allclose(
+                v, constrained_minimiser(A, w[:, unit], keep, lam), atol=1e-8
+            )
+            error = (v - w[:, unit]) @ H @ (v - w[:, unit])
+            np.testing.assert_allclose(error, losses[unit, :k].sum(), rtol=1e-7)
+
+
+def test_obs_trace_removes_already_pruned_weights_first_at_no_cost():
+    rng, A = random_problem(0)
+    H = A.T @ A + 0.1 * np.eye(A.shape[1])
+    w = rng.normal(size=(A.shape[1], 2))
+    forced = np.zeros_like(w, dtype=bool)
+    forced[[1, 4], 0] = True
+    w[forced] = 0.0
+    removable = np.ones_like(forced)
+    removable[-1] = False
+    order, losses = obc_traces(np.linalg.inv(H), w, removable, forced)
+    assert set(order[0, :2]) == {1, 4}
+    np.testing.assert_array_equal(losses[0, :2], 0.0)
+    assert order.shape[1] == A.shape[1] - 1
+
+
+def test_kept_weight_refit_equals_lstsq_on_the_kept_columns():
+    rng, A = random_problem(3, n_samples=50)
+    X = A[:, :-1]
+    target = rng.normal(size=(50, 4))
+    coef, intercept = rng.normal(size=(7, 4)), rng.normal(size=4)
+    keep = rng.uniform(size=(8, 4)) < 0.6
+    keep[:, 0] = False  # a fully pruned unit, bias included
+    keep[-1, 1] = False  # a unit without its bias
+    weights = rng.uniform(0.2, 3.0, 50)
+    new_coef, new_intercept = refit_layer(
+        X, target, coef, intercept, keep, weights, damp=0.0
+    )
+    new = np.vstack([new_coef, new_intercept])
+    root = np.sqrt(weights)[:, None]
+    for unit in range(4):
+        k = np.flatnonzero(keep[:, unit])
+        expected = np.zeros(8)
+        if k.size:
+            expected[k] = np.linalg.lstsq(
+                root * A[:, k], root[:, 0] * target[:, unit], rcond=None
+            )[0]
+        np.testing.assert_allclose(new[:, unit], expected, atol=1e-9)
+
+
+def test_refit_damping_pulls_towards_the_weights_relative_to_the_gram_diagonal():
+    rng, A = random_problem(4)
+    X = A[:, :-1]
+    X[:, 2] = 0.0  # an input that is always zero
+    target = rng.normal(size=(40, 2))
+    coef, intercept = rng.normal(size=(7, 2)), rng.normal(size=2)
+    keep = np.ones((8, 2), dtype=bool)
+    damp = 0.3
+    new_coef, new_intercept = refit_layer(
+        X, target, coef, intercept, keep, np.ones(40), damp
+    )
+    lam = damp * np.mean(np.sum(A**2, axis=0))
+    anchor = np.vstack([coef, intercept])
+    design = np.vstack([A, np.sqrt(lam) * np.eye(8)])
+    expected = np.linalg.lstsq(
+        design, np.vstack([target, np.sqrt(lam) * anchor]), rcond=None
+    )[0]
+    np.testing.assert_allclose(np.vstack([new_coef, new_intercept]), expected)
+    # The weight of the all-zero input is not moved.
+    np.testing.assert_allclose(new_coef[2], coef[2])
+
+
+# ----------------------------------------------------------------------------
+# The criteria on networks
+# ----------------------------------------------------------------------------
+
+
+def test_refit_is_layer_by_layer_on_pruned_inputs_to_the_dense_outputs(
+    network, three_classes
+):
+    X, y = three_classes
+    dense = network
+    mlp = copy.deepcopy(network).prune(
+        X,
+        y,
+        amount=0.6,
+        criterion=LayerwiseRefit("magnitude", damp=0.0, num_samples=None),
+    )
+    magnitude = copy.deepcopy(network).prune(amount=0.6, criterion="magnitude")
+    for i in range(3):
+        np.testing.assert_array_equal(mlp.masks_[i], magnitude.masks_[i])
+    pruned_input = X
+    dense_input = X
+    # The output layer is not prunable but its inputs changed: it is
+    # re-fitted too, keeping all its weights.
+    for i in range(3):
+        dense_output = dense_input @ dense.coefs_[i] + dense.intercepts_[i]
+        design = np.hstack([pruned_input, np.ones((X.shape[0], 1))])
+        for unit in range(mlp.coefs_[i].shape[1]):
+            k = np.flatnonzero(np.append(mlp.masks_[i][:, unit], True))
+            expected = np.linalg.lstsq(
+                design[:, k], dense_output[:, unit], rcond=None
+            )[0]
+            got = np.append(mlp.coefs_[i][:, unit], mlp.intercepts_[i][unit])[k]
+            np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+        pruned_output = pruned_input @ mlp.coefs_[i] + mlp.intercepts_[i]
+        pruned_input = np.maximum(pruned_output, 0)
+        dense_input = np.maximum(dense_output, 0)
+    assert mlp.masks_[2].all()
+
+
+def test_obc_weights_of_the_first_layer_are_the_sequential_obs_result(
+    network, three_classes
+):
+    X, y = three_classes
+    criterion = OBCCriterion(damp=0.05, num_samples=None)
+    mlp = copy.deepcopy(network)
+    order, losses = criterion.layer_trace(context_of(mlp, X, y), 0)
+    mlp.prune(X, y, amount=0.5, criterion=criterion, scope="layer")
+    A = np.hstack([X, np.ones((X.shape[0], 1))])
+    H = A.T @ A
+    H += 0.05 * np.mean(np.diagonal(H)) * np.eye(A.shape[1])
+    w = np.vstack([network.coefs_[0], network.intercepts_[0]])
+    for unit in range(w.shape[1]):
+        n_removed = np.count_nonzero(~mlp.masks_[0][:, unit])
+        # The kept weights are those left after a prefix of the removal order.
+        assert set(order[unit, :n_removed]) == set(
+            np.flatnonzero(~mlp.masks_[0][:, unit])
+        )
+        ref_order, _ = greedy_obs_reference(H, w[:, unit], np.arange(9) < 8)
+        np.testing.assert_array_equal(order[unit], ref_order)
+        keep = np.append(mlp.masks_[0][:, unit], True)
+        lam = 0.05 * np.mean(np.sum(A**2, axis=0))
+        expected = constrained_minimiser(A, w[:, unit], keep, lam)
+        got = np.append(mlp.coefs_[0][:, unit], mlp.intercepts_[0][unit])
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        WandaCriterion(),
+        WandaCriterion(ranking="global"),
+        OBCCriterion(num_samples=None),
+        LayerwiseRefit("wanda", num_samples=None),
+        OBSCriterion(num_grads=1000),
+        OBSCriterion(num_grads=1000, fisher="empirical", fisher_block_size=8),
+        "obd",
+        "taylor",
+    ],
+    ids=[
+        "wanda",
+        "wanda-global",
+        "obc",
+        "wanda-refit",
+        "obs",
+        "obs-empirical",
+        "obd",
+        "taylor",
+    ],
+)
+def test_integer_sample_weights_equal_repeated_samples(
+    network, three_classes, criterion
+):
+    # Every criterion that reads data weights its samples.
+    def fresh():
+        return clone(criterion) if hasattr(criterion, "get_params") else criterion
+
+    X, y = three_classes
+    weights = np.random.RandomState(0).randint(0, 3, X.shape[0])
+    weighted = copy.deepcopy(network).prune(
+        X, y, amount=0.7, criterion=fresh(), sample_weight=weights
+    )
+    repeated = copy.deepcopy(network).prune(
+        np.repeat(X, weights, axis=0),
+        np.repeat(y, weights),
+        amount=0.7,
+        criterion=fresh(),
+    )
+    for a, b in zip(
+        weighted.coefs_ + weighted.intercepts_, repeated.coefs_ + repeated.intercepts_
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("criterion", ["wanda", "obc", LayerwiseRefit("obs")])
+@pytest.mark.parametrize(
+    "pattern, amount",
+    [("unstructured", 0.8), ("block", 0.5), ("neuron", 0.4), ("n:m", None)],
+)
+def test_every_pattern_reaches_its_sparsity_and_zeroes_pruned_weights(
+    network, three_classes, criterion, pattern, amount
+):
+    X, y = three_classes
+    mlp = copy.deepcopy(network)
+    old_masks = [m.copy() for m in mlp.masks_]
+    mlp.prune(
+        X, y, amount=amount, criterion=criterion, pattern=pattern, block_shape=(2, 2)
+    )
+    reference = copy.deepcopy(network).prune(
+        amount=amount, criterion="magnitude", pattern=pattern, block_shape=(2, 2)
+    )
+    if pattern == "neuron":
+        n_units = [sum(m.sum() for m in e.intercept_masks_) for e in (mlp, reference)]
+        assert n_units[0] == n_units[1]
+    else:
+        assert mlp.sparsity_ == pytest.approx(reference.sparsity_)
+    for coef, mask, old in zip(mlp.coefs_, mlp.masks_, old_masks):
+        assert not np.any(mask & ~old)
+        assert np.all(coef[~mask] == 0)
+    assert np.all(np.isfinite(mlp.predict_proba(X)))
+
+
+def test_refit_recovers_most_of_the_dense_accuracy(network, three_classes):
+    X, y = three_classes
+    plain = copy.deepcopy(network).prune(amount=0.8, criterion="magnitude")
+    refit = copy.deepcopy(network).prune(
+        X, y, amount=0.8, criterion="magnitude", reconstruct=True
+    )
+    dense = network.predict_proba(X)
+    error = [np.abs(m.predict_proba(X) - dense).mean() for m in (plain, refit)]
+    assert error[1] < error[0]
+
+
+def test_pruned_classifier_clones_and_uses_the_layerwise_criteria(three_classes):
+    X, y = three_classes
+    criterion = LayerwiseRefit(OBCCriterion(damp=0.1), num_samples=64)
+    est = PrunedMLPClassifier(
+        (8,), max_iter=20, finetune_iter=2, n_pruning_steps=2, sparsity=0.5,
+        criterion=criterion, random_state=0,
+    )
+    cloned = clone(est)
+    assert cloned.criterion is not criterion
+    assert cloned.criterion.get_params()["criterion"].damp == 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cloned.fit(X, y)
+    assert cloned.sparsity_ == pytest.approx(0.5, abs=0.02)
+
+
+@pytest.mark.parametrize(
+    "criterion, message",
+    [
+        (WandaCriterion(ranking="layer"), "ranking must be"),
+        (WandaCriterion(num_samples=0), "num_samples must be"),
+        (OBCCriterion(damp=-1.0), "damp must be"),
+        (OBCCriterion(num_samples=2.5), "num_samples must be"),
+        (LayerwiseRefit(damp="high"), "damp must be"),
+    ],
+)
+def test_bad_parameters_raise_before_the_masks_change(
+    network, three_classes, criterion, message
+):
+    X, y = three_classes
+    mlp = copy.deepcopy(network)
+    with pytest.raises(ValueError, match=message):
+        mlp.prune(X, y, amount=0.5, criterion=criterion)
+    for mask in mlp.masks_:
+        assert mask.all()
+
+
+@pytest.mark.parametrize("criterion", ["wanda", "obc", LayerwiseRefit()])
+def test_layerwise_criteria_need_data(network, criterion):
+    with pytest.raises(ValueError, match="needs data"):
+        copy.deepcopy(network).prune(amount=0.5, criterion=criterion)
+
+
+def test_oneshot_path_from_one_trace_equals_separate_prunes(network, three_classes):
+    X, y = three_classes
+    criterion = OBCCriterion(num_samples=None)
+    path = oneshot_path(network, X, y, [0.3, 0.6, 0.9], criterion=criterion)
+    for sparsity, pruned in zip(path.sparsities, path.estimators):
+        separate = copy.deepcopy(network).prune(
+            X, y, amount=float(sparsity), criterion=criterion
+        )
+        for a, b in zip(pruned.masks_, separate.masks_):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(
+            pruned.coefs_ + pruned.intercepts_, separate.coefs_ + separate.intercepts_
+        ):
+            np.testing.assert_allclose(a, b)
+    assert all(m.all() for m in network.masks_)
+    masks, coefs, _ = criterion.trace(network, X, y).masks_and_weights(0.6)
+    middle = path.estimators[1]
+    for a, b in zip(masks + coefs, middle.masks_ + middle.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_calibration_samples_with_zero_weights_are_rejected(network, three_classes):
+    X, y = three_classes
+    weights = np.ones(X.shape[0])
+    weights[:20] = 0.0
+    criterion = OBCCriterion(num_samples=20)
+    with pytest.raises(ValueError, match="sample weights are all zero"):
+        copy.deepcopy(network).prune(
+            X, y, amount=0.5, criterion=criterion, sample_weight=weights
+        )
