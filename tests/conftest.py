@@ -1,4 +1,4 @@
-"""Checks shared by the tests of the pruning functions."""
+"""Checks shared by the tests of pruned trees and ensembles."""
 
 import numpy as np
 import pytest

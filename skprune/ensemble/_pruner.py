@@ -1,0 +1,624 @@
+"""Pruning a whole tree ensemble: fewer trees, each pruned, within a score loss.
+
+:class:`EnsemblePruner` wraps a random forest, extra trees or gradient
+boosting model. Every tree is given a ladder of prunings (level ``l`` keeps at
+most ``2**-l`` of its leaves, by cost-complexity); the candidates are the
+first ``k`` trees of an order (greedy forward selection for forests, the
+stages themselves for boosting), all at one level. A candidate's node count is
+its size; its score is measured on samples its trees were not grown on
+(out-of-bag samples of a bootstrap forest, otherwise a validation split).
+
+Choosing a candidate on the samples its score is measured on would flatter
+it, so the choice is cross-fitted, as ``LassoCV`` chooses alpha: the held-out
+samples are split into folds; for every fold the trees are ordered and a
+candidate chosen for each node budget on the other folds, and scored on the
+fold. The smallest budget whose mean fold score is within ``max_score_loss``
+of the unpruned ensemble's is kept, and the candidate chosen for it on all
+held-out samples is the pruned ensemble.
+"""
+
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.model_selection import check_cv, train_test_split
+from sklearn.utils import check_array, check_random_state, get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ..neural._pruner import _delegated
+from ..tree._functions import replace_trees
+from ..utils._sklearn import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+    _fit_context,
+)
+from ._boosting import SUPPORTED_LOSSES, BoostingLadder, pruned_booster
+from ._forest import ForestLadder, greedy_order, ordered_sub_forests
+from ._scores import CLASSIFICATION_SCORES, REGRESSION_SCORES, score_function
+
+FORESTS = (
+    RandomForestClassifier,
+    RandomForestRegressor,
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+)
+BOOSTERS = (GradientBoostingClassifier, GradientBoostingRegressor)
+
+# Level l keeps at most 2**-l of a tree's leaves: down to 1/32.
+N_LEVELS = 6
+# Node budgets tried, geometrically spaced from the smallest candidate up.
+N_BUDGETS = 40
+
+
+def _classifier_estimator(pruner):
+    return is_classifier(pruner.estimator)
+
+
+def _booster_classifier(pruner):
+    return isinstance(pruner.estimator, GradientBoostingClassifier)
+
+
+def check_ensemble(estimator):
+    """Check that ``estimator`` is an ensemble :class:`EnsemblePruner` prunes.
+
+    Raises
+    ------
+    TypeError
+        If it is not a random forest, extra trees or gradient boosting model.
+    ValueError
+        If a gradient boosting model has a loss whose leaves are not refitted.
+    """
+    if isinstance(estimator, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
+        raise TypeError(
+            "EnsemblePruner does not prune histogram gradient boosting: its trees "
+            "are not scikit-learn Tree objects and keep no value at inner nodes."
+        )
+    if not isinstance(estimator, FORESTS + BOOSTERS):
+        raise TypeError(
+            "estimator must be a RandomForestClassifier, RandomForestRegressor, "
+            "ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier "
+            f"or GradientBoostingRegressor, got {type(estimator).__name__}."
+        )
+    if isinstance(estimator, BOOSTERS) and estimator.loss not in SUPPORTED_LOSSES:
+        raise ValueError(
+            f"EnsemblePruner refits the leaves of gradient boosting with loss in "
+            f"{sorted(SUPPORTED_LOSSES)}, got loss={estimator.loss!r}."
+        )
+
+
+def best_within_budgets(n_nodes, scores, budgets):
+    """For each budget, the candidate with the best score among those that fit.
+
+    Parameters
+    ----------
+    n_nodes, scores : ndarrays of the same shape
+        Size and selection score of each candidate.
+    budgets : ndarray of shape (n_budgets,)
+        Increasing node budgets, the first at least the smallest size.
+
+    Returns
+    -------
+    chosen : ndarray of int of shape (n_budgets,)
+        Flat index of the chosen candidate; ties go to the smaller one.
+    """
+    n_nodes, scores = n_nodes.ravel(), scores.ravel()
+    by_size = np.lexsort((-scores, n_nodes))
+    best_so_far = np.empty(by_size.shape[0], dtype=np.intp)
+    best = by_size[0]
+    for position, candidate in enumerate(by_size):
+        if scores[candidate] > scores[best]:
+            best = candidate
+        best_so_far[position] = best
+    fitting = np.searchsorted(n_nodes[by_size], budgets, side="right") - 1
+    return best_so_far[fitting]
+
+
+class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
+    """Prune a tree ensemble to the fewest nodes within a score loss.
+
+    A meta-estimator around a :class:`~sklearn.ensemble.RandomForestClassifier`,
+    :class:`~sklearn.ensemble.RandomForestRegressor`,
+    :class:`~sklearn.ensemble.ExtraTreesClassifier`,
+    :class:`~sklearn.ensemble.ExtraTreesRegressor`,
+    :class:`~sklearn.ensemble.GradientBoostingClassifier` or
+    :class:`~sklearn.ensemble.GradientBoostingRegressor` (losses
+    ``"log_loss"`` and ``"squared_error"``). It chooses which trees or stages
+    to keep and how far to prune them, to minimise the total node count while
+    the held-out score stays within ``max_score_loss`` of the unpruned
+    ensemble's. It behaves as a classifier or a regressor like the estimator
+    it wraps; prediction goes through ``pruned_estimator_``, a real
+    scikit-learn ensemble of the same class.
+
+    The candidates are the first ``k`` trees of an order, every tree pruned
+    by minimal cost-complexity pruning to the same fraction ``2**-l`` of its
+    leaves (``l`` from 0 to 5). A forest's trees are ordered by greedy forward
+    selection (each step adds the tree that makes the sub-forest score best);
+    a booster keeps its first ``k`` stages and, after pruning, the leaf values
+    of every stage are recomputed in order from the training data as the
+    boosting loss requires, so that staged predictions stay consistent.
+
+    Scores are measured on samples the trees were not grown on: a forest
+    with ``bootstrap=True`` is fitted on all the data and judged out-of-bag;
+    otherwise the estimator is fitted on ``1 - 1/n_splits`` of the data and
+    judged on the rest, so the pruned ensemble is trained on that part. The
+    choice is cross-fitted over ``cv`` folds of the judged samples, so that
+    the score of each node budget is measured on samples the choice did not
+    see; the smallest budget within ``max_score_loss`` of the unpruned score
+    is kept.
+
+    Histogram gradient boosting is not supported: its trees are not
+    scikit-learn ``Tree`` objects and their inner nodes keep no value to
+    prune to.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The ensemble to prune. It is cloned unless ``prefit=True``.
+    max_score_loss : float, default=0.005
+        How much lower than the unpruned ensemble's the cross-fitted score of
+        the pruned one may be (in the units of the score: 0.005 is half a
+        point of accuracy).
+    cv : int or cross-validation generator, default=5
+        Folds of the judged samples over which the choice is cross-fitted; as
+        in :func:`~sklearn.model_selection.check_cv` (stratified for
+        classifiers). Without out-of-bag samples, ``1/n_splits`` of the data
+        is also held out to judge on.
+    prefit : bool, default=False
+        Whether ``estimator`` is already fitted. It must then be a forest
+        fitted with ``bootstrap=True`` on the ``X`` given to ``fit``, whose
+        out-of-bag samples are used; boosting and forests without bootstrap
+        need ``prefit=False`` so that data is held out.
+    scoring : str, default=None
+        ``"accuracy"`` (the default for classifiers), ``"balanced_accuracy"``
+        or ``"neg_log_loss"`` for classifiers; ``"r2"`` (the default for
+        regressors), ``"neg_mean_squared_error"`` or
+        ``"neg_mean_absolute_error"`` for regressors. Scores are computed
+        from held-out predictions rather than through a scorer, so that
+        hundreds of candidates are scored without building them.
+    n_jobs : int, default=None
+        Number of jobs pruning the trees to every level, through joblib.
+    random_state : int, RandomState instance or None, default=None
+        Draws the validation split when there are no out-of-bag samples.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted, unpruned ensemble.
+    pruned_estimator_ : estimator
+        The pruned ensemble, of the class of ``estimator``.
+    n_nodes_ : int
+        Total node count of ``pruned_estimator_``.
+    n_nodes_original_ : int
+        Total node count of ``estimator_``.
+    compression_ratio_ : float
+        ``n_nodes_original_ / n_nodes_``.
+    n_trees_ : int
+        Number of trees (forest) or stages (boosting) kept.
+    level_ : int
+        The pruning level of the kept trees: each keeps at most ``2**-level_``
+        of its leaves.
+    reference_score_ : float
+        Mean score over the folds of the unpruned ensemble on held-out samples.
+    cv_results_ : dict of ndarrays
+        One entry per node budget: ``param_max_nodes`` (the budget),
+        ``split{k}_test_score`` (score on fold k of the candidate chosen on
+        the other folds), ``mean_test_score``, ``std_test_score`` and
+        ``n_nodes`` (size of the candidate chosen on all held-out samples).
+        :meth:`skprune.model_selection.PruningCurveDisplay.from_cv_estimator`
+        draws it.
+    best_index_ : int
+        Index of the kept budget in ``cv_results_``.
+    classes_ : ndarray
+        Class labels, for classifiers.
+    n_features_in_ : int
+        Number of features seen in fit.
+    feature_names_in_ : ndarray of str
+        Names of the features seen in fit, when strings.
+
+    See Also
+    --------
+    skprune.tree.prune_tree : Prunes every tree of a forest at one alpha.
+
+    References
+    ----------
+    G. Martínez-Muñoz and A. Suárez, "Pruning in ordered bagging ensembles",
+    *ICML* 2006. R. Caruana, A. Niculescu-Mizil, G. Crew and A. Ksikes,
+    "Ensemble selection from libraries of models", *ICML* 2004.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> from skprune.ensemble import EnsemblePruner
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> forest = RandomForestClassifier(n_estimators=30, random_state=0)
+    >>> pruner = EnsemblePruner(forest, max_score_loss=0.01).fit(X, y)
+    >>> bool(pruner.compression_ratio_ > 2)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "max_score_loss": [Interval(Real, 0, None, closed="left")],
+        "cv": ["cv_object"],
+        "prefit": ["boolean"],
+        "scoring": [
+            StrOptions(set(CLASSIFICATION_SCORES) | set(REGRESSION_SCORES)),
+            None,
+        ],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        max_score_loss=0.005,
+        cv=5,
+        prefit=False,
+        scoring=None,
+        n_jobs=None,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.max_score_loss = max_score_loss
+        self.cv = cv
+        self.prefit = prefit
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the ensemble if needed, then choose its pruning.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training data; with ``prefit=True``, the data the forest was
+            fitted on.
+        y : array-like of shape (n_samples,)
+            Class labels or target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, for fitting and for the scores.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        check_ensemble(self.estimator)
+        classifier = is_classifier(self.estimator)
+        score = score_function(self.scoring, classifier)
+        out_of_bag = isinstance(self.estimator, FORESTS) and self.estimator.bootstrap
+        if self.prefit and not out_of_bag:
+            raise ValueError(
+                "prefit=True needs a forest fitted with bootstrap=True on X, to "
+                "judge its trees out-of-bag; fit other ensembles with prefit=False "
+                "so that data is held out."
+            )
+        allow_nan = get_tags(self.estimator).input_tags.allow_nan
+        X32 = check_array(
+            X, accept_sparse="csr", dtype=np.float32,
+            ensure_all_finite="allow-nan" if allow_nan else True,
+        )
+        y = column_or_1d(y, warn=True)
+        if classifier:
+            check_classification_targets(y)
+        fit_weight = sample_weight
+        sample_weight = _check_sample_weight(sample_weight, X32, ensure_non_negative=True)
+
+        if out_of_bag:
+            self.estimator_ = self._fitted_forest(X, y, fit_weight, X32)
+            y_held = self._encode(y)
+            held_X32, held_weight = X32, sample_weight
+            in_bag = self.estimator_.estimators_samples_
+            held_out = np.ones((len(in_bag), X32.shape[0]), dtype=bool)
+            for tree, samples in enumerate(in_bag):
+                held_out[tree, samples] = False
+        else:
+            rng = check_random_state(self.random_state)
+            n_splits = check_cv(self.cv, y, classifier=classifier).get_n_splits()
+            parts = train_test_split(
+                X, X32, y, sample_weight, test_size=1.0 / n_splits, random_state=rng
+            )
+            X_fit, X_held, X32_fit, held_X32, y_fit, y_val, w_fit, held_weight = parts
+            fit_weight = None if fit_weight is None else w_fit
+            self.estimator_ = clone(self.estimator).fit(X_fit, y_fit, sample_weight=fit_weight)
+            y_held = self._encode(y_val)
+
+        folds = self._folds(y_held)
+        if isinstance(self.estimator_, FORESTS):
+            if not out_of_bag:
+                held_out = np.ones((len(self.estimator_.estimators_), held_X32.shape[0]), dtype=bool)
+            tables, build = self._forest_tables(held_X32, y_held, held_weight, held_out, folds, score)
+        else:
+            tables, build = self._booster_tables(
+                X_fit, self._encode(y_fit), w_fit, X_held, y_held, held_weight, folds, score
+            )
+        self._choose(tables, build)
+        return self
+
+    def _fitted_forest(self, X, y, sample_weight, X32):
+        if not self.prefit:
+            return clone(self.estimator).fit(X, y, sample_weight=sample_weight)
+        check_is_fitted(
+            self.estimator,
+            msg="prefit=True, but this %(name)s is not fitted: fit it first or use "
+            "prefit=False.",
+        )
+        forest = self.estimator
+        if forest.n_features_in_ != X32.shape[1] or any(
+            samples.max(initial=0) >= X32.shape[0] for samples in forest.estimators_samples_
+        ):
+            raise ValueError(
+                "prefit=True needs X to be the data the forest was fitted on: "
+                f"it has {X32.shape} but the forest was fitted on "
+                f"{forest.n_features_in_} features."
+            )
+        return copy.deepcopy(forest)
+
+    def _encode(self, y):
+        """Class indices of ``y`` for a classifier; floats for a regressor."""
+        if not is_classifier(self.estimator):
+            return np.asarray(y, dtype=np.float64)
+        classes = self.estimator_.classes_
+        unseen = ~np.isin(y, classes)
+        if unseen.any():
+            raise ValueError(
+                f"y has labels the estimator was not fitted with: {np.unique(y[unseen])}."
+            )
+        return np.searchsorted(classes, y)
+
+    def _folds(self, y_held):
+        """Selection and scoring weights masks of every fold, then all samples."""
+        cv = check_cv(self.cv, y_held, classifier=is_classifier(self.estimator))
+        n_held = y_held.shape[0]
+        folds = []
+        for _, test in cv.split(np.zeros((n_held, 1)), y_held):
+            in_fold = np.zeros(n_held, dtype=bool)
+            in_fold[test] = True
+            folds.append(in_fold)
+        return folds
+
+    def _forest_tables(self, X32, y, weights, held_out, folds, score):
+        """Size, selection and fold scores of every (level, number of trees)."""
+        classifier = is_classifier(self.estimator)
+        ladder = ForestLadder(
+            self.estimator_, X32, held_out, N_LEVELS, classifier,
+            Parallel(n_jobs=self.n_jobs),
+        )
+        runs = [weights * ~fold for fold in folds] + [weights]
+        level_zero = ladder.predictions(0)
+        orders = [greedy_order(level_zero, held_out, y, w, score) for w in runs]
+        tables = _empty_tables(len(runs), (N_LEVELS, len(ladder.trees)))
+        for level in range(N_LEVELS):
+            predictions = level_zero if level == 0 else ladder.predictions(level)
+            for run, order in enumerate(orders):
+                mean, covered = ordered_sub_forests(predictions, held_out, order)
+                _fill_tables(tables, run, level, ladder.n_nodes[level, order].cumsum(),
+                             score, y, mean, runs[run] * covered,
+                             folds[run] if run < len(folds) else None, weights * covered)
+        tables["reference"] = tables["fold_scores"][:-1, 0, -1]
+
+        def build(level, n_trees):
+            kept = orders[-1][:n_trees]
+            forest = copy.copy(self.estimator_)
+            forest.estimators_ = [
+                replace_trees(self.estimator_.estimators_[t], lambda _, t=t: ladder.trees[t][level])
+                for t in kept
+            ]
+            forest.n_estimators = n_trees
+            for name in ("oob_score_", "oob_decision_function_", "oob_prediction_"):
+                if hasattr(forest, name):
+                    delattr(forest, name)
+            return forest
+
+        return tables, build
+
+    def _booster_tables(self, X_fit, y_fit, w_fit, X_held, y, weights, folds, score):
+        classifier = is_classifier(self.estimator)
+        ladder = BoostingLadder(
+            self.estimator_, X_fit, y_fit, w_fit, X_held, N_LEVELS, classifier
+        )
+        runs = [weights * ~fold for fold in folds] + [weights]
+        tables = _empty_tables(len(runs), (N_LEVELS, len(self.estimator_.estimators_)))
+        refitted = []
+        for level in range(N_LEVELS):
+            trees, staged, n_nodes = ladder.refit(level)
+            refitted.append(trees)
+            for run in range(len(runs)):
+                _fill_tables(tables, run, level, n_nodes.cumsum(), score, y, staged,
+                             runs[run], folds[run] if run < len(folds) else None, weights)
+        original = (
+            self.estimator_.predict_proba(X_held) if classifier
+            else self.estimator_.predict(X_held)
+        )
+        tables["reference"] = np.array(
+            [score(y, original[None], weights * fold)[0] for fold in folds]
+        )
+
+        def build(level, n_stages):
+            return pruned_booster(self.estimator_, refitted[level][:n_stages])
+
+        return tables, build
+
+    def _choose(self, tables, build):
+        """Keep the smallest budget within the score loss; build its ensemble."""
+        final_nodes, final_scores = tables["n_nodes"][-1], tables["selection"][-1]
+        # every run must have a candidate within the smallest budget
+        smallest = max(n_nodes.min() for n_nodes in tables["n_nodes"])
+        total = final_nodes[0, -1]
+        budgets = np.unique(np.geomspace(smallest, total, N_BUDGETS).astype(np.intp))
+        fold_scores = []
+        for run in range(len(tables["reference"])):
+            chosen = best_within_budgets(tables["n_nodes"][run], tables["selection"][run], budgets)
+            fold_scores.append(tables["fold_scores"][run].ravel()[chosen])
+        fold_scores = np.asarray(fold_scores)
+        mean_scores = fold_scores.mean(axis=0)
+        self.reference_score_ = float(tables["reference"].mean())
+        # the kept budget and every larger one must be within the loss: a
+        # single lucky dip of the noisy fold scores does not count
+        failing = np.flatnonzero(mean_scores < self.reference_score_ - self.max_score_loss)
+        self.best_index_ = min(
+            int(failing[-1]) + 1 if failing.size else 0, budgets.shape[0] - 1
+        )
+        final = best_within_budgets(final_nodes, final_scores, budgets)
+        levels, n_trees = np.unravel_index(final, final_nodes.shape)
+        self.cv_results_ = {
+            "param_max_nodes": budgets,
+            **{f"split{k}_test_score": s for k, s in enumerate(fold_scores)},
+            "mean_test_score": mean_scores,
+            "std_test_score": fold_scores.std(axis=0),
+            "n_nodes": final_nodes.ravel()[final],
+        }
+        self.level_ = int(levels[self.best_index_])
+        self.n_trees_ = int(n_trees[self.best_index_]) + 1
+        self.pruned_estimator_ = build(self.level_, self.n_trees_)
+        self.n_nodes_ = int(self.cv_results_["n_nodes"][self.best_index_])
+        self.n_nodes_original_ = int(total)
+        self.compression_ratio_ = self.n_nodes_original_ / self.n_nodes_
+
+    # ------------------------------------------------------------------
+    # Prediction, through the pruned ensemble
+    # ------------------------------------------------------------------
+
+    def predict(self, X):
+        """Predict with the pruned ensemble.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted classes or values.
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.predict(X)
+
+    @available_if(_classifier_estimator)
+    def predict_proba(self, X):
+        """Class probabilities of the pruned ensemble.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.predict_proba(X)
+
+    @available_if(_classifier_estimator)
+    def predict_log_proba(self, X):
+        """Log of the class probabilities of the pruned ensemble.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.predict_log_proba(X)
+
+    @available_if(_booster_classifier)
+    def decision_function(self, X):
+        """Raw predictions of the pruned gradient boosting classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        score : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.decision_function(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (classifier) or R^2 (regressor) of the pruned ensemble.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True labels or values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.score(X, y, sample_weight=sample_weight)
+
+    classes_ = _delegated("classes_", "Class labels, for classifiers.")
+    n_features_in_ = _delegated("n_features_in_", "Number of features seen in fit.")
+    feature_names_in_ = _delegated(
+        "feature_names_in_", "Names of the features seen in fit, when strings."
+    )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            estimator_tags = get_tags(self.estimator)
+        except (AttributeError, TypeError, ValueError):
+            # Not an estimator: fit reports it.
+            return tags
+        tags.estimator_type = estimator_tags.estimator_type
+        tags.classifier_tags = copy.deepcopy(estimator_tags.classifier_tags)
+        tags.regressor_tags = copy.deepcopy(estimator_tags.regressor_tags)
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_label = False
+        tags.target_tags.multi_output = False
+        tags.input_tags.sparse = estimator_tags.input_tags.sparse
+        tags.input_tags.allow_nan = estimator_tags.input_tags.allow_nan
+        tags.target_tags.required = True
+        return tags
+
+
+def _empty_tables(n_runs, shape):
+    return {
+        name: np.zeros((n_runs, *shape))
+        for name in ("n_nodes", "selection", "fold_scores")
+    }
+
+
+def _fill_tables(tables, run, level, n_nodes, score, y, predictions,
+                 selection_weights, fold, fold_weights):
+    """Record the size, selection score and fold score of candidates."""
+    tables["n_nodes"][run, level] = n_nodes
+    tables["selection"][run, level] = score(y, predictions, selection_weights)
+    if fold is not None:
+        tables["fold_scores"][run, level] = score(y, predictions, fold_weights * fold)
