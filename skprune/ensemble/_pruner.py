@@ -103,30 +103,38 @@ def check_ensemble(estimator):
 
 
 def best_within_budgets(n_nodes, scores, budgets):
-    """For each budget, the candidate with the best score among those that fit.
+    """For each budget, the best level at the most trees that fit.
+
+    At each level the candidate kept for a budget is the one with the most
+    trees within it; among the levels, the best selection score wins (the
+    smaller candidate on ties). Comparing a few candidates, rather than every
+    number of trees, keeps the choice from chasing the noise of the scores of
+    small sub-ensembles.
 
     Parameters
     ----------
-    n_nodes, scores : ndarrays of the same shape
-        Size and selection score of each candidate.
+    n_nodes, scores : ndarrays of shape (n_levels, n_trees)
+        Size and selection score of the first ``k + 1`` trees at each level;
+        sizes increase along a row.
     budgets : ndarray of shape (n_budgets,)
-        Increasing node budgets, the first at least the smallest size.
+        Node budgets, each at least the smallest size.
 
     Returns
     -------
     chosen : ndarray of int of shape (n_budgets,)
-        Flat index of the chosen candidate; ties go to the smaller one.
+        Flat index of the chosen candidate.
     """
-    n_nodes, scores = n_nodes.ravel(), scores.ravel()
-    by_size = np.lexsort((-scores, n_nodes))
-    best_so_far = np.empty(by_size.shape[0], dtype=np.intp)
-    best = by_size[0]
-    for position, candidate in enumerate(by_size):
-        if scores[candidate] > scores[best]:
-            best = candidate
-        best_so_far[position] = best
-    fitting = np.searchsorted(n_nodes[by_size], budgets, side="right") - 1
-    return best_so_far[fitting]
+    n_levels, n_trees = n_nodes.shape
+    # index of the largest candidate of each level within each budget
+    fitting = np.stack(
+        [np.searchsorted(row, budgets, side="right") - 1 for row in n_nodes]
+    )
+    fits = fitting >= 0
+    flat = np.arange(n_levels)[:, None] * n_trees + np.maximum(fitting, 0)
+    level_scores = np.where(fits, scores.ravel()[flat], -np.inf)
+    level_sizes = np.where(fits, n_nodes.ravel()[flat], np.inf)
+    best = np.lexsort((level_sizes, -level_scores), axis=0)[0]
+    return flat[best, np.arange(budgets.shape[0])]
 
 
 class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
@@ -252,6 +260,10 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
     >>> bool(pruner.compression_ratio_ > 2)
     True
     """
+
+    # what PruningCurveDisplay.from_cv_estimator draws from cv_results_
+    _curve_param = "max_nodes"
+    _curve_complexity = ("n_nodes", "Number of nodes")
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "predict"])],
