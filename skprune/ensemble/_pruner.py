@@ -34,7 +34,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.model_selection import check_cv, train_test_split
-from sklearn.utils import check_array, check_random_state, get_tags
+from sklearn.utils import Bunch, check_array, check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -334,39 +334,44 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         if classifier:
             check_classification_targets(y)
-        fit_weight = sample_weight
-        sample_weight = _check_sample_weight(sample_weight, X32, ensure_non_negative=True)
-
+        weights = _check_sample_weight(sample_weight, X32, ensure_non_negative=True)
         if out_of_bag:
-            self.estimator_ = self._fitted_forest(X, y, fit_weight, X32)
-            y_held = self._encode(y)
-            held_X32, held_weight = X32, sample_weight
-            in_bag = self.estimator_.estimators_samples_
-            held_out = np.ones((len(in_bag), X32.shape[0]), dtype=bool)
-            for tree, samples in enumerate(in_bag):
-                held_out[tree, samples] = False
+            judged = self._out_of_bag(X, y, sample_weight, X32, weights)
         else:
-            rng = check_random_state(self.random_state)
-            n_splits = check_cv(self.cv, y, classifier=classifier).get_n_splits()
-            parts = train_test_split(
-                X, X32, y, sample_weight, test_size=1.0 / n_splits, random_state=rng
-            )
-            X_fit, X_held, X32_fit, held_X32, y_fit, y_val, w_fit, held_weight = parts
-            fit_weight = None if fit_weight is None else w_fit
-            self.estimator_ = clone(self.estimator).fit(X_fit, y_fit, sample_weight=fit_weight)
-            y_held = self._encode(y_val)
-
-        folds = self._folds(y_held)
+            judged = self._validation_split(X, y, sample_weight, X32, weights)
+        folds = self._folds(judged.y)
         if isinstance(self.estimator_, FORESTS):
-            if not out_of_bag:
-                held_out = np.ones((len(self.estimator_.estimators_), held_X32.shape[0]), dtype=bool)
-            tables, build = self._forest_tables(held_X32, y_held, held_weight, held_out, folds, score)
+            tables, build = self._forest_tables(judged, folds, score)
         else:
-            tables, build = self._booster_tables(
-                X_fit, self._encode(y_fit), w_fit, X_held, y_held, held_weight, folds, score
-            )
+            tables, build = self._booster_tables(judged, folds, score)
         self._choose(tables, build)
         return self
+
+    def _out_of_bag(self, X, y, sample_weight, X32, weights):
+        """Fit the forest if needed; judge each tree on its out-of-bag samples."""
+        self.estimator_ = self._fitted_forest(X, y, sample_weight, X32)
+        in_bag = self.estimator_.estimators_samples_
+        held_out = np.ones((len(in_bag), X32.shape[0]), dtype=bool)
+        for tree, samples in enumerate(in_bag):
+            held_out[tree, samples] = False
+        return Bunch(X=X, X32=X32, y=self._encode(y), weights=weights, held_out=held_out)
+
+    def _validation_split(self, X, y, sample_weight, X32, weights):
+        """Fit a clone on part of the data; judge every tree on the rest."""
+        classifier = is_classifier(self.estimator)
+        n_splits = check_cv(self.cv, y, classifier=classifier).get_n_splits()
+        X_fit, X_val, _, X32_val, y_fit, y_val, w_fit, w_val = train_test_split(
+            X, X32, y, weights, test_size=1.0 / n_splits,
+            random_state=check_random_state(self.random_state),
+        )
+        fit_weight = None if sample_weight is None else w_fit
+        self.estimator_ = clone(self.estimator).fit(X_fit, y_fit, sample_weight=fit_weight)
+        n_trees = len(np.ravel(self.estimator_.estimators_))
+        return Bunch(
+            X=X_val, X32=X32_val, y=self._encode(y_val), weights=w_val,
+            held_out=np.ones((n_trees, X32_val.shape[0]), dtype=bool),
+            train=Bunch(X=X_fit, y=self._encode(y_fit), weights=w_fit),
+        )
 
     def _fitted_forest(self, X, y, sample_weight, X32):
         if not self.prefit:
@@ -410,11 +415,12 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
             folds.append(in_fold)
         return folds
 
-    def _forest_tables(self, X32, y, weights, held_out, folds, score):
+    def _forest_tables(self, judged, folds, score):
         """Size, selection and fold scores of every (level, number of trees)."""
         classifier = is_classifier(self.estimator)
+        y, weights, held_out = judged.y, judged.weights, judged.held_out
         ladder = ForestLadder(
-            self.estimator_, X32, held_out, N_LEVELS, classifier,
+            self.estimator_, judged.X32, held_out, N_LEVELS, classifier,
             Parallel(n_jobs=self.n_jobs),
         )
         runs = [weights * ~fold for fold in folds] + [weights]
@@ -445,10 +451,13 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
 
         return tables, build
 
-    def _booster_tables(self, X_fit, y_fit, w_fit, X_held, y, weights, folds, score):
+    def _booster_tables(self, judged, folds, score):
+        """Size, selection and fold scores of every (level, number of stages)."""
         classifier = is_classifier(self.estimator)
+        y, weights, train = judged.y, judged.weights, judged.train
         ladder = BoostingLadder(
-            self.estimator_, X_fit, y_fit, w_fit, X_held, N_LEVELS, classifier
+            self.estimator_, train.X, train.y, train.weights, judged.X, N_LEVELS,
+            classifier,
         )
         runs = [weights * ~fold for fold in folds] + [weights]
         tables = _empty_tables(len(runs), (N_LEVELS, len(self.estimator_.estimators_)))
@@ -460,8 +469,8 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
                 _fill_tables(tables, run, level, n_nodes.cumsum(), score, y, staged,
                              runs[run], folds[run] if run < len(folds) else None, weights)
         original = (
-            self.estimator_.predict_proba(X_held) if classifier
-            else self.estimator_.predict(X_held)
+            self.estimator_.predict_proba(judged.X) if classifier
+            else self.estimator_.predict(judged.X)
         )
         tables["reference"] = np.array(
             [score(y, original[None], weights * fold)[0] for fold in folds]
@@ -478,7 +487,9 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         # every run must have a candidate within the smallest budget
         smallest = max(n_nodes.min() for n_nodes in tables["n_nodes"])
         total = final_nodes[0, -1]
-        budgets = np.unique(np.geomspace(smallest, total, N_BUDGETS).astype(np.intp))
+        budgets = np.unique(
+            np.r_[np.geomspace(smallest, total, N_BUDGETS).astype(np.intp), total]
+        )
         fold_scores = []
         for run in range(len(tables["reference"])):
             chosen = best_within_budgets(tables["n_nodes"][run], tables["selection"][run], budgets)
