@@ -10,6 +10,9 @@ BostonHousing) and each seed, on a stratified 75/25 split:
   every tree, the largest alpha of a grid whose *test* score is within 0.5
   point of the unpruned one (chosen on the test set, so an optimistic
   baseline; forests only);
+- uniform-alpha pruning to at least 10x fewer nodes (the smallest alpha of
+  the grid that gets there), to see what such a reduction costs and saves
+  with every tree kept (forests only);
 - :class:`skprune.ensemble.EnsemblePruner` (``max_score_loss=0.005``): on the
   fitted forest with ``prefit=True`` (its out-of-bag samples judge the trees),
   from scratch for boosting (fitted on 80% of the training part, judged on
@@ -55,7 +58,7 @@ REAL_DATA = {
     "PimaIndiansDiabetes": "diabetes",
     "BostonHousing": "medv",
 }
-ALPHAS = np.r_[0.0, np.geomspace(1e-5, 3e-2, 25)]
+ALPHAS = np.r_[0.0, np.geomspace(1e-5, 1e-1, 33)]
 MAX_LOSS = 0.005
 BATCH = 1000
 
@@ -110,6 +113,16 @@ def uniform_alpha(model, X_test, y_test, reference):
     return best
 
 
+def uniform_tenfold(model):
+    """The forest at the smallest alpha of the grid with 10x fewer nodes."""
+    target = total_nodes(model) / 10
+    for alpha in ALPHAS[1:]:
+        pruned = prune_tree(model, alpha)
+        if total_nodes(pruned) <= target:
+            return pruned
+    return pruned
+
+
 def run_one(name, kind, make, X, y, seed, repeats):
     classifier = name != "BostonHousing"
     X_train, X_test, y_train, y_test = train_test_split(
@@ -128,6 +141,7 @@ def run_one(name, kind, make, X, y, seed, repeats):
     models = {"unpruned": model, "pruner": pruner.pruned_estimator_}
     if kind == "RF":
         models["uniform"] = uniform_alpha(model, X_test, y_test, reference)
+        models["uniform 10x"] = uniform_tenfold(model)
     batch = X_test[np.resize(np.arange(X_test.shape[0]), BATCH)]
     times = predict_times(models, batch, repeats)
     row = {"fit_ratio": pruner_seconds / fit_seconds}
@@ -167,7 +181,7 @@ def table(results):
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (name, kind), row in results.items():
-        for method in ("unpruned", "uniform", "pruner"):
+        for method in ("unpruned", "uniform", "uniform 10x", "pruner"):
             if method not in row:
                 continue
             m = row[method]

@@ -79,16 +79,20 @@ class BoostingLadder:
     Parameters
     ----------
     booster : fitted GradientBoostingClassifier or GradientBoostingRegressor
-    X_train, X_val : ndarray or CSR matrix
-        The training data (as given to ``fit``) and held-out samples.
+    X_train : array-like or sparse matrix
+        The training data, as given to ``fit``.
     y_train : ndarray of shape (n_samples,)
         Training targets, encoded as class indices for a classifier.
     sample_weight : ndarray of shape (n_samples,)
     n_levels : int
     classifier : bool
+    X_val : array-like or sparse matrix, default=None
+        Held-out samples to predict after each stage, if any.
     """
 
-    def __init__(self, booster, X_train, y_train, sample_weight, X_val, n_levels, classifier):
+    def __init__(
+        self, booster, X_train, y_train, sample_weight, n_levels, classifier, X_val=None
+    ):
         self.booster = booster
         self.classifier = classifier
         self.X_train = _as_float32(X_train)
@@ -100,7 +104,9 @@ class BoostingLadder:
             for stage in booster.estimators_
         ]
         self.initial_train = initial_raw_predictions(booster, X_train, self.X_train)
-        self.initial_val = initial_raw_predictions(booster, X_val, _as_float32(X_val))
+        if X_val is not None:
+            self.X_val32 = _as_float32(X_val)
+            self.initial_val = initial_raw_predictions(booster, X_val, self.X_val32)
 
     def refit(self, level):
         """Prune every stage to ``level`` and recompute its leaf values.
@@ -109,15 +115,15 @@ class BoostingLadder:
         -------
         trees : list of lists of sklearn.tree._tree.Tree
             The refitted trees of each stage (new objects).
-        staged : ndarray of shape (n_stages, n_val_samples[, n_classes])
+        staged : ndarray of shape (n_stages, n_val_samples[, n_classes]) or None
             Predictions on the held-out samples after each stage:
             probabilities for a classifier, values for a regressor.
         n_nodes : ndarray of shape (n_stages,)
             Node count of each stage.
         """
         raw_train = self.initial_train.copy()
-        raw_val = self.initial_val.copy()
-        X_val32 = _as_float32(self.X_val)
+        predict_val = self.X_val is not None
+        raw_val = self.initial_val.copy() if predict_val else None
         learning_rate = self.booster.learning_rate
         trees, staged, n_nodes = [], [], []
         for stage in self.stages:
@@ -133,12 +139,29 @@ class BoostingLadder:
                 is_leaf = tree.children_left == -1
                 tree.value[is_leaf, 0, 0] = values[is_leaf]
                 raw_train[:, k] += learning_rate * tree.value[leaves, 0, 0]
-                raw_val[:, k] += learning_rate * tree.predict(X_val32)[:, 0]
+                if predict_val:
+                    raw_val[:, k] += learning_rate * tree.predict(self.X_val32)[:, 0]
                 stage_trees.append(tree)
             trees.append(stage_trees)
-            staged.append(probabilities(raw_val) if self.classifier else raw_val[:, 0].copy())
+            if predict_val:
+                staged.append(
+                    probabilities(raw_val) if self.classifier else raw_val[:, 0].copy()
+                )
             n_nodes.append(sum(tree.node_count for tree in stage_trees))
-        return trees, np.stack(staged), np.asarray(n_nodes)
+        return trees, np.stack(staged) if predict_val else None, np.asarray(n_nodes)
+
+    def n_nodes(self):
+        """Node count of the first k stages at every level.
+
+        Returns
+        -------
+        n_nodes : ndarray of shape (n_levels, n_stages)
+        """
+        per_stage = np.array(
+            [[sum(tree[level].node_count for tree in stage) for stage in self.stages]
+             for level in range(len(self.stages[0][0]))]
+        )
+        return per_stage.cumsum(axis=1)
 
 
 def _as_float32(X):

@@ -21,7 +21,7 @@ import copy
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -135,6 +135,89 @@ def best_within_budgets(n_nodes, scores, budgets):
     level_sizes = np.where(fits, n_nodes.ravel()[flat], np.inf)
     best = np.lexsort((level_sizes, -level_scores), axis=0)[0]
     return flat[best, np.arange(budgets.shape[0])]
+
+
+def _score_booster_fold(estimator, X, y, weights, weighted, train, test, score):
+    """Fit a booster on a training fold; score its prunings on the test fold.
+
+    ``X`` is an array or a CSR matrix, as the trees see it.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_levels, n_stages)
+        Test score of the first k stages at every level, leaves refitted.
+    reference : float
+        Test score of the unpruned booster.
+    """
+    X_train, X_test = X[train], X[test]
+    booster = estimator.fit(
+        X_train, y[train], sample_weight=weights[train] if weighted else None
+    )
+    classifier = is_classifier(booster)
+    y_train = encode_labels(booster, y[train])
+    y_test = encode_labels(booster, y[test], unseen=-1)
+    ladder = BoostingLadder(
+        booster, X_train, y_train, weights[train], N_LEVELS, classifier, X_test
+    )
+    scores = np.stack(
+        [score(y_test, ladder.refit(level)[1], weights[test]) for level in range(N_LEVELS)]
+    )
+    unpruned = booster.predict_proba(X_test) if classifier else booster.predict(X_test)
+    return scores, float(score(y_test, unpruned[None], weights[test])[0])
+
+
+def encode_labels(estimator, y, unseen=None):
+    """Class indices of ``y`` in a fitted classifier; floats for a regressor.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+    y : ndarray of shape (n_samples,)
+    unseen : int, default=None
+        The index given to labels the estimator was not fitted with; if None,
+        such labels raise a ValueError.
+    """
+    if not is_classifier(estimator):
+        return np.asarray(y, dtype=np.float64)
+    classes = estimator.classes_
+    known = np.isin(y, classes)
+    if unseen is None and not known.all():
+        raise ValueError(
+            f"y has labels the estimator was not fitted with: {np.unique(y[~known])}."
+        )
+    encoded = np.searchsorted(classes, y)
+    return np.where(known, encoded, unseen if unseen is not None else 0)
+
+
+def smallest_budget_within(fold_scores, reference, max_score_loss):
+    """Index of the smallest budget whose score is surely within the loss.
+
+    A budget is within the loss when its mean fold score, less one standard
+    error of its differences with the unpruned ensemble's fold scores, is at
+    least the unpruned mean score less ``max_score_loss``: held-out sets too
+    small to tell a pruned ensemble from the unpruned one do not pass it. The
+    kept budget and every larger one must be within the loss, so that a lucky
+    dip of the noisy fold scores does not count.
+
+    Parameters
+    ----------
+    fold_scores : ndarray of shape (n_folds, n_budgets)
+    reference : ndarray of shape (n_folds,)
+        Fold scores of the unpruned ensemble.
+    max_score_loss : float
+
+    Returns
+    -------
+    index : int
+        The largest budget if none is within the loss.
+    """
+    differences = fold_scores - reference[:, None]
+    n_folds = differences.shape[0]
+    standard_error = differences.std(axis=0, ddof=1) / np.sqrt(n_folds)
+    lower = differences.mean(axis=0) - standard_error
+    failing = np.flatnonzero(lower < -max_score_loss)
+    n_budgets = fold_scores.shape[1]
+    return min(int(failing[-1]) + 1 if failing.size else 0, n_budgets - 1)
 
 
 class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
@@ -320,11 +403,11 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         classifier = is_classifier(self.estimator)
         score = score_function(self.scoring, classifier)
         out_of_bag = isinstance(self.estimator, FORESTS) and self.estimator.bootstrap
-        if self.prefit and not out_of_bag:
+        if self.prefit and isinstance(self.estimator, FORESTS) and not out_of_bag:
             raise ValueError(
                 "prefit=True needs a forest fitted with bootstrap=True on X, to "
-                "judge its trees out-of-bag; fit other ensembles with prefit=False "
-                "so that data is held out."
+                "judge its trees out-of-bag; fit a forest without bootstrap with "
+                "prefit=False so that data is held out."
             )
         allow_nan = get_tags(self.estimator).input_tags.allow_nan
         X32 = check_array(
@@ -335,22 +418,26 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         if classifier:
             check_classification_targets(y)
         weights = _check_sample_weight(sample_weight, X32, ensure_non_negative=True)
-        if out_of_bag:
-            judged = self._out_of_bag(X, y, sample_weight, X32, weights)
+        if isinstance(self.estimator, BOOSTERS):
+            tables, build = self._booster_tables(X, X32, y, sample_weight, weights)
         else:
-            judged = self._validation_split(X, y, sample_weight, X32, weights)
-        folds = self._folds(judged.y)
-        if isinstance(self.estimator_, FORESTS):
-            tables, build = self._forest_tables(judged, folds, score)
-        else:
-            tables, build = self._booster_tables(judged, folds, score)
+            if out_of_bag:
+                judged = self._out_of_bag(X, y, sample_weight, X32, weights)
+            else:
+                judged = self._validation_split(X, y, sample_weight, X32, weights)
+            tables, build = self._forest_tables(judged, self._folds(judged.y), score)
         self._choose(tables, build)
         return self
 
     def _out_of_bag(self, X, y, sample_weight, X32, weights):
         """Fit the forest if needed; judge each tree on its out-of-bag samples."""
-        self.estimator_ = self._fitted_forest(X, y, sample_weight, X32)
+        self.estimator_ = self._fitted_on_all(X, y, sample_weight, X32.shape[1])
         in_bag = self.estimator_.estimators_samples_
+        if max(samples.max(initial=0) for samples in in_bag) >= X32.shape[0]:
+            raise ValueError(
+                "prefit=True needs X to be the data the forest was fitted on: its "
+                f"bootstrap samples index more than the {X32.shape[0]} rows of X."
+            )
         held_out = np.ones((len(in_bag), X32.shape[0]), dtype=bool)
         for tree, samples in enumerate(in_bag):
             held_out[tree, samples] = False
@@ -360,20 +447,19 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         """Fit a clone on part of the data; judge every tree on the rest."""
         classifier = is_classifier(self.estimator)
         n_splits = check_cv(self.cv, y, classifier=classifier).get_n_splits()
-        X_fit, X_val, _, X32_val, y_fit, y_val, w_fit, w_val = train_test_split(
+        X_fit, _, _, X32_val, y_fit, y_val, w_fit, w_val = train_test_split(
             X, X32, y, weights, test_size=1.0 / n_splits,
             random_state=check_random_state(self.random_state),
         )
         fit_weight = None if sample_weight is None else w_fit
         self.estimator_ = clone(self.estimator).fit(X_fit, y_fit, sample_weight=fit_weight)
-        n_trees = len(np.ravel(self.estimator_.estimators_))
         return Bunch(
-            X=X_val, X32=X32_val, y=self._encode(y_val), weights=w_val,
-            held_out=np.ones((n_trees, X32_val.shape[0]), dtype=bool),
-            train=Bunch(X=X_fit, y=self._encode(y_fit), weights=w_fit),
+            X32=X32_val, y=self._encode(y_val), weights=w_val,
+            held_out=np.ones((len(self.estimator_.estimators_), X32_val.shape[0]), dtype=bool),
         )
 
-    def _fitted_forest(self, X, y, sample_weight, X32):
+    def _fitted_on_all(self, X, y, sample_weight, n_features):
+        """A clone fitted on all the data, or a copy of the prefit estimator."""
         if not self.prefit:
             return clone(self.estimator).fit(X, y, sample_weight=sample_weight)
         check_is_fitted(
@@ -381,28 +467,16 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
             msg="prefit=True, but this %(name)s is not fitted: fit it first or use "
             "prefit=False.",
         )
-        forest = self.estimator
-        if forest.n_features_in_ != X32.shape[1] or any(
-            samples.max(initial=0) >= X32.shape[0] for samples in forest.estimators_samples_
-        ):
+        if self.estimator.n_features_in_ != n_features:
             raise ValueError(
-                "prefit=True needs X to be the data the forest was fitted on: "
-                f"it has {X32.shape} but the forest was fitted on "
-                f"{forest.n_features_in_} features."
+                "prefit=True needs X to be the data the estimator was fitted on: "
+                f"X has {n_features} features, the estimator "
+                f"{self.estimator.n_features_in_}."
             )
-        return copy.deepcopy(forest)
+        return copy.deepcopy(self.estimator)
 
     def _encode(self, y):
-        """Class indices of ``y`` for a classifier; floats for a regressor."""
-        if not is_classifier(self.estimator):
-            return np.asarray(y, dtype=np.float64)
-        classes = self.estimator_.classes_
-        unseen = ~np.isin(y, classes)
-        if unseen.any():
-            raise ValueError(
-                f"y has labels the estimator was not fitted with: {np.unique(y[unseen])}."
-            )
-        return np.searchsorted(classes, y)
+        return encode_labels(self.estimator_, y)
 
     def _folds(self, y_held):
         """Selection and scoring weights masks of every fold, then all samples."""
@@ -451,33 +525,41 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
 
         return tables, build
 
-    def _booster_tables(self, judged, folds, score):
-        """Size, selection and fold scores of every (level, number of stages)."""
+    def _booster_tables(self, X, X32, y, sample_weight, weights):
+        """Cross-validated scores of every (level, number of stages).
+
+        A clone is fitted on each training fold and its pruned, refitted
+        stages are scored on the test fold, as ``LassoCV`` scores its path;
+        the ensemble fitted on all the data is then pruned the way chosen.
+        """
         classifier = is_classifier(self.estimator)
-        y, weights, train = judged.y, judged.weights, judged.train
+        score = score_function(self.scoring, classifier)
+        cv = check_cv(self.cv, y, classifier=classifier)
+        folds = Parallel(n_jobs=self.n_jobs)(
+            delayed(_score_booster_fold)(
+                clone(self.estimator), X32, y, weights, sample_weight is not None,
+                train, test, score,
+            )
+            for train, test in cv.split(X32, y)
+        )
+        self.estimator_ = self._fitted_on_all(X, y, sample_weight, X32.shape[1])
         ladder = BoostingLadder(
-            self.estimator_, train.X, train.y, train.weights, judged.X, N_LEVELS,
-            classifier,
+            self.estimator_, X, self._encode(y), weights, N_LEVELS, classifier
         )
-        runs = [weights * ~fold for fold in folds] + [weights]
-        tables = _empty_tables(len(runs), (N_LEVELS, len(self.estimator_.estimators_)))
-        refitted = []
-        for level in range(N_LEVELS):
-            trees, staged, n_nodes = ladder.refit(level)
-            refitted.append(trees)
-            for run in range(len(runs)):
-                _fill_tables(tables, run, level, n_nodes.cumsum(), score, y, staged,
-                             runs[run], folds[run] if run < len(folds) else None, weights)
-        original = (
-            self.estimator_.predict_proba(judged.X) if classifier
-            else self.estimator_.predict(judged.X)
-        )
-        tables["reference"] = np.array(
-            [score(y, original[None], weights * fold)[0] for fold in folds]
-        )
+        fold_scores = np.stack([scores for scores, _ in folds])
+        mean_scores = fold_scores.mean(axis=0)
+        n_runs = len(folds) + 1
+        n_nodes = ladder.n_nodes()
+        tables = {
+            "n_nodes": np.broadcast_to(n_nodes, (n_runs, *n_nodes.shape)),
+            "selection": np.broadcast_to(mean_scores, (n_runs, *n_nodes.shape)),
+            "fold_scores": np.concatenate([fold_scores, mean_scores[None]]),
+            "reference": np.array([reference for _, reference in folds]),
+        }
 
         def build(level, n_stages):
-            return pruned_booster(self.estimator_, refitted[level][:n_stages])
+            trees, _, _ = ladder.refit(level)
+            return pruned_booster(self.estimator_, trees[:n_stages])
 
         return tables, build
 
@@ -497,11 +579,8 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         fold_scores = np.asarray(fold_scores)
         mean_scores = fold_scores.mean(axis=0)
         self.reference_score_ = float(tables["reference"].mean())
-        # the kept budget and every larger one must be within the loss: a
-        # single lucky dip of the noisy fold scores does not count
-        failing = np.flatnonzero(mean_scores < self.reference_score_ - self.max_score_loss)
-        self.best_index_ = min(
-            int(failing[-1]) + 1 if failing.size else 0, budgets.shape[0] - 1
+        self.best_index_ = smallest_budget_within(
+            fold_scores, tables["reference"], self.max_score_loss
         )
         final = best_within_budgets(final_nodes, final_scores, budgets)
         levels, n_trees = np.unravel_index(final, final_nodes.shape)

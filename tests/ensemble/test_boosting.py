@@ -25,7 +25,7 @@ def fitted_booster(kind, seed=0):
 def test_refit_of_the_unpruned_stages_gives_back_scikit_learns_leaves(kind):
     booster, X, y = fitted_booster(kind)
     weights = np.ones(y.shape[0])
-    ladder = BoostingLadder(booster, X, y, weights, X[:40], 3, kind != "regression")
+    ladder = BoostingLadder(booster, X, y, weights, 3, kind != "regression", X[:40])
     trees, staged, n_nodes = ladder.refit(0)
     for stage_trees, stage in zip(trees, booster.estimators_):
         for tree, original in zip(stage_trees, stage):
@@ -40,13 +40,14 @@ def test_refit_of_the_unpruned_stages_gives_back_scikit_learns_leaves(kind):
     )
     np.testing.assert_allclose(staged, expected, rtol=1e-9, atol=1e-12)
     assert n_nodes.sum() == sum(e.tree_.node_count for e in booster.estimators_.ravel())
+    np.testing.assert_array_equal(ladder.n_nodes()[0], n_nodes.cumsum())
 
 
 @pytest.mark.parametrize("kind", ["regression", "binary", "multiclass"])
 def test_pruned_stages_take_the_newton_step_of_their_leaves(kind):
     booster, X, y = fitted_booster(kind, seed=1)
     weights = np.random.default_rng(0).uniform(0.5, 2.0, y.shape[0])
-    ladder = BoostingLadder(booster, X, y, weights, X, 3, kind != "regression")
+    ladder = BoostingLadder(booster, X, y, weights, 3, kind != "regression", X)
     trees, staged, _ = ladder.refit(2)
     pruned = pruned_booster(booster, trees[:5])
     assert pruned.n_estimators_ == 5

@@ -27,7 +27,7 @@ from sklearn.utils.estimator_checks import (
 from skprune.ensemble import EnsemblePruner
 from skprune.ensemble._forest import greedy_order
 from skprune.ensemble._levels import pruning_levels
-from skprune.ensemble._pruner import best_within_budgets
+from skprune.ensemble._pruner import best_within_budgets, smallest_budget_within
 from skprune.ensemble._scores import accuracy
 from skprune.model_selection import PruningCurveDisplay
 
@@ -113,12 +113,25 @@ def test_pruned_forest_keeps_pruned_trees_of_the_fitted_one(
     assert pruner.score(X, y) == pruned.score(X, y)
 
 
-def test_kept_budget_is_the_smallest_within_the_loss(fitted_pruner):
+def test_kept_budget_is_the_smallest_surely_within_the_loss():
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(0.8, 0.9, 5)
+    fold_scores = reference[:, None] - np.linspace(0.1, 0.0, 30) + rng.normal(0, 0.01, (5, 30))
+    for loss in (0.0, 0.01, 0.05, 0.2):
+        index = smallest_budget_within(fold_scores, reference, loss)
+        differences = fold_scores - reference[:, None]
+        within = [
+            d.mean() - d.std(ddof=1) / np.sqrt(5) >= -loss for d in differences.T
+        ]
+        expected = next(
+            (b for b in range(30) if all(within[b:])), 29
+        )
+        assert index == expected
+
+
+def test_kept_budget_is_the_pruned_ensemble(fitted_pruner):
     results = fitted_pruner.cv_results_
     best = fitted_pruner.best_index_
-    threshold = fitted_pruner.reference_score_ - 0.05
-    assert np.all(results["mean_test_score"][best:] >= threshold)
-    assert best == 0 or results["mean_test_score"][best - 1] < threshold
     assert results["n_nodes"][best] == fitted_pruner.n_nodes_ <= results["param_max_nodes"][best]
     assert np.all(np.diff(results["param_max_nodes"]) > 0)
 
@@ -218,7 +231,10 @@ def test_bad_input_is_rejected(classification):
     with pytest.raises(ValueError, match="loss"):
         EnsemblePruner(GradientBoostingRegressor(loss="huber")).fit(X, y)
     with pytest.raises(ValueError, match="prefit=True"):
-        EnsemblePruner(GradientBoostingClassifier(n_estimators=2).fit(X, y), prefit=True).fit(X, y)
+        EnsemblePruner(ExtraTreesClassifier(n_estimators=2).fit(X, y), prefit=True).fit(X, y)
+    with pytest.raises(ValueError, match="prefit=True"):
+        booster = GradientBoostingClassifier(n_estimators=2).fit(X, y)
+        EnsemblePruner(booster, prefit=True).fit(X[:, :3], y)
     with pytest.raises(NotFittedError, match="prefit=True"):
         EnsemblePruner(RandomForestClassifier(), prefit=True).fit(X, y)
     with pytest.raises(ValueError, match="max_score_loss"):
@@ -230,3 +246,15 @@ def test_bad_input_is_rejected(classification):
         EnsemblePruner(forest, prefit=True).fit(X, np.where(y == 0, 7, y))
     with pytest.raises(NotFittedError):
         EnsemblePruner(forest).predict(X)
+
+
+def test_prefit_booster_is_pruned_as_a_fresh_fit_and_left_unchanged():
+    X, y = make_classification(n_samples=200, n_informative=4, random_state=1)
+    booster = GradientBoostingClassifier(n_estimators=20, random_state=0)
+    fresh = EnsemblePruner(booster, max_score_loss=0.02, cv=3).fit(X, y)
+    fitted = clone(booster).fit(X, y)
+    before = pickle.dumps(fitted)
+    prefit = EnsemblePruner(fitted, prefit=True, max_score_loss=0.02, cv=3).fit(X, y)
+    assert pickle.dumps(fitted) == before
+    assert (prefit.level_, prefit.n_trees_) == (fresh.level_, fresh.n_trees_)
+    np.testing.assert_allclose(prefit.predict_proba(X), fresh.predict_proba(X))
