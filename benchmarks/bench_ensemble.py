@@ -13,15 +13,15 @@ BostonHousing) and each seed, on a stratified 75/25 split:
 - uniform-alpha pruning to at least 10x fewer nodes (the smallest alpha of
   the grid that gets there), to see what such a reduction costs and saves
   with every tree kept (forests only);
-- :class:`skprune.ensemble.EnsemblePruner` (``max_score_loss=0.005``): on the
-  fitted forest with ``prefit=True`` (its out-of-bag samples judge the trees),
-  from scratch for boosting (fitted on 80% of the training part, judged on
-  the rest).
+- :class:`skprune.ensemble.EnsemblePruner` (``max_score_loss=0.005``) on the
+  fitted ensemble with ``prefit=True``: a forest's out-of-bag samples judge
+  its trees; a booster's pruning is chosen by ``--cv``-fold cross-validation
+  (one booster fitted per fold).
 
 Reported: total nodes, pickled size, predict time for a batch of 1000 rows
 (the pruned and unpruned ensembles alternate, median of repeats, one core),
-test score, and the fit time of ``EnsemblePruner`` over one fit of the
-ensemble; medians over the seeds.
+test score, and the fit time of ``EnsemblePruner`` (on the fitted ensemble)
+over one fit of the ensemble; medians over the seeds.
 
 Run from the repository root: ``python benchmarks/bench_ensemble.py``
 (``--quick`` for a smoke run on the bundled data sets with small ensembles,
@@ -123,7 +123,7 @@ def uniform_tenfold(model):
     return pruned
 
 
-def run_one(name, kind, make, X, y, seed, repeats):
+def run_one(name, kind, make, X, y, seed, repeats, cv):
     classifier = name != "BostonHousing"
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, random_state=seed, stratify=y if classifier else None
@@ -132,9 +132,9 @@ def run_one(name, kind, make, X, y, seed, repeats):
     model = make(seed).fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
     reference = model.score(X_test, y_test)
-    pruner = EnsemblePruner(make(seed), max_score_loss=MAX_LOSS, random_state=seed)
-    if kind == "RF":
-        pruner.set_params(estimator=model, prefit=True)
+    pruner = EnsemblePruner(
+        model, prefit=True, cv=cv, max_score_loss=MAX_LOSS, random_state=seed
+    )
     start = time.perf_counter()
     pruner.fit(X_train, y_train)
     pruner_seconds = time.perf_counter() - start
@@ -201,6 +201,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--datasets", nargs="*", default=None)
     parser.add_argument("--models", nargs="*", default=["RF", "GB"])
+    parser.add_argument("--cv", type=int, default=5, help="EnsemblePruner's cv")
     parser.add_argument("--markdown", default=None)
     args = parser.parse_args(argv)
     names = ["digits", "breast_cancer"]
@@ -218,7 +219,10 @@ def main(argv=None):
         for kind, make in ensembles(name, args.quick).items():
             if kind not in args.models:
                 continue
-            rows = [run_one(name, kind, make, X, y, seed, repeats) for seed in range(seeds)]
+            rows = [
+                run_one(name, kind, make, X, y, seed, repeats, args.cv)
+                for seed in range(seeds)
+            ]
             results[(name, kind)] = median_rows(rows)
             print(table({(name, kind): results[(name, kind)]}), flush=True)
     text = table(results)

@@ -5,16 +5,18 @@ boosting model. Every tree is given a ladder of prunings (level ``l`` keeps at
 most ``2**-l`` of its leaves, by cost-complexity); the candidates are the
 first ``k`` trees of an order (greedy forward selection for forests, the
 stages themselves for boosting), all at one level. A candidate's node count is
-its size; its score is measured on samples its trees were not grown on
-(out-of-bag samples of a bootstrap forest, otherwise a validation split).
+its size; its score is measured on samples its trees were not grown on.
 
 Choosing a candidate on the samples its score is measured on would flatter
-it, so the choice is cross-fitted, as ``LassoCV`` chooses alpha: the held-out
-samples are split into folds; for every fold the trees are ordered and a
-candidate chosen for each node budget on the other folds, and scored on the
-fold. The smallest budget whose mean fold score is within ``max_score_loss``
-of the unpruned ensemble's is kept, and the candidate chosen for it on all
-held-out samples is the pruned ensemble.
+it. A forest's trees are judged on held-out samples (out-of-bag samples of a
+bootstrap forest, otherwise a validation split) and the choice is
+cross-fitted: the held-out samples are split into folds; for every fold the
+trees are ordered and a candidate chosen for each node budget on the other
+folds, and scored on the fold. A booster is cross-validated as ``LassoCV``
+scores its path: a clone is fitted on each training fold and every pruning
+of its stages scored on the test fold. The smallest budget whose fold scores
+are within ``max_score_loss`` of the unpruned ensemble's (by one standard
+error) is kept.
 """
 
 import copy
@@ -244,14 +246,18 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
     of every stage are recomputed in order from the training data as the
     boosting loss requires, so that staged predictions stay consistent.
 
-    Scores are measured on samples the trees were not grown on: a forest
+    Scores are measured on samples the trees were not grown on. A forest
     with ``bootstrap=True`` is fitted on all the data and judged out-of-bag;
-    otherwise the estimator is fitted on ``1 - 1/n_splits`` of the data and
-    judged on the rest, so the pruned ensemble is trained on that part. The
-    choice is cross-fitted over ``cv`` folds of the judged samples, so that
-    the score of each node budget is measured on samples the choice did not
-    see; the smallest budget within ``max_score_loss`` of the unpruned score
-    is kept.
+    a forest without bootstrap is fitted on ``1 - 1/n_splits`` of the data
+    and judged on the rest, so the pruned forest is trained on that part. The
+    choice is then cross-fitted over ``cv`` folds of the judged samples, so
+    that the score of each node budget is measured on samples the choice did
+    not see. A booster is cross-validated: one clone is fitted per training
+    fold of ``cv`` and every pruning of its stages is scored on the test
+    fold; the booster fitted on all the data is then pruned the way chosen.
+    The kept budget is the smallest whose mean fold score, less one standard
+    error of its differences with the unpruned ensemble's, is within
+    ``max_score_loss`` of the unpruned score, and so is every larger budget.
 
     Histogram gradient boosting is not supported: its trees are not
     scikit-learn ``Tree`` objects and their inner nodes keep no value to
@@ -266,15 +272,17 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         the pruned one may be (in the units of the score: 0.005 is half a
         point of accuracy).
     cv : int or cross-validation generator, default=5
-        Folds of the judged samples over which the choice is cross-fitted; as
-        in :func:`~sklearn.model_selection.check_cv` (stratified for
-        classifiers). Without out-of-bag samples, ``1/n_splits`` of the data
-        is also held out to judge on.
+        As in :func:`~sklearn.model_selection.check_cv` (stratified for
+        classifiers): the folds of a booster's cross-validation, or the folds
+        of the judged samples over which a forest's choice is cross-fitted (a
+        forest without bootstrap also holds out ``1/n_splits`` of the data to
+        judge on).
     prefit : bool, default=False
-        Whether ``estimator`` is already fitted. It must then be a forest
-        fitted with ``bootstrap=True`` on the ``X`` given to ``fit``, whose
-        out-of-bag samples are used; boosting and forests without bootstrap
-        need ``prefit=False`` so that data is held out.
+        Whether ``estimator`` is already fitted, on the ``X`` given to
+        ``fit``: a forest's out-of-bag samples are then read from its
+        ``estimators_samples_``, and a booster's leaves are refitted on ``X``
+        (clones are still fitted for the cross-validation). A forest without
+        bootstrap needs ``prefit=False``, so that data is held out.
     scoring : str, default=None
         ``"accuracy"`` (the default for classifiers), ``"balanced_accuracy"``
         or ``"neg_log_loss"`` for classifiers; ``"r2"`` (the default for
@@ -283,9 +291,10 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         from held-out predictions rather than through a scorer, so that
         hundreds of candidates are scored without building them.
     n_jobs : int, default=None
-        Number of jobs pruning the trees to every level, through joblib.
+        Number of jobs, through joblib: for the boosters of the folds, or for
+        pruning a forest's trees to every level.
     random_state : int, RandomState instance or None, default=None
-        Draws the validation split when there are no out-of-bag samples.
+        Draws the validation split of a forest without bootstrap.
 
     Attributes
     ----------
@@ -305,12 +314,14 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         The pruning level of the kept trees: each keeps at most ``2**-level_``
         of its leaves.
     reference_score_ : float
-        Mean score over the folds of the unpruned ensemble on held-out samples.
+        Mean score over the folds of the unpruned ensemble on held-out samples
+        (for a booster, of the clones fitted on the training folds).
     cv_results_ : dict of ndarrays
         One entry per node budget: ``param_max_nodes`` (the budget),
-        ``split{k}_test_score`` (score on fold k of the candidate chosen on
-        the other folds), ``mean_test_score``, ``std_test_score`` and
-        ``n_nodes`` (size of the candidate chosen on all held-out samples).
+        ``split{k}_test_score`` (score on fold k of the candidate chosen for
+        the budget without it), ``mean_test_score``, ``std_test_score`` and
+        ``n_nodes`` (size of the candidate that the pruned ensemble would be
+        at that budget).
         :meth:`skprune.model_selection.PruningCurveDisplay.from_cv_estimator`
         draws it.
     best_index_ : int
@@ -340,8 +351,10 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> forest = RandomForestClassifier(n_estimators=30, random_state=0)
     >>> pruner = EnsemblePruner(forest, max_score_loss=0.01).fit(X, y)
-    >>> bool(pruner.compression_ratio_ > 2)
+    >>> bool(pruner.n_nodes_ <= pruner.n_nodes_original_)
     True
+    >>> type(pruner.pruned_estimator_).__name__
+    'RandomForestClassifier'
     """
 
     # what PruningCurveDisplay.from_cv_estimator draws from cv_results_
