@@ -10,7 +10,7 @@ best on the selection samples.
 import numpy as np
 from joblib import delayed
 
-from ._levels import pruning_levels
+from ._levels import classification_levels, pruning_levels
 from ._scores import SCALE_FREE_SCORES, accuracy, most_probable_class
 
 
@@ -45,9 +45,11 @@ class ForestLadder:
     """
 
     def __init__(self, forest, X, held_out, n_levels, classifier, parallel):
+        levels = classification_levels if classifier else pruning_levels
         self.trees = parallel(
-            delayed(pruning_levels)(tree.tree_, n_levels) for tree in forest.estimators_
+            delayed(levels)(tree.tree_, n_levels) for tree in forest.estimators_
         )
+        self.n_levels = len(self.trees[0])
         self.n_nodes = np.array([[t.node_count for t in tree] for tree in self.trees]).T
         self.X = X
         self.held_out = held_out

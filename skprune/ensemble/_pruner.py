@@ -14,9 +14,9 @@ cross-fitted: the held-out samples are split into folds; for every fold the
 trees are ordered and a candidate chosen for each node budget on the other
 folds, and scored on the fold. A booster is cross-validated as ``LassoCV``
 scores its path: a clone is fitted on each training fold and every pruning
-of its stages scored on the test fold. The smallest budget whose fold scores
-are within ``max_score_loss`` of the unpruned ensemble's (by one standard
-error) is kept.
+of its stages scored on the test fold. The smallest budget whose mean fold
+score is within ``max_score_loss`` of the unpruned ensemble's, once made
+non-decreasing in the budget, is kept.
 """
 
 import copy
@@ -35,6 +35,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.isotonic import isotonic_regression
 from sklearn.model_selection import check_cv, train_test_split
 from sklearn.utils import Bunch, check_array, check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
@@ -192,18 +193,20 @@ def encode_labels(estimator, y, unseen=None):
 
 
 def smallest_budget_within(fold_scores, reference, max_score_loss):
-    """Index of the smallest budget whose score is surely within the loss.
+    """Index of the smallest budget whose score is within the loss.
 
-    A budget is within the loss when its mean fold score, less one standard
-    error of its differences with the unpruned ensemble's fold scores, is at
-    least the unpruned mean score less ``max_score_loss``: held-out sets too
-    small to tell a pruned ensemble from the unpruned one do not pass it. The
-    kept budget and every larger one must be within the loss, so that a lucky
-    dip of the noisy fold scores does not count.
+    The mean differences between each budget's fold scores and the unpruned
+    ensemble's are made non-decreasing in the budget by isotonic regression:
+    a larger budget is never taken to score worse, so a lucky dip of the
+    noisy fold scores is averaged with its neighbours rather than taken for a
+    small ensemble as good as the unpruned one (and an unlucky one does not
+    stop the search). The kept budget is the smallest whose smoothed
+    difference is at least ``-max_score_loss``.
 
     Parameters
     ----------
     fold_scores : ndarray of shape (n_folds, n_budgets)
+        Budgets in increasing order.
     reference : ndarray of shape (n_folds,)
         Fold scores of the unpruned ensemble.
     max_score_loss : float
@@ -213,13 +216,10 @@ def smallest_budget_within(fold_scores, reference, max_score_loss):
     index : int
         The largest budget if none is within the loss.
     """
-    differences = fold_scores - reference[:, None]
-    n_folds = differences.shape[0]
-    standard_error = differences.std(axis=0, ddof=1) / np.sqrt(n_folds)
-    lower = differences.mean(axis=0) - standard_error
-    failing = np.flatnonzero(lower < -max_score_loss)
-    n_budgets = fold_scores.shape[1]
-    return min(int(failing[-1]) + 1 if failing.size else 0, n_budgets - 1)
+    differences = (fold_scores - reference[:, None]).mean(axis=0)
+    smoothed = isotonic_regression(differences, increasing=True)
+    within = np.flatnonzero(smoothed >= -max_score_loss)
+    return int(within[0]) if within.size else fold_scores.shape[1] - 1
 
 
 class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
@@ -255,9 +255,11 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
     not see. A booster is cross-validated: one clone is fitted per training
     fold of ``cv`` and every pruning of its stages is scored on the test
     fold; the booster fitted on all the data is then pruned the way chosen.
-    The kept budget is the smallest whose mean fold score, less one standard
-    error of its differences with the unpruned ensemble's, is within
-    ``max_score_loss`` of the unpruned score, and so is every larger budget.
+    The kept budget is the smallest whose mean fold score is within
+    ``max_score_loss`` of the unpruned ensemble's, once the mean differences
+    are made non-decreasing in the budget by isotonic regression (a larger
+    ensemble is never taken to score worse, which averages out the noise of
+    the fold scores).
 
     Histogram gradient boosting is not supported: its trees are not
     scikit-learn ``Tree`` objects and their inner nodes keep no value to
@@ -415,13 +417,6 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         check_ensemble(self.estimator)
         classifier = is_classifier(self.estimator)
         score = score_function(self.scoring, classifier)
-        out_of_bag = isinstance(self.estimator, FORESTS) and self.estimator.bootstrap
-        if self.prefit and isinstance(self.estimator, FORESTS) and not out_of_bag:
-            raise ValueError(
-                "prefit=True needs a forest fitted with bootstrap=True on X, to "
-                "judge its trees out-of-bag; fit a forest without bootstrap with "
-                "prefit=False so that data is held out."
-            )
         allow_nan = get_tags(self.estimator).input_tags.allow_nan
         X32 = check_array(
             X, accept_sparse="csr", dtype=np.float32,
@@ -433,31 +428,51 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         weights = _check_sample_weight(sample_weight, X32, ensure_non_negative=True)
         if isinstance(self.estimator, BOOSTERS):
             tables, build = self._booster_tables(X, X32, y, sample_weight, weights)
+            self._choose(tables)
+            self.pruned_estimator_ = build(self.level_, self.n_trees_)
         else:
-            if out_of_bag:
-                judged = self._out_of_bag(X, y, sample_weight, X32, weights)
-            else:
-                judged = self._validation_split(X, y, sample_weight, X32, weights)
-            tables, build = self._forest_tables(judged, self._folds(judged.y), score)
-        self._choose(tables, build)
+            judged = self._validation_split(X, y, sample_weight, X32, weights)
+            self._choose(self._forest_tables(judged, self._folds(judged.y), score))
+            self.estimator_ = self._fitted_on_all(X, y, sample_weight, X32.shape[1])
+            self.pruned_estimator_ = self._pruned_forest(X32, y, weights, score)
+        self.n_nodes_ = total_nodes(self.pruned_estimator_)
+        self.n_nodes_original_ = total_nodes(self.estimator_)
+        self.compression_ratio_ = self.n_nodes_original_ / self.n_nodes_
         return self
 
-    def _out_of_bag(self, X, y, sample_weight, X32, weights):
-        """Fit the forest if needed; judge each tree on its out-of-bag samples."""
-        self.estimator_ = self._fitted_on_all(X, y, sample_weight, X32.shape[1])
-        in_bag = self.estimator_.estimators_samples_
-        if max(samples.max(initial=0) for samples in in_bag) >= X32.shape[0]:
-            raise ValueError(
-                "prefit=True needs X to be the data the forest was fitted on: its "
-                f"bootstrap samples index more than the {X32.shape[0]} rows of X."
+    def _pruned_forest(self, X32, y, weights, score):
+        """The forest fitted on all the data, pruned as chosen.
+
+        Its trees are pruned to ``level_``; the first ``n_trees_`` are kept,
+        in the order of greedy forward selection on out-of-bag samples for a
+        bootstrap forest, in their own (random) order otherwise.
+        """
+        forest = self.estimator_
+        held_out = _out_of_bag_samples(forest, X32.shape[0])
+        ladder = ForestLadder(
+            forest, X32, held_out, N_LEVELS, is_classifier(forest),
+            Parallel(n_jobs=self.n_jobs),
+        )
+        if forest.bootstrap:
+            order = greedy_order(
+                ladder.predictions(self.level_), held_out, encode_labels(forest, y),
+                weights, score,
             )
-        held_out = np.ones((len(in_bag), X32.shape[0]), dtype=bool)
-        for tree, samples in enumerate(in_bag):
-            held_out[tree, samples] = False
-        return Bunch(X=X, X32=X32, y=self._encode(y), weights=weights, held_out=held_out)
+        else:
+            order = np.arange(len(ladder.trees))
+        pruned = copy.copy(forest)
+        pruned.estimators_ = [
+            replace_trees(forest.estimators_[t], lambda _, t=t: ladder.trees[t][self.level_])
+            for t in order[: self.n_trees_]
+        ]
+        pruned.n_estimators = self.n_trees_
+        for name in ("oob_score_", "oob_decision_function_", "oob_prediction_"):
+            if hasattr(pruned, name):
+                delattr(pruned, name)
+        return pruned
 
     def _validation_split(self, X, y, sample_weight, X32, weights):
-        """Fit a clone on part of the data; judge every tree on the rest."""
+        """Fit a clone on part of the data, to judge its trees on the rest."""
         classifier = is_classifier(self.estimator)
         n_splits = check_cv(self.cv, y, classifier=classifier).get_n_splits()
         X_fit, _, _, X32_val, y_fit, y_val, w_fit, w_val = train_test_split(
@@ -465,10 +480,11 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
             random_state=check_random_state(self.random_state),
         )
         fit_weight = None if sample_weight is None else w_fit
-        self.estimator_ = clone(self.estimator).fit(X_fit, y_fit, sample_weight=fit_weight)
+        forest = clone(self.estimator).fit(X_fit, y_fit, sample_weight=fit_weight)
         return Bunch(
-            X32=X32_val, y=self._encode(y_val), weights=w_val,
-            held_out=np.ones((len(self.estimator_.estimators_), X32_val.shape[0]), dtype=bool),
+            forest=forest, X32=X32_val, y=encode_labels(forest, y_val, unseen=-1),
+            weights=w_val,
+            held_out=np.ones((len(forest.estimators_), X32_val.shape[0]), dtype=bool),
         )
 
     def _fitted_on_all(self, X, y, sample_weight, n_features):
@@ -488,9 +504,6 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
             )
         return copy.deepcopy(self.estimator)
 
-    def _encode(self, y):
-        return encode_labels(self.estimator_, y)
-
     def _folds(self, y_held):
         """Selection and scoring weights masks of every fold, then all samples."""
         cv = check_cv(self.cv, y_held, classifier=is_classifier(self.estimator))
@@ -507,14 +520,14 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         classifier = is_classifier(self.estimator)
         y, weights, held_out = judged.y, judged.weights, judged.held_out
         ladder = ForestLadder(
-            self.estimator_, judged.X32, held_out, N_LEVELS, classifier,
+            judged.forest, judged.X32, held_out, N_LEVELS, classifier,
             Parallel(n_jobs=self.n_jobs),
         )
         runs = [weights * ~fold for fold in folds] + [weights]
         level_zero = ladder.predictions(0)
         orders = [greedy_order(level_zero, held_out, y, w, score) for w in runs]
-        tables = _empty_tables(len(runs), (N_LEVELS, len(ladder.trees)))
-        for level in range(N_LEVELS):
+        tables = _empty_tables(len(runs), (ladder.n_levels, len(ladder.trees)))
+        for level in range(ladder.n_levels):
             predictions = level_zero if level == 0 else ladder.predictions(level)
             for run, order in enumerate(orders):
                 mean, covered = ordered_sub_forests(predictions, held_out, order)
@@ -522,21 +535,7 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
                              score, y, mean, runs[run] * covered,
                              folds[run] if run < len(folds) else None, weights * covered)
         tables["reference"] = tables["fold_scores"][:-1, 0, -1]
-
-        def build(level, n_trees):
-            kept = orders[-1][:n_trees]
-            forest = copy.copy(self.estimator_)
-            forest.estimators_ = [
-                replace_trees(self.estimator_.estimators_[t], lambda _, t=t: ladder.trees[t][level])
-                for t in kept
-            ]
-            forest.n_estimators = n_trees
-            for name in ("oob_score_", "oob_decision_function_", "oob_prediction_"):
-                if hasattr(forest, name):
-                    delattr(forest, name)
-            return forest
-
-        return tables, build
+        return tables
 
     def _booster_tables(self, X, X32, y, sample_weight, weights):
         """Cross-validated scores of every (level, number of stages).
@@ -557,7 +556,8 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         )
         self.estimator_ = self._fitted_on_all(X, y, sample_weight, X32.shape[1])
         ladder = BoostingLadder(
-            self.estimator_, X, self._encode(y), weights, N_LEVELS, classifier
+            self.estimator_, X, encode_labels(self.estimator_, y), weights, N_LEVELS,
+            classifier,
         )
         fold_scores = np.stack([scores for scores, _ in folds])
         mean_scores = fold_scores.mean(axis=0)
@@ -576,8 +576,8 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
 
         return tables, build
 
-    def _choose(self, tables, build):
-        """Keep the smallest budget within the score loss; build its ensemble."""
+    def _choose(self, tables):
+        """Keep the smallest budget within the score loss: its level and size."""
         final_nodes, final_scores = tables["n_nodes"][-1], tables["selection"][-1]
         # every run must have a candidate within the smallest budget
         smallest = max(n_nodes.min() for n_nodes in tables["n_nodes"])
@@ -606,10 +606,6 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         }
         self.level_ = int(levels[self.best_index_])
         self.n_trees_ = int(n_trees[self.best_index_]) + 1
-        self.pruned_estimator_ = build(self.level_, self.n_trees_)
-        self.n_nodes_ = int(self.cv_results_["n_nodes"][self.best_index_])
-        self.n_nodes_original_ = int(total)
-        self.compression_ratio_ = self.n_nodes_original_ / self.n_nodes_
 
     # ------------------------------------------------------------------
     # Prediction, through the pruned ensemble
@@ -721,6 +717,33 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         tags.input_tags.allow_nan = estimator_tags.input_tags.allow_nan
         tags.target_tags.required = True
         return tags
+
+
+def total_nodes(ensemble):
+    """Total node count of the trees of a forest or booster."""
+    trees = np.asarray(ensemble.estimators_, dtype=object).ravel()
+    return int(sum(tree.tree_.node_count for tree in trees))
+
+
+def _out_of_bag_samples(forest, n_samples):
+    """Which of the ``n_samples`` samples each tree of a forest left out.
+
+    Raises
+    ------
+    ValueError
+        If the forest's bootstrap samples index more rows than there are.
+    """
+    held_out = np.ones((len(forest.estimators_), n_samples), dtype=bool)
+    if not forest.bootstrap:
+        return held_out
+    for tree, samples in enumerate(forest.estimators_samples_):
+        if samples.max(initial=0) >= n_samples:
+            raise ValueError(
+                "prefit=True needs X to be the data the forest was fitted on: its "
+                f"bootstrap samples index more than the {n_samples} rows of X."
+            )
+        held_out[tree, samples] = False
+    return held_out
 
 
 def _empty_tables(n_runs, shape):

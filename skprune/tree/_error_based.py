@@ -98,7 +98,8 @@ def estimated_errors(tree, confidence):
     )
 
 
-def _prune_by_estimated_errors(tree, confidence):
+def prune_by_estimated_errors(tree, confidence):
+    """The subtree of a scikit-learn ``Tree`` that error-based pruning keeps."""
     topology = TreeTopology(tree)
     collapsed, _ = collapse_bottom_up(
         topology, estimated_errors(tree, confidence), J48_MARGIN
@@ -182,5 +183,5 @@ def error_based_pruning(estimator, *, confidence=0.25):
     """
     check_fitted_trees(estimator, classifier_only=True)
     return replace_trees(
-        estimator, lambda tree: _prune_by_estimated_errors(tree, confidence)
+        estimator, lambda tree: prune_by_estimated_errors(tree, confidence)
     )
