@@ -8,15 +8,16 @@ stages themselves for boosting), all at one level. A candidate's node count is
 its size; its score is measured on samples its trees were not grown on.
 
 Choosing a candidate on the samples its score is measured on would flatter
-it. A forest's trees are judged on held-out samples (out-of-bag samples of a
-bootstrap forest, otherwise a validation split) and the choice is
-cross-fitted: the held-out samples are split into folds; for every fold the
-trees are ordered and a candidate chosen for each node budget on the other
-folds, and scored on the fold. A booster is cross-validated as ``LassoCV``
-scores its path: a clone is fitted on each training fold and every pruning
-of its stages scored on the test fold. The smallest budget whose mean fold
-score is within ``max_score_loss`` of the unpruned ensemble's, once made
-non-decreasing in the budget, is kept.
+it, so the choice is made with clones on samples they did not see, then
+applied to the ensemble fitted on all the data. For a forest, a clone is
+fitted on part of the data and the choice is cross-fitted over folds of the
+rest: for every fold the trees are ordered and a candidate chosen for each
+node budget on the other folds, and scored on the fold; the full forest's
+trees are then ordered on their out-of-bag samples. A booster is
+cross-validated as ``LassoCV`` scores its path: a clone is fitted on each
+training fold and every pruning of its stages scored on the test fold. The
+smallest budget whose mean fold score is within ``max_score_loss`` of the
+unpruned clone's, once made non-decreasing in the budget, is kept.
 """
 
 import copy
@@ -238,23 +239,28 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
     it wraps; prediction goes through ``pruned_estimator_``, a real
     scikit-learn ensemble of the same class.
 
-    The candidates are the first ``k`` trees of an order, every tree pruned
-    by minimal cost-complexity pruning to the same fraction ``2**-l`` of its
-    leaves (``l`` from 0 to 5). A forest's trees are ordered by greedy forward
-    selection (each step adds the tree that makes the sub-forest score best);
-    a booster keeps its first ``k`` stages and, after pruning, the leaf values
-    of every stage are recomputed in order from the training data as the
-    boosting loss requires, so that staged predictions stay consistent.
+    The candidates are the first ``k`` trees of an order, all pruned to one
+    level: level ``l`` from 0 to 5 keeps at most ``2**-l`` of each tree's
+    leaves (minimal cost-complexity pruning); for classification forests,
+    levels 6 and 7 are C4.5's error-based pruning at confidence 0.25 and 0.05.
+    A forest's trees are ordered by greedy forward selection (each step adds
+    the tree that makes the sub-forest score best); a booster keeps its first
+    ``k`` stages and, after pruning, the leaf values of every stage are
+    recomputed in order from the training data as the boosting loss
+    requires, so that staged predictions stay consistent.
 
-    Scores are measured on samples the trees were not grown on. A forest
-    with ``bootstrap=True`` is fitted on all the data and judged out-of-bag;
-    a forest without bootstrap is fitted on ``1 - 1/n_splits`` of the data
-    and judged on the rest, so the pruned forest is trained on that part. The
-    choice is then cross-fitted over ``cv`` folds of the judged samples, so
+    Scores are measured on samples the trees were not grown on. For a forest,
+    a clone is fitted on ``1 - 1/n_splits`` of the data and judged on the
+    rest; the choice is cross-fitted over ``cv`` folds of those samples (for
+    each fold, trees ordered and candidates chosen on the other folds), so
     that the score of each node budget is measured on samples the choice did
-    not see. A booster is cross-validated: one clone is fitted per training
-    fold of ``cv`` and every pruning of its stages is scored on the test
-    fold; the booster fitted on all the data is then pruned the way chosen.
+    not see. The level and number of trees chosen are then applied to the
+    forest fitted on all the data (or the prefit one), whose trees are
+    ordered by greedy selection on their out-of-bag samples (kept in their
+    own random order without bootstrap). A booster is cross-validated: one
+    clone is fitted per training fold of ``cv`` and every pruning of its
+    stages is scored on the test fold; the booster fitted on all the data is
+    then pruned the way chosen.
     The kept budget is the smallest whose mean fold score is within
     ``max_score_loss`` of the unpruned ensemble's, once the mean differences
     are made non-decreasing in the budget by isotonic regression (a larger
@@ -276,15 +282,14 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
     cv : int or cross-validation generator, default=5
         As in :func:`~sklearn.model_selection.check_cv` (stratified for
         classifiers): the folds of a booster's cross-validation, or the folds
-        of the judged samples over which a forest's choice is cross-fitted (a
-        forest without bootstrap also holds out ``1/n_splits`` of the data to
-        judge on).
+        of the held-out samples over which a forest's choice is cross-fitted
+        (``1/n_splits`` of the data is held out for it).
     prefit : bool, default=False
         Whether ``estimator`` is already fitted, on the ``X`` given to
-        ``fit``: a forest's out-of-bag samples are then read from its
-        ``estimators_samples_``, and a booster's leaves are refitted on ``X``
-        (clones are still fitted for the cross-validation). A forest without
-        bootstrap needs ``prefit=False``, so that data is held out.
+        ``fit``: it is then pruned rather than a clone fitted on all the data
+        (a forest's out-of-bag samples are read from its
+        ``estimators_samples_``, a booster's leaves are refitted on ``X``).
+        The choice is still made with clones fitted on part of the data.
     scoring : str, default=None
         ``"accuracy"`` (the default for classifiers), ``"balanced_accuracy"``
         or ``"neg_log_loss"`` for classifiers; ``"r2"`` (the default for
@@ -296,7 +301,7 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         Number of jobs, through joblib: for the boosters of the folds, or for
         pruning a forest's trees to every level.
     random_state : int, RandomState instance or None, default=None
-        Draws the validation split of a forest without bootstrap.
+        Draws the held-out split on which a forest's pruning is chosen.
 
     Attributes
     ----------
@@ -314,16 +319,16 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         Number of trees (forest) or stages (boosting) kept.
     level_ : int
         The pruning level of the kept trees: each keeps at most ``2**-level_``
-        of its leaves.
+        of its leaves, or, for levels 6 and 7 of classification forests, what
+        error-based pruning at confidence 0.25 or 0.05 keeps.
     reference_score_ : float
-        Mean score over the folds of the unpruned ensemble on held-out samples
-        (for a booster, of the clones fitted on the training folds).
+        Mean score over the folds of the unpruned clone on held-out samples.
     cv_results_ : dict of ndarrays
         One entry per node budget: ``param_max_nodes`` (the budget),
         ``split{k}_test_score`` (score on fold k of the candidate chosen for
         the budget without it), ``mean_test_score``, ``std_test_score`` and
-        ``n_nodes`` (size of the candidate that the pruned ensemble would be
-        at that budget).
+        ``n_nodes`` (size of the candidate chosen for the budget, on the
+        clone the choice is made with for a forest).
         :meth:`skprune.model_selection.PruningCurveDisplay.from_cv_estimator`
         draws it.
     best_index_ : int
