@@ -48,9 +48,8 @@ META_ESTIMATOR_ARGS = {
 
 # Every expected failure with the reason for it, keyed by estimator name.
 _SPLITS_DRAW_SAMPLES = (
-    "the folds that choose the pruning (and the validation split of a forest "
-    "without bootstrap) "
-    "split samples, so a weight of 2 is not a repeated sample"
+    "the held-out split and the folds that choose the pruning split samples, so "
+    "a weight of 2 is not a repeated sample"
 )
 EXPECTED_FAILURES = {
     "EnsemblePruner": {
