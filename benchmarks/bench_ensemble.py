@@ -23,6 +23,12 @@ Reported: total nodes, pickled size, predict time for a batch of 1000 rows
 test score, and the fit time of ``EnsemblePruner`` (on the fitted ensemble)
 over one fit of the ensemble; medians over the seeds.
 
+With ``--functions``, it measures instead the functions that prune every
+tree of a fitted forest alike: :func:`skprune.tree.error_based_pruning` at a
+few confidences, and :func:`skprune.tree.reduced_error_pruning` on a
+validation split (the forest fitted on 80% of the training part, pruned on the
+rest), against the forest fitted on the whole training part.
+
 Run from the repository root: ``python benchmarks/bench_ensemble.py``
 (``--quick`` for a smoke run on the bundled data sets with small ensembles,
 ``--data DIR`` for another data folder, ``--markdown FILE`` to write the
@@ -47,7 +53,7 @@ from sklearn.ensemble import (
 from sklearn.model_selection import train_test_split
 
 from skprune.ensemble import EnsemblePruner
-from skprune.tree import prune_tree
+from skprune.tree import error_based_pruning, prune_tree, reduced_error_pruning
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 # file name and target column of the real data sets
@@ -155,6 +161,56 @@ def run_one(name, kind, make, X, y, seed, repeats, cv):
     return row
 
 
+CONFIDENCES = (0.25, 0.05, 0.01)
+
+
+def run_functions(name, X, y, seed, n_trees):
+    """Nodes and test scores of a forest pruned by the bottom-up functions."""
+    classifier = name != "BostonHousing"
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y if classifier else None
+    )
+    make = RandomForestClassifier if classifier else RandomForestRegressor
+    forest = make(n_trees, random_state=seed).fit(X_train, y_train)
+    models = {"unpruned": forest}
+    if classifier:
+        for confidence in CONFIDENCES:
+            models[f"error-based {confidence}"] = error_based_pruning(
+                forest, confidence=confidence
+            )
+    X_fit, X_val, y_fit, y_val = train_test_split(
+        X_train, y_train, test_size=0.2, random_state=seed,
+        stratify=y_train if classifier else None,
+    )
+    partial = make(n_trees, random_state=seed).fit(X_fit, y_fit)
+    models["reduced-error (80% fit)"] = reduced_error_pruning(partial, X_val, y_val)
+    return {
+        method: {"nodes": total_nodes(m), "score": m.score(X_test, y_test)}
+        for method, m in models.items()
+    }
+
+
+def functions_table(results):
+    lines = [
+        "| data | method | nodes | node reduction | test score | loss (points) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, rows in results.items():
+        for method in rows[0]:
+            def med(get):
+                return float(np.median([get(r) for r in rows]))
+
+            nodes = med(lambda r: r[method]["nodes"])
+            ratio = med(lambda r: r["unpruned"]["nodes"] / r[method]["nodes"])
+            score = med(lambda r: r[method]["score"])
+            loss = med(lambda r: 100 * (r["unpruned"]["score"] - r[method]["score"]))
+            lines.append(
+                f"| {name} | {method} | {nodes:.0f} | {ratio:.1f}x | {score:.4f} "
+                f"| {loss:+.2f} |"
+            )
+    return "\n".join(lines)
+
+
 def median_rows(rows):
     def med(get):
         return float(np.median([get(r) for r in rows]))
@@ -202,6 +258,10 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="*", default=None)
     parser.add_argument("--models", nargs="*", default=["RF", "GB"])
     parser.add_argument("--cv", type=int, default=5, help="EnsemblePruner's cv")
+    parser.add_argument(
+        "--functions", action="store_true",
+        help="measure error_based_pruning and reduced_error_pruning instead",
+    )
     parser.add_argument("--markdown", default=None)
     args = parser.parse_args(argv)
     names = ["digits", "breast_cancer"]
@@ -213,6 +273,18 @@ def main(argv=None):
     repeats = 3 if args.quick else 7
     print(f"# python {platform.python_version()}, scikit-learn {sklearn.__version__}, "
           f"seeds {seeds}", flush=True)
+    if args.functions:
+        n_trees = 20 if args.quick else 100
+        results = {
+            name: [run_functions(name, *load(name, args.data), seed, n_trees)
+                   for seed in range(seeds)]
+            for name in names
+        }
+        text = functions_table(results)
+        print(text)
+        if args.markdown:
+            Path(args.markdown).write_text(text + "\n")
+        return 0
     results = {}
     for name in names:
         X, y = load(name, args.data)
