@@ -431,6 +431,8 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         if classifier:
             check_classification_targets(y)
         weights = _check_sample_weight(sample_weight, X32, ensure_non_negative=True)
+        if self.prefit:
+            self._check_prefit(*X32.shape)
         if isinstance(self.estimator, BOOSTERS):
             tables, build = self._booster_tables(X, X32, y, sample_weight, weights)
             self._choose(tables)
@@ -438,7 +440,7 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
         else:
             judged = self._validation_split(X, y, sample_weight, X32, weights)
             self._choose(self._forest_tables(judged, self._folds(judged.y), score))
-            self.estimator_ = self._fitted_on_all(X, y, sample_weight, X32.shape[1])
+            self.estimator_ = self._fitted_on_all(X, y, sample_weight)
             self.pruned_estimator_ = self._pruned_forest(X32, y, weights, score)
         self.n_nodes_ = total_nodes(self.pruned_estimator_)
         self.n_nodes_original_ = total_nodes(self.estimator_)
@@ -492,10 +494,8 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
             held_out=np.ones((len(forest.estimators_), X32_val.shape[0]), dtype=bool),
         )
 
-    def _fitted_on_all(self, X, y, sample_weight, n_features):
-        """A clone fitted on all the data, or a copy of the prefit estimator."""
-        if not self.prefit:
-            return clone(self.estimator).fit(X, y, sample_weight=sample_weight)
+    def _check_prefit(self, n_samples, n_features):
+        """Check, before any fitting, that the prefit ensemble fits ``X``."""
         check_is_fitted(
             self.estimator,
             msg="prefit=True, but this %(name)s is not fitted: fit it first or use "
@@ -507,10 +507,17 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
                 f"X has {n_features} features, the estimator "
                 f"{self.estimator.n_features_in_}."
             )
-        return copy.deepcopy(self.estimator)
+        if isinstance(self.estimator, FORESTS):
+            _out_of_bag_samples(self.estimator, n_samples)
+
+    def _fitted_on_all(self, X, y, sample_weight):
+        """A clone fitted on all the data, or a copy of the prefit estimator."""
+        if self.prefit:
+            return copy.deepcopy(self.estimator)
+        return clone(self.estimator).fit(X, y, sample_weight=sample_weight)
 
     def _folds(self, y_held):
-        """Selection and scoring weights masks of every fold, then all samples."""
+        """Boolean masks of the held-out samples in each fold of ``cv``."""
         cv = check_cv(self.cv, y_held, classifier=is_classifier(self.estimator))
         n_held = y_held.shape[0]
         folds = []
@@ -559,7 +566,7 @@ class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
             )
             for train, test in cv.split(X32, y)
         )
-        self.estimator_ = self._fitted_on_all(X, y, sample_weight, X32.shape[1])
+        self.estimator_ = self._fitted_on_all(X, y, sample_weight)
         ladder = BoostingLadder(
             self.estimator_, X, encode_labels(self.estimator_, y), weights, N_LEVELS,
             classifier,

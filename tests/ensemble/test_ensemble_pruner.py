@@ -278,6 +278,8 @@ def test_bad_input_is_rejected(classification):
     forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="not fitted with"):
         EnsemblePruner(forest, prefit=True).fit(X, np.where(y == 0, 7, y))
+    with pytest.raises(ValueError, match="rows of X"):
+        EnsemblePruner(forest, prefit=True).fit(X[:50], y[:50])
     with pytest.raises(NotFittedError):
         EnsemblePruner(forest).predict(X)
 
