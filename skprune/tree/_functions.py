@@ -8,6 +8,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.base import is_classifier
 from sklearn.tree import BaseDecisionTree
 from sklearn.utils.validation import check_is_fitted
 
@@ -30,6 +31,61 @@ def _check_fitted_tree(estimator, name="estimator"):
             f"ExtraTreeRegressor or a skprune tree), got {type(estimator).__name__}."
         )
     check_is_fitted(estimator, "tree_")
+
+
+def check_fitted_trees(estimator, *, classifier_only=False):
+    """Check that ``estimator`` is a fitted scikit-learn tree or forest.
+
+    Parameters
+    ----------
+    estimator : object
+    classifier_only : bool, default=False
+        Also require a classifier.
+
+    Raises
+    ------
+    TypeError
+        If ``estimator`` is not a tree or forest, or not a classifier when
+        one is required.
+    NotFittedError
+        If it is not fitted.
+    """
+    if isinstance(estimator, FORESTS):
+        check_is_fitted(estimator, "estimators_")
+    else:
+        _check_fitted_tree(estimator)
+    if classifier_only and not is_classifier(estimator):
+        raise TypeError(
+            "estimator must be a classification tree or forest, got "
+            f"{type(estimator).__name__}."
+        )
+
+
+def replace_trees(estimator, new_tree):
+    """A copy of a fitted tree or forest with every tree replaced.
+
+    Parameters
+    ----------
+    estimator : fitted tree or forest
+        It is not modified.
+    new_tree : callable
+        ``new_tree(tree)`` returns the ``sklearn.tree._tree.Tree`` that
+        replaces ``tree``.
+
+    Returns
+    -------
+    replaced : estimator
+        A shallow copy of ``estimator`` (and of each tree estimator of a
+        forest) holding the new trees.
+    """
+    replaced = copy.copy(estimator)
+    if isinstance(estimator, FORESTS):
+        replaced.estimators_ = [
+            replace_trees(tree, new_tree) for tree in estimator.estimators_
+        ]
+    else:
+        replaced.tree_ = new_tree(estimator.tree_)
+    return replaced
 
 
 def cost_complexity_path(estimator, *, risk="impurity"):
@@ -110,16 +166,8 @@ def prune_tree(estimator, ccp_alpha, *, risk="impurity"):
     True
     """
     ccp_alpha = check_ccp_alpha(ccp_alpha)
-    if isinstance(estimator, FORESTS):
-        check_is_fitted(estimator, "estimators_")
-        check_risk(risk, estimator)
-        pruned = copy.copy(estimator)
-        pruned.estimators_ = [
-            prune_tree(tree, ccp_alpha, risk=risk) for tree in estimator.estimators_
-        ]
-        return pruned
-    _check_fitted_tree(estimator)
+    check_fitted_trees(estimator)
     check_risk(risk, estimator)
-    pruned = copy.copy(estimator)
-    pruned.tree_ = PruningPath(estimator.tree_, risk).prune(ccp_alpha)
-    return pruned
+    return replace_trees(
+        estimator, lambda tree: PruningPath(tree, risk).prune(ccp_alpha)
+    )

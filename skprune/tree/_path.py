@@ -45,12 +45,30 @@ def node_impurity_risk(tree):
     return weights * tree.impurity / weights[0]
 
 
-def node_misclassification_risk(tree):
-    """Risk of each node as a leaf: its misclassified weight over total weight.
+def node_misclassified_weight(tree):
+    """Training weight each node misclassifies as a leaf.
 
     A node predicts its weighted majority class, so the misclassified weight is
-    the node weight minus the weight of that class. With several outputs the
-    risk is averaged over the outputs, as scikit-learn averages impurities.
+    the node weight minus the weight of that class. With several outputs it is
+    averaged over the outputs, as scikit-learn averages impurities.
+
+    Parameters
+    ----------
+    tree : sklearn.tree._tree.Tree
+        A fitted classification tree.
+
+    Returns
+    -------
+    misclassified : ndarray of shape (n_nodes,)
+    """
+    weights = tree.weighted_n_node_samples
+    # ``value`` holds class fractions of each node for every output
+    majority_fraction = tree.value.max(axis=2).mean(axis=1)
+    return np.maximum(weights * (1.0 - majority_fraction), 0.0)
+
+
+def node_misclassification_risk(tree):
+    """Risk of each node as a leaf: its misclassified weight over total weight.
 
     Parameters
     ----------
@@ -61,11 +79,7 @@ def node_misclassification_risk(tree):
     -------
     risk : ndarray of shape (n_nodes,)
     """
-    weights = tree.weighted_n_node_samples
-    # ``value`` holds class fractions of each node for every output
-    majority_fraction = tree.value.max(axis=2).mean(axis=1)
-    misclassified = weights * (1.0 - majority_fraction)
-    return np.maximum(misclassified, 0.0) / weights[0]
+    return node_misclassified_weight(tree) / tree.weighted_n_node_samples[0]
 
 
 NODE_RISKS = {
@@ -90,6 +104,8 @@ class TreeTopology:
         left = tree.children_left
         right = tree.children_right
         n_nodes = tree.node_count
+        self.children_left = left
+        self.children_right = right
         self.is_leaf = left == TREE_LEAF
         internal = np.flatnonzero(~self.is_leaf)
         self.parent = np.full(n_nodes, -1, dtype=np.intp)
@@ -122,6 +138,12 @@ class TreeTopology:
         for node in self.preorder[::-1][:-1]:
             size[self.parent[node]] += size[node]
         return size
+
+    def levels(self):
+        """Nodes grouped by depth, from the root's level down."""
+        by_depth = np.argsort(self.depth, kind="stable")
+        boundaries = np.flatnonzero(np.diff(self.depth[by_depth])) + 1
+        return np.split(by_depth, boundaries)
 
     def branch(self, node):
         """Nodes of the branch rooted at ``node``, in preorder."""
@@ -311,10 +333,7 @@ def weakest_link_groups(topology, node_risk, tie_rtol=TIE_RTOL):
 def _first_ancestor_collapse(topology, collapse_step):
     """For each node, the earliest step at which a proper ancestor collapses."""
     first = np.full(collapse_step.shape[0], _NEVER, dtype=np.intp)
-    by_depth = np.argsort(topology.depth, kind="stable")
-    depth_sorted = topology.depth[by_depth]
-    boundaries = np.flatnonzero(np.diff(depth_sorted)) + 1
-    for level in np.split(by_depth, boundaries)[1:]:
+    for level in topology.levels()[1:]:
         parents = topology.parent[level]
         first[level] = np.minimum(first[parents], collapse_step[parents])
     return first
@@ -397,10 +416,9 @@ class PruningPath:
         is_leaf : ndarray of bool
             Whether each of ``nodes`` is a leaf of the subtree.
         """
-        preorder = self.topology.preorder
-        nodes = preorder[self.ancestor_collapse[preorder] > step]
-        is_leaf = self.topology.is_leaf[nodes] | (self.collapse_step[nodes] <= step)
-        return nodes, is_leaf
+        return _subtree_nodes(
+            self.topology, self.collapse_step, self.ancestor_collapse, step
+        )
 
     def prune(self, ccp_alpha):
         """Build the scikit-learn ``Tree`` pruned at ``ccp_alpha``.
@@ -413,6 +431,72 @@ class PruningPath:
         if ccp_alpha == 0.0 and self.risk == "impurity":
             return self.tree
         return build_subtree(self.tree, *self.subtree_nodes(self.step_at(ccp_alpha)))
+
+
+def _subtree_nodes(topology, collapse_step, ancestor_collapse, step):
+    """Nodes of the subtree left after ``step``, in preorder, and its leaves."""
+    preorder = topology.preorder
+    nodes = preorder[ancestor_collapse[preorder] > step]
+    is_leaf = topology.is_leaf[nodes] | (collapse_step[nodes] <= step)
+    return nodes, is_leaf
+
+
+def collapse_bottom_up(topology, leaf_cost, margin):
+    """Collapse, from the leaves up, every branch that costs no less than a leaf.
+
+    An internal node becomes a leaf when its cost as a leaf is at most the
+    summed cost of the leaves of its branch, already pruned below, plus
+    ``margin``. This is the decision of reduced-error pruning and of C4.5's
+    error-based pruning.
+
+    Parameters
+    ----------
+    topology : TreeTopology
+    leaf_cost : ndarray of shape (n_nodes,)
+        Cost of each node as a leaf.
+    margin : float
+        How much more a leaf may cost than the branch it replaces.
+
+    Returns
+    -------
+    collapsed : ndarray of bool of shape (n_nodes,)
+        The internal nodes that become leaves (some inside removed branches).
+    branch_cost : ndarray of shape (n_nodes,)
+        Cost of the pruned branch below each node.
+    """
+    branch_cost = np.array(leaf_cost, dtype=float)
+    collapsed = np.zeros(branch_cost.shape[0], dtype=bool)
+    for level in topology.levels()[::-1]:
+        level = level[~topology.is_leaf[level]]
+        below = (
+            branch_cost[topology.children_left[level]]
+            + branch_cost[topology.children_right[level]]
+        )
+        collapse = branch_cost[level] <= below + margin
+        collapsed[level] = collapse
+        branch_cost[level] = np.where(collapse, branch_cost[level], below)
+    return collapsed, branch_cost
+
+
+def collapse_nodes(tree, collapsed, topology=None):
+    """Build the subtree of ``tree`` in which the ``collapsed`` nodes are leaves.
+
+    Parameters
+    ----------
+    tree : sklearn.tree._tree.Tree
+    collapsed : ndarray of bool of shape (n_nodes,)
+    topology : TreeTopology, default=None
+        The topology of ``tree``, if already computed.
+
+    Returns
+    -------
+    subtree : sklearn.tree._tree.Tree
+    """
+    topology = TreeTopology(tree) if topology is None else topology
+    collapse_step = np.where(collapsed, 0, _NEVER)
+    ancestor_collapse = _first_ancestor_collapse(topology, collapse_step)
+    nodes, is_leaf = _subtree_nodes(topology, collapse_step, ancestor_collapse, 0)
+    return build_subtree(tree, nodes, is_leaf)
 
 
 def build_subtree(tree, nodes, is_leaf):

@@ -6,6 +6,7 @@ scikit-learn's internals is mended in one file.
 
 from sklearn.base import _fit_context
 from sklearn.tree._tree import NODE_DTYPE, TREE_LEAF, TREE_UNDEFINED, Tree
+from sklearn.utils.validation import _check_sample_weight
 from sklearn.utils._param_validation import (
     HasMethods,
     Hidden,
@@ -25,6 +26,7 @@ __all__ = [
     "RealNotInt",
     "StrOptions",
     "Tree",
+    "_check_sample_weight",
     "_fit_context",
     "scorer_accepts_sample_weight",
     "validate_params",

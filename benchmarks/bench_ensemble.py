@@ -1,0 +1,308 @@
+"""Pruning whole ensembles: nodes, pickled size, predict time and test score.
+
+For each data set (digits, breast_cancer, and the real data sets of the data
+folder when it exists), each ensemble (``RandomForestClassifier(100)`` and
+``GradientBoostingClassifier(200)``; a 100-tree ``RandomForestRegressor`` on
+BostonHousing) and each seed, on a stratified 75/25 split:
+
+- the unpruned ensemble, fitted on the training part;
+- uniform-alpha pruning: :func:`skprune.tree.prune_tree` with one alpha for
+  every tree, the largest alpha of a grid whose *test* score is within 0.5
+  point of the unpruned one (chosen on the test set, so an optimistic
+  baseline; forests only);
+- uniform-alpha pruning to at least 10x fewer nodes (the smallest alpha of
+  the grid that gets there), to see what such a reduction costs and saves
+  with every tree kept (forests only);
+- :class:`skprune.ensemble.EnsemblePruner` (``max_score_loss=0.005``) on the
+  fitted ensemble with ``prefit=True``: a forest's out-of-bag samples judge
+  its trees; a booster's pruning is chosen by ``--cv``-fold cross-validation
+  (one booster fitted per fold).
+
+Reported: total nodes, pickled size, predict time for a batch of 1000 rows
+(the pruned and unpruned ensembles alternate, median of repeats, one core),
+test score, and the fit time of ``EnsemblePruner`` (on the fitted ensemble)
+over one fit of the ensemble; medians over the seeds.
+
+With ``--functions``, it measures instead the functions that prune every
+tree of a fitted forest alike: :func:`skprune.tree.error_based_pruning` at a
+few confidences, and :func:`skprune.tree.reduced_error_pruning` on a
+validation split (the forest fitted on 80% of the training part, pruned on the
+rest), against the forest fitted on the whole training part.
+
+Run from the repository root: ``python benchmarks/bench_ensemble.py``
+(``--quick`` for a smoke run on the bundled data sets with small ensembles,
+``--data DIR`` for another data folder, ``--markdown FILE`` to write the
+tables).
+"""
+
+import argparse
+import pickle
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.model_selection import train_test_split
+
+from skprune.ensemble import EnsemblePruner
+from skprune.tree import error_based_pruning, prune_tree, reduced_error_pruning
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+# file name and target column of the real data sets
+REAL_DATA = {
+    "Satellite": "classes",
+    "DNA": "Class",
+    "Vehicle": "Class",
+    "PimaIndiansDiabetes": "diabetes",
+    "BostonHousing": "medv",
+}
+ALPHAS = np.r_[0.0, np.geomspace(1e-5, 1e-1, 33)]
+MAX_LOSS = 0.005
+BATCH = 1000
+
+
+def load(name, data_dir):
+    if name == "digits":
+        return load_digits(return_X_y=True)
+    if name == "breast_cancer":
+        return load_breast_cancer(return_X_y=True)
+    import pandas as pd
+
+    frame = pd.read_csv(Path(data_dir) / f"{name}.csv")
+    y = frame.pop(REAL_DATA[name]).to_numpy()
+    return frame.astype(float).to_numpy(), y
+
+
+def ensembles(name, quick):
+    n_trees, n_stages = (20, 30) if quick else (100, 200)
+    if name == "BostonHousing":
+        return {"RF": lambda seed: RandomForestRegressor(n_trees, random_state=seed)}
+    return {
+        "RF": lambda seed: RandomForestClassifier(n_trees, random_state=seed),
+        "GB": lambda seed: GradientBoostingClassifier(n_estimators=n_stages, random_state=seed),
+    }
+
+
+def total_nodes(model):
+    trees = np.asarray(model.estimators_, dtype=object).ravel()
+    return int(sum(tree.tree_.node_count for tree in trees))
+
+
+def predict_times(models, X, repeats):
+    """Median seconds of ``predict`` on ``X`` for each model, interleaved."""
+    times = {name: [] for name in models}
+    names = list(models)
+    for repeat in range(repeats):
+        for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
+            start = time.perf_counter()
+            models[name].predict(X)
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def uniform_alpha(model, X_test, y_test, reference):
+    """The most pruned forest at one alpha within the loss on the test set."""
+    best = model
+    for alpha in ALPHAS[1:]:
+        pruned = prune_tree(model, alpha)
+        if pruned.score(X_test, y_test) < reference - MAX_LOSS:
+            break
+        best = pruned
+    return best
+
+
+def uniform_tenfold(model):
+    """The forest at the smallest alpha of the grid with 10x fewer nodes."""
+    target = total_nodes(model) / 10
+    for alpha in ALPHAS[1:]:
+        pruned = prune_tree(model, alpha)
+        if total_nodes(pruned) <= target:
+            return pruned
+    return pruned
+
+
+def run_one(name, kind, make, X, y, seed, repeats, cv):
+    classifier = name != "BostonHousing"
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y if classifier else None
+    )
+    start = time.perf_counter()
+    model = make(seed).fit(X_train, y_train)
+    fit_seconds = time.perf_counter() - start
+    reference = model.score(X_test, y_test)
+    pruner = EnsemblePruner(
+        model, prefit=True, cv=cv, max_score_loss=MAX_LOSS, random_state=seed
+    )
+    start = time.perf_counter()
+    pruner.fit(X_train, y_train)
+    pruner_seconds = time.perf_counter() - start
+    models = {"unpruned": model, "pruner": pruner.pruned_estimator_}
+    if kind == "RF":
+        models["uniform"] = uniform_alpha(model, X_test, y_test, reference)
+        models["uniform 10x"] = uniform_tenfold(model)
+    batch = X_test[np.resize(np.arange(X_test.shape[0]), BATCH)]
+    times = predict_times(models, batch, repeats)
+    row = {"fit_ratio": pruner_seconds / fit_seconds}
+    for method, fitted in models.items():
+        row[method] = {
+            "nodes": total_nodes(fitted),
+            "kb": len(pickle.dumps(fitted)) / 1024,
+            "ms": 1000 * times[method],
+            "score": fitted.score(X_test, y_test),
+        }
+    return row
+
+
+CONFIDENCES = (0.25, 0.05, 0.01)
+
+
+def run_functions(name, X, y, seed, n_trees):
+    """Nodes and test scores of a forest pruned by the bottom-up functions."""
+    classifier = name != "BostonHousing"
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y if classifier else None
+    )
+    make = RandomForestClassifier if classifier else RandomForestRegressor
+    forest = make(n_trees, random_state=seed).fit(X_train, y_train)
+    models = {"unpruned": forest}
+    if classifier:
+        for confidence in CONFIDENCES:
+            models[f"error-based {confidence}"] = error_based_pruning(
+                forest, confidence=confidence
+            )
+    X_fit, X_val, y_fit, y_val = train_test_split(
+        X_train, y_train, test_size=0.2, random_state=seed,
+        stratify=y_train if classifier else None,
+    )
+    partial = make(n_trees, random_state=seed).fit(X_fit, y_fit)
+    models["reduced-error (80% fit)"] = reduced_error_pruning(partial, X_val, y_val)
+    return {
+        method: {"nodes": total_nodes(m), "score": m.score(X_test, y_test)}
+        for method, m in models.items()
+    }
+
+
+def functions_table(results):
+    lines = [
+        "| data | method | nodes | node reduction | test score | loss (points) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, rows in results.items():
+        for method in rows[0]:
+            def med(get):
+                return float(np.median([get(r) for r in rows]))
+
+            nodes = med(lambda r: r[method]["nodes"])
+            ratio = med(lambda r: r["unpruned"]["nodes"] / r[method]["nodes"])
+            score = med(lambda r: r[method]["score"])
+            loss = med(lambda r: 100 * (r["unpruned"]["score"] - r[method]["score"]))
+            lines.append(
+                f"| {name} | {method} | {nodes:.0f} | {ratio:.1f}x | {score:.4f} "
+                f"| {loss:+.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def median_rows(rows):
+    def med(get):
+        return float(np.median([get(r) for r in rows]))
+
+    out = {"fit_ratio": med(lambda r: r["fit_ratio"])}
+    for method in rows[0]:
+        if method == "fit_ratio":
+            continue
+        out[method] = {
+            key: med(lambda r, m=method, k=key: r[m][key]) for key in rows[0][method]
+        }
+        out[method]["ratio"] = med(lambda r, m=method: r["unpruned"]["nodes"] / r[m]["nodes"])
+        out[method]["loss"] = med(
+            lambda r, m=method: 100 * (r["unpruned"]["score"] - r[m]["score"])
+        )
+        out[method]["speedup"] = med(lambda r, m=method: r["unpruned"]["ms"] / r[m]["ms"])
+    return out
+
+
+def table(results):
+    lines = [
+        "| data | model | method | nodes | node reduction | test score | loss (points) "
+        "| pickle KB | predict ms (1000 rows) | predict speedup | pruner fit / model fit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (name, kind), row in results.items():
+        for method in ("unpruned", "uniform", "uniform 10x", "pruner"):
+            if method not in row:
+                continue
+            m = row[method]
+            fit = f"{row['fit_ratio']:.1f}" if method == "pruner" else ""
+            lines.append(
+                f"| {name} | {kind} | {method} | {m['nodes']:.0f} | {m['ratio']:.1f}x "
+                f"| {m['score']:.4f} | {m['loss']:+.2f} | {m['kb']:.0f} | {m['ms']:.1f} "
+                f"| {m['speedup']:.1f}x | {fit} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="the data folder")
+    parser.add_argument("--quick", action="store_true", help="a smoke run")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--datasets", nargs="*", default=None)
+    parser.add_argument("--models", nargs="*", default=["RF", "GB"])
+    parser.add_argument("--cv", type=int, default=5, help="EnsemblePruner's cv")
+    parser.add_argument(
+        "--functions", action="store_true",
+        help="measure error_based_pruning and reduced_error_pruning instead",
+    )
+    parser.add_argument("--markdown", default=None)
+    args = parser.parse_args(argv)
+    names = ["digits", "breast_cancer"]
+    if not args.quick and Path(args.data).is_dir():
+        names += [n for n in REAL_DATA if (Path(args.data) / f"{n}.csv").exists()]
+    if args.datasets:
+        names = [n for n in names if n in args.datasets]
+    seeds = 1 if args.quick else args.seeds
+    repeats = 3 if args.quick else 7
+    print(f"# python {platform.python_version()}, scikit-learn {sklearn.__version__}, "
+          f"seeds {seeds}", flush=True)
+    if args.functions:
+        n_trees = 20 if args.quick else 100
+        results = {
+            name: [run_functions(name, *load(name, args.data), seed, n_trees)
+                   for seed in range(seeds)]
+            for name in names
+        }
+        text = functions_table(results)
+        print(text)
+        if args.markdown:
+            Path(args.markdown).write_text(text + "\n")
+        return 0
+    results = {}
+    for name in names:
+        X, y = load(name, args.data)
+        for kind, make in ensembles(name, args.quick).items():
+            if kind not in args.models:
+                continue
+            rows = [
+                run_one(name, kind, make, X, y, seed, repeats, args.cv)
+                for seed in range(seeds)
+            ]
+            results[(name, kind)] = median_rows(rows)
+            print(table({(name, kind): results[(name, kind)]}), flush=True)
+    text = table(results)
+    print("\n" + text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

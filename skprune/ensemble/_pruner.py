@@ -1,0 +1,774 @@
+"""Pruning a whole tree ensemble: fewer trees, each pruned, within a score loss.
+
+:class:`EnsemblePruner` wraps a random forest, extra trees or gradient
+boosting model. Every tree is given a ladder of prunings (level ``l`` keeps at
+most ``2**-l`` of its leaves, by cost-complexity); the candidates are the
+first ``k`` trees of an order (greedy forward selection for forests, the
+stages themselves for boosting), all at one level. A candidate's node count is
+its size; its score is measured on samples its trees were not grown on.
+
+Choosing a candidate on the samples its score is measured on would flatter
+it, so the choice is made with clones on samples they did not see, then
+applied to the ensemble fitted on all the data. For a forest, a clone is
+fitted on part of the data and the choice is cross-fitted over folds of the
+rest: for every fold the trees are ordered and a candidate chosen for each
+node budget on the other folds, and scored on the fold; the full forest's
+trees are then ordered on their out-of-bag samples. A booster is
+cross-validated as ``LassoCV`` scores its path: a clone is fitted on each
+training fold and every pruning of its stages scored on the test fold. The
+smallest budget whose mean fold score is within ``max_score_loss`` of the
+unpruned clone's, once made non-decreasing in the budget, is kept.
+"""
+
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.isotonic import isotonic_regression
+from sklearn.model_selection import check_cv, train_test_split
+from sklearn.utils import Bunch, check_array, check_random_state, get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ..neural._pruner import _delegated
+from ..tree._functions import replace_trees
+from ..utils._sklearn import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+    _fit_context,
+)
+from ._boosting import SUPPORTED_LOSSES, BoostingLadder, pruned_booster
+from ._forest import ForestLadder, greedy_order, ordered_sub_forests
+from ._scores import CLASSIFICATION_SCORES, REGRESSION_SCORES, score_function
+
+FORESTS = (
+    RandomForestClassifier,
+    RandomForestRegressor,
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+)
+BOOSTERS = (GradientBoostingClassifier, GradientBoostingRegressor)
+
+# Level l keeps at most 2**-l of a tree's leaves: down to 1/32.
+N_LEVELS = 6
+# Node budgets tried, geometrically spaced from the smallest candidate up.
+N_BUDGETS = 40
+
+
+def _classifier_estimator(pruner):
+    return is_classifier(pruner.estimator)
+
+
+def _booster_classifier(pruner):
+    return isinstance(pruner.estimator, GradientBoostingClassifier)
+
+
+def check_ensemble(estimator):
+    """Check that ``estimator`` is an ensemble :class:`EnsemblePruner` prunes.
+
+    Raises
+    ------
+    TypeError
+        If it is not a random forest, extra trees or gradient boosting model.
+    ValueError
+        If a gradient boosting model has a loss whose leaves are not refitted.
+    """
+    if isinstance(estimator, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
+        raise TypeError(
+            "EnsemblePruner does not prune histogram gradient boosting: its trees "
+            "are not scikit-learn Tree objects and keep no value at inner nodes."
+        )
+    if not isinstance(estimator, FORESTS + BOOSTERS):
+        raise TypeError(
+            "estimator must be a RandomForestClassifier, RandomForestRegressor, "
+            "ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier "
+            f"or GradientBoostingRegressor, got {type(estimator).__name__}."
+        )
+    if isinstance(estimator, BOOSTERS) and estimator.loss not in SUPPORTED_LOSSES:
+        raise ValueError(
+            f"EnsemblePruner refits the leaves of gradient boosting with loss in "
+            f"{sorted(SUPPORTED_LOSSES)}, got loss={estimator.loss!r}."
+        )
+
+
+def best_within_budgets(n_nodes, scores, budgets):
+    """For each budget, the best level at the most trees that fit.
+
+    At each level the candidate kept for a budget is the one with the most
+    trees within it; among the levels, the best selection score wins (the
+    smaller candidate on ties). Comparing a few candidates, rather than every
+    number of trees, keeps the choice from chasing the noise of the scores of
+    small sub-ensembles.
+
+    Parameters
+    ----------
+    n_nodes, scores : ndarrays of shape (n_levels, n_trees)
+        Size and selection score of the first ``k + 1`` trees at each level;
+        sizes increase along a row.
+    budgets : ndarray of shape (n_budgets,)
+        Node budgets, each at least the smallest size.
+
+    Returns
+    -------
+    chosen : ndarray of int of shape (n_budgets,)
+        Flat index of the chosen candidate.
+    """
+    n_levels, n_trees = n_nodes.shape
+    # index of the largest candidate of each level within each budget
+    fitting = np.stack(
+        [np.searchsorted(row, budgets, side="right") - 1 for row in n_nodes]
+    )
+    fits = fitting >= 0
+    flat = np.arange(n_levels)[:, None] * n_trees + np.maximum(fitting, 0)
+    level_scores = np.where(fits, scores.ravel()[flat], -np.inf)
+    level_sizes = np.where(fits, n_nodes.ravel()[flat], np.inf)
+    best = np.lexsort((level_sizes, -level_scores), axis=0)[0]
+    return flat[best, np.arange(budgets.shape[0])]
+
+
+def _score_booster_fold(estimator, X, y, weights, weighted, train, test, score):
+    """Fit a booster on a training fold; score its prunings on the test fold.
+
+    ``X`` is an array or a CSR matrix, as the trees see it.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_levels, n_stages)
+        Test score of the first k stages at every level, leaves refitted.
+    reference : float
+        Test score of the unpruned booster.
+    """
+    X_train, X_test = X[train], X[test]
+    booster = estimator.fit(
+        X_train, y[train], sample_weight=weights[train] if weighted else None
+    )
+    classifier = is_classifier(booster)
+    y_train = encode_labels(booster, y[train])
+    y_test = encode_labels(booster, y[test], unseen=-1)
+    ladder = BoostingLadder(
+        booster, X_train, y_train, weights[train], N_LEVELS, classifier, X_test
+    )
+    scores = np.stack(
+        [score(y_test, ladder.refit(level)[1], weights[test]) for level in range(N_LEVELS)]
+    )
+    unpruned = booster.predict_proba(X_test) if classifier else booster.predict(X_test)
+    return scores, float(score(y_test, unpruned[None], weights[test])[0])
+
+
+def encode_labels(estimator, y, unseen=None):
+    """Class indices of ``y`` in a fitted classifier; floats for a regressor.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+    y : ndarray of shape (n_samples,)
+    unseen : int, default=None
+        The index given to labels the estimator was not fitted with; if None,
+        such labels raise a ValueError.
+    """
+    if not is_classifier(estimator):
+        return np.asarray(y, dtype=np.float64)
+    classes = estimator.classes_
+    known = np.isin(y, classes)
+    if unseen is None and not known.all():
+        raise ValueError(
+            f"y has labels the estimator was not fitted with: {np.unique(y[~known])}."
+        )
+    encoded = np.searchsorted(classes, y)
+    return np.where(known, encoded, unseen if unseen is not None else 0)
+
+
+def smallest_budget_within(fold_scores, reference, max_score_loss):
+    """Index of the smallest budget whose score is within the loss.
+
+    The mean differences between each budget's fold scores and the unpruned
+    ensemble's are made non-decreasing in the budget by isotonic regression:
+    a larger budget is never taken to score worse, so a lucky dip of the
+    noisy fold scores is averaged with its neighbours rather than taken for a
+    small ensemble as good as the unpruned one (and an unlucky one does not
+    stop the search). The kept budget is the smallest whose smoothed
+    difference is at least ``-max_score_loss``.
+
+    Parameters
+    ----------
+    fold_scores : ndarray of shape (n_folds, n_budgets)
+        Budgets in increasing order.
+    reference : ndarray of shape (n_folds,)
+        Fold scores of the unpruned ensemble.
+    max_score_loss : float
+
+    Returns
+    -------
+    index : int
+        The largest budget if none is within the loss.
+    """
+    differences = (fold_scores - reference[:, None]).mean(axis=0)
+    smoothed = isotonic_regression(differences, increasing=True)
+    within = np.flatnonzero(smoothed >= -max_score_loss)
+    return int(within[0]) if within.size else fold_scores.shape[1] - 1
+
+
+class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
+    """Prune a tree ensemble to the fewest nodes within a score loss.
+
+    A meta-estimator around a :class:`~sklearn.ensemble.RandomForestClassifier`,
+    :class:`~sklearn.ensemble.RandomForestRegressor`,
+    :class:`~sklearn.ensemble.ExtraTreesClassifier`,
+    :class:`~sklearn.ensemble.ExtraTreesRegressor`,
+    :class:`~sklearn.ensemble.GradientBoostingClassifier` or
+    :class:`~sklearn.ensemble.GradientBoostingRegressor` (losses
+    ``"log_loss"`` and ``"squared_error"``). It chooses which trees or stages
+    to keep and how far to prune them, to minimise the total node count while
+    the held-out score stays within ``max_score_loss`` of the unpruned
+    ensemble's. It behaves as a classifier or a regressor like the estimator
+    it wraps; prediction goes through ``pruned_estimator_``, a real
+    scikit-learn ensemble of the same class.
+
+    The candidates are the first ``k`` trees of an order, all pruned to one
+    level: level ``l`` from 0 to 5 keeps at most ``2**-l`` of each tree's
+    leaves (minimal cost-complexity pruning); for classification forests,
+    levels 6 and 7 are C4.5's error-based pruning at confidence 0.25 and 0.05.
+    A forest's trees are ordered by greedy forward selection (each step adds
+    the tree that makes the sub-forest score best); a booster keeps its first
+    ``k`` stages and, after pruning, the leaf values of every stage are
+    recomputed in order from the training data as the boosting loss
+    requires, so that staged predictions stay consistent.
+
+    Scores are measured on samples the trees were not grown on. For a forest,
+    a clone is fitted on ``1 - 1/n_splits`` of the data and judged on the
+    rest; the choice is cross-fitted over ``cv`` folds of those samples (for
+    each fold, trees ordered and candidates chosen on the other folds), so
+    that the score of each node budget is measured on samples the choice did
+    not see. The level and number of trees chosen are then applied to the
+    forest fitted on all the data (or the prefit one), whose trees are
+    ordered by greedy selection on their out-of-bag samples (kept in their
+    own random order without bootstrap). A booster is cross-validated: one
+    clone is fitted per training fold of ``cv`` and every pruning of its
+    stages is scored on the test fold; the booster fitted on all the data is
+    then pruned the way chosen.
+    The kept budget is the smallest whose mean fold score is within
+    ``max_score_loss`` of the unpruned ensemble's, once the mean differences
+    are made non-decreasing in the budget by isotonic regression (a larger
+    ensemble is never taken to score worse, which averages out the noise of
+    the fold scores).
+
+    Histogram gradient boosting is not supported: its trees are not
+    scikit-learn ``Tree`` objects and their inner nodes keep no value to
+    prune to.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The ensemble to prune. It is cloned unless ``prefit=True``.
+    max_score_loss : float, default=0.005
+        How much lower than the unpruned ensemble's the cross-fitted score of
+        the pruned one may be (in the units of the score: 0.005 is half a
+        point of accuracy).
+    cv : int or cross-validation generator, default=5
+        As in :func:`~sklearn.model_selection.check_cv` (stratified for
+        classifiers): the folds of a booster's cross-validation, or the folds
+        of the held-out samples over which a forest's choice is cross-fitted
+        (``1/n_splits`` of the data is held out for it).
+    prefit : bool, default=False
+        Whether ``estimator`` is already fitted, on the ``X`` given to
+        ``fit``: it is then pruned rather than a clone fitted on all the data
+        (a forest's out-of-bag samples are read from its
+        ``estimators_samples_``, a booster's leaves are refitted on ``X``).
+        The choice is still made with clones fitted on part of the data.
+    scoring : str, default=None
+        ``"accuracy"`` (the default for classifiers), ``"balanced_accuracy"``
+        or ``"neg_log_loss"`` for classifiers; ``"r2"`` (the default for
+        regressors), ``"neg_mean_squared_error"`` or
+        ``"neg_mean_absolute_error"`` for regressors. Scores are computed
+        from held-out predictions rather than through a scorer, so that
+        hundreds of candidates are scored without building them.
+    n_jobs : int, default=None
+        Number of jobs, through joblib: for the boosters of the folds, or for
+        pruning a forest's trees to every level.
+    random_state : int, RandomState instance or None, default=None
+        Draws the held-out split on which a forest's pruning is chosen.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted, unpruned ensemble.
+    pruned_estimator_ : estimator
+        The pruned ensemble, of the class of ``estimator``.
+    n_nodes_ : int
+        Total node count of ``pruned_estimator_``.
+    n_nodes_original_ : int
+        Total node count of ``estimator_``.
+    compression_ratio_ : float
+        ``n_nodes_original_ / n_nodes_``.
+    n_trees_ : int
+        Number of trees (forest) or stages (boosting) kept.
+    level_ : int
+        The pruning level of the kept trees: each keeps at most ``2**-level_``
+        of its leaves, or, for levels 6 and 7 of classification forests, what
+        error-based pruning at confidence 0.25 or 0.05 keeps.
+    reference_score_ : float
+        Mean score over the folds of the unpruned clone on held-out samples.
+    cv_results_ : dict of ndarrays
+        One entry per node budget: ``param_max_nodes`` (the budget),
+        ``split{k}_test_score`` (score on fold k of the candidate chosen for
+        the budget without it), ``mean_test_score``, ``std_test_score`` and
+        ``n_nodes`` (size of the candidate chosen for the budget, on the
+        clone the choice is made with for a forest).
+        :meth:`skprune.model_selection.PruningCurveDisplay.from_cv_estimator`
+        draws it.
+    best_index_ : int
+        Index of the kept budget in ``cv_results_``.
+    classes_ : ndarray
+        Class labels, for classifiers.
+    n_features_in_ : int
+        Number of features seen in fit.
+    feature_names_in_ : ndarray of str
+        Names of the features seen in fit, when strings.
+
+    See Also
+    --------
+    skprune.tree.prune_tree : Prunes every tree of a forest at one alpha.
+
+    References
+    ----------
+    G. Martínez-Muñoz and A. Suárez, "Pruning in ordered bagging ensembles",
+    *ICML* 2006. R. Caruana, A. Niculescu-Mizil, G. Crew and A. Ksikes,
+    "Ensemble selection from libraries of models", *ICML* 2004.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> from skprune.ensemble import EnsemblePruner
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> forest = RandomForestClassifier(n_estimators=30, random_state=0)
+    >>> pruner = EnsemblePruner(forest, max_score_loss=0.01).fit(X, y)
+    >>> bool(pruner.n_nodes_ <= pruner.n_nodes_original_)
+    True
+    >>> type(pruner.pruned_estimator_).__name__
+    'RandomForestClassifier'
+    """
+
+    # what PruningCurveDisplay.from_cv_estimator draws from cv_results_
+    _curve_param = "max_nodes"
+    _curve_complexity = ("n_nodes", "Number of nodes")
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "max_score_loss": [Interval(Real, 0, None, closed="left")],
+        "cv": ["cv_object"],
+        "prefit": ["boolean"],
+        "scoring": [
+            StrOptions(set(CLASSIFICATION_SCORES) | set(REGRESSION_SCORES)),
+            None,
+        ],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        max_score_loss=0.005,
+        cv=5,
+        prefit=False,
+        scoring=None,
+        n_jobs=None,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.max_score_loss = max_score_loss
+        self.cv = cv
+        self.prefit = prefit
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the ensemble if needed, then choose its pruning.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training data; with ``prefit=True``, the data the forest was
+            fitted on.
+        y : array-like of shape (n_samples,)
+            Class labels or target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, for fitting and for the scores.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        check_ensemble(self.estimator)
+        classifier = is_classifier(self.estimator)
+        score = score_function(self.scoring, classifier)
+        allow_nan = get_tags(self.estimator).input_tags.allow_nan
+        X32 = check_array(
+            X, accept_sparse="csr", dtype=np.float32,
+            ensure_all_finite="allow-nan" if allow_nan else True,
+        )
+        y = column_or_1d(y, warn=True)
+        if classifier:
+            check_classification_targets(y)
+        weights = _check_sample_weight(sample_weight, X32, ensure_non_negative=True)
+        if self.prefit:
+            self._check_prefit(*X32.shape)
+        if isinstance(self.estimator, BOOSTERS):
+            tables, build = self._booster_tables(X, X32, y, sample_weight, weights)
+            self._choose(tables)
+            self.pruned_estimator_ = build(self.level_, self.n_trees_)
+        else:
+            judged = self._validation_split(X, y, sample_weight, X32, weights)
+            self._choose(self._forest_tables(judged, self._folds(judged.y), score))
+            self.estimator_ = self._fitted_on_all(X, y, sample_weight)
+            self.pruned_estimator_ = self._pruned_forest(X32, y, weights, score)
+        self.n_nodes_ = total_nodes(self.pruned_estimator_)
+        self.n_nodes_original_ = total_nodes(self.estimator_)
+        self.compression_ratio_ = self.n_nodes_original_ / self.n_nodes_
+        return self
+
+    def _pruned_forest(self, X32, y, weights, score):
+        """The forest fitted on all the data, pruned as chosen.
+
+        Its trees are pruned to ``level_``; the first ``n_trees_`` are kept,
+        in the order of greedy forward selection on out-of-bag samples for a
+        bootstrap forest, in their own (random) order otherwise.
+        """
+        forest = self.estimator_
+        held_out = _out_of_bag_samples(forest, X32.shape[0])
+        ladder = ForestLadder(
+            forest, X32, held_out, N_LEVELS, is_classifier(forest),
+            Parallel(n_jobs=self.n_jobs),
+        )
+        if forest.bootstrap:
+            order = greedy_order(
+                ladder.predictions(self.level_), held_out, encode_labels(forest, y),
+                weights, score,
+            )
+        else:
+            order = np.arange(len(ladder.trees))
+        pruned = copy.copy(forest)
+        pruned.estimators_ = [
+            replace_trees(forest.estimators_[t], lambda _, t=t: ladder.trees[t][self.level_])
+            for t in order[: self.n_trees_]
+        ]
+        pruned.n_estimators = self.n_trees_
+        for name in ("oob_score_", "oob_decision_function_", "oob_prediction_"):
+            if hasattr(pruned, name):
+                delattr(pruned, name)
+        return pruned
+
+    def _validation_split(self, X, y, sample_weight, X32, weights):
+        """Fit a clone on part of the data, to judge its trees on the rest."""
+        classifier = is_classifier(self.estimator)
+        n_splits = check_cv(self.cv, y, classifier=classifier).get_n_splits()
+        X_fit, _, _, X32_val, y_fit, y_val, w_fit, w_val = train_test_split(
+            X, X32, y, weights, test_size=1.0 / n_splits,
+            random_state=check_random_state(self.random_state),
+        )
+        fit_weight = None if sample_weight is None else w_fit
+        forest = clone(self.estimator).fit(X_fit, y_fit, sample_weight=fit_weight)
+        return Bunch(
+            forest=forest, X32=X32_val, y=encode_labels(forest, y_val, unseen=-1),
+            weights=w_val,
+            held_out=np.ones((len(forest.estimators_), X32_val.shape[0]), dtype=bool),
+        )
+
+    def _check_prefit(self, n_samples, n_features):
+        """Check, before any fitting, that the prefit ensemble fits ``X``."""
+        check_is_fitted(
+            self.estimator,
+            msg="prefit=True, but this %(name)s is not fitted: fit it first or use "
+            "prefit=False.",
+        )
+        if self.estimator.n_features_in_ != n_features:
+            raise ValueError(
+                "prefit=True needs X to be the data the estimator was fitted on: "
+                f"X has {n_features} features, the estimator "
+                f"{self.estimator.n_features_in_}."
+            )
+        if isinstance(self.estimator, FORESTS):
+            _out_of_bag_samples(self.estimator, n_samples)
+
+    def _fitted_on_all(self, X, y, sample_weight):
+        """A clone fitted on all the data, or a copy of the prefit estimator."""
+        if self.prefit:
+            return copy.deepcopy(self.estimator)
+        return clone(self.estimator).fit(X, y, sample_weight=sample_weight)
+
+    def _folds(self, y_held):
+        """Boolean masks of the held-out samples in each fold of ``cv``."""
+        cv = check_cv(self.cv, y_held, classifier=is_classifier(self.estimator))
+        n_held = y_held.shape[0]
+        folds = []
+        for _, test in cv.split(np.zeros((n_held, 1)), y_held):
+            in_fold = np.zeros(n_held, dtype=bool)
+            in_fold[test] = True
+            folds.append(in_fold)
+        return folds
+
+    def _forest_tables(self, judged, folds, score):
+        """Size, selection and fold scores of every (level, number of trees)."""
+        classifier = is_classifier(self.estimator)
+        y, weights, held_out = judged.y, judged.weights, judged.held_out
+        ladder = ForestLadder(
+            judged.forest, judged.X32, held_out, N_LEVELS, classifier,
+            Parallel(n_jobs=self.n_jobs),
+        )
+        runs = [weights * ~fold for fold in folds] + [weights]
+        level_zero = ladder.predictions(0)
+        orders = [greedy_order(level_zero, held_out, y, w, score) for w in runs]
+        tables = _empty_tables(len(runs), (ladder.n_levels, len(ladder.trees)))
+        for level in range(ladder.n_levels):
+            predictions = level_zero if level == 0 else ladder.predictions(level)
+            for run, order in enumerate(orders):
+                mean, covered = ordered_sub_forests(predictions, held_out, order)
+                _fill_tables(tables, run, level, ladder.n_nodes[level, order].cumsum(),
+                             score, y, mean, runs[run] * covered,
+                             folds[run] if run < len(folds) else None, weights * covered)
+        tables["reference"] = tables["fold_scores"][:-1, 0, -1]
+        return tables
+
+    def _booster_tables(self, X, X32, y, sample_weight, weights):
+        """Cross-validated scores of every (level, number of stages).
+
+        A clone is fitted on each training fold and its pruned, refitted
+        stages are scored on the test fold, as ``LassoCV`` scores its path;
+        the ensemble fitted on all the data is then pruned the way chosen.
+        """
+        classifier = is_classifier(self.estimator)
+        score = score_function(self.scoring, classifier)
+        cv = check_cv(self.cv, y, classifier=classifier)
+        folds = Parallel(n_jobs=self.n_jobs)(
+            delayed(_score_booster_fold)(
+                clone(self.estimator), X32, y, weights, sample_weight is not None,
+                train, test, score,
+            )
+            for train, test in cv.split(X32, y)
+        )
+        self.estimator_ = self._fitted_on_all(X, y, sample_weight)
+        ladder = BoostingLadder(
+            self.estimator_, X, encode_labels(self.estimator_, y), weights, N_LEVELS,
+            classifier,
+        )
+        fold_scores = np.stack([scores for scores, _ in folds])
+        mean_scores = fold_scores.mean(axis=0)
+        n_runs = len(folds) + 1
+        n_nodes = ladder.n_nodes()
+        tables = {
+            "n_nodes": np.broadcast_to(n_nodes, (n_runs, *n_nodes.shape)),
+            "selection": np.broadcast_to(mean_scores, (n_runs, *n_nodes.shape)),
+            "fold_scores": np.concatenate([fold_scores, mean_scores[None]]),
+            "reference": np.array([reference for _, reference in folds]),
+        }
+
+        def build(level, n_stages):
+            trees, _, _ = ladder.refit(level)
+            return pruned_booster(self.estimator_, trees[:n_stages])
+
+        return tables, build
+
+    def _choose(self, tables):
+        """Keep the smallest budget within the score loss: its level and size."""
+        final_nodes, final_scores = tables["n_nodes"][-1], tables["selection"][-1]
+        # every run must have a candidate within the smallest budget
+        smallest = max(n_nodes.min() for n_nodes in tables["n_nodes"])
+        total = final_nodes[0, -1]
+        budgets = np.unique(
+            np.r_[np.geomspace(smallest, total, N_BUDGETS).astype(np.intp), total]
+        )
+        fold_scores = []
+        for run in range(len(tables["reference"])):
+            chosen = best_within_budgets(tables["n_nodes"][run], tables["selection"][run], budgets)
+            fold_scores.append(tables["fold_scores"][run].ravel()[chosen])
+        fold_scores = np.asarray(fold_scores)
+        mean_scores = fold_scores.mean(axis=0)
+        self.reference_score_ = float(tables["reference"].mean())
+        self.best_index_ = smallest_budget_within(
+            fold_scores, tables["reference"], self.max_score_loss
+        )
+        final = best_within_budgets(final_nodes, final_scores, budgets)
+        levels, n_trees = np.unravel_index(final, final_nodes.shape)
+        self.cv_results_ = {
+            "param_max_nodes": budgets,
+            **{f"split{k}_test_score": s for k, s in enumerate(fold_scores)},
+            "mean_test_score": mean_scores,
+            "std_test_score": fold_scores.std(axis=0),
+            "n_nodes": final_nodes.ravel()[final],
+        }
+        self.level_ = int(levels[self.best_index_])
+        self.n_trees_ = int(n_trees[self.best_index_]) + 1
+
+    # ------------------------------------------------------------------
+    # Prediction, through the pruned ensemble
+    # ------------------------------------------------------------------
+
+    def predict(self, X):
+        """Predict with the pruned ensemble.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted classes or values.
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.predict(X)
+
+    @available_if(_classifier_estimator)
+    def predict_proba(self, X):
+        """Class probabilities of the pruned ensemble.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.predict_proba(X)
+
+    @available_if(_classifier_estimator)
+    def predict_log_proba(self, X):
+        """Log of the class probabilities of the pruned ensemble.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.predict_log_proba(X)
+
+    @available_if(_booster_classifier)
+    def decision_function(self, X):
+        """Raw predictions of the pruned gradient boosting classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        score : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.decision_function(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (classifier) or R^2 (regressor) of the pruned ensemble.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True labels or values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        return self.pruned_estimator_.score(X, y, sample_weight=sample_weight)
+
+    classes_ = _delegated("classes_", "Class labels, for classifiers.")
+    n_features_in_ = _delegated("n_features_in_", "Number of features seen in fit.")
+    feature_names_in_ = _delegated(
+        "feature_names_in_", "Names of the features seen in fit, when strings."
+    )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            estimator_tags = get_tags(self.estimator)
+        except (AttributeError, TypeError, ValueError):
+            # Not an estimator: fit reports it.
+            return tags
+        tags.estimator_type = estimator_tags.estimator_type
+        tags.classifier_tags = copy.deepcopy(estimator_tags.classifier_tags)
+        tags.regressor_tags = copy.deepcopy(estimator_tags.regressor_tags)
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_label = False
+        tags.target_tags.multi_output = False
+        tags.input_tags.sparse = estimator_tags.input_tags.sparse
+        tags.input_tags.allow_nan = estimator_tags.input_tags.allow_nan
+        tags.target_tags.required = True
+        return tags
+
+
+def total_nodes(ensemble):
+    """Total node count of the trees of a forest or booster."""
+    trees = np.asarray(ensemble.estimators_, dtype=object).ravel()
+    return int(sum(tree.tree_.node_count for tree in trees))
+
+
+def _out_of_bag_samples(forest, n_samples):
+    """Which of the ``n_samples`` samples each tree of a forest left out.
+
+    Raises
+    ------
+    ValueError
+        If the forest's bootstrap samples index more rows than there are.
+    """
+    held_out = np.ones((len(forest.estimators_), n_samples), dtype=bool)
+    if not forest.bootstrap:
+        return held_out
+    for tree, samples in enumerate(forest.estimators_samples_):
+        if samples.max(initial=0) >= n_samples:
+            raise ValueError(
+                "prefit=True needs X to be the data the forest was fitted on: its "
+                f"bootstrap samples index more than the {n_samples} rows of X."
+            )
+        held_out[tree, samples] = False
+    return held_out
+
+
+def _empty_tables(n_runs, shape):
+    return {
+        name: np.zeros((n_runs, *shape))
+        for name in ("n_nodes", "selection", "fold_scores")
+    }
+
+
+def _fill_tables(tables, run, level, n_nodes, score, y, predictions,
+                 selection_weights, fold, fold_weights):
+    """Record the size, selection score and fold score of candidates."""
+    tables["n_nodes"][run, level] = n_nodes
+    tables["selection"][run, level] = score(y, predictions, selection_weights)
+    if fold is not None:
+        tables["fold_scores"][run, level] = score(y, predictions, fold_weights * fold)

@@ -1,0 +1,296 @@
+"""EnsemblePruner: its choice, the ensembles it builds, and its estimator API."""
+
+import pickle
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold, train_test_split
+from sklearn.utils.estimator_checks import (
+    check_dataframe_column_names_consistency,
+    check_param_validation,
+)
+
+from skprune.ensemble import EnsemblePruner
+from skprune.ensemble._forest import greedy_order
+from skprune.ensemble._levels import classification_levels, pruning_levels
+from skprune.ensemble._pruner import best_within_budgets, smallest_budget_within
+from skprune.ensemble._scores import accuracy
+from skprune.model_selection import PruningCurveDisplay
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def classification():
+    return make_classification(
+        n_samples=300, n_features=8, n_informative=4, n_classes=3,
+        flip_y=0.05, random_state=0,
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted_pruner(classification):
+    X, y = classification
+    forest = RandomForestClassifier(n_estimators=20, random_state=0)
+    return EnsemblePruner(forest, max_score_loss=0.05, random_state=0).fit(X, y)
+
+
+def total_nodes(ensemble):
+    trees = getattr(ensemble.estimators_, "ravel", lambda: ensemble.estimators_)()
+    return sum(tree.tree_.node_count for tree in trees)
+
+
+def test_each_level_keeps_at_most_its_fraction_of_the_leaves(classification):
+    X, y = classification
+    tree = RandomForestClassifier(n_estimators=1, random_state=0).fit(X, y).estimators_[0]
+    levels = pruning_levels(tree.tree_, 5)
+    np.testing.assert_array_equal(levels[0].predict(X.astype(np.float32)),
+                                  tree.tree_.predict(X.astype(np.float32)))
+    n_leaves = tree.get_n_leaves()
+    for level, pruned in enumerate(levels):
+        assert pruned.n_leaves <= max(1, np.ceil(n_leaves / 2**level))
+    assert [t.n_leaves for t in levels] == sorted((t.n_leaves for t in levels), reverse=True)
+
+
+def test_budget_choice_is_the_best_level_at_the_most_trees_that_fit():
+    rng = np.random.default_rng(0)
+    n_nodes = np.cumsum(rng.integers(1, 20, (3, 12)), axis=1)
+    scores = rng.random((3, 12))
+    budgets = np.array([n_nodes[:, 0].max(), 40, 90, 150, n_nodes.max()])
+    chosen = best_within_budgets(n_nodes, scores, budgets)
+    for budget, index in zip(budgets, chosen):
+        largest = [np.flatnonzero(row <= budget).max() for row in n_nodes]
+        level = max(range(3), key=lambda lv: scores[lv, largest[lv]])
+        assert index == level * 12 + largest[level]
+
+
+def test_fast_greedy_accuracy_equals_the_full_evaluation(classification):
+    X, y = classification
+    rng = np.random.default_rng(0)
+    predictions = rng.dirichlet(np.ones(3), size=(15, 300)).astype(np.float32)
+    held_out = rng.random((15, 300)) < 0.4
+    predictions *= held_out[..., None]
+    weights = rng.uniform(0, 2, 300) * (rng.random(300) < 0.7)
+
+    def slow_accuracy(y, predictions, weights):
+        return accuracy(y, predictions, weights)
+
+    fast = greedy_order(predictions, held_out, y, weights, accuracy)
+    slow = greedy_order(predictions, held_out, y, weights, slow_accuracy)
+    np.testing.assert_array_equal(fast, slow)
+    assert sorted(fast.tolist()) == list(range(15))
+
+
+def test_pruned_forest_keeps_pruned_trees_of_the_fitted_one(
+    fitted_pruner, classification, assert_is_pruning_of
+):
+    X, y = classification
+    pruner = fitted_pruner
+    pruned = pruner.pruned_estimator_
+    assert type(pruned) is RandomForestClassifier
+    assert len(pruned.estimators_) == pruner.n_trees_ == pruned.n_estimators
+    originals = {tree.random_state: tree for tree in pruner.estimator_.estimators_}
+    for tree in pruned.estimators_:
+        assert_is_pruning_of(tree, originals[tree.random_state], X.astype(np.float32))
+    assert pruner.n_nodes_ == total_nodes(pruned) < pruner.n_nodes_original_
+    assert pruner.n_nodes_original_ == total_nodes(pruner.estimator_)
+    assert pruner.compression_ratio_ == pruner.n_nodes_original_ / pruner.n_nodes_
+    np.testing.assert_array_equal(pruner.predict_proba(X), pruned.predict_proba(X))
+    assert pruner.score(X, y) == pruned.score(X, y)
+
+
+def pool_adjacent_violators(values):
+    """The non-decreasing least-squares fit of ``values``, block by block."""
+    blocks = [[value] for value in values]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(blocks) - 1):
+            if np.mean(blocks[i]) > np.mean(blocks[i + 1]):
+                blocks[i:i + 2] = [blocks[i] + blocks[i + 1]]
+                merged = True
+                break
+    return np.concatenate([[np.mean(block)] * len(block) for block in blocks])
+
+
+def test_kept_budget_is_the_smallest_within_the_loss_once_smoothed():
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(0.8, 0.9, 5)
+    fold_scores = reference[:, None] - np.linspace(0.1, 0.0, 30) + rng.normal(0, 0.01, (5, 30))
+    smoothed = pool_adjacent_violators((fold_scores - reference[:, None]).mean(axis=0))
+    for loss in (0.0, 0.01, 0.05, 0.2):
+        index = smallest_budget_within(fold_scores, reference, loss)
+        expected = next((b for b in range(30) if smoothed[b] >= -loss - 1e-12), 29)
+        assert index == expected
+    # a single lucky budget among bad ones is averaged away
+    dip = np.full((5, 4), -0.05)
+    dip[:, 1] = 0.0
+    assert smallest_budget_within(dip + reference[:, None], reference, 0.01) == 3
+
+
+def test_kept_budget_is_the_pruned_ensemble(fitted_pruner):
+    results = fitted_pruner.cv_results_
+    best = fitted_pruner.best_index_
+    assert results["n_nodes"][best] <= results["param_max_nodes"][best]
+    assert np.all(np.diff(results["param_max_nodes"]) > 0)
+    assert len(fitted_pruner.pruned_estimator_.estimators_) == fitted_pruner.n_trees_
+
+
+def test_a_larger_loss_never_keeps_more_nodes(classification):
+    X, y = classification
+    forest = ExtraTreesClassifier(n_estimators=10, bootstrap=True, random_state=0)
+    sizes = [
+        EnsemblePruner(forest, max_score_loss=loss, random_state=0).fit(X, y).n_nodes_
+        for loss in (0.0, 0.02, 0.2)
+    ]
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[-1] < sizes[0]
+
+
+def test_reference_score_is_the_held_out_score_of_a_clone(classification):
+    X, y = classification
+    forest = RandomForestClassifier(n_estimators=10, random_state=0)
+    pruner = EnsemblePruner(forest, cv=KFold(2), random_state=0).fit(X, y)
+    X_fit, X_val, y_fit, y_val = train_test_split(
+        X, y, test_size=0.5, random_state=np.random.RandomState(0)
+    )
+    expected = clone(forest).fit(X_fit, y_fit).score(X_val, y_val)
+    assert pruner.reference_score_ == pytest.approx(expected, abs=1e-12)
+
+
+def test_trees_of_a_bootstrap_forest_are_ordered_out_of_bag(classification):
+    X, y = classification
+    forest = RandomForestClassifier(n_estimators=15, random_state=0).fit(X, y)
+    pruner = EnsemblePruner(forest, prefit=True, max_score_loss=0.1, random_state=0)
+    pruner.fit(X, y)
+    # the first kept tree is the one with the best out-of-bag accuracy alone,
+    # at the kept level
+    X32 = X.astype(np.float32)
+    alone = []
+    for tree, samples in zip(forest.estimators_, forest.estimators_samples_):
+        oob = np.setdiff1d(np.arange(X.shape[0]), samples)
+        pruned_tree = classification_levels(tree.tree_, 6)[pruner.level_]
+        predicted = forest.classes_[pruned_tree.predict(X32[oob]).argmax(axis=1)]
+        alone.append(np.mean(predicted == y[oob]))
+    first = pruner.pruned_estimator_.estimators_[0].random_state
+    assert first == forest.estimators_[int(np.argmax(alone))].random_state
+
+
+def test_prefit_forest_is_left_unchanged(classification):
+    X, y = classification
+    forest = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
+    before = pickle.dumps(forest)
+    pruner = EnsemblePruner(forest, prefit=True, max_score_loss=0.05).fit(X, y)
+    assert pickle.dumps(forest) == before
+    assert pruner.n_nodes_original_ == total_nodes(forest)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        RandomForestRegressor(n_estimators=10, random_state=0),
+        GradientBoostingRegressor(n_estimators=30, random_state=0),
+        GradientBoostingClassifier(n_estimators=15, random_state=0),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_regressors_and_boosters_are_pruned(estimator):
+    if isinstance(estimator, GradientBoostingClassifier):
+        X, y = make_classification(n_samples=300, n_informative=4, random_state=0)
+    else:
+        X, y = make_regression(n_samples=300, n_features=6, noise=5.0, random_state=0)
+    pruner = EnsemblePruner(estimator, max_score_loss=0.1, random_state=0).fit(X, y)
+    assert type(pruner.pruned_estimator_) is type(estimator)
+    assert pruner.n_nodes_ == total_nodes(pruner.pruned_estimator_) < pruner.n_nodes_original_
+    np.testing.assert_array_equal(pruner.predict(X), pruner.pruned_estimator_.predict(X))
+    if isinstance(estimator, GradientBoostingClassifier):
+        last = list(pruner.pruned_estimator_.staged_decision_function(X))[-1]
+        np.testing.assert_allclose(last.ravel(), pruner.decision_function(X))
+
+
+def test_clone_grid_search_and_pickle(classification):
+    X, y = classification
+    pruner = EnsemblePruner(RandomForestClassifier(n_estimators=8, random_state=0), cv=3)
+    assert clone(pruner).get_params()["estimator"].n_estimators == 8
+    search = GridSearchCV(pruner, {"max_score_loss": [0.0, 0.05]}, cv=2).fit(X, y)
+    assert search.best_params_["max_score_loss"] in (0.0, 0.05)
+    fitted = search.best_estimator_
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_pruning_curve_display_draws_the_budget_path(fitted_pruner):
+    display = PruningCurveDisplay.from_cv_estimator(fitted_pruner)
+    np.testing.assert_array_equal(
+        display.param_values, fitted_pruner.cv_results_["param_max_nodes"]
+    )
+    assert display.chosen_value == fitted_pruner.cv_results_["param_max_nodes"][
+        fitted_pruner.best_index_
+    ]
+    matplotlib.pyplot.close(display.figure_)
+
+
+def test_data_frames_keep_their_feature_names(classification):
+    X, y = classification
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    pruner = EnsemblePruner(GradientBoostingClassifier(n_estimators=5), cv=2).fit(frame, y)
+    np.testing.assert_array_equal(pruner.feature_names_in_, frame.columns)
+
+
+@pytest.mark.parametrize(
+    "check", [check_param_validation, check_dataframe_column_names_consistency]
+)
+def test_scikit_learn_api_checks(check):
+    check("EnsemblePruner", EnsemblePruner(RandomForestClassifier(n_estimators=5), cv=2))
+
+
+def test_bad_input_is_rejected(classification):
+    X, y = classification
+    with pytest.raises(TypeError, match="RandomForestClassifier"):
+        EnsemblePruner(LogisticRegression()).fit(X, y)
+    with pytest.raises(TypeError, match="histogram"):
+        EnsemblePruner(HistGradientBoostingClassifier()).fit(X, y)
+    with pytest.raises(ValueError, match="loss"):
+        EnsemblePruner(GradientBoostingRegressor(loss="huber")).fit(X, y)
+    with pytest.raises(ValueError, match="prefit=True"):
+        booster = GradientBoostingClassifier(n_estimators=2).fit(X, y)
+        EnsemblePruner(booster, prefit=True).fit(X[:, :3], y)
+    with pytest.raises(NotFittedError, match="prefit=True"):
+        EnsemblePruner(RandomForestClassifier(), prefit=True).fit(X, y)
+    with pytest.raises(ValueError, match="max_score_loss"):
+        EnsemblePruner(RandomForestClassifier(), max_score_loss=-1).fit(X, y)
+    with pytest.raises(ValueError, match="scoring='r2'"):
+        EnsemblePruner(RandomForestClassifier(), scoring="r2").fit(X, y)
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="not fitted with"):
+        EnsemblePruner(forest, prefit=True).fit(X, np.where(y == 0, 7, y))
+    with pytest.raises(ValueError, match="rows of X"):
+        EnsemblePruner(forest, prefit=True).fit(X[:50], y[:50])
+    with pytest.raises(NotFittedError):
+        EnsemblePruner(forest).predict(X)
+
+
+def test_prefit_booster_is_pruned_as_a_fresh_fit_and_left_unchanged():
+    X, y = make_classification(n_samples=200, n_informative=4, random_state=1)
+    booster = GradientBoostingClassifier(n_estimators=20, random_state=0)
+    fresh = EnsemblePruner(booster, max_score_loss=0.02, cv=3).fit(X, y)
+    fitted = clone(booster).fit(X, y)
+    before = pickle.dumps(fitted)
+    prefit = EnsemblePruner(fitted, prefit=True, max_score_loss=0.02, cv=3).fit(X, y)
+    assert pickle.dumps(fitted) == before
+    assert (prefit.level_, prefit.n_trees_) == (fresh.level_, fresh.n_trees_)
+    np.testing.assert_allclose(prefit.predict_proba(X), fresh.predict_proba(X))
