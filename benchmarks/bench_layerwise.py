@@ -96,6 +96,12 @@ def criteria(quick):
             "magnitude layer + refit": ("magnitude", "layer", True),
             "obs + refit": ("obs", "global", True),
             "obc damp=0.1": (OBCCriterion(damp=0.1), "global", False),
+            "obc 1024 samples": (OBCCriterion(num_samples=1024), "global", False),
+            "magnitude + refit, 4096 samples": (
+                LayerwiseRefit(num_samples=4096),
+                "global",
+                False,
+            ),
         }
     )
     return compared
