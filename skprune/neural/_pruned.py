@@ -115,6 +115,10 @@ _PRUNED_ATTRIBUTES_DOC = """
         ``"loss"`` (training loss after the step's training), ``"n_iter"``
         (its training iterations) and ``"validation_score"`` (best held-out
         score with ``early_stopping=True``, NaN otherwise).
+    n_epochs_total_ : int
+        Epochs (iterations with lbfgs) of the whole fit: the dense training
+        (of the given network for :class:`MLPPruner`) and every fine-tuning
+        step, the sum of ``pruning_history_["n_iter"]``.
     sparse_coefs_ : list of scipy.sparse.csr_matrix
         ``coefs_`` as CSR matrices, in the network's dtype. Predictions do
         not use ``coefs_`` but an inference plan built at the end of ``fit``:
@@ -326,6 +330,7 @@ class _PrunedMLPMixin:
         self.pruning_history_ = {
             key: np.asarray(values) for key, values in history.items()
         }
+        self.n_epochs_total_ = int(self.pruning_history_["n_iter"].sum())
         self._set_size_attributes()
         if removes_units:
             self._shrink_hidden_layers()

@@ -96,6 +96,11 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         classes) ``estimator`` was fitted with. If False, a clone of
         ``estimator`` is first fitted on the data, exactly as
         ``clone(estimator).fit(X, y)`` would.
+    verbose : bool or int, default=False
+        Whether to print progress: one line per pruning step (step, target
+        and achieved sparsity, training loss, epochs), and the epochs of
+        fine-tuning too from ``verbose=2``. The dense fit with
+        ``prefit=False`` prints as ``estimator`` is set to.
 
     Attributes
     ----------
@@ -123,6 +128,9 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         Multiply-adds of the dense network over the remaining ones.
     pruning_history_ : dict of ndarray
         The pruning history of ``pruned_estimator_``.
+    n_epochs_total_ : int
+        Epochs (iterations with lbfgs) of the given network's training and of
+        every fine-tuning step, see ``pruning_history_``.
 
     See Also
     --------
@@ -164,6 +172,7 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         **_PrunedMLPMixin._pruning_constraints,
         "prunable_layers": BasePrunableMLP._parameter_constraints["prunable_layers"],
         "prefit": ["boolean"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -185,6 +194,7 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         temperature=2.0,
         prunable_layers="hidden",
         prefit=False,
+        verbose=False,
     ):
         self.estimator = estimator
         self.sparsity = sparsity
@@ -202,6 +212,7 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         self.temperature = temperature
         self.prunable_layers = prunable_layers
         self.prefit = prefit
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -228,7 +239,9 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         self.estimator_ = self._fitted_dense_estimator(X, y, sample_weight)
         # The training parameters of the network as trained (a random state
         # object goes on from where the dense training left it).
-        pruned.set_params(**_shared_params(self.estimator_, type(pruned)))
+        pruned.set_params(
+            **{**_shared_params(self.estimator_, type(pruned)), "verbose": self.verbose}
+        )
         copy_fit_to_skprune(pruned, self.estimator_)
         # Step 0 of the history is the starting network on the data given.
         pruned.loss_ = float(pruned.loss_gradient(X, y, sample_weight)[0])
@@ -391,6 +404,9 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
     )
     pruning_history_ = _delegated(
         "pruning_history_", "Pruning history of ``pruned_estimator_``."
+    )
+    n_epochs_total_ = _delegated(
+        "n_epochs_total_", "Epochs of the given network and of all fine-tuning."
     )
 
     def __sklearn_tags__(self):
