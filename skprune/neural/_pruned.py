@@ -458,6 +458,9 @@ class _PrunedMLPMixin:
                     np.packbits(mask) for mask in state.pop("intercept_masks_")
                 ],
             }
+        for key in _CURVES:
+            if isinstance(state.get(key), list):
+                state[key] = np.asarray(state[key], dtype=np.float64)
         state[_STORAGE_KEY] = {
             "format": STORAGE_FORMAT,
             "skprune_version": __version__,
@@ -478,6 +481,9 @@ class _PrunedMLPMixin:
             # Stored before only shrunk networks kept their sizes as built.
             state.pop("_sizes_as_built", None)
         packed = state.pop("_packed_weights", None)
+        for key in _CURVES:
+            if isinstance(state.get(key), np.ndarray):
+                state[key] = state[key].tolist()
         super().__setstate__(state)
         if packed is not None:
             self._unpack_stored_weights(packed)
@@ -496,6 +502,10 @@ class _PrunedMLPMixin:
         self._best_coefs = [c.copy() for c in self.coefs_]
         self._best_intercepts = [b.copy() for b in self.intercepts_]
 
+
+# Lists of floats, one per epoch, stored as one array each (skops would store
+# every float as a node of its own).
+_CURVES = ("loss_curve_", "validation_scores_")
 
 # Pickling keeps what prediction needs and what training resumes from:
 # the fitted attributes, with the weights and masks packed.

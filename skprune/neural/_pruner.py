@@ -105,7 +105,8 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
     Attributes
     ----------
     estimator_ : MLPClassifier or MLPRegressor
-        The fitted dense network pruning started from.
+        The fitted dense network pruning started from. It is not pickled: a
+        loaded pruner holds the pruned network (and ``estimator``) only.
     pruned_estimator_ : PrunedMLPClassifier or PrunedMLPRegressor
         The pruned and fine-tuned network. Step 0 of its
         ``pruning_history_`` is ``estimator_``, its loss being the training
@@ -147,8 +148,8 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
     scikit-learn's gradient, while fine-tuning follows skprune's (see
     :class:`PrunableMLPRegressor`).
 
-    A pickled ``MLPPruner`` holds the dense ``estimator_`` too; pickle
-    ``pruned_estimator_`` alone to store only what prediction needs.
+    A pickled ``MLPPruner`` holds what prediction needs, its parameters and
+    ``pruned_estimator_``; the dense ``estimator_`` is left out.
 
     Examples
     --------
@@ -307,6 +308,11 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
             cls = PrunedMLPRegressor
         params = {name: getattr(self, name) for name in _PRUNING_PARAMETERS}
         return cls(**params, **_shared_params(self.estimator, cls))
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("estimator_", None)
+        return state
 
     def _held_network(self):
         """The fitted pruned network, for :func:`to_sklearn`."""
