@@ -46,6 +46,7 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from ..utils._estimators import DocLinkMixin
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS, DERIVATIVES, LOSSES
 from ._criteria import PruningContext, resolve_criterion
@@ -195,7 +196,7 @@ def prunable_layer_indices(prunable_layers, n_coef_layers):
     return sorted(layers)
 
 
-class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
+class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the prunable multilayer perceptrons.
 
     Do not use it directly: use :class:`PrunableMLPClassifier` or
@@ -1277,7 +1278,7 @@ _COMMON_ATTRIBUTES_DOC = """
         pruned.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when all are strings.
     n_iter_ : int
         Number of epochs (iterations with lbfgs) of the last call of the

@@ -19,6 +19,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
+from ..utils._estimators import DocLinkMixin
 from ..utils._sklearn import _fit_context
 from ._convert import _shared_params, copy_fit_to_sklearn, copy_fit_to_skprune
 from ._multilayer_perceptron import (
@@ -59,7 +60,7 @@ def _delegated(name, doc):
     return property(get, doc=doc)
 
 
-class MLPPruner(MetaEstimatorMixin, BaseEstimator):
+class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
     __doc__ = (
         """Prune a scikit-learn multilayer perceptron to a target sparsity.
 
@@ -115,7 +116,7 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         Class labels, for classifiers.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when all are strings.
     sparsity_ : float
         Fraction of the prunable weights that are pruned.
