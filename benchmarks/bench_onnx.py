@@ -57,7 +57,8 @@ def session_of(model, X):
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     data = onx.SerializeToString()
-    return rt.InferenceSession(data, options, providers=["CPUExecutionProvider"]), len(data)
+    session = rt.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    return session, len(data)
 
 
 def time_call(session, X, min_time):

@@ -78,7 +78,8 @@ def _skip_metadata_request_methods(app, what, name, obj, skip, options):
 
 def _inherited_label_as_text(app, env, node, contnode):
     """Offline, show scikit-learn's labels in inherited docstrings as plain text."""
-    if OFFLINE and node.get("reftype") == "ref" and node.get("reftarget") in _SKLEARN_LABELS:
+    inherited = node.get("reftarget") in _SKLEARN_LABELS
+    if OFFLINE and node.get("reftype") == "ref" and inherited:
         return contnode
     return None
 

@@ -33,7 +33,9 @@ from skprune.neural import PrunedMLPClassifier
 X, y = load_digits(return_X_y=True)
 pipeline = make_pipeline(
     StandardScaler(),
-    PrunedMLPClassifier(max_iter=40, n_pruning_steps=3, finetune_iter=5, random_state=0),
+    PrunedMLPClassifier(
+        max_iter=40, n_pruning_steps=3, finetune_iter=5, random_state=0
+    ),
 )
 search = GridSearchCV(
     pipeline,
@@ -57,8 +59,8 @@ print(search.best_params_, f"accuracy {search.best_score_:.4f}")
 # one standard deviation over the folds, the green band one standard error
 # under the best mean score.
 display = PruningCurveDisplay.from_cv_estimator(search)
-display.ax_.set_title("Digits, hidden units = "
-                      f"{search.best_params_['prunedmlpclassifier__hidden_layer_sizes'][0]}")
+(width,) = search.best_params_["prunedmlpclassifier__hidden_layer_sizes"]
+display.ax_.set_title(f"Digits, {width} hidden units")
 plt.show()
 
 # %%
@@ -81,4 +83,5 @@ if sio is not None:
     from skprune.utils import skops_trusted_types
 
     loaded = sio.loads(sio.dumps(best), trusted=skops_trusted_types())
-    print("skops round trip predicts the same:", (loaded.predict(X) == best.predict(X)).all())
+    same = (loaded.predict(X) == best.predict(X)).all()
+    print("skops round trip predicts the same:", same)

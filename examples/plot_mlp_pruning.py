@@ -48,7 +48,8 @@ network = PrunedMLPClassifier(
 )
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
-    networks = sparsity_path(network, X_train, y_train, sparsities=sparsities).estimators
+    path = sparsity_path(network, X_train, y_train, sparsities=sparsities)
+networks = path.estimators
 
 # %%
 # Accuracy and prediction time
@@ -70,7 +71,8 @@ accuracy = [model.score(X_test, y_test) for model in networks]
 milliseconds = [1e3 * median_time(model, X_test) for model in networks]
 for model, acc, ms in zip(networks, accuracy, milliseconds):
     print(
-        f"sparsity {model.sparsity_:.2f}: compression {model.compression_ratio_:5.2f}x, "
+        f"sparsity {model.sparsity_:.2f}: "
+        f"compression {model.compression_ratio_:5.2f}x, "
         f"test accuracy {acc:.4f}, predict_proba {ms:.3f} ms"
     )
 

@@ -113,7 +113,8 @@ def run_trees(output):
         _save_curve(PruningCurveDisplay, regressors[1], output / "tree_pruning_curve_diabetes.png", "R2 score"),
         _save_tree(
             classifiers[1], output / "tree_pruned_breast_cancer.png",
-            feature_names=list(cancer.feature_names), class_names=list(cancer.target_names),
+            feature_names=list(cancer.feature_names),
+            class_names=list(cancer.target_names),
         ),
     ]
     return classifier_rows + regressor_rows, plots
@@ -227,12 +228,19 @@ def _save_accuracy_vs_sparsity(rows, cv_model, n_test, path):
     sparsity = np.array([r["hidden sparsity"] for r in rows])
     figure, ax = plt.subplots()
     ax.errorbar(
-        results["param_sparsity"], folds.mean(axis=1), yerr=folds.std(axis=1),
-        marker="s", capsize=3, label=f"cross-validation, mean and std over {folds.shape[1]} folds",
+        results["param_sparsity"],
+        folds.mean(axis=1),
+        yerr=folds.std(axis=1),
+        marker="s",
+        capsize=3,
+        label=f"cross-validation, mean and std over {folds.shape[1]} folds",
     )
-    ax.plot(sparsity, [r["test accuracy"] for r in rows], marker="o", label="held-out test set")
+    test_accuracy = [r["test accuracy"] for r in rows]
+    ax.plot(sparsity, test_accuracy, marker="o", label="held-out test set")
     dense = rows[0]["test accuracy"]
-    ax.axhline(dense, color="k", linestyle="--", linewidth=1, label="dense network, test set")
+    ax.axhline(
+        dense, color="k", linestyle="--", linewidth=1, label="dense network, test set"
+    )
     ax.axhspan(
         dense - 1 / n_test, dense + 1 / n_test, color="0.85",
         label=f"one test sample either side (1/{n_test})",
@@ -266,12 +274,12 @@ def main(argv=None):
 
     rows, plots = run_trees(output)
     print("Decision trees: minimal cost-complexity pruning (75/25 split, seed 0)")
-    print("test score: accuracy for breast_cancer, R2 for diabetes, on the 25% test split\n")
     print(
-        format_table(
-            rows, ["data", "model", "ccp_alpha", "leaves", "metric", "test score", "fit s"]
-        )
+        "test score: accuracy for breast_cancer, R2 for diabetes, "
+        "on the 25% test split\n"
     )
+    columns = ["data", "model", "ccp_alpha", "leaves", "metric", "test score", "fit s"]
+    print(format_table(rows, columns))
     mlp_rows, mlp_plots = run_mlp(output)
     plots += mlp_plots
     print("\nNeural network: train, prune gradually by magnitude, fine-tune (seed 0)")

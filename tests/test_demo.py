@@ -34,7 +34,8 @@ def figures(monkeypatch):
 
 
 def _axes_titled(figures, start):
-    return [ax for figure in figures for ax in figure.axes if ax.get_title().startswith(start)]
+    axes = [ax for figure in figures for ax in figure.axes]
+    return [ax for ax in axes if ax.get_title().startswith(start)]
 
 
 def test_main_prints_a_table_and_writes_plots(tmp_path, capsys, figures):
@@ -74,7 +75,8 @@ def test_main_prints_a_table_and_writes_plots(tmp_path, capsys, figures):
     pickled = [float(cells[6]) for cells in mlp_rows]
     # overall sparsity and compression count all 64 * 128 + 128 * 10 weights
     for cells in mlp_rows + cv_rows:
-        n_nonzero, overall, compression = int(cells[3]), float(cells[4]), float(cells[5])
+        n_nonzero = int(cells[3])
+        overall, compression = float(cells[4]), float(cells[5])
         assert compression == pytest.approx((64 * 128 + 128 * 10) / n_nonzero, rel=1e-3)
         assert overall == pytest.approx(1 - n_nonzero / (64 * 128 + 128 * 10), abs=1e-3)
         assert overall <= float(cells[2]) + 1e-3
@@ -87,8 +89,10 @@ def test_main_prints_a_table_and_writes_plots(tmp_path, capsys, figures):
     (accuracy_ax,) = _axes_titled(drawn, "Pruned MLP")
     (errorbars,) = accuracy_ax.containers  # mean and spread over the CV folds
     assert len(errorbars.lines[2][0].get_segments()) == len(MLP_SPARSITIES)
-    dense_line = [line for line in accuracy_ax.get_lines() if line.get_linestyle() == "--"]
-    assert dense_line[0].get_ydata()[0] == pytest.approx(float(mlp_rows[0][7]), abs=1e-4)
+    lines = accuracy_ax.get_lines()
+    dense_line = [line for line in lines if line.get_linestyle() == "--"]
+    dense_accuracy = float(mlp_rows[0][7])
+    assert dense_line[0].get_ydata()[0] == pytest.approx(dense_accuracy, abs=1e-4)
     (tree_ax,) = _axes_titled(drawn, "Tree pruned")
     texts = " ".join(text.get_text() for text in tree_ax.texts)
     assert not re.search(r"x\[\d+\]", texts) and "worst" in texts  # feature names

@@ -79,7 +79,10 @@ def best_row(cv_results, best_index):
 
 
 def curve_rows(cv_results, knob, best):
-    """Rows of the curve of ``knob``, ordered by it: the other parameters held at row ``best``."""
+    """Rows of the curve of ``knob``, ordered by it.
+
+    The other searched parameters are held at their values in row ``best``.
+    """
     n_rows = len(cv_results[f"param_{knob}"])
     keep = np.ones(n_rows, dtype=bool)
     for name in searched_parameters(cv_results):

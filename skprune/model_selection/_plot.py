@@ -330,7 +330,7 @@ class PruningCurveDisplay:
             test_scores=test_scores,
             train_scores=split_scores(cv_results, "train", rows),
             complexity=None if complexity is None else np.asarray(complexity)[rows],
-            chosen_value=float(np.asarray(cv_results[f"param_{knob}"], dtype=object)[best]),
+            chosen_value=_value_at(cv_results[f"param_{knob}"], best),
             sem=sem_of(cv_results, rows, test_scores),
             param_name=knob.rsplit("__", 1)[-1],
             score_name=score_name,
@@ -397,7 +397,7 @@ class PruningCurveDisplay:
             param_values=param_values, cv=cv, scoring=scoring, n_jobs=n_jobs
         )
         if isinstance(estimator, (GridSearchCV, RandomizedSearchCV)):
-            given = sorted(name for name, value in cv_params.items() if value is not None)
+            given = sorted(k for k, value in cv_params.items() if value is not None)
             if given:
                 raise ValueError(
                     f"{', '.join(given)} cannot be given with a "
@@ -418,6 +418,11 @@ def _with_cv_last_step(estimator, cv_params):
     name, last = estimator.steps[-1]
     pipeline = clone(estimator)
     return pipeline.set_params(**{name: make_cv_estimator(last, **cv_params)})
+
+
+def _value_at(column, row):
+    """The number in row ``row`` of a ``param_`` column (a masked object array)."""
+    return float(np.asarray(column, dtype=object)[row])
 
 
 def _last_step(estimator):

@@ -389,7 +389,8 @@ class PathCVMixin:
         """The start of the progress lines of a fold, None unless verbose."""
         if not self.verbose:
             return None
-        return f"[{type(self).__name__}] fold {fold + 1} of {n_folds}, {self._curve_param}"
+        name = type(self).__name__
+        return f"[{name}] fold {fold + 1} of {n_folds}, {self._curve_param}"
 
     def _cross_validate_path(self, template, X, y, sample_weight, groups, grid):
         """Score the path of ``template`` on every fold and choose a point.

@@ -72,7 +72,8 @@ def _copy_fitted_state(source, target):
     """Copy the shared fitted attributes and the weights of ``source``."""
     for name in _SHARED_FITTED_ATTRIBUTES:
         if hasattr(source, name):
-            setattr(target, name, _as_python_numbers(copy.deepcopy(getattr(source, name))))
+            value = copy.deepcopy(getattr(source, name))
+            setattr(target, name, _as_python_numbers(value))
     target.coefs_ = [np.array(coef) for coef in source.coefs_]
     target.intercepts_ = [np.array(intercept) for intercept in source.intercepts_]
     # Early stopping restores these when no later epoch improves.

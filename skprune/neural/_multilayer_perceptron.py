@@ -673,7 +673,11 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
     def _training_settings(self):
         """The :class:`TrainingSettings` of ``fit``: the estimator's parameters."""
         return TrainingSettings(
-            self.max_iter, self.tol, self.warm_start, self.random_state, bool(self.verbose)
+            self.max_iter,
+            self.tol,
+            self.warm_start,
+            self.random_state,
+            bool(self.verbose),
         )
 
     def _fit(self, X, y, sample_weight=None, incremental=False, settings=None):
@@ -914,7 +918,9 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
                 param[...] = best
             self._apply_masks()
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val, settings):
+    def _update_no_improvement_count(
+        self, early_stopping, X_val, y_val, sw_val, settings
+    ):
         tol = settings.tol
         if early_stopping:
             score = float(self._score(X_val, y_val, sample_weight=sw_val))

@@ -170,8 +170,12 @@ def test_from_cv_results_of_a_grid_search_over_a_pipeline(data):
         display = PruningCurveDisplay.from_cv_results(results, param=param)
         train_line, test_line = display.lines_
         np.testing.assert_allclose(test_line.get_xdata(), [0.0, 0.005, 0.02])
-        np.testing.assert_allclose(test_line.get_ydata(), results["mean_test_score"][rows])
-        np.testing.assert_allclose(train_line.get_ydata(), results["mean_train_score"][rows])
+        np.testing.assert_allclose(
+            test_line.get_ydata(), results["mean_test_score"][rows]
+        )
+        np.testing.assert_allclose(
+            train_line.get_ydata(), results["mean_train_score"][rows]
+        )
         assert display.chosen_value == search.best_params_[knob]
         assert display.param_name == "ccp_alpha"
         plt.close("all")
@@ -180,9 +184,8 @@ def test_from_cv_results_of_a_grid_search_over_a_pipeline(data):
     np.testing.assert_allclose(
         from_search.lines_[1].get_ydata(), results["mean_test_score"][rows]
     )
-    std = np.column_stack([results[f"split{k}_test_score"][rows] for k in range(3)]).std(
-        axis=1, ddof=1
-    )
+    splits = [results[f"split{k}_test_score"][rows] for k in range(3)]
+    std = np.column_stack(splits).std(axis=1, ddof=1)
     np.testing.assert_allclose(from_search.sem, std / np.sqrt(3))
     assert from_search.ax_.get_ylabel() == "Accuracy"
 
@@ -200,7 +203,9 @@ def test_from_cv_results_errors_say_what_to_pass(data):
         PruningCurveDisplay.from_cv_results(results, param="gamma")
     with pytest.raises(ValueError, match="pass best_index="):
         PruningCurveDisplay.from_cv_results(results, param="alpha")
-    display = PruningCurveDisplay.from_cv_results(results, param="a__sparsity", best_index=1)
+    display = PruningCurveDisplay.from_cv_results(
+        results, param="a__sparsity", best_index=1
+    )
     assert display.chosen_value == 0.5
     with pytest.raises(TypeError, match="from_cv_estimator"):
         PruningCurveDisplay.from_cv_results(object())
@@ -228,7 +233,9 @@ def test_from_estimator_and_from_cv_estimator_take_pipelines(data):
 
     X, y = data
     scaled = StandardScaler().fit_transform(X)
-    pipeline = make_pipeline(StandardScaler(), PrunedTreeClassifier(max_depth=4, random_state=0))
+    pipeline = make_pipeline(
+        StandardScaler(), PrunedTreeClassifier(max_depth=4, random_state=0)
+    )
     display = PruningCurveDisplay.from_estimator(
         pipeline, X, y, param_values=[0.0, 0.01, 0.05], cv=3
     )
@@ -240,7 +247,9 @@ def test_from_estimator_and_from_cv_estimator_take_pipelines(data):
     )
     assert display.chosen_value == reference.ccp_alpha_
 
-    fitted = make_pipeline(StandardScaler(), PrunedTreeClassifierCV(ccp_alphas=5, cv=3)).fit(X, y)
+    fitted = make_pipeline(
+        StandardScaler(), PrunedTreeClassifierCV(ccp_alphas=5, cv=3)
+    ).fit(X, y)
     display = PruningCurveDisplay.from_cv_estimator(fitted)
     np.testing.assert_allclose(
         display.lines_[0].get_ydata(), fitted[-1].cv_results_["mean_test_score"]
@@ -253,8 +262,7 @@ def test_from_estimator_and_from_cv_estimator_take_pipelines(data):
     display = PruningCurveDisplay.from_estimator(search, X, y)
     fitted_search = search.fit(X, y)
     rows = np.argsort(fitted_search.cv_results_["param_ccp_alpha"].astype(float))
-    np.testing.assert_allclose(
-        display.lines_[0].get_ydata(), fitted_search.cv_results_["mean_test_score"][rows]
-    )
+    mean_test = fitted_search.cv_results_["mean_test_score"]
+    np.testing.assert_allclose(display.lines_[0].get_ydata(), mean_test[rows])
     with pytest.raises(ValueError, match="param_values cannot be given"):
         PruningCurveDisplay.from_estimator(search, X, y, param_values=[0.0])

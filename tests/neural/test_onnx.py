@@ -7,7 +7,12 @@ from sklearn.base import is_classifier
 from sklearn.datasets import load_diabetes, load_digits
 from sklearn.neural_network import MLPClassifier
 
-from skprune.neural import MLPPruner, PrunedMLPClassifier, PrunedMLPRegressor, to_sklearn
+from skprune.neural import (
+    MLPPruner,
+    PrunedMLPClassifier,
+    PrunedMLPRegressor,
+    to_sklearn,
+)
 
 skl2onnx = pytest.importorskip("skl2onnx")
 rt = pytest.importorskip("onnxruntime")
@@ -27,7 +32,9 @@ def digits():
 def _session(model, X):
     options = {"zipmap": False} if is_classifier(model) else None
     onx = skl2onnx.to_onnx(to_sklearn(model), X[:1], options=options)
-    session = rt.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = rt.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
     return onx, session
 
 

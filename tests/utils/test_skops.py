@@ -24,7 +24,8 @@ SMALL = {"max_iter": 5, "finetune_iter": 1, "n_pruning_steps": 1,
 
 def _fitted(cls, X, y):
     if cls is MLPPruner:
-        estimator = cls(MLPClassifier(hidden_layer_sizes=(5,), max_iter=5), finetune_iter=1)
+        mlp = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5)
+        estimator = cls(mlp, finetune_iter=1)
     else:
         estimator = cls()
         params = estimator.get_params()
@@ -65,11 +66,12 @@ def pruners(digits):
 
 
 @pytest.mark.parametrize("kind", ["prefit=False", "prefit=True"])
-def test_a_pruner_pickles_to_its_pruned_network_and_its_estimator(pruners, digits, kind):
+def test_a_pruner_pickles_to_its_pruned_network_and_estimator(pruners, digits, kind):
     X, _ = digits
     pruner = pruners[kind]
     size = len(pickle.dumps(pruner))
-    parts = len(pickle.dumps(pruner.pruned_estimator_)) + len(pickle.dumps(pruner.estimator))
+    parts = len(pickle.dumps(pruner.pruned_estimator_))
+    parts += len(pickle.dumps(pruner.estimator))
     assert size <= 1.1 * parts
     # no copy of the dense network of its own
     assert size < parts + 0.5 * len(pickle.dumps(pruner.estimator_))
