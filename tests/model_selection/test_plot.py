@@ -266,3 +266,40 @@ def test_from_estimator_and_from_cv_estimator_take_pipelines(data):
     np.testing.assert_allclose(display.lines_[0].get_ydata(), mean_test[rows])
     with pytest.raises(ValueError, match="param_values cannot be given"):
         PruningCurveDisplay.from_estimator(search, X, y, param_values=[0.0])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_grid_search_over_the_sparsity_of_a_network_pipeline():
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skprune.neural import PrunedMLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    network = PrunedMLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=10, n_pruning_steps=1, finetune_iter=2,
+        random_state=0,
+    )
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), network),
+        {"prunedmlpclassifier__sparsity": [0.8, 0.0, 0.5]},
+        cv=2,
+    ).fit(X, y)
+    display = PruningCurveDisplay.from_cv_estimator(search)
+    rows = _curve_reference(search, "prunedmlpclassifier__sparsity")
+    np.testing.assert_allclose(display.lines_[0].get_xdata(), [0.0, 0.5, 0.8])
+    np.testing.assert_allclose(
+        display.lines_[0].get_ydata(), search.cv_results_["mean_test_score"][rows]
+    )
+    assert display.ax_.get_xlabel() == "sparsity"
+    assert display.chosen_value == search.best_params_["prunedmlpclassifier__sparsity"]
+
+
+def test_tree_cv_prints_one_line_per_fold_and_alpha(data, capsys):
+    X, y = data
+    PrunedTreeClassifierCV(ccp_alphas=[0.0, 0.01], cv=3, verbose=1).fit(X, y)
+    lines = [line for line in capsys.readouterr().out.splitlines() if " fold " in line]
+    assert len(lines) == 3 * 2
+    assert lines[0].startswith("[PrunedTreeClassifierCV] fold 1 of 3, ccp_alpha=0:")
