@@ -47,8 +47,13 @@ intersphinx_mapping = {
     "joblib": ("https://joblib.readthedocs.io/en/stable", None),
 }
 # offline builds (SKPRUNE_DOC_OFFLINE=1) skip fetching the inventories
-if os.environ.get("SKPRUNE_DOC_OFFLINE"):
+OFFLINE = bool(os.environ.get("SKPRUNE_DOC_OFFLINE"))
+if OFFLINE:
     intersphinx_mapping = {}
+
+# Labels of scikit-learn's documentation that the docstrings skprune inherits
+# from it (``score``) refer to; intersphinx resolves them when online.
+_SKLEARN_LABELS = {"accuracy_score", "r2_score"}
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
@@ -71,5 +76,14 @@ def _skip_metadata_request_methods(app, what, name, obj, skip, options):
     return None
 
 
+def _inherited_label_as_text(app, env, node, contnode):
+    """Offline, show scikit-learn's labels in inherited docstrings as plain text."""
+    inherited = node.get("reftarget") in _SKLEARN_LABELS
+    if OFFLINE and node.get("reftype") == "ref" and inherited:
+        return contnode
+    return None
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_metadata_request_methods)
+    app.connect("missing-reference", _inherited_label_as_text)

@@ -1,9 +1,12 @@
 """Pruning curve: score against the pruning knob, with the model size beside it."""
 
 import numpy as np
-from sklearn.base import is_classifier
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._curve_results import best_row, curve_rows, resolve_knob, sem_of, split_scores
 from ._search import make_cv_estimator
 
 
@@ -17,17 +20,6 @@ def _import_matplotlib(caller):
     return plt
 
 
-def _split_scores(cv_results, kind):
-    """Per-split scores of one kind as an array of shape (n_values, n_splits)."""
-    keys = sorted(
-        (k for k in cv_results if k.startswith("split") and k.endswith(f"_{kind}_score")),
-        key=lambda k: int(k[len("split") : -len(f"_{kind}_score")]),
-    )
-    if not keys:
-        return None
-    return np.column_stack([cv_results[k] for k in keys])
-
-
 class PruningCurveDisplay:
     """Score against a pruning knob, with the chosen value and model size.
 
@@ -37,8 +29,8 @@ class PruningCurveDisplay:
     the best mean score, and on a second axis the size of the model (number of
     leaves, number of nonzero weights).
 
-    Create it with :meth:`from_estimator` or :meth:`from_cv_estimator`; the
-    constructor only stores the arrays.
+    Create it with :meth:`from_estimator`, :meth:`from_cv_estimator` or
+    :meth:`from_cv_results`; the constructor only stores the arrays.
 
     Parameters
     ----------
@@ -210,7 +202,12 @@ class PruningCurveDisplay:
         Parameters
         ----------
         cv_estimator : fitted estimator
-            A fitted skprune CV estimator, or any estimator with
+            A fitted skprune CV estimator, a fitted
+            :class:`~sklearn.model_selection.GridSearchCV` or
+            :class:`~sklearn.model_selection.RandomizedSearchCV` over a pruning
+            knob (see :meth:`from_cv_results`), a fitted
+            :class:`~sklearn.pipeline.Pipeline` ending with one of them, or
+            any estimator with
             ``cv_results_`` (``param_<knob>`` and ``split{k}_test_score``,
             optionally ``split{k}_train_score`` and ``sem_test_score``) and
             ``best_index_``. The knob is the class attribute
@@ -229,21 +226,114 @@ class PruningCurveDisplay:
         -------
         display : PruningCurveDisplay
         """
+        cv_estimator = _last_step(cv_estimator)
         check_is_fitted(cv_estimator, "cv_results_")
-        results = cv_estimator.cv_results_
-        param = getattr(cv_estimator, "_curve_param", None) or _knob_of(results)
         complexity_key, complexity_name = getattr(
             cv_estimator, "_curve_complexity", (None, None)
         )
-        display = cls(
-            param_values=results[f"param_{param}"],
-            test_scores=_split_scores(results, "test"),
-            train_scores=_split_scores(results, "train"),
-            complexity=results.get(complexity_key),
-            chosen_value=results[f"param_{param}"][cv_estimator.best_index_],
-            sem=results.get("sem_test_score"),
-            param_name=param,
+        return cls.from_cv_results(
+            cv_estimator.cv_results_,
+            param=getattr(cv_estimator, "_curve_param", None),
+            best_index=cv_estimator.best_index_,
+            complexity_key=complexity_key,
+            complexity_name=complexity_name,
+            ax=ax,
             score_name=score_name or _score_name(cv_estimator),
+            **plot_kw,
+        )
+
+    @classmethod
+    def from_cv_results(
+        cls,
+        cv_results,
+        *,
+        param=None,
+        best_index=None,
+        complexity_key=None,
+        complexity_name=None,
+        ax=None,
+        score_name="Score",
+        **plot_kw,
+    ):
+        """Plot the curve of a pruning knob from the results of a search.
+
+        The candidates drawn are those whose other searched parameters are at
+        their value in the best candidate, ordered by the knob.
+
+        Parameters
+        ----------
+        cv_results : dict
+            The ``cv_results_`` of :class:`~sklearn.model_selection.GridSearchCV`,
+            :class:`~sklearn.model_selection.RandomizedSearchCV` or a skprune
+            CV estimator: ``param_<name>`` entries and ``split{k}_test_score``
+            (``split{k}_train_score`` are drawn when present).
+        param : str, default=None
+            The knob, as searched (``"prunedmlpclassifier__sparsity"``) or
+            without its Pipeline step prefix (``"sparsity"``). If None, the one
+            searched parameter named ``sparsity``, ``ccp_alpha`` or
+            ``max_score_loss``, or the only searched parameter.
+        best_index : int, default=None
+            Row of the chosen candidate (the search's ``best_index_``); the
+            first candidate of rank 1 if None.
+        complexity_key : str, default=None
+            Key of ``cv_results`` holding the model size of every candidate,
+            drawn on a second axis.
+        complexity_name : str, default=None
+            Label of the second axis.
+        ax : matplotlib Axes, default=None
+            Axes to draw on.
+        score_name : str, default="Score"
+            The y-axis label.
+        **plot_kw
+            Passed to :meth:`plot`.
+
+        Returns
+        -------
+        display : PruningCurveDisplay
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from sklearn.model_selection import GridSearchCV
+        >>> from skprune.model_selection import PruningCurveDisplay
+        >>> from skprune.tree import PrunedTreeClassifier
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> search = GridSearchCV(
+        ...     PrunedTreeClassifier(random_state=0),
+        ...     {"ccp_alpha": [0.0, 0.005, 0.01, 0.05]},
+        ... ).fit(X, y)
+        >>> display = PruningCurveDisplay.from_cv_results(search.cv_results_)
+        >>> display.param_name
+        'ccp_alpha'
+        """
+        if not isinstance(cv_results, dict):
+            raise TypeError(
+                "cv_results must be the dict cv_results_ of a fitted search, got "
+                f"{type(cv_results).__name__}; from a fitted search, use "
+                "from_cv_estimator(search) or from_cv_results(search.cv_results_)."
+            )
+        knob = resolve_knob(cv_results, param)
+        best = best_row(cv_results, best_index)
+        rows, values = curve_rows(cv_results, knob, best)
+        test_scores = split_scores(cv_results, "test", rows)
+        if test_scores is None:
+            raise ValueError(
+                "cv_results holds no split{k}_test_score entries (a search with "
+                "several metrics names them split{k}_test_<metric>); pass the "
+                "results of a search with one scoring."
+            )
+        complexity = cv_results.get(complexity_key)
+        display = cls(
+            param_values=values,
+            test_scores=test_scores,
+            train_scores=split_scores(cv_results, "train", rows),
+            complexity=None if complexity is None else np.asarray(complexity)[rows],
+            chosen_value=_value_at(cv_results[f"param_{knob}"], best),
+            sem=sem_of(cv_results, rows, test_scores),
+            param_name=knob.rsplit("__", 1)[-1],
+            score_name=score_name,
             complexity_name=complexity_name,
         )
         return display.plot(ax=ax, **plot_kw)
@@ -271,8 +361,17 @@ class PruningCurveDisplay:
         estimator : estimator
             A pruned estimator (such as
             :class:`~skprune.tree.PrunedTreeClassifier` or a scikit-learn
-            decision tree, whose parameters are kept) or an unfitted
-            cross-validated one.
+            decision tree, whose parameters are kept), an unfitted
+            cross-validated one, or a :class:`~sklearn.pipeline.Pipeline`
+            ending with one of them: its last step is replaced by the
+            cross-validated estimator, so its other steps are fitted once on
+            ``X`` (to fit them within every fold, run a
+            :class:`~sklearn.model_selection.GridSearchCV` over the pipeline
+            and pass it to :meth:`from_cv_estimator`). An unfitted
+            :class:`~sklearn.model_selection.GridSearchCV` or
+            :class:`~sklearn.model_selection.RandomizedSearchCV` is fitted as
+            it is; ``param_values``, ``cv``, ``scoring`` and ``n_jobs`` must
+            then be left at None.
         X : array-like of shape (n_samples, n_features)
             Input samples.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
@@ -294,30 +393,40 @@ class PruningCurveDisplay:
         display : PruningCurveDisplay
         """
         _import_matplotlib(f"{cls.__name__}.from_estimator")
-        cv_estimator = make_cv_estimator(
-            estimator,
-            param_values=param_values,
-            cv=cv,
-            scoring=scoring,
-            selection=selection,
-            n_jobs=n_jobs,
-            return_train_score=True,
+        cv_params = dict(
+            param_values=param_values, cv=cv, scoring=scoring, n_jobs=n_jobs
         )
-        cv_estimator.fit(X, y)
-        return cls.from_cv_estimator(
-            cv_estimator, ax=ax, score_name=score_name, **plot_kw
-        )
+        if isinstance(estimator, (GridSearchCV, RandomizedSearchCV)):
+            given = sorted(k for k, value in cv_params.items() if value is not None)
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} cannot be given with a "
+                    f"{type(estimator).__name__}, which is fitted as it is; set "
+                    "them on the search."
+                )
+            fitted = clone(estimator).fit(X, y)
+        else:
+            cv_params.update(selection=selection, return_train_score=True)
+            fitted = _with_cv_last_step(estimator, cv_params).fit(X, y)
+        return cls.from_cv_estimator(fitted, ax=ax, score_name=score_name, **plot_kw)
 
 
-def _knob_of(cv_results):
-    """The knob of ``cv_results``, from its one ``param_`` key."""
-    knobs = [key[len("param_") :] for key in cv_results if key.startswith("param_")]
-    if len(knobs) != 1:
-        raise ValueError(
-            "cv_results_ must hold exactly one param_<knob> entry when the "
-            f"estimator has no _curve_param; got {knobs}."
-        )
-    return knobs[0]
+def _with_cv_last_step(estimator, cv_params):
+    """The CV estimator of ``estimator``, or ``estimator``'s pipeline ending with it."""
+    if not isinstance(estimator, Pipeline):
+        return make_cv_estimator(estimator, **cv_params)
+    name, last = estimator.steps[-1]
+    pipeline = clone(estimator)
+    return pipeline.set_params(**{name: make_cv_estimator(last, **cv_params)})
+
+
+def _value_at(column, row):
+    """The number in row ``row`` of a ``param_`` column (a masked object array)."""
+    return float(np.asarray(column, dtype=object)[row])
+
+
+def _last_step(estimator):
+    return estimator[-1] if isinstance(estimator, Pipeline) else estimator
 
 
 def _score_name(cv_estimator):

@@ -287,7 +287,7 @@ def score_results(param_name, grid, test_scores, train_scores=None):
 
 def score_path_on_fold(
     walk_path, template, X, y, sample_weight, weighted_scores, train, test, grid,
-    scorer, return_train_score,
+    scorer, return_train_score, progress=None,
 ):
     """Walk a pruning path on one fold and score it at every point of ``grid``.
 
@@ -309,6 +309,9 @@ def score_path_on_fold(
     grid : ndarray of shape (n_points,)
     scorer : callable
     return_train_score : bool
+    progress : str, default=None
+        If given, a line starting with it is printed at every point of the
+        grid, with the value of the knob, the test score and the size.
 
     Returns
     -------
@@ -331,6 +334,12 @@ def score_path_on_fold(
                 model, X[train], y[train], **weights_of(score_weight, train)
             )
         sizes[index] = size
+        if progress is not None:
+            print(
+                f"{progress}={grid[index]:.4g}: test score {test_scores[index]:.4f}, "
+                f"size {size}",
+                flush=True,
+            )
 
     train_weight = None if sample_weight is None else sample_weight[train]
     walk_path(template, X[train], y[train], train_weight, grid, visit)
@@ -366,10 +375,22 @@ class PathCVMixin:
         )
 
     def _fold_template(self, **params):
-        """The single estimator with this estimator's shared parameters."""
+        """The single estimator with this estimator's shared parameters.
+
+        A verbose CV estimator gives ``verbose - 1`` to the fold estimator.
+        """
         names = self._fold_estimator._parameter_constraints
         shared = {k: v for k, v in self.get_params(deep=False).items() if k in names}
-        return self._fold_estimator(**shared, **params)
+        if "verbose" in shared:
+            shared["verbose"] = max(0, int(self.verbose) - 1)
+        return self._fold_estimator(**{**shared, **params})
+
+    def _fold_progress(self, fold, n_folds):
+        """The start of the progress lines of a fold, None unless verbose."""
+        if not self.verbose:
+            return None
+        name = type(self).__name__
+        return f"[{name}] fold {fold + 1} of {n_folds}, {self._curve_param}"
 
     def _cross_validate_path(self, template, X, y, sample_weight, groups, grid):
         """Score the path of ``template`` on every fold and choose a point.
@@ -399,8 +420,9 @@ class PathCVMixin:
                 grid,
                 scorer,
                 self.return_train_score,
+                self._fold_progress(fold, len(folds)),
             )
-            for train, test in folds
+            for fold, (train, test) in enumerate(folds)
         )
         train_scores = None
         if self.return_train_score:

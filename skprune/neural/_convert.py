@@ -72,13 +72,27 @@ def _copy_fitted_state(source, target):
     """Copy the shared fitted attributes and the weights of ``source``."""
     for name in _SHARED_FITTED_ATTRIBUTES:
         if hasattr(source, name):
-            setattr(target, name, copy.deepcopy(getattr(source, name)))
+            value = copy.deepcopy(getattr(source, name))
+            setattr(target, name, _as_python_numbers(value))
     target.coefs_ = [np.array(coef) for coef in source.coefs_]
     target.intercepts_ = [np.array(intercept) for intercept in source.intercepts_]
     # Early stopping restores these when no later epoch improves.
     target._best_coefs = [coef.copy() for coef in target.coefs_]
     target._best_intercepts = [b.copy() for b in target.intercepts_]
     return target
+
+
+def _as_python_numbers(value):
+    """NumPy scalars, alone or in a list, as Python numbers; anything else as is.
+
+    scikit-learn records its losses and scores as NumPy scalars, which skops
+    stores one file each.
+    """
+    if isinstance(value, list):
+        return [_as_python_numbers(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def copy_fit_to_skprune(model, estimator):

@@ -46,6 +46,7 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from ..utils._estimators import DocLinkMixin
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS, DERIVATIVES, LOSSES
 from ._criteria import PruningContext, resolve_criterion
@@ -138,13 +139,15 @@ class TrainingSettings(NamedTuple):
 
     ``fit`` takes them from the estimator's parameters; fine-tuning after a
     pruning step passes its own (a fixed budget, resuming from the current
-    weights, the random stream of the whole fit).
+    weights, the random stream of the whole fit). ``verbose`` prints a line
+    per epoch (per iteration with lbfgs).
     """
 
     max_iter: int
     tol: float
     warm_start: bool
     random_state: object
+    verbose: bool = False
 
 
 def hidden_layer_sizes_of(hidden_layer_sizes):
@@ -193,7 +196,7 @@ def prunable_layer_indices(prunable_layers, n_coef_layers):
     return sorted(layers)
 
 
-class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
+class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the prunable multilayer perceptrons.
 
     Do not use it directly: use :class:`PrunableMLPClassifier` or
@@ -670,7 +673,11 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
     def _training_settings(self):
         """The :class:`TrainingSettings` of ``fit``: the estimator's parameters."""
         return TrainingSettings(
-            self.max_iter, self.tol, self.warm_start, self.random_state
+            self.max_iter,
+            self.tol,
+            self.warm_start,
+            self.random_state,
+            bool(self.verbose),
         )
 
     def _fit(self, X, y, sample_weight=None, incremental=False, settings=None):
@@ -744,7 +751,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             return loss, np.concatenate([g.ravel() for g in grads]).astype(np.float64)
 
         callback = None
-        if self.verbose:
+        if settings.verbose:
 
             def callback(intermediate_result):
                 print(f"L-BFGS iteration, loss = {intermediate_result.fun:.8f}")
@@ -870,10 +877,10 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
                 self.loss_ = accumulated_loss / n_samples
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
-                if self.verbose:
+                if settings.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
                 self._update_no_improvement_count(
-                    early_stopping, X_val, y_val, sw_val, settings.tol
+                    early_stopping, X_val, y_val, sw_val, settings
                 )
                 self._optimizer.iteration_ends(self.t_)
 
@@ -890,7 +897,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
                             " for %d consecutive epochs."
                             % (settings.tol, self.n_iter_no_change)
                         )
-                    if self._optimizer.trigger_stopping(msg, self.verbose):
+                    if self._optimizer.trigger_stopping(msg, settings.verbose):
                         break
                     self._no_improvement_count = 0
 
@@ -911,11 +918,14 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
                 param[...] = best
             self._apply_masks()
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val, tol):
+    def _update_no_improvement_count(
+        self, early_stopping, X_val, y_val, sw_val, settings
+    ):
+        tol = settings.tol
         if early_stopping:
-            score = self._score(X_val, y_val, sample_weight=sw_val)
+            score = float(self._score(X_val, y_val, sample_weight=sw_val))
             self.validation_scores_.append(score)
-            if self.verbose:
+            if settings.verbose:
                 print("Validation score: %f" % score)
             if score < self.best_validation_score_ + tol:
                 self._no_improvement_count += 1
@@ -1205,8 +1215,14 @@ _COMMON_PARAMETERS_DOC = """
         shuffling.
     tol : float, default=1e-4
         Tolerance of the stopping rule.
-    verbose : bool, default=False
-        Whether to print progress messages.
+    verbose : bool or int, default=False
+        Whether to print progress. A network that is not pruned prints its
+        loss at every epoch (iteration with lbfgs). A pruned network prints
+        one line per pruning step (step, target and achieved sparsity,
+        training loss, epochs, validation score with early stopping), and
+        its epochs too from ``verbose=2``. A CV estimator prints one line per
+        fold and point of its grid, and gives ``verbose - 1`` to the network
+        fitted on each fold.
     warm_start : bool, default=False
         Whether ``fit`` resumes from the current weights and masks.
     momentum : float, default=0.9
@@ -1268,10 +1284,12 @@ _COMMON_ATTRIBUTES_DOC = """
         pruned.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when all are strings.
     n_iter_ : int
-        Number of iterations the solver ran.
+        Number of epochs (iterations with lbfgs) of the last call of the
+        solver: for a pruned network, those of the last fine-tuning step,
+        its ``n_epochs_total_`` counting those of the whole fit.
     n_layers_ : int
         Number of layers, input and output included.
     n_outputs_ : int

@@ -115,6 +115,10 @@ _PRUNED_ATTRIBUTES_DOC = """
         ``"loss"`` (training loss after the step's training), ``"n_iter"``
         (its training iterations) and ``"validation_score"`` (best held-out
         score with ``early_stopping=True``, NaN otherwise).
+    n_epochs_total_ : int
+        Epochs (iterations with lbfgs) of the whole fit: the dense training
+        (of the given network for :class:`MLPPruner`) and every fine-tuning
+        step, the sum of ``pruning_history_["n_iter"]``.
     sparse_coefs_ : list of scipy.sparse.csr_matrix
         ``coefs_`` as CSR matrices, in the network's dtype. Predictions do
         not use ``coefs_`` but an inference plan built at the end of ``fit``:
@@ -326,6 +330,7 @@ class _PrunedMLPMixin:
         self.pruning_history_ = {
             key: np.asarray(values) for key, values in history.items()
         }
+        self.n_epochs_total_ = int(self.pruning_history_["n_iter"].sum())
         self._set_size_attributes()
         if removes_units:
             self._shrink_hidden_layers()
@@ -453,6 +458,9 @@ class _PrunedMLPMixin:
                     np.packbits(mask) for mask in state.pop("intercept_masks_")
                 ],
             }
+        for key in _CURVES:
+            if isinstance(state.get(key), list):
+                state[key] = np.asarray(state[key], dtype=np.float64)
         state[_STORAGE_KEY] = {
             "format": STORAGE_FORMAT,
             "skprune_version": __version__,
@@ -473,6 +481,9 @@ class _PrunedMLPMixin:
             # Stored before only shrunk networks kept their sizes as built.
             state.pop("_sizes_as_built", None)
         packed = state.pop("_packed_weights", None)
+        for key in _CURVES:
+            if isinstance(state.get(key), np.ndarray):
+                state[key] = state[key].tolist()
         super().__setstate__(state)
         if packed is not None:
             self._unpack_stored_weights(packed)
@@ -491,6 +502,10 @@ class _PrunedMLPMixin:
         self._best_coefs = [c.copy() for c in self.coefs_]
         self._best_intercepts = [b.copy() for b in self.intercepts_]
 
+
+# Lists of floats, one per epoch, stored as one array each (skops would store
+# every float as a node of its own).
+_CURVES = ("loss_curve_", "validation_scores_")
 
 # Pickling keeps what prediction needs and what training resumes from:
 # the fitted attributes, with the weights and masks packed.

@@ -19,6 +19,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
+from ..utils._estimators import DocLinkMixin
 from ..utils._sklearn import _fit_context
 from ._convert import _shared_params, copy_fit_to_sklearn, copy_fit_to_skprune
 from ._multilayer_perceptron import (
@@ -59,7 +60,7 @@ def _delegated(name, doc):
     return property(get, doc=doc)
 
 
-class MLPPruner(MetaEstimatorMixin, BaseEstimator):
+class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
     __doc__ = (
         """Prune a scikit-learn multilayer perceptron to a target sparsity.
 
@@ -96,11 +97,17 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         classes) ``estimator`` was fitted with. If False, a clone of
         ``estimator`` is first fitted on the data, exactly as
         ``clone(estimator).fit(X, y)`` would.
+    verbose : bool or int, default=False
+        Whether to print progress: one line per pruning step (step, target
+        and achieved sparsity, training loss, epochs), and the epochs of
+        fine-tuning too from ``verbose=2``. The dense fit with
+        ``prefit=False`` prints as ``estimator`` is set to.
 
     Attributes
     ----------
     estimator_ : MLPClassifier or MLPRegressor
-        The fitted dense network pruning started from.
+        The fitted dense network pruning started from. It is not pickled: a
+        loaded pruner holds the pruned network (and ``estimator``) only.
     pruned_estimator_ : PrunedMLPClassifier or PrunedMLPRegressor
         The pruned and fine-tuned network. Step 0 of its
         ``pruning_history_`` is ``estimator_``, its loss being the training
@@ -109,7 +116,7 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         Class labels, for classifiers.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when all are strings.
     sparsity_ : float
         Fraction of the prunable weights that are pruned.
@@ -123,6 +130,9 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         Multiply-adds of the dense network over the remaining ones.
     pruning_history_ : dict of ndarray
         The pruning history of ``pruned_estimator_``.
+    n_epochs_total_ : int
+        Epochs (iterations with lbfgs) of the given network's training and of
+        every fine-tuning step, see ``pruning_history_``.
 
     See Also
     --------
@@ -139,8 +149,8 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
     scikit-learn's gradient, while fine-tuning follows skprune's (see
     :class:`PrunableMLPRegressor`).
 
-    A pickled ``MLPPruner`` holds the dense ``estimator_`` too; pickle
-    ``pruned_estimator_`` alone to store only what prediction needs.
+    A pickled ``MLPPruner`` holds what prediction needs, its parameters and
+    ``pruned_estimator_``; the dense ``estimator_`` is left out.
 
     Examples
     --------
@@ -164,6 +174,7 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         **_PrunedMLPMixin._pruning_constraints,
         "prunable_layers": BasePrunableMLP._parameter_constraints["prunable_layers"],
         "prefit": ["boolean"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -185,6 +196,7 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         temperature=2.0,
         prunable_layers="hidden",
         prefit=False,
+        verbose=False,
     ):
         self.estimator = estimator
         self.sparsity = sparsity
@@ -202,6 +214,7 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         self.temperature = temperature
         self.prunable_layers = prunable_layers
         self.prefit = prefit
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -228,7 +241,9 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         self.estimator_ = self._fitted_dense_estimator(X, y, sample_weight)
         # The training parameters of the network as trained (a random state
         # object goes on from where the dense training left it).
-        pruned.set_params(**_shared_params(self.estimator_, type(pruned)))
+        pruned.set_params(
+            **{**_shared_params(self.estimator_, type(pruned)), "verbose": self.verbose}
+        )
         copy_fit_to_skprune(pruned, self.estimator_)
         # Step 0 of the history is the starting network on the data given.
         pruned.loss_ = float(pruned.loss_gradient(X, y, sample_weight)[0])
@@ -294,6 +309,11 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
             cls = PrunedMLPRegressor
         params = {name: getattr(self, name) for name in _PRUNING_PARAMETERS}
         return cls(**params, **_shared_params(self.estimator, cls))
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("estimator_", None)
+        return state
 
     def _held_network(self):
         """The fitted pruned network, for :func:`to_sklearn`."""
@@ -391,6 +411,9 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
     )
     pruning_history_ = _delegated(
         "pruning_history_", "Pruning history of ``pruned_estimator_``."
+    )
+    n_epochs_total_ = _delegated(
+        "n_epochs_total_", "Epochs of the given network and of all fine-tuning."
     )
 
     def __sklearn_tags__(self):

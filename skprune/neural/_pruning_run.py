@@ -85,6 +85,11 @@ def sparsity_schedule(schedule, sparsity, n_steps, initial_sparsity=0.0):
     return targets
 
 
+def epoch_verbose(network):
+    """Whether the solver prints every epoch: from ``verbose >= 2`` in a pruning fit."""
+    return network.verbose >= 2
+
+
 def pattern_of(network):
     """The pattern object named by the pruning parameters of ``network``."""
     return resolve_pattern(
@@ -195,14 +200,16 @@ class PruningRun:
         """Train the dense network and record it as step 0."""
         network = self.network
         settings = network._training_settings()._replace(
-            random_state=self.random_state
+            random_state=self.random_state, verbose=epoch_verbose(network)
         )
         network._fit(self.X, self.y, self.sample_weight, settings=settings)
         self.record(0, 0.0)
+        self.report("dense network")
 
     def start_from_trained(self):
         """Record the network as it is, already trained, as step 0."""
         self.record(0, 0.0)
+        self.report("trained network")
 
     def prune_along(self, targets, on_step=None):
         """Prune to each target sparsity in turn, fine-tuning after every step.
@@ -218,8 +225,10 @@ class PruningRun:
             tol=0.0,
             warm_start=True,
             random_state=self.random_state,
+            verbose=epoch_verbose(network),
         )
         step = self.history["step"][-1]
+        n_steps = step + len(targets)
         with network._distillation():
             for target in targets:
                 step += 1
@@ -230,6 +239,7 @@ class PruningRun:
                         self.X, self.y, self.sample_weight, settings=fine_tuning
                     )
                 self.record(step, target)
+                self.report(f"step {step} of {n_steps}")
                 if on_step is not None:
                     on_step(target)
 
@@ -265,6 +275,20 @@ class PruningRun:
         self.history["validation_score"].append(
             np.nan if validation is None else float(validation)
         )
+
+    def report(self, what):
+        """Print the last recorded step if the network is verbose."""
+        if not self.network.verbose:
+            return
+        history = {key: values[-1] for key, values in self.history.items()}
+        line = (
+            f"[{type(self.network).__name__}] {what}: target sparsity "
+            f"{history['target_sparsity']:.4f}, sparsity {history['sparsity']:.4f}, "
+            f"loss {history['loss']:.6f}, {history['n_iter']} epochs"
+        )
+        if not np.isnan(history["validation_score"]):
+            line += f", validation score {history['validation_score']:.4f}"
+        print(line, flush=True)
 
     def snapshot(self, sparsity):
         """A fitted copy of the network as it is now; the run goes on.

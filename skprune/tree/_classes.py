@@ -13,6 +13,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._estimators import DocLinkMixin
 from ..utils._sklearn import StrOptions, _fit_context
 from ._path import PruningPath
 
@@ -73,7 +74,7 @@ def check_risk(risk, estimator):
         )
 
 
-class PrunedTreeMixin:
+class PrunedTreeMixin(DocLinkMixin):
     """Fitting, pruning and path logic shared by the pruned tree estimators.
 
     The grown tree is stored in ``full_tree_`` and its pruning path in

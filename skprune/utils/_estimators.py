@@ -38,3 +38,18 @@ def all_estimators():
             ):
                 found[name] = obj
     return sorted(found.items())
+
+
+class DocLinkMixin:
+    """Link an estimator's HTML representation to its page of the API reference.
+
+    scikit-learn draws a "?" in the HTML representation of an estimator that
+    leads to ``_doc_link_template`` filled with the estimator's public module
+    and class name, for classes of ``_doc_link_module``.
+    """
+
+    _doc_link_module = "skprune"
+    _doc_link_template = (
+        "https://skprune.readthedocs.io/en/stable/gen_modules/"
+        "{estimator_module}.{estimator_name}.html"
+    )
