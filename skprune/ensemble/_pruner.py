@@ -45,6 +45,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..neural._pruner import _delegated
 from ..tree._functions import replace_trees
+from ..utils._estimators import DocLinkMixin
 from ..utils._sklearn import (
     HasMethods,
     Interval,
@@ -223,7 +224,7 @@ def smallest_budget_within(fold_scores, reference, max_score_loss):
     return int(within[0]) if within.size else fold_scores.shape[1] - 1
 
 
-class EnsemblePruner(MetaEstimatorMixin, BaseEstimator):
+class EnsemblePruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
     """Prune a tree ensemble to the fewest nodes within a score loss.
 
     A meta-estimator around a :class:`~sklearn.ensemble.RandomForestClassifier`,

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.datasets import load_digits, load_iris
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.neural_network import MLPClassifier
 
+from skprune.ensemble import EnsemblePruner
 from skprune.neural import MLPPruner, PrunedMLPClassifier
 from skprune.utils import all_estimators, skops_trusted_types
 
@@ -26,6 +28,9 @@ def _fitted(cls, X, y):
     if cls is MLPPruner:
         mlp = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5)
         estimator = cls(mlp, finetune_iter=1)
+    elif cls is EnsemblePruner:
+        forest = RandomForestClassifier(n_estimators=5, random_state=0)
+        estimator = cls(forest, cv=2, random_state=0)
     else:
         estimator = cls()
         params = estimator.get_params()
