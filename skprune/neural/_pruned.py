@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import __version__
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS
-from ._inference import STORAGE_FORMAT, InferencePlan, pack_weights, unpack_weights
+from ._inference import InferencePlan
 from ._multilayer_perceptron import (
     _COMMON_ATTRIBUTES_DOC,
     _COMMON_PARAMETERS_DOC,
@@ -40,6 +40,7 @@ from ._multilayer_perceptron import (
     PrunableMLPRegressor,
     _matmul,
 )
+from ._storage import STORAGE_FORMAT, pack_weights, unpack_weights
 
 
 def sparsity_schedule(schedule, sparsity, n_steps, initial_sparsity=0.0):

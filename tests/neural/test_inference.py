@@ -21,8 +21,7 @@ from skprune.neural._inference import (
     CostModel,
     InferencePlan,
     compact_network,
-    pack_weights,
-    unpack_weights,
+    measured_cost_model,
 )
 
 ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
@@ -110,21 +109,6 @@ def test_plan_matches_dense_forward(activation, out_activation, kernel, dtype):
         assert_allclose(y, expected, **tolerance(dtype))
 
 
-def test_one_sample_csr_product_without_the_fast_kernel(monkeypatch):
-    # The single-sample CSR product falls back to scipy's public product when
-    # its compiled kernel cannot be imported; both agree with the reference.
-    from skprune.neural import _inference
-
-    coefs, intercepts = random_network([20, 12, 9, 4], 0.3)
-    x = np.random.default_rng(2).standard_normal((1, 20))
-    expected = dense_forward(coefs, intercepts, "tanh", "softmax", x)
-    plan = InferencePlan(coefs, intercepts, "tanh", "softmax", kernel="csr")
-    fast = plan.predict(x)
-    monkeypatch.setattr(_inference, "_csr_matvec", None)
-    assert_allclose(plan.predict(x), expected, rtol=1e-10)
-    assert_allclose(plan.predict(x), fast, rtol=1e-12)
-
-
 @pytest.mark.parametrize("kernel", ["auto", "csr", "compact", "dense"])
 def test_plan_sparse_input_matches_dense_input(kernel):
     coefs, intercepts = random_network([20, 12, 9, 3], 0.3)
@@ -196,9 +180,11 @@ def test_cost_model_picks_csr_for_very_sparse_and_dense_for_dense_layers():
             assert plan.kernels_for(n_samples)[0] == expected
         # Only the matrix that can be chosen is kept.
         assert plan.layers[0].kernels == (expected,)
-    model = CostModel()
-    assert model.csr_cost(100, 10, 1) < model.csr_cost(100, 10, 2)
-    assert model.dense_cost(10, 10, 100) > model.dense_cost(10, 10, 1)
+    model = plan.cost_model
+    assert model is measured_cost_model(np.float64)
+    for kernel in ("csr", "dense"):
+        assert model.cost(kernel, 100, 1) < model.cost(kernel, 100, 64)
+        assert model.cost(kernel, 100, 64) < model.cost(kernel, 1000, 64)
 
 
 # ----------------------------------------------------------------------
@@ -344,46 +330,6 @@ def test_plan_follows_partial_fit_warm_start_and_prune():
 # ----------------------------------------------------------------------
 # Storage
 # ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "shape, density, encoding, index_dtype",
-    [
-        ((30, 20), 1.0, "full", None),
-        ((30, 20), 0.5, "bits", None),
-        ((30, 200), 0.01, "csr", np.uint8),
-        ((30, 1000), 0.002, "csr", np.uint16),
-    ],
-)
-def test_pack_weights_round_trips_with_the_smallest_encoding(
-    shape, density, encoding, index_dtype
-):
-    rng = np.random.default_rng(0)
-    mask = rng.random(shape) < density
-    mask.flat[0] = True
-    coef = rng.standard_normal(shape) * mask
-    packed = pack_weights([coef], [mask])
-    positions = packed[0]["positions"]
-    assert positions["encoding"] == encoding
-    if index_dtype is not None:
-        assert positions["indices"].dtype == index_dtype
-    nnz = int(mask.sum())
-    sizes = {"full": 0, "bits": -(-mask.size // 8), "csr": nnz * 2 + shape[0] * 4}
-    index_bytes = sum(a.nbytes for a in positions.values() if hasattr(a, "nbytes"))
-    assert index_bytes <= min(sizes["bits"], sizes["csr"]) or encoding == "full"
-    coefs, masks = unpack_weights(packed)
-    assert_array_equal(coefs[0], coef)
-    assert coefs[0].dtype == coef.dtype
-    assert_array_equal(masks[0], mask)
-
-
-def test_pack_weights_keeps_unpruned_zeros_and_pruned_nonzeros():
-    coef = np.array([[0.0, 1.5], [2.0, 0.0]], dtype=np.float32)
-    mask = np.array([[True, False], [True, False]])  # (0, 1) pruned but set
-    coefs, masks = unpack_weights(pack_weights([coef], [mask]))
-    assert_array_equal(coefs[0], coef)
-    assert coefs[0].dtype == np.float32
-    assert_array_equal(masks[0], mask)
 
 
 def _fitted_models():
