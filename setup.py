@@ -4,7 +4,7 @@ The kernels are built with OpenMP when the compiler has it (checked by
 compiling and linking a small program), serially otherwise or when the
 environment variable ``SKPRUNE_NO_OPENMP`` is set to a non-empty value other
 than ``0``. On x86-64 a copy is also compiled with AVX2 and FMA, used at
-run time on processors that have them, and one with AVX-512F.
+run time on processors that have them.
 """
 
 import os
@@ -29,7 +29,7 @@ OPENMP_TEST = textwrap.dedent(
 )
 VECTOR_TEST = textwrap.dedent(
     """
-    typedef double v __attribute__((vector_size(64)));
+    typedef double v __attribute__((vector_size(32)));
     int main(void) {
         v a = {0};
         a = a * a + a;
@@ -40,7 +40,6 @@ VECTOR_TEST = textwrap.dedent(
 # Instruction-set variants of the kernels compiled on x86-64 and their flags.
 VARIANTS = {
     "_avx2": ["-mavx2", "-mfma"],
-    "_avx512": ["-mavx2", "-mfma", "-mavx512f", "-mprefer-vector-width=512"],
 }
 
 

@@ -65,13 +65,16 @@ _MAX_TILE_BYTES = 4 * 2**20
 
 
 class CostModel:
-    """Predicted time, in nanoseconds, of one layer's product.
+    """Predicted time, in nanoseconds, of the products of a layer.
 
     Every kernel has three costs: a call overhead, a cost per stored weight
     for one sample (bound by reading the weights, or by gathering the input
     for sparse kernels) and a cost per stored weight and sample for a batch
-    (bound by multiply-adds). :meth:`measure` times them on this machine;
-    :func:`measured_cost_model` keeps one measured model per dtype.
+    (bound by multiply-adds). Consecutive sparse layers run in one call of
+    the compiled kernels, which pays its overhead once and ``copy`` per
+    value of its input and output to change their layout. :meth:`measure`
+    times all of them on this machine; :func:`measured_cost_model` keeps one
+    measured model per dtype.
 
     Parameters
     ----------
@@ -79,23 +82,37 @@ class CostModel:
         ``{kernel: (call, vector, madd)}`` for ``"dense"``, ``"csr"`` and
         block shapes ``(R, C)`` of the kernels (``R`` outputs by ``C``
         inputs). A block shape that is missing costs what ``"csr"`` costs.
+    copy : float, default=0.5
+        Per value entering or leaving a segment of sparse layers.
     split_nnz : int, default=50000
         Nonzeros from which one sample splits a layer's rows among threads.
     """
 
-    def __init__(self, costs, split_nnz=50_000):
+    def __init__(self, costs, copy=0.5, split_nnz=50_000):
         self.costs = dict(costs)
+        self.copy = float(copy)
         self.split_nnz = int(split_nnz)
 
     def cost(self, kernel, n_weights, n_samples, n_threads=1):
-        """Predicted time of ``kernel`` over ``n_weights`` for a batch."""
-        call, vector, madd = self.costs.get(kernel, self.costs["csr"])
+        """Predicted time of ``kernel`` over ``n_weights``, call included."""
+        return self.call(kernel) + self.work(kernel, n_weights, n_samples, n_threads)
+
+    def call(self, kernel):
+        return self.costs.get(kernel, self.costs["csr"])[0]
+
+    def work(self, kernel, n_weights, n_samples, n_threads=1):
+        """Predicted time of ``kernel`` over ``n_weights``, without the call."""
+        _, vector, madd = self.costs.get(kernel, self.costs["csr"])
         if n_samples == 1:
             if kernel != "dense" and n_weights >= self.split_nnz:
                 vector /= n_threads
-            return call + n_weights * vector
+            return n_weights * vector
         per_weight = max(vector, madd * n_samples)
-        return call + n_weights * per_weight / min(n_threads, n_samples)
+        return n_weights * per_weight / min(n_threads, n_samples)
+
+    def copies(self, n_values, n_samples, n_threads=1):
+        """Predicted time of changing the layout of ``n_values`` per sample."""
+        return self.copy * n_values * n_samples / min(n_threads, n_samples)
 
     @classmethod
     def measure(cls, dtype, block_shapes=()):
@@ -111,7 +128,7 @@ class CostModel:
         costs["csr"] = _measure_sparse(dtype, (1, 1), rng)
         for block in block_shapes:
             costs[block] = _measure_sparse(dtype, block, rng)
-        return cls(costs)
+        return cls(costs, copy=_measure_copy(dtype, rng))
 
 
 def _best_time(function, min_time=2e-3, repeats=3):
@@ -160,27 +177,39 @@ def _measure_dense(dtype, rng):
     )
 
 
+def _segment(weights, block=(1, 1)):
+    n_out, n_in = weights.shape
+    bias = np.zeros(n_out, weights.dtype)
+    layer = _kernels.SparseLayer(weights, bias, "identity", block)
+    return _kernels.Segment([layer], np.arange(n_in), n_in), layer
+
+
 def _measure_sparse(dtype, block, rng):
     n_in, n_out, n_batch = (_CALIBRATION[k] for k in ("n_in", "n_out", "n_batch"))
     R, C = block
     kept = rng.random((n_out // R, n_in // C)) < _CALIBRATION["density"]
     mask = np.kron(kept, np.ones((R, C), dtype=bool))
     W = (rng.standard_normal((n_out, n_in)) * mask).astype(dtype)
-    layer = _kernels.SparseLayer(W, np.zeros(n_out, dtype), "identity", block)
-    segment = _kernels.Segment([layer], np.arange(n_in), n_in)
-    tiny = _kernels.Segment(
-        [_kernels.SparseLayer(W[:8, :8], np.zeros(8, dtype), "identity", block)],
-        np.arange(8),
-        8,
-    )
+    segment, layer = _segment(W, block)
+    tiny, _ = _segment(W[:8, :8], block)
     x, X = (rng.standard_normal((n, n_in)).astype(dtype) for n in (1, n_batch))
+    # The batch time less that of copying its input in and its output out.
+    empty, _ = _segment(np.zeros_like(W))
     return _fit_costs(
         _best_time(lambda: tiny(x[:, :8])),
         _best_time(lambda: segment(x)),
-        _best_time(lambda: segment(X, 1, 64)),
+        _best_time(lambda: segment(X, 1, 64)) - _best_time(lambda: empty(X, 1, 64)),
         layer.n_stored,
         n_batch,
     )
+
+
+def _measure_copy(dtype, rng):
+    """Time per value of a segment's input and output copies."""
+    n_in, n_batch = _CALIBRATION["n_in"], _CALIBRATION["n_batch"]
+    empty, _ = _segment(np.zeros((n_in, n_in), dtype=dtype))
+    X = rng.standard_normal((n_batch, n_in)).astype(dtype)
+    return _best_time(lambda: empty(X, 1, 64)) / (2 * n_in * n_batch)
 
 
 _MEASURED = {}
@@ -501,32 +530,65 @@ class InferencePlan:
             if cost_model is None:
                 cost_model = measured_cost_model(self.dtype, sorted(blocks))
         self.cost_model = cost_model
-        for layer in self.layers:
-            layer.keep(self._possible_kernels(layer))
+        for layer, kernels in zip(self.layers, self._possible_kernels()):
+            layer.keep(kernels)
         self._choices = {}
         self._stages = {}
 
-    def _possible_kernels(self, layer):
+    def _possible_kernels(self):
+        """Kernels each layer may run, for any batch size and threads."""
         if self.kernel in ("dense", "compact"):
-            return {"dense"}
+            return [{"dense"}] * len(self.layers)
         if self.kernel == "csr":
-            return {"csr"}
+            return [{"csr"}] * len(self.layers)
         if self.kernel == "block":
-            return {"block" if "block" in layer.sparse else "csr"}
-        return {
-            self._cheapest(layer, n, n_threads)
-            for n in _PROBE_BATCH_SIZES
-            for n_threads in (1, _kernels.effective_n_threads(-1))
-        }
+            return [
+                {"block" if "block" in layer.sparse else "csr"} for layer in self.layers
+            ]
+        possible = [set() for _ in self.layers]
+        for n_samples in _PROBE_BATCH_SIZES:
+            for n_threads in (1, _kernels.effective_n_threads(-1)):
+                for kernels, kernel in zip(
+                    possible, self._cheapest(n_samples, n_threads)
+                ):
+                    kernels.add(kernel)
+        return possible
 
-    def _cheapest(self, layer, n_samples, n_threads):
-        costs = {
-            kernel: self.cost_model.cost(
-                layer.cost_key(kernel), layer.n_weights(kernel), n_samples, n_threads
-            )
-            for kernel in layer.kernels
-        }
-        return min(costs, key=costs.get)
+    def _cheapest(self, n_samples, n_threads):
+        """Kernels of the smallest predicted time of the whole network.
+
+        Dynamic programming along the layers: the cost of a sparse layer
+        depends on whether the previous one is sparse too (one call of the
+        compiled kernels, no change of layout in between).
+        """
+        model = self.cost_model
+        # best[kernel]: (time, kernels) of the layers so far, the last
+        # running ``kernel``.
+        best = {None: (0.0, ())}
+        n_in = self.n_units[0]
+        for layer in self.layers:
+            step = {}
+            for kernel in layer.kernels:
+                work = model.work(
+                    layer.cost_key(kernel), layer.n_weights(kernel), n_samples, n_threads
+                )
+                for previous, (total, kernels) in best.items():
+                    extra = work
+                    if kernel == "dense":
+                        extra += model.call("dense")
+                        if previous not in (None, "dense"):
+                            extra += model.copies(n_in, n_samples, n_threads)
+                    elif previous in (None, "dense"):
+                        extra += model.call(layer.cost_key(kernel))
+                        extra += model.copies(layer.n_in, n_samples, n_threads)
+                    if kernel not in step or total + extra < step[kernel][0]:
+                        step[kernel] = (total + extra, (*kernels, kernel))
+            best = step
+            n_in = layer.n_out
+        for kernel, (total, kernels) in best.items():
+            if kernel != "dense":
+                best[kernel] = (total + model.copies(n_in, n_samples, n_threads), kernels)
+        return min(best.values())[1]
 
     def kernels_for(self, n_samples, n_threads=None):
         """Kernel of every layer for a batch of ``n_samples``."""
@@ -537,12 +599,10 @@ class InferencePlan:
         if choice is None:
             if len(self._choices) >= _MAX_CACHED_CHOICES:
                 self._choices.clear()
-            choice = tuple(
-                layer.kernels[0]
-                if len(layer.kernels) == 1
-                else self._cheapest(layer, n_samples, n_threads)
-                for layer in self.layers
-            )
+            if all(len(layer.kernels) == 1 for layer in self.layers):
+                choice = tuple(layer.kernels[0] for layer in self.layers)
+            else:
+                choice = self._cheapest(n_samples, n_threads)
             self._choices[key] = choice
         return choice
 

@@ -54,23 +54,15 @@ def random_layers(rng, widths, density, dtype, activations):
     return layers
 
 
-def run(variant, layers, features, n_features, X, block, n_threads, tile):
-    sparse_layers = [SparseLayer(w, b, a, block) for w, b, a in layers]
-    segment = Segment(sparse_layers, features, n_features)
-    module = _kernels._variant(variant)
-    original = _kernels._module
-    _kernels._module = module
-    try:
-        return segment(X, n_threads, tile)
-    finally:
-        _kernels._module = original
-
-
-@pytest.fixture(autouse=True)
-def restore_module():
-    original = _kernels._module
-    yield
-    _kernels._module = original
+def run(variant, layers, features, n_features, X, blocks, n_threads, tile):
+    """Output of a segment of ``layers``, with ``blocks``: one, or one per layer."""
+    if isinstance(blocks[0], int):
+        blocks = [blocks] * len(layers)
+    sparse_layers = [
+        SparseLayer(w, b, a, block) for (w, b, a), block in zip(layers, blocks)
+    ]
+    segment = Segment(sparse_layers, features, n_features, variant=variant)
+    return segment(X, n_threads, tile)
 
 
 # ----------------------------------------------------------------------
@@ -114,14 +106,15 @@ def test_threads_follow_threadpoolctl_and_n_jobs_conventions():
     widths=st.lists(st.integers(0, 23), min_size=2, max_size=4),
     density=st.sampled_from([0.0, 0.1, 0.5, 1.0]),
     n_samples=st.sampled_from([0, 1, 2, 7, 40, 150]),
-    block=st.sampled_from(BLOCKS),
+    blocks=st.lists(st.sampled_from(BLOCKS), min_size=3, max_size=3),
     dtype=st.sampled_from([np.float32, np.float64]),
     n_threads=st.sampled_from([1, 2]),
     tile=st.sampled_from([1, 5, 32, 64]),
 )
 def test_segment_matches_the_dense_forward_pass(
-    seed, widths, density, n_samples, block, dtype, n_threads, tile
+    seed, widths, density, n_samples, blocks, dtype, n_threads, tile
 ):
+    # Each layer has its own block shape, CSR being (1, 1).
     rng = np.random.default_rng(seed)
     widths[0] = max(widths[0], 1)
     activations = rng.choice(list(HIDDEN), size=len(widths) - 1)
@@ -131,7 +124,7 @@ def test_segment_matches_the_dense_forward_pass(
     X = rng.standard_normal((n_samples, n_features)).astype(dtype)
     expected = reference(X, layers, features)
     for variant in VARIANTS:
-        got = run(variant, layers, features, n_features, X, block, n_threads, tile)
+        got = run(variant, layers, features, n_features, X, blocks, n_threads, tile)
         check_close(got, expected, dtype)
 
 

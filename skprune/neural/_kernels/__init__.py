@@ -1,10 +1,10 @@
 """Compiled kernels of the sparse forward pass, and the checks before them.
 
 The kernels (``_impl.pxi``) are compiled once per instruction set: ``_generic``
-for the baseline of the target and, on x86-64, ``_avx2`` (AVX2 and FMA) and
-``_avx512`` (AVX-512F); the fastest one the processor runs is imported
-(``SKPRUNE_KERNELS=generic``, ``avx2`` or ``avx512`` in the environment
-chooses another). They trust their arguments: :class:`Segment` checks
+for the baseline of the target and, on x86-64, ``_avx2`` (AVX2 and FMA),
+imported instead on processors that have them (``SKPRUNE_KERNELS=generic``
+in the environment keeps the baseline). AVX-512 was measured no faster: the
+kernels wait on the cache, not on arithmetic. They trust their arguments: :class:`Segment` checks
 every array once when it is built, and every input when it runs, so that no
 input a user can pass reads or writes out of bounds.
 """
@@ -59,7 +59,7 @@ def _select_module():
 _module = _select_module()
 
 KERNEL_VARIANT = _module.__name__.rsplit("._", 1)[-1]
-"""Instruction set the kernels run with: "generic", "avx2" or "avx512"."""
+"""Instruction set the kernels run with: "generic" or "avx2"."""
 
 HAVE_OPENMP = _generic.HAVE_OPENMP
 """Whether the kernels were built with OpenMP."""
@@ -74,6 +74,8 @@ _N_FIELDS = _module.META_FIELDS
 
 _PHYSICAL_CORES = cpu_count(only_physical_cores=True)
 _CORES = cpu_count()
+# OpenMP reads the variable once, when it starts.
+_OMP_NUM_THREADS_SET = "OMP_NUM_THREADS" in os.environ
 
 
 def effective_n_threads(n_threads=None):
@@ -89,7 +91,7 @@ def effective_n_threads(n_threads=None):
         return 1
     if n_threads is None:
         limit = _module.max_threads()
-        if "OMP_NUM_THREADS" not in os.environ:
+        if not _OMP_NUM_THREADS_SET:
             limit = min(limit, _PHYSICAL_CORES)
         return max(1, limit)
     if n_threads < 0:
@@ -188,9 +190,12 @@ class Segment:
     n_features : int
         Width of the input.
     split_nnz : int, default=50000
+    variant : str, default=None
+        Variant of the kernels (see :func:`available_variants`); None runs
+        the fastest.
     """
 
-    def __init__(self, layers, features, n_features, split_nnz=50_000):
+    def __init__(self, layers, features, n_features, split_nnz=50_000, variant=None):
         if not layers:
             raise ValueError("A segment needs at least one layer.")
         self.dtype = layers[0].data.dtype
@@ -214,17 +219,17 @@ class Segment:
         self.index_itemsize = np.dtype(index_dtype).itemsize
         self._meta = np.zeros((len(layers), _N_FIELDS), dtype=np.int64)
         indptr, indices, data, bias = [], [], [], []
-        n_indptr = n_blocks = n_bias = 0
+        n_indptr = n_blocks = n_values = n_bias = 0
         for k, layer in enumerate(layers):
             self._meta[k] = (
                 layer.n_in,
                 layer.n_out,
                 n_indptr,
                 n_blocks,
+                n_values,
                 n_bias,
                 *layer.block,
                 ACTIVATION_CODES[layer.activation],
-                *([0] * (_N_FIELDS - 8)),
             )
             indptr.append(layer.indptr)
             indices.append(layer.indices)
@@ -232,6 +237,7 @@ class Segment:
             bias.append(layer.bias)
             n_indptr += len(layer.indptr)
             n_blocks += len(layer.indices)
+            n_values += len(layer.data)
             n_bias += len(layer.bias)
         # One element more than needed: the kernels take the address of the
         # first element even of an empty array.
@@ -245,6 +251,19 @@ class Segment:
         )
         self.buffer_rows = max(
             max(layer.buffer_rows for layer in layers), len(features), 1
+        )
+        module = _module if variant is None else _variant(variant)
+        if module is None:
+            raise ValueError(f"The kernels of variant {variant!r} are not built.")
+        self._network = module.Network(
+            self._meta,
+            self._indptr,
+            self._indices,
+            self._data,
+            self._bias,
+            self._features,
+            self._split,
+            self.buffer_rows,
         )
         self.nbytes = sum(layer.nbytes(self.index_itemsize) for layer in layers)
 
@@ -280,21 +299,7 @@ class Segment:
         workspace = np.empty(size, dtype=self.dtype)
         if self.n_outputs == 0:
             return Y
-        _module.forward(
-            X,
-            Y,
-            self._meta,
-            self._indptr,
-            self._indices,
-            self._data,
-            self._bias,
-            self._features,
-            self._split,
-            workspace,
-            tile,
-            self.buffer_rows,
-            n_threads,
-        )
+        self._network.forward(X, Y, workspace, tile, n_threads)
         return Y
 
 

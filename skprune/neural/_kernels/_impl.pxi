@@ -18,6 +18,12 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport exp, tanh
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t
 from libc.string cimport memset
+from cpython.buffer cimport (
+    PyBUF_ANY_CONTIGUOUS,
+    PyBUF_WRITABLE,
+    PyBuffer_Release,
+    PyObject_GetBuffer,
+)
 
 cdef extern from *:
     """
@@ -42,12 +48,13 @@ cdef enum:
     N_IN = 0
     N_OUT = 1
     INDPTR_AT = 2
-    DATA_AT = 3
-    BIAS_AT = 4
-    BLOCK_R = 5
-    BLOCK_C = 6
-    ACTIVATION = 7
-    N_FIELDS = 8
+    INDEX_AT = 3
+    VALUE_AT = 4
+    BIAS_AT = 5
+    BLOCK_R = 6
+    BLOCK_C = 7
+    ACTIVATION = 8
+    N_FIELDS = 9
 
 # Activation codes, as in skprune/neural/_kernels/__init__.py.
 cdef enum:
@@ -65,9 +72,7 @@ cdef extern from *:
     static int skprune_cpu_level(void) {
     #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
         __builtin_cpu_init();
-        if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
-            return 0;
-        return __builtin_cpu_supports("avx512f") ? 2 : 1;
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     #else
         return 0;
     #endif
@@ -78,7 +83,7 @@ cdef extern from *:
 
 def cpu_variants():
     """Variants of the kernels this processor runs, the fastest last."""
-    return ("generic", "avx2", "avx512")[: skprune_cpu_level() + 1]
+    return ("generic", "avx2")[: skprune_cpu_level() + 1]
 
 
 def max_threads():
@@ -176,14 +181,14 @@ cdef void layer_vector(
 ) noexcept nogil:
     if meta[BLOCK_R] == 1 and meta[BLOCK_C] == 1:
         csr_vector_rows(
-            indptr + meta[INDPTR_AT], indices + meta[DATA_AT],
-            data + meta[DATA_AT], bias + meta[BIAS_AT], x, out, start, stop,
+            indptr + meta[INDPTR_AT], indices + meta[INDEX_AT],
+            data + meta[VALUE_AT], bias + meta[BIAS_AT], x, out, start, stop,
             <int>meta[ACTIVATION],
         )
     else:
         block_vector_rows(
-            indptr + meta[INDPTR_AT], indices + meta[DATA_AT],
-            data + meta[DATA_AT] * meta[BLOCK_R] * meta[BLOCK_C],
+            indptr + meta[INDPTR_AT], indices + meta[INDEX_AT],
+            data + meta[VALUE_AT],
             bias + meta[BIAS_AT], x, out, start, stop, meta[BLOCK_R],
             meta[BLOCK_C], <int>meta[ACTIVATION],
         )
@@ -380,8 +385,8 @@ cdef void layer_tile(
     cdef Py_ssize_t R = meta[BLOCK_R], C = meta[BLOCK_C]
     if R == 1 and C == 1:
         csr_tile(
-            indptr + meta[INDPTR_AT], indices + meta[DATA_AT],
-            data + meta[DATA_AT], bias + meta[BIAS_AT], H, out, meta[N_OUT],
+            indptr + meta[INDPTR_AT], indices + meta[INDEX_AT],
+            data + meta[VALUE_AT], bias + meta[BIAS_AT], H, out, meta[N_OUT],
             width, <int>meta[ACTIVATION],
         )
         return
@@ -392,8 +397,8 @@ cdef void layer_tile(
             (padded_in(meta) - meta[N_IN]) * width * sizeof(floating),
         )
     block_tile(
-        indptr + meta[INDPTR_AT], indices + meta[DATA_AT],
-        data + meta[DATA_AT] * R * C, bias + meta[BIAS_AT], H, out,
+        indptr + meta[INDPTR_AT], indices + meta[INDEX_AT],
+        data + meta[VALUE_AT], bias + meta[BIAS_AT], H, out,
         n_rows(meta), width, R, C, <int>meta[ACTIVATION],
     )
 
@@ -569,44 +574,139 @@ cdef void sample_forward(
         y[f] = H[f]
 
 
-def forward(
-    const floating[:, ::1] X,
-    floating[:, ::1] Y,
-    const int64_t[:, ::1] meta,
-    const int64_t[::1] indptr,
-    const index_t[::1] indices,
-    const floating[::1] data,
-    const floating[::1] bias,
-    const int64_t[::1] features,
-    const int64_t[::1] split,
-    floating[::1] workspace,
-    Py_ssize_t tile,
-    Py_ssize_t buffer_rows,
-    int n_threads,
-):
-    """Output of a segment of sparse layers for the samples of ``X``.
+cdef void* data_address(object array, bint writable) except NULL:
+    """Address of the data of a C-contiguous array (checked by the caller)."""
+    cdef Py_buffer view
+    cdef int flags = PyBUF_ANY_CONTIGUOUS | (PyBUF_WRITABLE if writable else 0)
+    PyObject_GetBuffer(array, &view, flags)
+    cdef void* address = view.buf
+    PyBuffer_Release(&view)
+    if address == NULL:
+        raise ValueError("An array without data.")
+    return address
+
+
+cdef class Network:
+    """Flat arrays of a segment of layers, for :meth:`forward`.
 
     Only for arrays checked by ``skprune.neural._kernels.Segment``: nothing
-    here checks a shape or an index. ``workspace`` holds ``2 * buffer_rows``
-    values for one sample, else ``2 * n_threads * buffer_rows * tile``.
+    here checks a shape or an index. The arrays are kept alive with the
+    object and must not change.
     """
-    cdef Py_ssize_t n_samples = X.shape[0]
-    cdef Py_ssize_t n_layers = meta.shape[0]
-    if n_samples == 0:
-        return
-    if n_samples == 1:
+
+    cdef object arrays
+    cdef bint single
+    cdef int index_size
+    cdef Py_ssize_t n_layers, n_used, buffer_rows
+    cdef const int64_t* meta
+    cdef const int64_t* indptr
+    cdef const void* indices
+    cdef const void* data
+    cdef const void* bias
+    cdef const int64_t* features
+    cdef const int64_t* split
+
+    def __init__(
+        self, meta, indptr, indices, data, bias, features, split, buffer_rows
+    ):
+        self.arrays = (meta, indptr, indices, data, bias, features, split)
+        self.single = data.dtype.itemsize == 4
+        self.index_size = indices.dtype.itemsize
+        self.n_layers = len(meta)
+        self.n_used = len(features) - 1  # one element of padding
+        self.buffer_rows = buffer_rows
+        self.meta = <const int64_t*>data_address(meta, False)
+        self.indptr = <const int64_t*>data_address(indptr, False)
+        self.indices = data_address(indices, False)
+        self.data = data_address(data, False)
+        self.bias = data_address(bias, False)
+        self.features = <const int64_t*>data_address(features, False)
+        self.split = <const int64_t*>data_address(split, False)
+
+    def forward(
+        self,
+        X,
+        Y,
+        workspace,
+        Py_ssize_t tile,
+        int n_threads,
+    ):
+        """``Y`` for ``X``, both C-contiguous in the network's dtype.
+
+        ``workspace`` holds ``2 * buffer_rows`` values for one sample, else
+        ``2 * n_threads * buffer_rows * tile``.
+        """
+        cdef Py_ssize_t n_samples = X.shape[0]
+        cdef Py_ssize_t n_features = X.shape[1]
+        cdef Py_ssize_t n_outputs = Y.shape[1]
+        if n_samples == 0:
+            return
+        cdef void* x = data_address(X, False)
+        cdef void* y = data_address(Y, True)
+        cdef void* w = data_address(workspace, True)
         with nogil:
-            sample_forward(
-                &X[0, 0], &Y[0, 0], &meta[0, 0], n_layers, &indptr[0],
-                &indices[0], &data[0], &bias[0], &features[0],
-                features.shape[0], &workspace[0], &workspace[buffer_rows],
-                &split[0], n_threads,
+            if self.single:
+                self.run(
+                    <const float*>x, <float*>y, <float*>w, n_samples,
+                    n_features, n_outputs, tile, n_threads,
+                )
+            else:
+                self.run(
+                    <const double*>x, <double*>y, <double*>w, n_samples,
+                    n_features, n_outputs, tile, n_threads,
+                )
+
+    cdef void run(
+        self,
+        const floating* X,
+        floating* Y,
+        floating* workspace,
+        Py_ssize_t n_samples,
+        Py_ssize_t n_features,
+        Py_ssize_t n_outputs,
+        Py_ssize_t tile,
+        int n_threads,
+    ) noexcept nogil:
+        if self.index_size == 1:
+            self.run_indexed(
+                <const uint8_t*>self.indices, X, Y, workspace, n_samples,
+                n_features, n_outputs, tile, n_threads,
             )
-        return
-    with nogil:
-        batch_forward(
-            &X[0, 0], n_samples, X.shape[1], &Y[0, 0], Y.shape[1], &meta[0, 0],
-            n_layers, &indptr[0], &indices[0], &data[0], &bias[0], &features[0],
-            features.shape[0], tile, &workspace[0], buffer_rows * tile,
-            n_threads,
-        )
+        elif self.index_size == 2:
+            self.run_indexed(
+                <const uint16_t*>self.indices, X, Y, workspace, n_samples,
+                n_features, n_outputs, tile, n_threads,
+            )
+        else:
+            self.run_indexed(
+                <const uint32_t*>self.indices, X, Y, workspace, n_samples,
+                n_features, n_outputs, tile, n_threads,
+            )
+
+    cdef void run_indexed(
+        self,
+        const index_t* indices,
+        const floating* X,
+        floating* Y,
+        floating* workspace,
+        Py_ssize_t n_samples,
+        Py_ssize_t n_features,
+        Py_ssize_t n_outputs,
+        Py_ssize_t tile,
+        int n_threads,
+    ) noexcept nogil:
+        cdef const floating* data = <const floating*>self.data
+        cdef const floating* bias = <const floating*>self.bias
+        if n_samples == 1:
+            sample_forward(
+                X, Y, self.meta, self.n_layers, self.indptr, indices, data,
+                bias, self.features, self.n_used, workspace,
+                workspace + self.buffer_rows, self.split, n_threads,
+            )
+        else:
+            batch_forward(
+                X, n_samples, n_features, Y, n_outputs, self.meta,
+                self.n_layers, self.indptr, indices, data, bias,
+                self.features, self.n_used, tile, workspace,
+                self.buffer_rows * tile, n_threads,
+            )

@@ -1,6 +1,6 @@
 /* Inner loops of the tile kernels, with their sums held in vector registers.
  *
- * A vector is 32 bytes, 64 with AVX-512. A chunk is a row (or a block of R rows) of a layer's output for a few
+ * A vector is 32 bytes. A chunk is a row (or a block of R rows) of a layer's output for a few
  * consecutive samples of a tile stored by units: for every nonzero (block)
  * of the row, a contiguous row of the input is scaled and added to the sums.
  * GCC and Clang vector extensions keep the sums in registers whatever the
@@ -16,16 +16,18 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SKP_VECTORS 1
-#if defined(__AVX512F__)
-#define SKP_VECTOR_BYTES 64
-#else
 #define SKP_VECTOR_BYTES 32
-#endif
 typedef float skp_vf __attribute__((vector_size(SKP_VECTOR_BYTES)));
 typedef double skp_vd __attribute__((vector_size(SKP_VECTOR_BYTES)));
 #else
 #define SKP_VECTORS 0
 #define SKP_VECTOR_BYTES 32
+#endif
+
+/* Nonzeros ahead whose input rows are prefetched: the rows are scattered
+ * through a tile's activations, where no hardware prefetcher finds them. */
+#ifndef SKP_AHEAD
+#define SKP_AHEAD 5
 #endif
 
 #define SKP_LANES(T) (SKP_VECTOR_BYTES / (int)sizeof(T))
@@ -44,6 +46,12 @@ typedef double skp_vd __attribute__((vector_size(SKP_VECTOR_BYTES)));
         for (p = p0; p < p1; p++) {                                           \
             const T *row = H + (Py_ssize_t)indices[p] * width;                \
             V w = (V){0} + data[p];                                           \
+            if (p + SKP_AHEAD < p1) {                                         \
+                const char *next =                                            \
+                    (const char *)(H + (Py_ssize_t)indices[p + SKP_AHEAD] * width); \
+                for (v = 0; v < N * SKP_VECTOR_BYTES; v += 64)                \
+                    __builtin_prefetch(next + v);                             \
+            }                                                                 \
             for (v = 0; v < N; v++) {                                         \
                 memcpy(&x, row + v * SKP_LANES(T), sizeof x);                 \
                 acc[v] += w * x;                                              \
@@ -65,6 +73,13 @@ typedef double skp_vd __attribute__((vector_size(SKP_VECTOR_BYTES)));
             for (v = 0; v < 8 / R; v++) acc[r][v] = (V){0} + bias[r];         \
         for (p = p0; p < p1; p++) {                                           \
             const T *block = data + p * R * C;                                \
+            if (p + SKP_AHEAD < p1) {                                         \
+                const T *next =                                               \
+                    H + (Py_ssize_t)indices[p + SKP_AHEAD] * C * width;       \
+                for (c = 0; c < C; c++)                                       \
+                    for (v = 0; v < 8 / R * SKP_VECTOR_BYTES; v += 64)        \
+                        __builtin_prefetch((const char *)(next + c * width) + v); \
+            }                                                                 \
             for (c = 0; c < C; c++) {                                         \
                 const T *row = H + ((Py_ssize_t)indices[p] * C + c) * width;  \
                 for (v = 0; v < 8 / R; v++)                                   \
