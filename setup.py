@@ -81,6 +81,11 @@ def _openmp_flags(compiler):
 
 
 class BuildKernels(build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:  # the variants compile side by side
+            self.parallel = os.cpu_count() or 1
+
     def build_extensions(self):
         unix = self.compiler.compiler_type != "msvc"
         openmp = _openmp_flags(self.compiler)

@@ -340,6 +340,9 @@ class _SparseStage:
             tile = self._tiles.get(n_threads)
             if tile is None:
                 tile = self._measure_tile(H, n_threads)
+            # Enough tiles for every thread.
+            share = -(-len(H) // n_threads)
+            tile = min(tile, max(TILE_SIZES[0], -(-share // 8) * 8))
         return self.segment(H, n_threads, tile)
 
     def _measure_tile(self, H, n_threads):
