@@ -110,15 +110,14 @@ class BuildKernels(build_ext):
 def _extensions():
     from Cython.Build import cythonize
 
-    names = ["_generic"]
+    # Top-level modules, not inside the package: from a source checkout,
+    # ``python -m skprune`` imports the package from the checkout, which has
+    # no compiled files, and still finds the kernels where pip put them.
+    names = ["generic"]
     if platform.machine().lower() in ("x86_64", "amd64"):
-        names += list(VARIANTS)
+        names += [variant.lstrip("_") for variant in VARIANTS]
     extensions = [
-        Extension(
-            f"skprune.neural._kernels.{name}",
-            [f"{KERNELS}/{name}.pyx"],
-            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        )
+        Extension(f"_skprune_kernels_{name}", [f"{KERNELS}/_skprune_kernels_{name}.pyx"])
         for name in names
     ]
     return cythonize(

@@ -1,12 +1,16 @@
 """Compiled kernels of the sparse forward pass, and the checks before them.
 
-The kernels (``_impl.pxi``) are compiled once per instruction set: ``_generic``
-for the baseline of the target and, on x86-64, ``_avx2`` (AVX2 and FMA),
-imported instead on processors that have them (``SKPRUNE_KERNELS=generic``
-in the environment keeps the baseline). AVX-512 was measured no faster: the
-kernels wait on the cache, not on arithmetic. They trust their arguments: :class:`Segment` checks
-every array once when it is built, and every input when it runs, so that no
-input a user can pass reads or writes out of bounds.
+The kernels (``_impl.pxi``) are compiled once per instruction set, into
+top-level modules (so that a source checkout, which has no compiled files,
+still finds those pip installed): ``_skprune_kernels_generic`` for the
+baseline of the target and, on x86-64, ``_skprune_kernels_avx2`` (AVX2 and
+FMA), imported instead on processors that have them
+(``SKPRUNE_KERNELS=generic`` in the environment keeps the baseline). AVX-512
+was measured no faster: the kernels wait on the cache, not on arithmetic.
+
+The kernels trust their arguments: :class:`Segment` checks every array once
+when it is built, and every input when it runs, so that no input a user can
+pass reads or writes out of bounds.
 """
 
 import importlib
@@ -18,22 +22,32 @@ from scipy import sparse
 
 from .._storage import _smallest_uint
 
-try:
-    from . import _generic
-except ImportError as error:  # pragma: no cover
+ABI = 1
+"""Version of the interface between this module and the compiled kernels."""
+
+
+def _variant(name):
+    """The compiled module of a variant, or None if it is not built."""
+    try:
+        module = importlib.import_module(f"_skprune_kernels_{name}")
+    except ImportError:
+        return None
+    if getattr(module, "ABI", None) != ABI:
+        raise ImportError(
+            f"The compiled kernels {module.__file__} were built for another "
+            "version of skprune: install this one again (`pip install .`)."
+        )
+    return module
+
+
+_generic = _variant("generic")
+if _generic is None:  # pragma: no cover
     raise ImportError(
         "The compiled kernels of skprune.neural are not built. Install skprune "
         "with `pip install .` (a C compiler is needed) or, in a source "
         "checkout, build them in place with `python setup.py build_ext "
         "--inplace`."
-    ) from error
-
-
-def _variant(name):
-    try:
-        return importlib.import_module(f"{__name__}._{name}")
-    except ImportError:  # pragma: no cover - a build without the variant
-        return None
+    )
 
 
 def available_variants():
@@ -58,7 +72,7 @@ def _select_module():
 
 _module = _select_module()
 
-KERNEL_VARIANT = _module.__name__.rsplit("._", 1)[-1]
+KERNEL_VARIANT = _module.__name__.rsplit("_", 1)[-1]
 """Instruction set the kernels run with: "generic" or "avx2"."""
 
 HAVE_OPENMP = _generic.HAVE_OPENMP

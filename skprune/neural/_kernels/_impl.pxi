@@ -63,6 +63,7 @@ cdef enum:
     TANH = 2
     LOGISTIC = 3
 
+ABI = 1  # as skprune.neural._kernels.ABI
 HAVE_OPENMP = bool(SKPRUNE_HAVE_OPENMP)
 META_FIELDS = N_FIELDS
 
