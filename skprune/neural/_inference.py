@@ -336,14 +336,14 @@ class _SparseStage:
         self._tiles = {}
 
     def __call__(self, H, n_threads, tile):
-        if tile is None:
+        if tile is None and len(H) > 1:
             tile = self._tiles.get(n_threads)
             if tile is None:
                 tile = self._measure_tile(H, n_threads)
             # Enough tiles for every thread.
             share = -(-len(H) // n_threads)
             tile = min(tile, max(TILE_SIZES[0], -(-share // 8) * 8))
-        return self.segment(H, n_threads, tile)
+        return self.segment(H, n_threads, tile or 1)
 
     def _measure_tile(self, H, n_threads):
         """The fastest tile size on up to 512 samples of ``H``, kept."""
@@ -523,7 +523,7 @@ class InferencePlan:
                     coef,
                     np.asarray(bias, dtype=self.dtype),
                     features,
-                    activation if k < len(coefs) - 1 else "identity",
+                    activation if k < len(coefs) - 1 else out_activation,
                     block,
                 )
             )
@@ -660,14 +660,7 @@ class InferencePlan:
             H = X if X.dtype == self.dtype else X.astype(self.dtype)
         for stage in self._stages_for(kernels, start):
             H = stage(H, n_threads, self.tile_size)
-        if n_samples == 1 and self.out_activation == "softmax":
-            # Reductions of a vector cost less than those along an axis.
-            h = H[0]
-            h -= h.max()
-            np.exp(h, out=h)
-            h /= h.sum()
-            return H
-        return ACTIVATIONS[self.out_activation](H)
+        return H
 
     def _first_layer_sparse(self, X):
         """Activations of the first layer for a sparse ``X``."""

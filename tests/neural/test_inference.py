@@ -137,7 +137,8 @@ def test_plan_matches_dense_forward_on_random_networks(
             mask = np.kron(kept, np.ones((1, 4), dtype=bool))[:, :fan_out]
         else:
             mask = rng.random((fan_in, fan_out)) < density
-        coefs.append((rng.standard_normal((fan_in, fan_out)) * mask).astype(dtype))
+        coef = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in) * mask
+        coefs.append(coef.astype(dtype))
         intercepts.append(rng.standard_normal(fan_out).astype(dtype))
     plan = InferencePlan(coefs, intercepts, activation, out_activation, kernel=kernel)
     X = rng.standard_normal((n_samples, widths[0])).astype(dtype)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
-from scipy.special import expit
+from scipy.special import expit, softmax
 from threadpoolctl import threadpool_limits
 
 from skprune.neural import _kernels
@@ -24,11 +24,19 @@ VARIANTS = _kernels.available_variants()
 BLOCKS = [(1, 1), (2, 1), (4, 1), (8, 1), (1, 2), (1, 4), (2, 2), (4, 3)]
 
 
+OUTPUT = {
+    "identity": lambda z: z,
+    "logistic": expit,
+    "exp": np.exp,
+    "softmax": lambda z: softmax(z, axis=1),
+}
+
+
 def reference(X, layers, features):
     """Dense float64 forward pass of ``layers`` over ``X[:, features]``."""
     h = np.asarray(X, dtype=np.float64)[:, features]
     for weights, bias, activation in layers:
-        h = HIDDEN[activation](h @ weights.T.astype(np.float64) + bias)
+        h = {**HIDDEN, **OUTPUT}[activation](h @ weights.T.astype(np.float64) + bias)
     return h
 
 
@@ -143,6 +151,24 @@ def test_every_kernel_path_on_a_wide_layer(variant, dtype, block, activation):
         check_close(got, expected[:n_samples], dtype)
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("out_activation", list(OUTPUT))
+def test_output_activations_of_the_last_layer(variant, dtype, out_activation):
+    rng = np.random.default_rng(0)
+    layers = random_layers(
+        rng, [30, 20, 7], 0.4, dtype, ["tanh", out_activation]
+    )
+    X = rng.standard_normal((100, 30)).astype(dtype)
+    expected = reference(X, layers, np.arange(30))
+    for n_samples, tile in ((1, 1), (100, 32)):
+        got = run(variant, layers, np.arange(30), 30, X[:n_samples], (1, 1), 2, tile)
+        check_close(got, expected[:n_samples], dtype)
+    first = SparseLayer(*layers[0][:2], "softmax")
+    with pytest.raises(ValueError, match="Only the last layer"):
+        Segment([first, SparseLayer(*layers[1])], np.arange(30), 30)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_one_sample_splits_large_layers_among_threads(dtype):
     rng = np.random.default_rng(0)
@@ -255,7 +281,7 @@ def test_corrupt_layers_are_rejected_before_any_kernel():
     with pytest.raises(ValueError, match="Blocks of 3x1"):
         SparseLayer(weights, bias, "relu", (3, 1))
     with pytest.raises(ValueError, match="activation"):
-        SparseLayer(weights, bias, "softmax")
+        SparseLayer(weights, bias, "softplus")
     with pytest.raises(TypeError, match="No kernel"):
         Segment(
             [SparseLayer(weights.astype(np.float16), bias, "relu")], np.arange(6), 6

@@ -78,7 +78,18 @@ KERNEL_VARIANT = _module.__name__.rsplit("_", 1)[-1]
 HAVE_OPENMP = _generic.HAVE_OPENMP
 """Whether the kernels were built with OpenMP."""
 
-ACTIVATION_CODES = {"identity": 0, "relu": 1, "tanh": 2, "logistic": 3}
+ACTIVATION_CODES = {
+    "identity": 0,
+    "relu": 1,
+    "tanh": 2,
+    "logistic": 3,
+    "exp": 4,
+    "softmax": 5,
+}
+"""Activations the kernels apply, by their code in the kernels.
+
+``"softmax"`` is over a sample's outputs, so only a segment's last layer
+may have it."""
 
 BLOCK_ROWS = (1, 2, 4, 8)
 """Output units a block may have (the kernels keep 8 vectors of sums)."""
@@ -122,7 +133,7 @@ class SparseLayer:
         The layer's weight matrix, outputs by rows (the transpose of a
         ``coefs_`` matrix).
     bias : ndarray of shape (n_out,)
-    activation : {"identity", "relu", "tanh", "logistic"}
+    activation : {"identity", "relu", "tanh", "logistic", "exp", "softmax"}
     block : tuple of (int, int), default=(1, 1)
         ``(R, C)``: blocks of ``R`` outputs by ``C`` inputs; ``(1, 1)`` is
         CSR. The matrix is padded with zeros to whole blocks.
@@ -224,6 +235,8 @@ class Segment:
         for before, after in zip(layers, layers[1:]):
             if after.n_in != before.n_out:
                 raise ValueError("Consecutive layers do not have matching widths.")
+            if before.activation == "softmax":
+                raise ValueError("Only the last layer of a segment may be a softmax.")
         for layer in layers:
             _check_layer(layer, self.dtype)
         self.layers = list(layers)

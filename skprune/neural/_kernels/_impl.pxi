@@ -62,6 +62,8 @@ cdef enum:
     RELU = 1
     TANH = 2
     LOGISTIC = 3
+    EXP = 4
+    SOFTMAX = 5  # of a sample's outputs, once the last layer is done
 
 ABI = 1  # as skprune.neural._kernels.ABI
 HAVE_OPENMP = bool(SKPRUNE_HAVE_OPENMP)
@@ -99,7 +101,31 @@ cdef inline floating activate(floating z, int activation) noexcept nogil:
         return tanh(z)
     if activation == LOGISTIC:
         return 1.0 / (1.0 + exp(-z))
+    if activation == EXP:
+        return exp(z)
     return z
+
+
+cdef void softmax_rows(
+    floating* Y, Py_ssize_t n_rows, Py_ssize_t n_columns
+) noexcept nogil:
+    """Softmax of every row of ``Y``, in place."""
+    cdef Py_ssize_t i, j
+    cdef floating* y
+    cdef floating top
+    cdef double total
+    for i in range(n_rows):
+        y = Y + i * n_columns
+        top = y[0]
+        for j in range(1, n_columns):
+            if y[j] > top:
+                top = y[j]
+        total = 0
+        for j in range(n_columns):
+            y[j] = exp(y[j] - top)
+            total += y[j]
+        for j in range(n_columns):
+            y[j] = y[j] / total
 
 
 # ----------------------------------------------------------------------
@@ -439,6 +465,8 @@ cdef void tile_forward(
         H = Z
         Z = swap
     scatter_outputs(H, width, Y + start * n_outputs, n_outputs)
+    if meta[(n_layers - 1) * N_FIELDS + ACTIVATION] == SOFTMAX:
+        softmax_rows(Y + start * n_outputs, width, n_outputs)
 
 
 # Transposes go by squares of TRANSPOSE x TRANSPOSE: the rows they touch
@@ -571,8 +599,11 @@ cdef void sample_forward(
         swap = H
         H = Z
         Z = swap
-    for f in range(meta[(n_layers - 1) * N_FIELDS + N_OUT]):
+    layer = meta + (n_layers - 1) * N_FIELDS
+    for f in range(layer[N_OUT]):
         y[f] = H[f]
+    if layer[ACTIVATION] == SOFTMAX:
+        softmax_rows(y, 1, layer[N_OUT])
 
 
 cdef void* data_address(object array, bint writable) except NULL:
