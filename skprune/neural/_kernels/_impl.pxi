@@ -38,6 +38,18 @@ cdef extern from *:
     int SKPRUNE_HAVE_OPENMP
     int omp_get_max_threads() noexcept nogil
 
+cdef extern from "_microkernels.h" nogil:
+    int SKP_VECTOR_BYTES
+    float skp_dot_float(const void*, int, const float*, int64_t, int64_t, const float*)
+    double skp_dot_double(const void*, int, const double*, int64_t, int64_t, const double*)
+    void skp_chunk8_float(const void*, int, const float*, int64_t, int64_t, float, const float*, Py_ssize_t, float*)
+    void skp_chunk2_float(const void*, int, const float*, int64_t, int64_t, float, const float*, Py_ssize_t, float*)
+    void skp_block_float(const void*, int, int, const float*, int64_t, int64_t, const float*, Py_ssize_t, const float*, Py_ssize_t, float*)
+    void skp_chunk8_double(const void*, int, const double*, int64_t, int64_t, double, const double*, Py_ssize_t, double*)
+    void skp_chunk2_double(const void*, int, const double*, int64_t, int64_t, double, const double*, Py_ssize_t, double*)
+    void skp_block_double(const void*, int, int, const double*, int64_t, int64_t, const double*, Py_ssize_t, const double*, Py_ssize_t, double*)
+
+
 ctypedef fused index_t:
     uint8_t
     uint16_t
@@ -145,23 +157,18 @@ cdef void csr_vector_rows(
     int activation,
 ) noexcept nogil:
     """``out[j] = f(b[j] + W[j] . x)`` for the rows ``start:stop``."""
-    cdef Py_ssize_t j, p, end
-    cdef floating a0, a1, a2, a3
+    cdef Py_ssize_t j
+    cdef floating total
     for j in range(start, stop):
-        # Four sums hide the latency of the gathers and additions.
-        a0 = a1 = a2 = a3 = 0
-        p = indptr[j]
-        end = indptr[j + 1]
-        while p + 4 <= end:
-            a0 += data[p] * x[indices[p]]
-            a1 += data[p + 1] * x[indices[p + 1]]
-            a2 += data[p + 2] * x[indices[p + 2]]
-            a3 += data[p + 3] * x[indices[p + 3]]
-            p += 4
-        while p < end:
-            a0 += data[p] * x[indices[p]]
-            p += 1
-        out[j] = activate(bias[j] + ((a0 + a1) + (a2 + a3)), activation)
+        if floating is float:
+            total = skp_dot_float(
+                indices, sizeof(index_t), data, indptr[j], indptr[j + 1], x
+            )
+        else:
+            total = skp_dot_double(
+                indices, sizeof(index_t), data, indptr[j], indptr[j + 1], x
+            )
+        out[j] = activate(bias[j] + total, activation)
 
 
 cdef void block_vector_rows(
@@ -233,16 +240,6 @@ cdef inline Py_ssize_t padded_in(const int64_t* meta) noexcept nogil:
 # ----------------------------------------------------------------------
 # A tile of samples, stored by units
 # ----------------------------------------------------------------------
-
-
-cdef extern from "_microkernels.h" nogil:
-    int SKP_VECTOR_BYTES
-    void skp_chunk8_float(const void*, int, const float*, int64_t, int64_t, float, const float*, Py_ssize_t, float*)
-    void skp_chunk2_float(const void*, int, const float*, int64_t, int64_t, float, const float*, Py_ssize_t, float*)
-    void skp_block_float(const void*, int, int, const float*, int64_t, int64_t, const float*, Py_ssize_t, const float*, Py_ssize_t, float*)
-    void skp_chunk8_double(const void*, int, const double*, int64_t, int64_t, double, const double*, Py_ssize_t, double*)
-    void skp_chunk2_double(const void*, int, const double*, int64_t, int64_t, double, const double*, Py_ssize_t, double*)
-    void skp_block_double(const void*, int, int, const double*, int64_t, int64_t, const double*, Py_ssize_t, const double*, Py_ssize_t, double*)
 
 
 cdef inline void csr_row_tail(
