@@ -42,6 +42,8 @@ cdef extern from "_microkernels.h" nogil:
     int SKP_VECTOR_BYTES
     float skp_dot_float(const void*, int, const float*, int64_t, int64_t, const float*)
     double skp_dot_double(const void*, int, const double*, int64_t, int64_t, const double*)
+    void skp_block_vector_float(const void*, int, int, const float*, int64_t, int64_t, Py_ssize_t, const float*, float*)
+    void skp_block_vector_double(const void*, int, int, const double*, int64_t, int64_t, Py_ssize_t, const double*, double*)
     void skp_chunk8_float(const void*, int, const float*, int64_t, int64_t, float, const float*, Py_ssize_t, float*)
     void skp_chunk2_float(const void*, int, const float*, int64_t, int64_t, float, const float*, Py_ssize_t, float*)
     void skp_block_float(const void*, int, int, const float*, int64_t, int64_t, const float*, Py_ssize_t, const float*, Py_ssize_t, float*)
@@ -185,19 +187,19 @@ cdef void block_vector_rows(
     int activation,
 ) noexcept nogil:
     """The same for block rows ``start:stop`` of ``R x C`` blocks."""
-    cdef Py_ssize_t i, p, r, c
+    cdef Py_ssize_t i, r
     cdef floating acc[8]
-    cdef const floating* block
-    cdef const floating* xs
     for i in range(start, stop):
-        for r in range(R):
-            acc[r] = 0
-        for p in range(indptr[i], indptr[i + 1]):
-            block = data + p * R * C
-            xs = x + <Py_ssize_t>indices[p] * C
-            for r in range(R):
-                for c in range(C):
-                    acc[r] += block[r * C + c] * xs[c]
+        if floating is float:
+            skp_block_vector_float(
+                indices, sizeof(index_t), <int>R, data, indptr[i],
+                indptr[i + 1], C, x, acc,
+            )
+        else:
+            skp_block_vector_double(
+                indices, sizeof(index_t), <int>R, data, indptr[i],
+                indptr[i + 1], C, x, acc,
+            )
         for r in range(R):
             out[i * R + r] = activate(bias[i * R + r] + acc[r], activation)
 

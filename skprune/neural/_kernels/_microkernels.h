@@ -334,3 +334,71 @@ SKP_DOT_ENTRY(float)
 SKP_DOT_ENTRY(double)
 
 #endif
+
+/* One block row of a matrix-vector product with blocks of R x C: the R
+ * sums stay in registers, and with C = 1 each input value read is
+ * multiplied by the R contiguous values of its block at once. */
+#define SKP_BLOCK_VECTOR(T, I, R)                                             \
+    static inline void skp_block_vector##R##_##T##_##I(                       \
+        const I *indices, const T *data, int64_t p0, int64_t p1,             \
+        Py_ssize_t C, const T *x, T *out)                                     \
+    {                                                                         \
+        T acc[R] = {0};                                                       \
+        int64_t p;                                                            \
+        int r;                                                                \
+        Py_ssize_t c;                                                         \
+        if (C == 1) {                                                         \
+            for (p = p0; p < p1; p++) {                                       \
+                const T value = x[indices[p]];                                \
+                for (r = 0; r < R; r++) acc[r] += data[p * R + r] * value;    \
+            }                                                                 \
+        } else {                                                              \
+            for (p = p0; p < p1; p++) {                                       \
+                const T *block = data + p * R * C;                            \
+                const T *xs = x + (Py_ssize_t)indices[p] * C;                 \
+                for (r = 0; r < R; r++)                                       \
+                    for (c = 0; c < C; c++) acc[r] += block[r * C + c] * xs[c]; \
+            }                                                                 \
+        }                                                                     \
+        for (r = 0; r < R; r++) out[r] = acc[r];                              \
+    }
+
+#define SKP_BLOCK_VECTOR_ALL(T, I)                                            \
+    SKP_BLOCK_VECTOR(T, I, 1)                                                 \
+    SKP_BLOCK_VECTOR(T, I, 2)                                                 \
+    SKP_BLOCK_VECTOR(T, I, 4)                                                 \
+    SKP_BLOCK_VECTOR(T, I, 8)
+
+SKP_BLOCK_VECTOR_ALL(float, uint8_t)
+SKP_BLOCK_VECTOR_ALL(float, uint16_t)
+SKP_BLOCK_VECTOR_ALL(float, uint32_t)
+SKP_BLOCK_VECTOR_ALL(double, uint8_t)
+SKP_BLOCK_VECTOR_ALL(double, uint16_t)
+SKP_BLOCK_VECTOR_ALL(double, uint32_t)
+
+#define SKP_CALL_BLOCK_VECTOR(R, T, I)                                        \
+    skp_block_vector##R##_##T##_##I((const I *)indices, data, p0, p1, C, x, out)
+#define SKP_CALL_BV1_float(I) SKP_CALL_BLOCK_VECTOR(1, float, I)
+#define SKP_CALL_BV2_float(I) SKP_CALL_BLOCK_VECTOR(2, float, I)
+#define SKP_CALL_BV4_float(I) SKP_CALL_BLOCK_VECTOR(4, float, I)
+#define SKP_CALL_BV8_float(I) SKP_CALL_BLOCK_VECTOR(8, float, I)
+#define SKP_CALL_BV1_double(I) SKP_CALL_BLOCK_VECTOR(1, double, I)
+#define SKP_CALL_BV2_double(I) SKP_CALL_BLOCK_VECTOR(2, double, I)
+#define SKP_CALL_BV4_double(I) SKP_CALL_BLOCK_VECTOR(4, double, I)
+#define SKP_CALL_BV8_double(I) SKP_CALL_BLOCK_VECTOR(8, double, I)
+
+#define SKP_BLOCK_VECTOR_ENTRY(T)                                             \
+    static inline void skp_block_vector_##T(                                  \
+        const void *indices, int index_size, int R, const T *data,           \
+        int64_t p0, int64_t p1, Py_ssize_t C, const T *x, T *out)            \
+    {                                                                         \
+        switch (R) {                                                          \
+        case 1: SKP_INDEX_SWITCH(index_size, SKP_CALL_BV1_##T) break;         \
+        case 2: SKP_INDEX_SWITCH(index_size, SKP_CALL_BV2_##T) break;         \
+        case 4: SKP_INDEX_SWITCH(index_size, SKP_CALL_BV4_##T) break;         \
+        default: SKP_INDEX_SWITCH(index_size, SKP_CALL_BV8_##T) break;        \
+        }                                                                     \
+    }
+
+SKP_BLOCK_VECTOR_ENTRY(float)
+SKP_BLOCK_VECTOR_ENTRY(double)
