@@ -40,9 +40,10 @@ PLAN_KERNELS = ("auto", "csr", "block", "compact", "dense")
 BLOCK_SHAPES = ((1, 4), (1, 8), (1, 2), (2, 4), (2, 2), (4, 1), (8, 1), (2, 1))
 """Block shapes of ``coefs_`` (inputs, outputs) the block kernels run.
 
-A block of ``(a, b)`` weights links ``a`` inputs to ``b`` outputs. Shapes
-with several outputs, ``(1, 4)`` and ``(1, 8)`` first, run fastest: every
-input value read serves all the block's outputs.
+A block of ``(a, b)`` weights links ``a`` inputs to ``b`` outputs. The shapes
+of one input by several outputs, ``(1, 8)`` and ``(1, 4)``, run fastest:
+every input value read serves all the block's outputs, whose sums stay in
+registers. Blocks of several inputs run no faster than CSR.
 """
 
 TILE_SIZES = (32, 64, 128, 256)
@@ -84,11 +85,13 @@ class CostModel:
         inputs). A block shape that is missing costs what ``"csr"`` costs.
     copy : float, default=0.5
         Per value entering or leaving a segment of sparse layers.
-    split_nnz : int, default=50000
-        Nonzeros from which one sample splits a layer's rows among threads.
+    split_nnz : int, default=200000
+        Nonzeros from which one sample splits a layer's rows among threads:
+        a parallel region costs a few microseconds, and many more when other
+        processes hold the cores.
     """
 
-    def __init__(self, costs, copy=0.5, split_nnz=50_000):
+    def __init__(self, costs, copy=0.5, split_nnz=200_000):
         self.costs = dict(costs)
         self.copy = float(copy)
         self.split_nnz = int(split_nnz)
@@ -625,7 +628,7 @@ class InferencePlan:
                 while stop < len(self.layers) and kernels[stop] != "dense":
                     stop += 1
                 n_features = self.n_features_in if k == 0 else self.layers[k].n_in
-                split_nnz = getattr(self.cost_model, "split_nnz", 50_000)
+                split_nnz = getattr(self.cost_model, "split_nnz", 200_000)
                 stages.append(
                     _SparseStage(
                         self.layers[k:stop], kernels[k:stop], n_features, split_nnz

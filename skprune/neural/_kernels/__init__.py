@@ -214,13 +214,15 @@ class Segment:
         inputs.
     n_features : int
         Width of the input.
-    split_nnz : int, default=50000
+    split_nnz : int, default=200000
     variant : str, default=None
         Variant of the kernels (see :func:`available_variants`); None runs
         the fastest.
     """
 
-    def __init__(self, layers, features, n_features, split_nnz=50_000, variant=None):
+    def __init__(
+        self, layers, features, n_features, split_nnz=200_000, variant=None
+    ):
         if not layers:
             raise ValueError("A segment needs at least one layer.")
         self.dtype = layers[0].data.dtype
