@@ -1,4 +1,4 @@
-"""Fast CPU inference and compact storage of pruned multilayer perceptrons.
+"""Fast CPU inference of pruned multilayer perceptrons.
 
 :class:`InferencePlan` is built once from the fitted weights of a network and
 then computes its output for any batch. Building it
@@ -9,237 +9,362 @@ then computes its output for any batch. Building it
    weights is added to the next layer's bias first. Removing units removes
    rows and columns for real, so the layers around them shrink too, and the
    sweep is repeated through the network until nothing more can go. Input
-   features with no nonzero weight are skipped by the first dense layer.
-2. keeps every compacted weight matrix as a CSR matrix (``scipy.sparse``, in
-   the network's dtype), as a dense matrix, or both, depending on which
-   kernels the cost model may ever pick for it.
+   features with no nonzero weight are never read.
+2. keeps every compacted weight matrix in the forms that its kernels may
+   ever use: dense (multiplied by BLAS), CSR or blocks of weights (multiplied
+   by the compiled kernels of :mod:`skprune.neural._kernels`), in the
+   network's dtype.
 
-At each call, the kernel of every layer is chosen from the batch size by
-:class:`CostModel`: the predicted time of a dense product is a call overhead
-plus the larger of streaming the weights once and one multiply-add per weight
-and sample; that of a CSR product is a call overhead plus a cost per nonzero
-for the first sample (a matrix-vector product, bound by the latency of
-gathering the input) and a smaller one per nonzero for every further sample,
-plus copying the input of the first layer into the layout the sparse product
-needs. The defaults were measured with scipy's CSR products and
-single-threaded OpenBLAS on an x86-64 server core; for ``float64`` layers of
-a few hundred thousand weights they put the switch from dense to CSR near
-85% sparsity at every batch size, higher for small layers, where the larger
-call overhead of a sparse product matters, and near 90% for ``float32``. A wrong choice near the
-switch costs little, since both kernels take about the same time there.
-
-One sample is a plain vector, and its CSR products call scipy's compiled
-kernel directly (``scipy.sparse._sparsetools.csr_matvec``, with ``@`` as the
-fallback), adding the bias in the same pass. For a batch, a CSR product works on
-activations stored by columns, ``(n_units, n_samples)``, so that each row of
-its result adds up contiguous rows, and a dense product on activations
-stored by rows, where BLAS is fastest; each layer converts what it receives.
-
-Storage (:func:`pack_weights`, :func:`unpack_weights`) keeps, for every weight
-matrix, the values at the positions that are unpruned or nonzero and the
-positions themselves, in whichever of three encodings is the smallest: the
-dense matrix, a bit per position, or CSR indices in the smallest unsigned
-integer type that holds them (``uint8``, ``uint16``, ...). Values keep the
-network's dtype, so unpacking gives back the weights and masks bit for bit.
+At each call, the kernel of every layer is chosen for the batch size and the
+number of threads by :class:`CostModel`, whose costs are measured on the
+machine the first time a plan of that dtype is built in the process.
+Consecutive sparse layers form a segment that the compiled kernels run in
+one call: one sample layer by layer (a large layer splitting its rows among
+threads), a batch tile by tile through all the segment's layers, each
+thread taking whole tiles, so that a tile's activations stay in its core's
+cache. The tile size of a segment is measured on the first batch large
+enough to have a choice. Dense layers between segments go through BLAS.
 """
 
-from dataclasses import dataclass
+import time
 
 import numpy as np
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
+from . import _kernels
 from ._base import ACTIVATIONS
 
-try:
-    # scipy's compiled CSR matrix-vector product, called without the checks
-    # and dispatch of ``@``: they cost more than the product of a small layer.
-    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
-except ImportError:  # pragma: no cover
-    _csr_matvec = None
+PLAN_KERNELS = ("auto", "csr", "block", "compact", "dense")
 
-STORAGE_FORMAT = 1
-"""Version of the layout written by :func:`pack_weights`."""
+BLOCK_SHAPES = ((1, 4), (1, 8), (1, 2), (2, 4), (2, 2), (4, 1), (8, 1), (2, 1))
+"""Block shapes of ``coefs_`` (inputs, outputs) the block kernels run.
 
-PLAN_KERNELS = ("auto", "csr", "compact", "dense")
+A block of ``(a, b)`` weights links ``a`` inputs to ``b`` outputs. The shapes
+of one input by several outputs, ``(1, 8)`` and ``(1, 4)``, run fastest:
+every input value read serves all the block's outputs, whose sums stay in
+registers. Blocks of several inputs run no faster than CSR.
+"""
 
-# Batch sizes at which the cost model is evaluated to decide which matrices a
+TILE_SIZES = (32, 64, 128, 256)
+"""Samples per tile among which a segment's tile size is measured."""
+
+# Batch sizes at which the cost model is evaluated to decide which forms a
 # layer keeps; powers of two up to about a million samples.
 _PROBE_BATCH_SIZES = (1, *(2**k for k in range(1, 21)))
-_MAX_CACHED_BATCH_SIZES = 64
+_MAX_CACHED_CHOICES = 64
+# Blocks of a shape are used if at least this fraction of the values they
+# store are nonzero.
+_MIN_BLOCK_FILL = 0.9
+# Largest activations a tile may hold (two buffers), in bytes.
+_MAX_TILE_BYTES = 4 * 2**20
 
 
-@dataclass(frozen=True)
+# ----------------------------------------------------------------------
+# Costs, measured where the plan runs
+# ----------------------------------------------------------------------
+
+
 class CostModel:
-    """Predicted time, in nanoseconds, of one layer's product.
+    """Predicted time, in nanoseconds, of the products of a layer.
 
-    Costs per weight or nonzero are for ``float64``; for another item size
-    the dense terms scale with it and ``csr_madd`` with the bytes of a value
-    and its 4-byte index (``csr_vector``, bound by the latency of gathering
-    the input, does not change).
+    Every kernel has three costs: a call overhead, a cost per stored weight
+    for one sample (bound by reading the weights, or by gathering the input
+    for sparse kernels) and a cost per stored weight and sample for a batch
+    (bound by multiply-adds). Consecutive sparse layers run in one call of
+    the compiled kernels, which pays its overhead once and ``copy`` per
+    value of its input and output to change their layout. :meth:`measure`
+    times all of them on this machine; :func:`measured_cost_model` keeps one
+    measured model per dtype.
 
     Parameters
     ----------
-    dense_call : float
-        Overhead of a dense product.
-    dense_stream : float
-        Per weight, streaming the matrix once (a batch of one).
-    dense_madd : float
-        Per weight and sample, when the product is compute-bound.
-    csr_call : float
-        Overhead of a CSR product with one sample (scipy's compiled kernel
-        called directly).
-    csr_batch_call : float
-        Overhead of a CSR product with several samples (``@``, with its
-        checks and dispatch).
-    csr_vector : float
-        Per nonzero, for a batch of one.
-    csr_madd : float
-        Per nonzero and additional sample.
-    csr_copy : float
-        Per input entry copied into the layout of the sparse product (first
-        layer, batch of several).
+    costs : dict
+        ``{kernel: (call, vector, madd)}`` for ``"dense"``, ``"csr"`` and
+        block shapes ``(R, C)`` of the kernels (``R`` outputs by ``C``
+        inputs). A block shape that is missing costs what ``"csr"`` costs.
+    copy : float, default=0.5
+        Per value entering or leaving a segment of sparse layers.
+    split_nnz : int, default=200000
+        Nonzeros from which one sample splits a layer's rows among threads:
+        a parallel region costs a few microseconds, and many more when other
+        processes hold the cores.
     """
 
-    dense_call: float = 1000.0
-    dense_stream: float = 0.11
-    dense_madd: float = 0.07
-    csr_call: float = 1500.0
-    csr_batch_call: float = 5000.0
-    csr_vector: float = 0.7
-    csr_madd: float = 0.45
-    csr_copy: float = 0.5
+    def __init__(self, costs, copy=0.5, split_nnz=200_000):
+        self.costs = dict(costs)
+        self.copy = float(copy)
+        self.split_nnz = int(split_nnz)
 
-    def dense_cost(self, n_in, n_out, n_samples, itemsize=8):
-        """Predicted time of ``(n_out, n_in) @ (n_in, n_samples)``, dense."""
-        per_weight = max(self.dense_stream, self.dense_madd * n_samples)
-        return self.dense_call + n_in * n_out * per_weight * itemsize / 8
+    def cost(self, kernel, n_weights, n_samples, n_threads=1):
+        """Predicted time of ``kernel`` over ``n_weights``, call included."""
+        return self.call(kernel) + self.work(kernel, n_weights, n_samples, n_threads)
 
-    def csr_cost(self, nnz, n_in, n_samples, itemsize=8, copy_input=False):
-        """Predicted time of the same product with a CSR matrix of ``nnz``."""
-        # One sample: latency-bound gathers, whatever the item size.
-        # Several: bound by the bytes of a value and its 4-byte index.
-        per_nonzero = self.csr_vector
-        per_nonzero += self.csr_madd * (n_samples - 1) * (itemsize + 4) / 12
-        cost = nnz * per_nonzero
+    def call(self, kernel):
+        return self.costs.get(kernel, self.costs["csr"])[0]
+
+    def work(self, kernel, n_weights, n_samples, n_threads=1):
+        """Predicted time of ``kernel`` over ``n_weights``, without the call."""
+        _, vector, madd = self.costs.get(kernel, self.costs["csr"])
         if n_samples == 1:
-            return cost + self.csr_call
-        cost += self.csr_batch_call
-        if copy_input:
-            cost += n_in * n_samples * self.csr_copy * itemsize / 8
-        return cost
+            if kernel != "dense" and n_weights >= self.split_nnz:
+                vector /= n_threads
+            return n_weights * vector
+        per_weight = max(vector, madd * n_samples)
+        return n_weights * per_weight / min(n_threads, n_samples)
+
+    def copies(self, n_values, n_samples, n_threads=1):
+        """Predicted time of changing the layout of ``n_values`` per sample."""
+        return self.copy * n_values * n_samples / min(n_threads, n_samples)
+
+    @classmethod
+    def measure(cls, dtype, block_shapes=()):
+        """Costs of the kernels for ``dtype`` on this machine, one thread.
+
+        About 0.1 s: products of a 512x512 matrix of 10% nonzeros (blocks of
+        the same fill for block shapes), for 1 and 128 samples.
+        """
+        rng = np.random.default_rng(0)
+        costs = {}
+        with threadpool_limits(limits=1, user_api="blas"):
+            costs["dense"] = _measure_dense(dtype, rng)
+        costs["csr"] = _measure_sparse(dtype, (1, 1), rng)
+        for block in block_shapes:
+            costs[block] = _measure_sparse(dtype, block, rng)
+        return cls(costs, copy=_measure_copy(dtype, rng))
+
+
+def _best_time(function, min_time=2e-3, repeats=3):
+    """Shortest time of ``function``, in nanoseconds per call."""
+    function()
+    loops = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(loops):
+            function()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time or loops >= 1 << 16:
+            break
+        loops *= 4
+    best = elapsed / loops
+    for _ in range(repeats - 1):
+        start = time.perf_counter()
+        for _ in range(loops):
+            function()
+        best = min(best, (time.perf_counter() - start) / loops)
+    return best * 1e9
+
+
+def _fit_costs(small, one, batch, n_weights, n_batch):
+    """(call, vector, madd) from the times of a tiny, a 1-sample and a batch call."""
+    call = small
+    vector = max(one - call, 0.0) / n_weights
+    madd = max(batch - call, 0.0) / (n_weights * n_batch)
+    return call, vector, madd
+
+
+_CALIBRATION = {"n_in": 512, "n_out": 512, "density": 0.1, "n_batch": 128}
+
+
+def _measure_dense(dtype, rng):
+    n_in, n_out, n_batch = (_CALIBRATION[k] for k in ("n_in", "n_out", "n_batch"))
+    W = rng.standard_normal((n_in, n_out)).astype(dtype)
+    tiny = W[:8, :8].copy()
+    x, X = (rng.standard_normal((n, n_in)).astype(dtype) for n in (1, n_batch))
+    return _fit_costs(
+        _best_time(lambda: x[:, :8] @ tiny),
+        _best_time(lambda: x @ W),
+        _best_time(lambda: X @ W),
+        W.size,
+        n_batch,
+    )
+
+
+def _segment(weights, block=(1, 1)):
+    n_out, n_in = weights.shape
+    bias = np.zeros(n_out, weights.dtype)
+    layer = _kernels.SparseLayer(weights, bias, "identity", block)
+    return _kernels.Segment([layer], np.arange(n_in), n_in), layer
+
+
+def _measure_sparse(dtype, block, rng):
+    n_in, n_out, n_batch = (_CALIBRATION[k] for k in ("n_in", "n_out", "n_batch"))
+    R, C = block
+    kept = rng.random((n_out // R, n_in // C)) < _CALIBRATION["density"]
+    mask = np.kron(kept, np.ones((R, C), dtype=bool))
+    W = (rng.standard_normal((n_out, n_in)) * mask).astype(dtype)
+    segment, layer = _segment(W, block)
+    tiny, _ = _segment(W[:8, :8], block)
+    x, X = (rng.standard_normal((n, n_in)).astype(dtype) for n in (1, n_batch))
+    # The batch time less that of copying its input in and its output out.
+    empty, _ = _segment(np.zeros_like(W))
+    return _fit_costs(
+        _best_time(lambda: tiny(x[:, :8])),
+        _best_time(lambda: segment(x)),
+        _best_time(lambda: segment(X, 1, 64)) - _best_time(lambda: empty(X, 1, 64)),
+        layer.n_stored,
+        n_batch,
+    )
+
+
+def _measure_copy(dtype, rng):
+    """Time per value of a segment's input and output copies."""
+    n_in, n_batch = _CALIBRATION["n_in"], _CALIBRATION["n_batch"]
+    empty, _ = _segment(np.zeros((n_in, n_in), dtype=dtype))
+    X = rng.standard_normal((n_batch, n_in)).astype(dtype)
+    return _best_time(lambda: empty(X, 1, 64)) / (2 * n_in * n_batch)
+
+
+_MEASURED = {}
+
+
+def measured_cost_model(dtype, block_shapes=()):
+    """The cost model measured for ``dtype`` in this process (once)."""
+    dtype = np.dtype(dtype)
+    model = _MEASURED.get(dtype)
+    if model is None:
+        model = _MEASURED[dtype] = CostModel.measure(dtype)
+    missing = [b for b in block_shapes if b not in model.costs]
+    if missing:
+        rng = np.random.default_rng(0)
+        for block in missing:
+            model.costs[block] = _measure_sparse(dtype, block, rng)
+    return model
+
+
+# ----------------------------------------------------------------------
+# Layers and the stages that run them
+# ----------------------------------------------------------------------
+
+
+def _kernel_block(coef_block):
+    """Block of the kernels (outputs, inputs) for a block of ``coefs_``."""
+    return coef_block[1], coef_block[0]
+
+
+def find_block_shape(coef, shapes=BLOCK_SHAPES):
+    """Largest block shape whose blocks of ``coef`` are mostly nonzero.
+
+    Returns None when no shape of ``shapes`` stores at least 90% nonzeros.
+    """
+    nonzero = coef != 0
+    nnz = int(np.count_nonzero(nonzero))
+    if nnz == 0:
+        return None
+    best = None
+    for shape in sorted(shapes, key=lambda s: -s[0] * s[1]):
+        a, b = shape
+        rows, cols = -(-coef.shape[0] // a), -(-coef.shape[1] // b)
+        padded = np.zeros((rows * a, cols * b), dtype=bool)
+        padded[: coef.shape[0], : coef.shape[1]] = nonzero
+        n_blocks = np.count_nonzero(padded.reshape(rows, a, cols, b).any(axis=(1, 3)))
+        if nnz >= _MIN_BLOCK_FILL * n_blocks * a * b:
+            best = shape
+            break
+    return best
 
 
 class _Layer:
-    """One compacted weight matrix and the kernels that may multiply it."""
+    """One compacted weight matrix and the forms its kernels multiply."""
 
-    def __init__(self, coef, bias, input_keep, kernels, cost_model, first):
-        # coef: (n_in, n_out) as stored by the network, already compacted in
-        # its output units; input_keep: input rows the dense kernel reads, or
-        # None for all of them.
+    def __init__(self, coef, bias, features, activation, block_shape):
+        # coef: (n_in, n_out) as stored by the network; features: the input
+        # units it reads (None: all of them).
+        if features is not None:
+            coef = coef[features]
+        self.features = features
         self.n_in, self.n_out = coef.shape
         self.nnz = int(np.count_nonzero(coef))
-        self.itemsize = coef.dtype.itemsize
-        self.first = first
         self.bias = bias
-        self.bias_column = bias[:, np.newaxis]
-        self.input_keep = input_keep
-        self._cost_model = cost_model
-        n_dense_in = self.n_in if input_keep is None else len(input_keep)
-        self._n_dense_in = n_dense_in
-        if kernels is None:
-            kernels = {self._cheaper(n) for n in _PROBE_BATCH_SIZES}
-        self.kernels = tuple(sorted(kernels))
-        self.dense = None
-        self.csr = None
-        if "dense" in self.kernels:
-            rows = coef if input_keep is None else coef[input_keep]
-            self.dense = np.ascontiguousarray(rows)
-        if "csr" in self.kernels:
-            self.csr = sparse.csr_matrix(coef.T)
-            self.csr.sort_indices()
+        self.activation = activation
+        self.block_shape = block_shape
+        self.dense = np.ascontiguousarray(coef)
+        self.sparse = {"csr": _kernels.SparseLayer(coef.T, bias, activation)}
+        if block_shape is not None:
+            self.sparse["block"] = _kernels.SparseLayer(
+                coef.T, bias, activation, _kernel_block(block_shape)
+            )
+        self.kernels = ("dense", *self.sparse)
 
-    def choose(self, n_samples):
-        """Kernel for ``n_samples``, among those the layer keeps."""
-        if len(self.kernels) == 1:
-            return self.kernels[0]
-        return self._cheaper(n_samples)
+    def keep(self, kernels):
+        """Forget the forms of the kernels not in ``kernels``."""
+        self.kernels = tuple(k for k in self.kernels if k in kernels)
+        if "dense" not in kernels:
+            self.dense = None
+        self.sparse = {k: v for k, v in self.sparse.items() if k in kernels}
 
-    def _cheaper(self, n_samples):
-        """Kernel of smaller predicted time for ``n_samples``."""
-        dense = self._cost_model.dense_cost(
-            self._n_dense_in, self.n_out, n_samples, self.itemsize
-        )
-        csr = self._cost_model.csr_cost(
-            self.nnz, self.n_in, n_samples, self.itemsize, copy_input=self.first
-        )
-        return "csr" if csr < dense else "dense"
+    def cost_key(self, kernel):
+        """Key of ``kernel`` in a cost model's costs."""
+        if kernel == "block":
+            return self.sparse["block"].block
+        return kernel
 
-    def __call__(self, H, columns, kernel):
-        """Pre-activations of the layer's units.
+    def n_weights(self, kernel):
+        """Weights the kernel multiplies per sample."""
+        if kernel == "dense":
+            return self.n_in * self.n_out
+        return self.sparse[kernel].n_stored
 
-        ``H`` holds the previous layer's activations: a vector for one
-        sample, else ``(n_samples, n_in)``, or ``(n_in, n_samples)`` when
-        ``columns``. A CSR product works on columns (a row of the result
-        adds up contiguous rows of ``H``), a dense product on rows (BLAS is
-        faster with the long dimension last); each converts what it gets.
-
-        Returns
-        -------
-        Z : ndarray
-        columns : bool
-            Whether ``Z`` is ``(n_out, n_samples)``.
-        """
-        if H.ndim == 1:
-            if kernel == "csr":
-                return self._csr_vector(H), columns
-            else:
-                if self.input_keep is not None:
-                    H = H[self.input_keep]
-                Z = np.dot(H, self.dense)
-            Z += self.bias
-            return Z, columns
-        if kernel == "csr":
-            if not columns:
-                H = np.ascontiguousarray(H.T)
-            Z = self.csr @ H
-            Z += self.bias_column
-            return Z, True
-        if columns:
-            H = H.T
-        if self.input_keep is not None:
-            H = H[:, self.input_keep]
-        Z = np.dot(H, self.dense)
+    def dense_product(self, H):
+        """Activations of the layer for ``H`` of shape (n_samples, n_in)."""
+        if self.features is not None:
+            H = H[:, self.features]
+        Z = H @ self.dense
         Z += self.bias
-        return Z, False
+        return ACTIVATIONS[self.activation](Z)
 
-    def _csr_vector(self, h):
-        """``W.T @ h + b`` for one sample, with the CSR matrix."""
-        if _csr_matvec is None:
-            return self.csr @ h + self.bias
-        z = self.bias.copy()  # the kernel adds the products to it
-        matrix = self.csr
-        _csr_matvec(
-            self.n_out,
-            self.n_in,
-            matrix.indptr,
-            matrix.indices,
-            matrix.data,
-            np.ascontiguousarray(h),
-            z,
+
+class _DenseStage:
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __call__(self, H, n_threads, tile):
+        return self.layer.dense_product(H)
+
+
+class _SparseStage:
+    """Consecutive sparse layers, run by the compiled kernels in one call."""
+
+    def __init__(self, layers, kernels, n_features, split_nnz):
+        first = layers[0]
+        features = first.features
+        if features is None:
+            features = np.arange(first.n_in)
+        self.segment = _kernels.Segment(
+            [layer.sparse[kernel] for layer, kernel in zip(layers, kernels)],
+            features,
+            n_features,
+            split_nnz,
         )
-        return z
+        self._tiles = {}
 
-    def first_sparse(self, X, kernel):
-        """:meth:`__call__` for a sparse ``X`` of shape (n_samples, n_in)."""
-        if kernel == "csr":
-            Z = (self.csr @ X.T.tocsr()).toarray()
-            Z += self.bias_column
-            return Z, True
-        if self.input_keep is not None:
-            X = X.tocsc()[:, self.input_keep]
-        Z = np.asarray(X @ self.dense)
-        Z += self.bias
-        return Z, False
+    def __call__(self, H, n_threads, tile):
+        if tile is None and len(H) > 1:
+            tile = self._tiles.get(n_threads)
+            if tile is None:
+                tile = self._measure_tile(H, n_threads)
+            # Enough tiles for every thread.
+            share = -(-len(H) // n_threads)
+            tile = min(tile, max(TILE_SIZES[0], -(-share // 8) * 8))
+        return self.segment(H, n_threads, tile or 1)
+
+    def _measure_tile(self, H, n_threads):
+        """The fastest tile size on up to 512 samples of ``H``, kept."""
+        tiles = [
+            t
+            for t in TILE_SIZES
+            if 2 * self.segment.buffer_rows * t * H.itemsize <= _MAX_TILE_BYTES
+        ] or [TILE_SIZES[0]]
+        if len(H) < 2 * TILE_SIZES[0] or len(tiles) == 1:
+            return tiles[0]  # too small a batch to tell; measured later
+        sample = np.ascontiguousarray(H[: max(TILE_SIZES[-1] * n_threads, 512)])
+        times = {
+            t: _best_time(lambda: self.segment(sample, n_threads, t), 0, 2)
+            for t in tiles
+        }
+        best = min(times, key=times.get)
+        self._tiles[n_threads] = best
+        return best
 
 
 def _constant_units(coef_in, bias, activation):
@@ -320,13 +445,28 @@ class InferencePlan:
         Activation of the hidden layers.
     out_activation : str
         Activation of the output layer.
-    kernel : {"auto", "csr", "compact", "dense"}, default="auto"
+    kernel : {"auto", "csr", "block", "compact", "dense"}, default="auto"
         ``"auto"`` compacts the network and chooses the kernel of every layer
-        at each call with ``cost_model``; ``"csr"`` and ``"compact"`` compact
-        it and always use CSR, respectively dense, products; ``"dense"``
-        keeps the network as it is, with dense products (the reference).
+        at each call with ``cost_model``; ``"csr"`` compacts it and always
+        uses the compiled CSR kernels, ``"block"`` the block kernels where a
+        block shape fits the layer (CSR elsewhere), ``"compact"`` dense
+        products; ``"dense"`` keeps the network as it is, with dense products
+        (the reference).
     cost_model : CostModel, default=None
-        Cost model of ``kernel="auto"``; None uses the defaults.
+        Cost model of ``kernel="auto"``; None measures one on this machine
+        (once per process and dtype, about 0.1 s).
+    n_threads : int, default=None
+        Threads of the compiled kernels: None follows the OpenMP limit in
+        force (``OMP_NUM_THREADS``, :func:`threadpoolctl.threadpool_limits`),
+        at most the number of physical cores; a negative value counts from
+        the number of cores as ``n_jobs`` does.
+    tile_size : int, default=None
+        Samples per tile of a batch; None measures the fastest of
+        :data:`TILE_SIZES` on the first batch large enough.
+    block_shape : tuple of (int, int), default=None
+        Block shape of ``coefs`` (inputs, outputs) for the block kernels;
+        None takes, for every layer, the largest shape of
+        :data:`BLOCK_SHAPES` whose blocks are at least 90% nonzero.
 
     Attributes
     ----------
@@ -349,70 +489,154 @@ class InferencePlan:
         *,
         kernel="auto",
         cost_model=None,
+        n_threads=None,
+        tile_size=None,
+        block_shape=None,
     ):
         if kernel not in PLAN_KERNELS:
             raise ValueError(f"kernel must be one of {PLAN_KERNELS}, got {kernel!r}.")
+        _check_block_shape(block_shape)
+        if tile_size is not None and (
+            not isinstance(tile_size, (int, np.integer)) or tile_size < 1
+        ):
+            raise ValueError(f"tile_size must be a positive int, got {tile_size!r}.")
         self.activation = activation
         self.out_activation = out_activation
         self.kernel = kernel
-        self.cost_model = CostModel() if cost_model is None else cost_model
+        self.n_threads = n_threads
+        self.tile_size = tile_size
         self.dtype = np.asarray(coefs[0]).dtype
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"Weights must be float32 or float64, got {self.dtype}.")
         self.n_features_in = coefs[0].shape[0]
         if kernel != "dense":
             coefs, intercepts, _ = compact_network(coefs, intercepts, activation)
-        forced = None if kernel == "auto" else {"csr" if kernel == "csr" else "dense"}
         self.layers = []
         for k, (coef, bias) in enumerate(zip(coefs, intercepts)):
             coef = np.asarray(coef, dtype=self.dtype)
-            input_keep = None
+            features = None
             if k == 0 and kernel != "dense":
                 used = np.flatnonzero(coef.any(axis=1))
-                input_keep = used if len(used) < coef.shape[0] else None
+                features = used if len(used) < coef.shape[0] else None
+            block = None
+            if kernel in ("auto", "block"):
+                block = _layer_block_shape(coef, block_shape)
             self.layers.append(
                 _Layer(
                     coef,
                     np.asarray(bias, dtype=self.dtype),
-                    input_keep,
-                    forced,
-                    self.cost_model,
-                    first=k == 0,
+                    features,
+                    activation if k < len(coefs) - 1 else out_activation,
+                    block,
                 )
             )
         self.n_units = [self.n_features_in] + [layer.n_out for layer in self.layers]
+        if kernel == "auto":
+            blocks = {layer.sparse["block"].block for layer in self.layers if layer.block_shape}
+            if cost_model is None:
+                cost_model = measured_cost_model(self.dtype, sorted(blocks))
+        self.cost_model = cost_model
+        for layer, kernels in zip(self.layers, self._possible_kernels()):
+            layer.keep(kernels)
         self._choices = {}
+        self._stages = {}
 
-    def kernels_for(self, n_samples):
+    def _possible_kernels(self):
+        """Kernels each layer may run, for any batch size and threads."""
+        if self.kernel in ("dense", "compact"):
+            return [{"dense"}] * len(self.layers)
+        if self.kernel == "csr":
+            return [{"csr"}] * len(self.layers)
+        if self.kernel == "block":
+            return [
+                {"block" if "block" in layer.sparse else "csr"} for layer in self.layers
+            ]
+        possible = [set() for _ in self.layers]
+        for n_samples in _PROBE_BATCH_SIZES:
+            for n_threads in (1, _kernels.effective_n_threads(-1)):
+                for kernels, kernel in zip(
+                    possible, self._cheapest(n_samples, n_threads)
+                ):
+                    kernels.add(kernel)
+        return possible
+
+    def _cheapest(self, n_samples, n_threads):
+        """Kernels of the smallest predicted time of the whole network.
+
+        Dynamic programming along the layers: the cost of a sparse layer
+        depends on whether the previous one is sparse too (one call of the
+        compiled kernels, no change of layout in between).
+        """
+        model = self.cost_model
+        # best[kernel]: (time, kernels) of the layers so far, the last
+        # running ``kernel``.
+        best = {None: (0.0, ())}
+        n_in = self.n_units[0]
+        for layer in self.layers:
+            step = {}
+            for kernel in layer.kernels:
+                work = model.work(
+                    layer.cost_key(kernel), layer.n_weights(kernel), n_samples, n_threads
+                )
+                for previous, (total, kernels) in best.items():
+                    extra = work
+                    if kernel == "dense":
+                        extra += model.call("dense")
+                        if previous not in (None, "dense"):
+                            extra += model.copies(n_in, n_samples, n_threads)
+                    elif previous in (None, "dense"):
+                        extra += model.call(layer.cost_key(kernel))
+                        extra += model.copies(layer.n_in, n_samples, n_threads)
+                    if kernel not in step or total + extra < step[kernel][0]:
+                        step[kernel] = (total + extra, (*kernels, kernel))
+            best = step
+            n_in = layer.n_out
+        for kernel, (total, kernels) in best.items():
+            if kernel != "dense":
+                best[kernel] = (total + model.copies(n_in, n_samples, n_threads), kernels)
+        return min(best.values())[1]
+
+    def kernels_for(self, n_samples, n_threads=None):
         """Kernel of every layer for a batch of ``n_samples``."""
-        choice = self._choices.get(n_samples)
+        if n_threads is None:
+            n_threads = _kernels.effective_n_threads(self.n_threads)
+        key = (n_samples, n_threads)
+        choice = self._choices.get(key)
         if choice is None:
-            if len(self._choices) >= _MAX_CACHED_BATCH_SIZES:
+            if len(self._choices) >= _MAX_CACHED_CHOICES:
                 self._choices.clear()
-            choice = tuple(layer.choose(n_samples) for layer in self.layers)
-            self._choices[n_samples] = choice
+            if all(len(layer.kernels) == 1 for layer in self.layers):
+                choice = tuple(layer.kernels[0] for layer in self.layers)
+            else:
+                choice = self._cheapest(n_samples, n_threads)
+            self._choices[key] = choice
         return choice
 
-    def _forward(self, X):
-        """Output pre-activations and whether they are stored by columns."""
-        n_samples = X.shape[0]
-        kernels = self._choices.get(n_samples) or self.kernels_for(n_samples)
-        hidden_activation = ACTIVATIONS[self.activation]
-        layers = self.layers
-        last = len(layers) - 1
-        start = 0
-        if sparse.issparse(X):
-            H, columns = layers[0].first_sparse(X.astype(self.dtype), kernels[0])
-            start = 1
-            if last:
-                hidden_activation(H)
-        else:
-            if X.dtype != self.dtype:
-                X = X.astype(self.dtype)
-            H, columns = (X[0] if n_samples == 1 else X), False
-        for k in range(start, last + 1):
-            H, columns = layers[k](H, columns, kernels[k])
-            if k != last:
-                hidden_activation(H)
-        return H, columns
+    def _stages_for(self, kernels, start):
+        """Stages running the layers ``start:`` with ``kernels``."""
+        key = (kernels, start)
+        stages = self._stages.get(key)
+        if stages is None:
+            stages = []
+            k = start
+            while k < len(self.layers):
+                if kernels[k] == "dense":
+                    stages.append(_DenseStage(self.layers[k]))
+                    k += 1
+                    continue
+                stop = k
+                while stop < len(self.layers) and kernels[stop] != "dense":
+                    stop += 1
+                n_features = self.n_features_in if k == 0 else self.layers[k].n_in
+                split_nnz = getattr(self.cost_model, "split_nnz", 200_000)
+                stages.append(
+                    _SparseStage(
+                        self.layers[k:stop], kernels[k:stop], n_features, split_nnz
+                    )
+                )
+                k = stop
+            self._stages[key] = stages
+        return stages
 
     def predict(self, X):
         """Output of the network (after the output activation) for ``X``.
@@ -426,121 +650,50 @@ class InferencePlan:
         -------
         y : ndarray of shape (n_samples, n_outputs)
         """
-        H, columns = self._forward(X)
-        if H.ndim == 2:
-            if columns:
-                H = np.ascontiguousarray(H.T)
-            return ACTIVATIONS[self.out_activation](H)
-        if self.out_activation == "softmax":
-            # Reductions of a vector cost less than those along an axis.
-            H -= H.max()
-            np.exp(H, out=H)
-            H /= H.sum()
+        n_samples = X.shape[0]
+        if n_samples == 0:
+            return np.empty((0, self.n_units[-1]), dtype=self.dtype)
+        n_threads = _kernels.effective_n_threads(self.n_threads)
+        kernels = self.kernels_for(n_samples, n_threads)
+        start = 0
+        if sparse.issparse(X):
+            H = self._first_layer_sparse(X)
+            start = 1
         else:
-            ACTIVATIONS[self.out_activation](H)
-        return H[np.newaxis, :]
+            H = X if X.dtype == self.dtype else X.astype(self.dtype)
+        for stage in self._stages_for(kernels, start):
+            H = stage(H, n_threads, self.tile_size)
+        return H
 
-
-# ----------------------------------------------------------------------
-# Storage
-# ----------------------------------------------------------------------
-
-
-def _smallest_uint(max_value):
-    for dtype in (np.uint8, np.uint16, np.uint32, np.uint64):
-        if max_value <= np.iinfo(dtype).max:
-            return dtype
-    raise ValueError(f"No unsigned integer type holds {max_value}.")
-
-
-def _pack_positions(support):
-    """Smallest encoding of the positions of True in a 2-D boolean array."""
-    n_rows, n_cols = support.shape
-    nnz = int(np.count_nonzero(support))
-    if nnz == support.size:
-        return {"encoding": "full"}
-    bits_size = -(-support.size // 8)
-    index_dtype = _smallest_uint(max(n_cols - 1, 0))
-    pointer_dtype = _smallest_uint(nnz)
-    csr_size = (
-        nnz * np.dtype(index_dtype).itemsize
-        + (n_rows + 1) * np.dtype(pointer_dtype).itemsize
-    )
-    if bits_size <= csr_size:
-        return {"encoding": "bits", "bits": np.packbits(support.ravel())}
-    rows, cols = np.nonzero(support)
-    indptr = np.zeros(n_rows + 1, dtype=pointer_dtype)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    return {"encoding": "csr", "indptr": indptr, "indices": cols.astype(index_dtype)}
-
-
-def _unpack_positions(packed, shape):
-    encoding = packed["encoding"]
-    if encoding == "full":
-        return np.ones(shape, dtype=bool)
-    if encoding == "bits":
-        size = int(np.prod(shape))
-        return np.unpackbits(packed["bits"], count=size).astype(bool).reshape(shape)
-    indptr = np.asarray(packed["indptr"], dtype=np.int64)
-    rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
-    support = np.zeros(shape, dtype=bool)
-    support[rows, np.asarray(packed["indices"], dtype=np.int64)] = True
-    return support
-
-
-def pack_weights(coefs, masks):
-    """Compact, exact encoding of weight matrices and their masks.
-
-    Parameters
-    ----------
-    coefs : list of ndarray
-        Weight matrices.
-    masks : list of ndarray of bool
-        Masks of the same shapes, False where a weight is pruned.
-
-    Returns
-    -------
-    packed : list of dict
-        One dict of arrays, strings and ints per matrix, for
-        :func:`unpack_weights`.
-    """
-    packed = []
-    for coef, mask in zip(coefs, masks):
-        coef = np.asarray(coef)
-        mask = np.asarray(mask, dtype=bool)
-        support = mask | (coef != 0)
-        layer = {
-            "shape": tuple(int(s) for s in coef.shape),
-            "positions": _pack_positions(support),
-            "values": np.ascontiguousarray(coef[support]),
-            # Pruned weights are zero, so the support is usually the mask.
-            "mask": None if np.array_equal(support, mask) else np.packbits(mask),
-        }
-        packed.append(layer)
-    return packed
-
-
-def unpack_weights(packed):
-    """Weight matrices and masks encoded by :func:`pack_weights`.
-
-    Returns
-    -------
-    coefs : list of ndarray
-    masks : list of ndarray of bool
-    """
-    coefs, masks = [], []
-    for layer in packed:
-        shape = tuple(layer["shape"])
-        support = _unpack_positions(layer["positions"], shape)
-        values = np.asarray(layer["values"])
-        coef = np.zeros(shape, dtype=values.dtype)
-        coef[support] = values
-        if layer["mask"] is None:
-            mask = support
+    def _first_layer_sparse(self, X):
+        """Activations of the first layer for a sparse ``X``."""
+        layer = self.layers[0]
+        X = X.astype(self.dtype)
+        if layer.features is not None:
+            X = X.tocsc()[:, layer.features]
+        if layer.dense is not None:
+            Z = np.asarray(X @ layer.dense)
         else:
-            size = int(np.prod(shape))
-            mask = np.unpackbits(layer["mask"], count=size).astype(bool)
-            mask = mask.reshape(shape)
-        coefs.append(coef)
-        masks.append(mask)
-    return coefs, masks
+            weights = layer.sparse[layer.kernels[0]].to_scipy()
+            Z = (X @ weights.T).toarray()
+        Z += layer.bias
+        return ACTIVATIONS[layer.activation](Z)
+
+
+def _check_block_shape(block_shape):
+    if block_shape is None:
+        return
+    if (
+        not isinstance(block_shape, tuple)
+        or len(block_shape) != 2
+        or block_shape not in BLOCK_SHAPES
+    ):
+        raise ValueError(
+            f"block_shape must be None or one of {BLOCK_SHAPES}, got {block_shape!r}."
+        )
+
+
+def _layer_block_shape(coef, block_shape):
+    """Block shape of a layer: the one given if it fits, else the best found."""
+    shapes = BLOCK_SHAPES if block_shape is None else (block_shape,)
+    return find_block_shape(coef, shapes)

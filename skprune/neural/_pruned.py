@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import __version__
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS
-from ._inference import STORAGE_FORMAT, InferencePlan, pack_weights, unpack_weights
+from ._inference import InferencePlan
 from ._multilayer_perceptron import (
     _COMMON_ATTRIBUTES_DOC,
     _COMMON_PARAMETERS_DOC,
@@ -41,6 +41,7 @@ from ._pruning_run import (
     planned_coef_shapes,
     schedule_targets,
 )
+from ._storage import STORAGE_FORMAT, pack_weights, unpack_weights
 
 _SPARSITY_PARAMETER_DOC = """
     sparsity : float, default=0.5

@@ -1,0 +1,404 @@
+/* Inner loops of the tile kernels, with their sums held in vector registers.
+ *
+ * A vector is 32 bytes. A chunk is a row (or a block of R rows) of a layer's output for a few
+ * consecutive samples of a tile stored by units: for every nonzero (block)
+ * of the row, a contiguous row of the input is scaled and added to the sums.
+ * GCC and Clang vector extensions keep the sums in registers whatever the
+ * target (two SSE registers stand for one 32-byte vector on a baseline
+ * x86-64 build); other compilers get plain loops over the same chunk.
+ *
+ * SKP_CHUNK(T, I, N) adds N vectors of sums per row;
+ * SKP_BLOCK(T, I, R) handles blocks of R rows by C columns with 8 / R
+ * vectors of sums per row, so that each input row loaded serves R rows.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SKP_VECTORS 1
+#define SKP_VECTOR_BYTES 32
+typedef float skp_vf __attribute__((vector_size(SKP_VECTOR_BYTES)));
+typedef double skp_vd __attribute__((vector_size(SKP_VECTOR_BYTES)));
+#else
+#define SKP_VECTORS 0
+#define SKP_VECTOR_BYTES 32
+#endif
+
+/* Nonzeros ahead whose input rows are prefetched: the rows are scattered
+ * through a tile's activations, where no hardware prefetcher finds them. */
+#ifndef SKP_AHEAD
+#define SKP_AHEAD 5
+#endif
+
+#define SKP_LANES(T) (SKP_VECTOR_BYTES / (int)sizeof(T))
+
+#if SKP_VECTORS
+
+#define SKP_CHUNK(T, V, I, N)                                                 \
+    static inline void skp_chunk##N##_##T##_##I(                              \
+        const I *indices, const T *data, int64_t p0, int64_t p1, T b,        \
+        const T *H, Py_ssize_t width, T *out)                                 \
+    {                                                                         \
+        V acc[N], x;                                                          \
+        int v;                                                                \
+        int64_t p;                                                            \
+        for (v = 0; v < N; v++) acc[v] = (V){0} + b;                          \
+        for (p = p0; p < p1; p++) {                                           \
+            const T *row = H + (Py_ssize_t)indices[p] * width;                \
+            V w = (V){0} + data[p];                                           \
+            if (p + SKP_AHEAD < p1) {                                         \
+                const char *next =                                            \
+                    (const char *)(H + (Py_ssize_t)indices[p + SKP_AHEAD] * width); \
+                for (v = 0; v < N * SKP_VECTOR_BYTES; v += 64)                \
+                    __builtin_prefetch(next + v);                             \
+            }                                                                 \
+            for (v = 0; v < N; v++) {                                         \
+                memcpy(&x, row + v * SKP_LANES(T), sizeof x);                 \
+                acc[v] += w * x;                                              \
+            }                                                                 \
+        }                                                                     \
+        memcpy(out, acc, sizeof acc);                                         \
+    }
+
+#define SKP_BLOCK(T, V, I, R)                                                 \
+    static inline void skp_block##R##_##T##_##I(                              \
+        const I *indices, const T *data, int64_t p0, int64_t p1,             \
+        const T *bias, Py_ssize_t C, const T *H, Py_ssize_t width, T *acc_out)\
+    {                                                                         \
+        V acc[R][8 / R], x[8 / R];                                            \
+        int r, v;                                                             \
+        int64_t p;                                                            \
+        Py_ssize_t c;                                                         \
+        for (r = 0; r < R; r++)                                               \
+            for (v = 0; v < 8 / R; v++) acc[r][v] = (V){0} + bias[r];         \
+        for (p = p0; p < p1; p++) {                                           \
+            const T *block = data + p * R * C;                                \
+            if (p + SKP_AHEAD < p1) {                                         \
+                const T *next =                                               \
+                    H + (Py_ssize_t)indices[p + SKP_AHEAD] * C * width;       \
+                for (c = 0; c < C; c++)                                       \
+                    for (v = 0; v < 8 / R * SKP_VECTOR_BYTES; v += 64)        \
+                        __builtin_prefetch((const char *)(next + c * width) + v); \
+            }                                                                 \
+            for (c = 0; c < C; c++) {                                         \
+                const T *row = H + ((Py_ssize_t)indices[p] * C + c) * width;  \
+                for (v = 0; v < 8 / R; v++)                                   \
+                    memcpy(&x[v], row + v * SKP_LANES(T), sizeof x[v]);       \
+                for (r = 0; r < R; r++) {                                     \
+                    V w = (V){0} + block[r * C + c];                          \
+                    for (v = 0; v < 8 / R; v++) acc[r][v] += w * x[v];        \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+        memcpy(acc_out, acc, sizeof acc);                                     \
+    }
+
+#else /* plain loops */
+
+#define SKP_CHUNK(T, V, I, N)                                                 \
+    static void skp_chunk##N##_##T##_##I(                                     \
+        const I *indices, const T *data, int64_t p0, int64_t p1, T b,        \
+        const T *H, Py_ssize_t width, T *out)                                 \
+    {                                                                         \
+        int t;                                                                \
+        int64_t p;                                                            \
+        for (t = 0; t < N * SKP_LANES(T); t++) out[t] = b;                    \
+        for (p = p0; p < p1; p++) {                                           \
+            const T *row = H + (Py_ssize_t)indices[p] * width;                \
+            for (t = 0; t < N * SKP_LANES(T); t++) out[t] += data[p] * row[t];\
+        }                                                                     \
+    }
+
+#define SKP_BLOCK(T, V, I, R)                                                 \
+    static void skp_block##R##_##T##_##I(                                     \
+        const I *indices, const T *data, int64_t p0, int64_t p1,             \
+        const T *bias, Py_ssize_t C, const T *H, Py_ssize_t width, T *acc)    \
+    {                                                                         \
+        const int n = 8 / R * SKP_LANES(T);                                   \
+        int r, t;                                                             \
+        int64_t p;                                                            \
+        Py_ssize_t c;                                                         \
+        for (r = 0; r < R; r++)                                               \
+            for (t = 0; t < n; t++) acc[r * n + t] = bias[r];                 \
+        for (p = p0; p < p1; p++)                                             \
+            for (c = 0; c < C; c++) {                                         \
+                const T *row = H + ((Py_ssize_t)indices[p] * C + c) * width;  \
+                for (r = 0; r < R; r++)                                       \
+                    for (t = 0; t < n; t++)                                   \
+                        acc[r * n + t] += data[(p * R + r) * C + c] * row[t]; \
+            }                                                                 \
+    }
+
+#endif
+
+#define SKP_ALL(T, V, I)                                                      \
+    SKP_CHUNK(T, V, I, 8)                                                     \
+    SKP_CHUNK(T, V, I, 2)                                                     \
+    SKP_BLOCK(T, V, I, 1)                                                     \
+    SKP_BLOCK(T, V, I, 2)                                                     \
+    SKP_BLOCK(T, V, I, 4)                                                     \
+    SKP_BLOCK(T, V, I, 8)
+
+#if !SKP_VECTORS
+typedef float skp_vf;
+typedef double skp_vd;
+#endif
+
+SKP_ALL(float, skp_vf, uint8_t)
+SKP_ALL(float, skp_vf, uint16_t)
+SKP_ALL(float, skp_vf, uint32_t)
+SKP_ALL(double, skp_vd, uint8_t)
+SKP_ALL(double, skp_vd, uint16_t)
+SKP_ALL(double, skp_vd, uint32_t)
+
+/* One entry point per value type; the index type is given by its size. */
+#define SKP_INDEX_SWITCH(SIZE, CALL)                                          \
+    switch (SIZE) {                                                           \
+    case 1: CALL(uint8_t); break;                                             \
+    case 2: CALL(uint16_t); break;                                            \
+    default: CALL(uint32_t); break;                                           \
+    }
+
+#define SKP_ENTRY(T)                                                          \
+    static inline void skp_chunk8_##T(                                        \
+        const void *indices, int index_size, const T *data, int64_t p0,      \
+        int64_t p1, T b, const T *H, Py_ssize_t width, T *out)                \
+    {                                                                         \
+        SKP_INDEX_SWITCH(index_size, SKP_CALL_CHUNK8_##T)                     \
+    }                                                                         \
+    static inline void skp_chunk2_##T(                                        \
+        const void *indices, int index_size, const T *data, int64_t p0,      \
+        int64_t p1, T b, const T *H, Py_ssize_t width, T *out)                \
+    {                                                                         \
+        SKP_INDEX_SWITCH(index_size, SKP_CALL_CHUNK2_##T)                     \
+    }                                                                         \
+    static inline void skp_block_##T(                                         \
+        const void *indices, int index_size, int R, const T *data,           \
+        int64_t p0, int64_t p1, const T *bias, Py_ssize_t C, const T *H,     \
+        Py_ssize_t width, T *acc)                                             \
+    {                                                                         \
+        switch (R) {                                                          \
+        case 1: SKP_INDEX_SWITCH(index_size, SKP_CALL_BLOCK1_##T) break;      \
+        case 2: SKP_INDEX_SWITCH(index_size, SKP_CALL_BLOCK2_##T) break;      \
+        case 4: SKP_INDEX_SWITCH(index_size, SKP_CALL_BLOCK4_##T) break;      \
+        default: SKP_INDEX_SWITCH(index_size, SKP_CALL_BLOCK8_##T) break;     \
+        }                                                                     \
+    }
+
+#define SKP_CALL_CHUNK(N, T, I)                                               \
+    skp_chunk##N##_##T##_##I((const I *)indices, data, p0, p1, b, H, width, out)
+#define SKP_CALL_BLOCK(R, T, I)                                               \
+    skp_block##R##_##T##_##I((const I *)indices, data, p0, p1, bias, C, H,   \
+                             width, acc)
+#define SKP_CALL_CHUNK8_float(I) SKP_CALL_CHUNK(8, float, I)
+#define SKP_CALL_CHUNK2_float(I) SKP_CALL_CHUNK(2, float, I)
+#define SKP_CALL_CHUNK8_double(I) SKP_CALL_CHUNK(8, double, I)
+#define SKP_CALL_CHUNK2_double(I) SKP_CALL_CHUNK(2, double, I)
+#define SKP_CALL_BLOCK1_float(I) SKP_CALL_BLOCK(1, float, I)
+#define SKP_CALL_BLOCK2_float(I) SKP_CALL_BLOCK(2, float, I)
+#define SKP_CALL_BLOCK4_float(I) SKP_CALL_BLOCK(4, float, I)
+#define SKP_CALL_BLOCK8_float(I) SKP_CALL_BLOCK(8, float, I)
+#define SKP_CALL_BLOCK1_double(I) SKP_CALL_BLOCK(1, double, I)
+#define SKP_CALL_BLOCK2_double(I) SKP_CALL_BLOCK(2, double, I)
+#define SKP_CALL_BLOCK4_double(I) SKP_CALL_BLOCK(4, double, I)
+#define SKP_CALL_BLOCK8_double(I) SKP_CALL_BLOCK(8, double, I)
+
+SKP_ENTRY(float)
+SKP_ENTRY(double)
+
+/* One row of a matrix-vector product: sum of data[p] * x[indices[p]].
+ * With AVX2, the input is gathered eight floats (four doubles) at a time;
+ * otherwise four scalar sums hide the latency of the loads. */
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+static inline __m256i skp_index8(const void *indices, int size, int64_t p)
+{
+    if (size == 1) {
+        return _mm256_cvtepu8_epi32(
+            _mm_loadl_epi64((const __m128i *)((const uint8_t *)indices + p)));
+    }
+    if (size == 2) {
+        return _mm256_cvtepu16_epi32(
+            _mm_loadu_si128((const __m128i *)((const uint16_t *)indices + p)));
+    }
+    return _mm256_loadu_si256((const __m256i *)((const uint32_t *)indices + p));
+}
+
+static inline __m128i skp_index4(const void *indices, int size, int64_t p)
+{
+    if (size == 1) {
+        int32_t four;
+        memcpy(&four, (const uint8_t *)indices + p, 4);
+        return _mm_cvtepu8_epi32(_mm_cvtsi32_si128(four));
+    }
+    if (size == 2) {
+        return _mm_cvtepu16_epi32(
+            _mm_loadl_epi64((const __m128i *)((const uint16_t *)indices + p)));
+    }
+    return _mm_loadu_si128((const __m128i *)((const uint32_t *)indices + p));
+}
+
+static inline int64_t skp_index_at(const void *indices, int size, int64_t p)
+{
+    if (size == 1) return ((const uint8_t *)indices)[p];
+    if (size == 2) return ((const uint16_t *)indices)[p];
+    return ((const uint32_t *)indices)[p];
+}
+
+static inline float skp_dot_float(const void *indices, int size,
+                                  const float *data, int64_t p, int64_t end,
+                                  const float *x)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    float tail = 0.0f;
+    for (; p + 16 <= end; p += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(data + p),
+                             _mm256_i32gather_ps(x, skp_index8(indices, size, p), 4), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(data + p + 8),
+                             _mm256_i32gather_ps(x, skp_index8(indices, size, p + 8), 4), a1);
+    }
+    if (p + 8 <= end) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(data + p),
+                             _mm256_i32gather_ps(x, skp_index8(indices, size, p), 4), a0);
+        p += 8;
+    }
+    for (; p < end; p++) tail += data[p] * x[skp_index_at(indices, size, p)];
+    a0 = _mm256_add_ps(a0, a1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h) + tail;
+}
+
+static inline double skp_dot_double(const void *indices, int size,
+                                    const double *data, int64_t p, int64_t end,
+                                    const double *x)
+{
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    double tail = 0.0;
+    for (; p + 8 <= end; p += 8) {
+        a0 = _mm256_fmadd_pd(_mm256_loadu_pd(data + p),
+                             _mm256_i32gather_pd(x, skp_index4(indices, size, p), 8), a0);
+        a1 = _mm256_fmadd_pd(_mm256_loadu_pd(data + p + 4),
+                             _mm256_i32gather_pd(x, skp_index4(indices, size, p + 4), 8), a1);
+    }
+    if (p + 4 <= end) {
+        a0 = _mm256_fmadd_pd(_mm256_loadu_pd(data + p),
+                             _mm256_i32gather_pd(x, skp_index4(indices, size, p), 8), a0);
+        p += 4;
+    }
+    for (; p < end; p++) tail += data[p] * x[skp_index_at(indices, size, p)];
+    a0 = _mm256_add_pd(a0, a1);
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(a0), _mm256_extractf128_pd(a0, 1));
+    h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
+    return _mm_cvtsd_f64(h) + tail;
+}
+
+#else
+
+#define SKP_DOT(T, I)                                                         \
+    static inline T skp_dot_##T##_##I(const I *indices, const T *data,      \
+                                      int64_t p, int64_t end, const T *x)    \
+    {                                                                         \
+        T a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                     \
+        for (; p + 4 <= end; p += 4) {                                        \
+            a0 += data[p] * x[indices[p]];                                    \
+            a1 += data[p + 1] * x[indices[p + 1]];                            \
+            a2 += data[p + 2] * x[indices[p + 2]];                            \
+            a3 += data[p + 3] * x[indices[p + 3]];                            \
+        }                                                                     \
+        for (; p < end; p++) a0 += data[p] * x[indices[p]];                   \
+        return (a0 + a1) + (a2 + a3);                                         \
+    }
+
+SKP_DOT(float, uint8_t)
+SKP_DOT(float, uint16_t)
+SKP_DOT(float, uint32_t)
+SKP_DOT(double, uint8_t)
+SKP_DOT(double, uint16_t)
+SKP_DOT(double, uint32_t)
+
+#define SKP_DOT_ENTRY(T)                                                      \
+    static inline T skp_dot_##T(const void *indices, int size, const T *data, \
+                                int64_t p, int64_t end, const T *x)           \
+    {                                                                         \
+        if (size == 1)                                                        \
+            return skp_dot_##T##_uint8_t((const uint8_t *)indices, data, p, end, x); \
+        if (size == 2)                                                        \
+            return skp_dot_##T##_uint16_t((const uint16_t *)indices, data, p, end, x); \
+        return skp_dot_##T##_uint32_t((const uint32_t *)indices, data, p, end, x); \
+    }
+
+SKP_DOT_ENTRY(float)
+SKP_DOT_ENTRY(double)
+
+#endif
+
+/* One block row of a matrix-vector product with blocks of R x C: the R
+ * sums stay in registers, and with C = 1 each input value read is
+ * multiplied by the R contiguous values of its block at once. */
+#define SKP_BLOCK_VECTOR(T, I, R)                                             \
+    static inline void skp_block_vector##R##_##T##_##I(                       \
+        const I *indices, const T *data, int64_t p0, int64_t p1,             \
+        Py_ssize_t C, const T *x, T *out)                                     \
+    {                                                                         \
+        T acc[R] = {0};                                                       \
+        int64_t p;                                                            \
+        int r;                                                                \
+        Py_ssize_t c;                                                         \
+        if (C == 1) {                                                         \
+            for (p = p0; p < p1; p++) {                                       \
+                const T value = x[indices[p]];                                \
+                for (r = 0; r < R; r++) acc[r] += data[p * R + r] * value;    \
+            }                                                                 \
+        } else {                                                              \
+            for (p = p0; p < p1; p++) {                                       \
+                const T *block = data + p * R * C;                            \
+                const T *xs = x + (Py_ssize_t)indices[p] * C;                 \
+                for (r = 0; r < R; r++)                                       \
+                    for (c = 0; c < C; c++) acc[r] += block[r * C + c] * xs[c]; \
+            }                                                                 \
+        }                                                                     \
+        for (r = 0; r < R; r++) out[r] = acc[r];                              \
+    }
+
+#define SKP_BLOCK_VECTOR_ALL(T, I)                                            \
+    SKP_BLOCK_VECTOR(T, I, 1)                                                 \
+    SKP_BLOCK_VECTOR(T, I, 2)                                                 \
+    SKP_BLOCK_VECTOR(T, I, 4)                                                 \
+    SKP_BLOCK_VECTOR(T, I, 8)
+
+SKP_BLOCK_VECTOR_ALL(float, uint8_t)
+SKP_BLOCK_VECTOR_ALL(float, uint16_t)
+SKP_BLOCK_VECTOR_ALL(float, uint32_t)
+SKP_BLOCK_VECTOR_ALL(double, uint8_t)
+SKP_BLOCK_VECTOR_ALL(double, uint16_t)
+SKP_BLOCK_VECTOR_ALL(double, uint32_t)
+
+#define SKP_CALL_BLOCK_VECTOR(R, T, I)                                        \
+    skp_block_vector##R##_##T##_##I((const I *)indices, data, p0, p1, C, x, out)
+#define SKP_CALL_BV1_float(I) SKP_CALL_BLOCK_VECTOR(1, float, I)
+#define SKP_CALL_BV2_float(I) SKP_CALL_BLOCK_VECTOR(2, float, I)
+#define SKP_CALL_BV4_float(I) SKP_CALL_BLOCK_VECTOR(4, float, I)
+#define SKP_CALL_BV8_float(I) SKP_CALL_BLOCK_VECTOR(8, float, I)
+#define SKP_CALL_BV1_double(I) SKP_CALL_BLOCK_VECTOR(1, double, I)
+#define SKP_CALL_BV2_double(I) SKP_CALL_BLOCK_VECTOR(2, double, I)
+#define SKP_CALL_BV4_double(I) SKP_CALL_BLOCK_VECTOR(4, double, I)
+#define SKP_CALL_BV8_double(I) SKP_CALL_BLOCK_VECTOR(8, double, I)
+
+#define SKP_BLOCK_VECTOR_ENTRY(T)                                             \
+    static inline void skp_block_vector_##T(                                  \
+        const void *indices, int index_size, int R, const T *data,           \
+        int64_t p0, int64_t p1, Py_ssize_t C, const T *x, T *out)            \
+    {                                                                         \
+        switch (R) {                                                          \
+        case 1: SKP_INDEX_SWITCH(index_size, SKP_CALL_BV1_##T) break;         \
+        case 2: SKP_INDEX_SWITCH(index_size, SKP_CALL_BV2_##T) break;         \
+        case 4: SKP_INDEX_SWITCH(index_size, SKP_CALL_BV4_##T) break;         \
+        default: SKP_INDEX_SWITCH(index_size, SKP_CALL_BV8_##T) break;        \
+        }                                                                     \
+    }
+
+SKP_BLOCK_VECTOR_ENTRY(float)
+SKP_BLOCK_VECTOR_ENTRY(double)

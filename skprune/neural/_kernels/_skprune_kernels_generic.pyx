@@ -1,0 +1,2 @@
+# Kernels compiled for the baseline instruction set of the target.
+include "_impl.pxi"
