@@ -43,10 +43,16 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d, gen_batches, shuffle
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from ..utils._sklearn import Interval, StrOptions, _fit_context
+from ..utils._sklearn import (
+    Interval,
+    RealNotInt,
+    StrOptions,
+    _fit_context,
+    check_sample_weight,
+)
 from ._base import ACTIVATIONS, DERIVATIVES, LOSSES
 from ._criteria import PruningContext, resolve_criterion
 from ._layerwise import LayerwiseRefit
@@ -67,19 +73,7 @@ def _matmul(a, b, out=None):
 
 
 def _check_sample_weight(sample_weight, X):
-    sample_weight = np.asarray(sample_weight, dtype=X.dtype)
-    if sample_weight.ndim == 0:
-        return np.full(X.shape[0], sample_weight, dtype=X.dtype)
-    if sample_weight.shape != (X.shape[0],):
-        raise ValueError(
-            f"sample_weight.shape == {sample_weight.shape}, expected "
-            f"{(X.shape[0],)}!"
-        )
-    if not np.isfinite(sample_weight).all():
-        raise ValueError("sample_weight contains NaN or infinity.")
-    if not sample_weight.any():
-        raise ValueError("Sample weights must contain at least one non-zero number.")
-    return sample_weight
+    return check_sample_weight(sample_weight, X, dtype=X.dtype)
 
 
 # Below this many multiply-adds per matrix product, training runs BLAS on one
@@ -230,7 +224,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [
             Interval(Integral, 1, None, closed="left"),
-            Interval(Real, 1, np.inf, closed="both"),
+            Interval(RealNotInt, 1, np.inf, closed="both"),
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "prunable_layers": [StrOptions({"hidden", "all"}), "array-like"],
@@ -989,7 +983,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             dtype=(np.float64, np.float32),
             reset=False,
         ).astype(self.coefs_[0].dtype, copy=False)
-        y = np.asarray(y)
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
         if y.shape[0] != X.shape[0]:
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: {X.shape[0]} "
@@ -1412,6 +1406,20 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
     def _encode_targets(self, y):
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.ravel()
+        if y.ndim == 2:
+            if y.shape[1] != len(self.classes_):
+                raise ValueError(
+                    f"y has {y.shape[1]} label columns, but the network was "
+                    f"fitted with {len(self.classes_)}."
+                )
+        else:
+            unseen = set(unique_labels(y).tolist()) - set(self.classes_.tolist())
+            if unseen:
+                raise ValueError(
+                    f"y holds labels the network was not fitted with: "
+                    f"{sorted(unseen, key=str)[:5]}; its classes_ are "
+                    f"{self.classes_.tolist()}."
+                )
         return self._label_binarizer.transform(y).astype(bool)
 
     def predict(self, X):
@@ -1651,8 +1659,17 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
         return X, y
 
     def _encode_targets(self, y):
-        y = np.asarray(y, dtype=self.coefs_[0].dtype)
-        return y.reshape(-1, 1) if y.ndim == 1 else y
+        try:
+            y = np.asarray(y, dtype=self.coefs_[0].dtype)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"y must hold numbers: {exc}") from exc
+        y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y.shape[1]} outputs, but the network was fitted with "
+                f"{self.n_outputs_}."
+            )
+        return y
 
     def predict(self, X):
         """Predict using the multilayer perceptron regressor.

@@ -1,0 +1,293 @@
+"""Bad and edge-case inputs: a clear error naming what was wrong, or a right answer.
+
+Every public estimator and function is fed the inputs a demanding user tries
+(NaN and infinity, empty data, wrong shapes and dtypes, wrong feature counts or
+names, unseen labels, bad sample weights, out-of-range parameters). Each case
+expects an error whose message names the culprit, or checks the answer.
+"""
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import LeaveOneOut
+from sklearn.tree import DecisionTreeRegressor
+
+from skprune.model_selection import PruningCurveDisplay, register_cv_estimator
+from skprune.neural import (
+    MLPPruner,
+    PrunableMLPClassifier,
+    PrunableMLPRegressor,
+    PrunedMLPClassifier,
+    PrunedMLPClassifierCV,
+    PrunedMLPRegressor,
+    PrunedMLPRegressorCV,
+    PruningCriterion,
+    sparsity_schedule,
+)
+from skprune.tree import (
+    PrunedTreeClassifier,
+    PrunedTreeClassifierCV,
+    PrunedTreeRegressor,
+    PrunedTreeRegressorCV,
+    cost_complexity_path,
+    prune_tree,
+)
+
+X, Y = make_classification(60, 4, random_state=0)
+XR, YR = make_regression(60, 4, random_state=0)
+SMALL = dict(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
+SMALL_CV = dict(SMALL, sparsities=[0.0, 0.5], cv=3, finetune_iter=2, n_pruning_steps=1)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def _estimators(kind):
+    if kind == "classifier":
+        return [
+            PrunableMLPClassifier(**SMALL),
+            PrunedMLPClassifier(**SMALL, n_pruning_steps=1, finetune_iter=2),
+            PrunedMLPClassifierCV(**SMALL_CV),
+            PrunedTreeClassifier(random_state=0),
+            PrunedTreeClassifierCV(cv=3, random_state=0),
+        ]
+    return [
+        PrunableMLPRegressor(**SMALL),
+        PrunedMLPRegressor(**SMALL, n_pruning_steps=1, finetune_iter=2),
+        PrunedMLPRegressorCV(**SMALL_CV),
+        PrunedTreeRegressor(random_state=0),
+        PrunedTreeRegressorCV(cv=3, random_state=0),
+    ]
+
+
+ALL_ESTIMATORS = _estimators("classifier") + _estimators("regressor")
+
+
+def _data(estimator):
+    from sklearn.base import is_classifier
+
+    return (X, Y) if is_classifier(estimator) else (XR, YR)
+
+
+def _name(estimator):
+    return type(estimator).__name__
+
+
+@pytest.mark.parametrize("estimator", ALL_ESTIMATORS, ids=_name)
+@pytest.mark.parametrize(
+    "bad_x, message",
+    [
+        (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), "NaN"),
+        (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 5, np.inf, x), "infinity"),
+        (lambda x: x[:, 0], "2D array"),
+        (lambda x: x.astype(str).astype(object) + "x", "could not convert|numeric"),
+    ],
+    ids=["nan", "inf", "1d", "strings"],
+)
+def test_bad_X_in_fit(estimator, bad_x, message):
+    x, y = _data(estimator)
+    if message == "NaN" and _name(estimator).startswith("PrunedTree"):
+        _assert_nan_handled_as_scikit_learn(estimator, bad_x(x), y)
+        return
+    with pytest.raises(ValueError, match=message):
+        estimator.fit(bad_x(x), y)
+
+
+def _assert_nan_handled_as_scikit_learn(estimator, x, y):
+    # scikit-learn's trees learn where missing values go; so do the pruned ones.
+    from sklearn.base import clone, is_classifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    fitted = clone(estimator).fit(x, y)
+    reference_class = DecisionTreeClassifier if is_classifier(fitted) else DecisionTreeRegressor
+    reference = reference_class(ccp_alpha=fitted.ccp_alpha_ if hasattr(fitted, "ccp_alpha_") else 0.0, random_state=0)
+    np.testing.assert_allclose(fitted.predict(x), reference.fit(x, y).predict(x))
+
+
+@pytest.mark.parametrize("estimator", ALL_ESTIMATORS, ids=_name)
+def test_empty_and_mismatched_data(estimator):
+    x, y = _data(estimator)
+    with pytest.raises(ValueError, match="0 sample"):
+        estimator.fit(x[:0], y[:0])
+    with pytest.raises(ValueError, match="inconsistent numbers of samples|does not match number of samples"):
+        estimator.fit(x, y[:-1])
+
+
+@pytest.mark.parametrize("estimator", ALL_ESTIMATORS, ids=_name)
+def test_wrong_feature_count_and_names_at_predict(estimator):
+    x, y = _data(estimator)
+    df = pd.DataFrame(x, columns=list("abcd"))
+    fitted = estimator.fit(df, y)
+    np.testing.assert_array_equal(fitted.feature_names_in_, list("abcd"))
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(x[:, :3])
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        fitted.predict(df[list("dcba")])
+
+
+@pytest.mark.parametrize("estimator", ALL_ESTIMATORS, ids=_name)
+@pytest.mark.parametrize(
+    "weight, message",
+    [
+        (np.full(60, np.nan), "sample_weight"),
+        (np.ones(59), "sample_weight"),
+        (np.array(["a"] * 60), "sample_weight"),
+        (np.zeros(60), "non-zero"),
+    ],
+    ids=["nan", "short", "strings", "all-zero"],
+)
+def test_bad_sample_weight(estimator, weight, message):
+    x, y = _data(estimator)
+    with pytest.raises(ValueError, match=message):
+        estimator.fit(x, y, sample_weight=weight)
+
+
+@pytest.mark.parametrize("estimator", ALL_ESTIMATORS, ids=_name)
+def test_scalar_sample_weight_is_a_uniform_weight(estimator):
+    # Every estimator accepts a scalar weight, the same as no weight at all.
+    x, y = _data(estimator)
+    weighted = estimator.fit(x, y, sample_weight=2.0).predict(x)
+    np.testing.assert_allclose(weighted, estimator.fit(x, y).predict(x))
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [PrunedTreeRegressor(random_state=0), PrunedTreeRegressorCV(cv=3)],
+    ids=_name,
+)
+def test_negative_sample_weight_is_refused_by_trees(estimator):
+    weight = np.ones(60)
+    weight[:5] = -1
+    with pytest.raises(ValueError, match="sample_weight"):
+        estimator.fit(XR, YR, sample_weight=weight)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [PrunedTreeRegressorCV(cv=LeaveOneOut()), PrunedMLPRegressorCV(**{**SMALL_CV, "cv": LeaveOneOut()})],
+    ids=_name,
+)
+def test_all_nan_fold_scores_give_a_clear_error(estimator):
+    # R2 of a single sample is undefined: every fold scores NaN.
+    with pytest.raises(ValueError, match="Every cross-validated score is NaN"):
+        estimator.fit(XR[:12], YR[:12])
+
+
+def test_nan_fold_scores_rank_last():
+    from skprune.model_selection._search import select_index
+
+    means = np.array([np.nan, 0.5, 0.7, np.nan])
+    sems = np.array([np.nan, 0.1, 0.3, np.nan])
+    assert select_index(means, sems, one_standard_error=False) == 2
+    assert select_index(means, sems, one_standard_error=True) == 2
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.where(Y == 1, 7, 0), r"not fitted with: \[7\]"),
+        (np.arange(60) % 3, r"not fitted with: \[2\]"),
+    ],
+)
+@pytest.mark.parametrize("criterion", ["taylor", "obd", "obs"])
+def test_prune_refuses_unseen_labels(labels, message, criterion):
+    network = PrunableMLPClassifier(**SMALL).fit(X, Y)
+    coefs = [c.copy() for c in network.coefs_]
+    with pytest.raises(ValueError, match=message):
+        network.prune(X, labels, amount=0.5, criterion=criterion)
+    with pytest.raises(ValueError, match=message):
+        network.loss_gradient(X, labels)
+    for before, after in zip(coefs, network.coefs_):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_prune_refuses_wrong_regression_targets():
+    network = PrunableMLPRegressor(**SMALL).fit(XR, YR)
+    with pytest.raises(ValueError, match="2 outputs"):
+        network.prune(XR, np.c_[YR, YR], amount=0.5, criterion="taylor")
+    with pytest.raises(ValueError, match="y"):
+        network.prune(XR, np.where(np.arange(60) == 3, np.nan, YR), amount=0.5, criterion="taylor")
+
+
+@pytest.mark.parametrize(
+    "returned, error",
+    [(None, TypeError), (["a", "b"], TypeError), ([np.ones(3)], ValueError)],
+)
+def test_custom_criterion_returning_garbage(returned, error):
+    class Garbage(PruningCriterion):
+        def score(self, context):
+            return returned
+
+    network = PrunableMLPClassifier(**SMALL).fit(X, Y)
+    with pytest.raises(error, match="A criterion must return one"):
+        network.prune(X, Y, amount=0.5, criterion=Garbage())
+    assert network.sparsity_ == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(schedule="gradual", sparsity=1.5, n_steps=3), "'sparsity' parameter"),
+        (dict(schedule="gradual", sparsity=0.5, n_steps=2.5), "'n_steps' parameter"),
+        (dict(schedule="gradual", sparsity=0.5, n_steps=0), "'n_steps' parameter"),
+        (dict(schedule="cubic", sparsity=0.5, n_steps=3), "'schedule' parameter"),
+        (
+            dict(schedule="gradual", sparsity=0.5, n_steps=3, initial_sparsity=0.9),
+            "initial_sparsity=0.9 must not exceed",
+        ),
+    ],
+)
+def test_sparsity_schedule_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sparsity_schedule(**kwargs)
+
+
+@pytest.mark.parametrize("schedule", ["oneshot", "iterative", "gradual"])
+def test_sparsity_schedule_targets_never_decrease(schedule):
+    targets = sparsity_schedule(schedule, 0.8, 5, initial_sparsity=0.3)
+    assert np.all(np.diff(targets) >= 0) and targets[-1] == 0.8
+    assert np.all((targets >= 0) & (targets <= 0.8))
+
+
+@pytest.mark.parametrize(
+    "estimator_class, factory, error",
+    [
+        ("not a class", lambda *a, **k: None, ValueError),
+        ((DecisionTreeRegressor, "x"), lambda *a, **k: None, TypeError),
+        (DecisionTreeRegressor, None, ValueError),
+    ],
+)
+def test_register_cv_estimator_validates(estimator_class, factory, error):
+    with pytest.raises(error, match="estimator_class|factory"):
+        register_cv_estimator(estimator_class, factory)
+    # The registry is unharmed: a display of an unknown estimator fails clearly.
+    with pytest.raises(TypeError, match="LogisticRegression"):
+        PruningCurveDisplay.from_estimator(LogisticRegression(), X, Y)
+
+
+@pytest.mark.parametrize("function", [cost_complexity_path, lambda e, **k: prune_tree(e, 0.1, **k)])
+def test_tree_functions_reject_bad_estimators_and_risk(function):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(TypeError, match="estimator must be a fitted"):
+        function(LogisticRegression().fit(X, Y))
+    with pytest.raises(NotFittedError):
+        function(PrunedTreeClassifier())
+    with pytest.raises(ValueError, match="risk"):
+        function(PrunedTreeClassifier(random_state=0).fit(X, Y), risk="entropy")
+
+
+def test_prune_tree_rejects_bad_alpha():
+    tree = PrunedTreeClassifier(random_state=0).fit(X, Y)
+    with pytest.raises(ValueError, match="alpha"):
+        prune_tree(tree, -1.0)
