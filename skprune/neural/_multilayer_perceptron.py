@@ -1113,10 +1113,39 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         alive = [pattern.alive(self, target) for target in targets]
         # A criterion may split the step into smaller ones, each scored anew.
         n_substeps = getattr(criterion, "n_substeps", 1)
-        for sub_amount in pattern.split_amount(alive, amount, scope, n_substeps):
-            context = PruningContext(self, X, y, sample_weight, layers)
-            self._prune_substep(criterion, pattern, context, targets, sub_amount, scope)
+        with self._restored_on_error():
+            for sub_amount in pattern.split_amount(alive, amount, scope, n_substeps):
+                context = PruningContext(self, X, y, sample_weight, layers)
+                self._prune_substep(
+                    criterion, pattern, context, targets, sub_amount, scope
+                )
         return self
+
+    @contextlib.contextmanager
+    def _restored_on_error(self):
+        """Leave the network exactly as it was if the body raises.
+
+        Weights and optimizer state are written back in place, since the
+        inference plan and the optimizer may hold the same arrays.
+        """
+        attributes = dict(self.__dict__)
+        attributes["masks_"] = [mask.copy() for mask in self.masks_]
+        attributes["intercept_masks_"] = [mask.copy() for mask in self.intercept_masks_]
+        params = [param.copy() for param in self._parameters()]
+        optimizer = getattr(self, "_optimizer", None)
+        states = [] if optimizer is None else optimizer.state_arrays()
+        saved_states = [[array.copy() for array in state] for state in states]
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(attributes)
+            for param, saved in zip(self._parameters(), params):
+                param[...] = saved
+            for state, saved_state in zip(states, saved_states):
+                for array, saved in zip(state, saved_state):
+                    array[...] = saved
+            raise
 
     def _prune_substep(self, criterion, pattern, context, targets, amount, scope):
         coef_scores, intercept_scores = criterion.prepare_scores(context)
