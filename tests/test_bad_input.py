@@ -291,3 +291,47 @@ def test_prune_tree_rejects_bad_alpha():
     tree = PrunedTreeClassifier(random_state=0).fit(X, Y)
     with pytest.raises(ValueError, match="alpha"):
         prune_tree(tree, -1.0)
+
+
+def _display(**changes):
+    params = dict(
+        param_values=[0.0, 0.1, 0.2],
+        test_scores=np.array([[0.8, 0.7], [0.9, 0.8], [0.6, 0.5]]),
+        train_scores=None,
+        complexity=[9, 5, 1],
+        chosen_value=0.1,
+        sem=[0.05, 0.05, 0.05],
+    )
+    return PruningCurveDisplay(**{**params, **changes})
+
+
+@pytest.mark.parametrize(
+    "changes, plot_kw, message",
+    [
+        ({}, {"xscale": "foo"}, "xscale must be one of"),
+        ({"param_values": [0.0, 0.1]}, {}, "test_scores must have shape"),
+        ({"param_values": []}, {}, "param_values must be a non-empty"),
+        ({"train_scores": np.ones((2, 2))}, {}, "train_scores must have shape"),
+        ({"test_scores": np.ones(3)}, {}, "test_scores must have shape"),
+        ({"complexity": [1, 2]}, {}, "complexity must have one value"),
+        ({"sem": [0.1]}, {}, "sem must have one value"),
+    ],
+)
+def test_display_plot_checks_its_arrays(changes, plot_kw, message):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(ValueError, match=message):
+        _display(**changes).plot(**plot_kw)
+
+
+def test_display_plot_with_a_nan_score_marks_the_best_finite_one():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    scores = np.array([[np.nan, 0.7], [0.9, 0.8], [0.6, 0.5]])
+    display = _display(test_scores=scores).plot()
+    # The NaN row ranks last: the band runs from the best mean 0.85 down one SE.
+    y0, y1 = display.ax_.transData.inverted().transform(
+        display.sem_band_.get_window_extent()
+    )[:, 1]
+    np.testing.assert_allclose([y0, y1], [0.80, 0.85])
