@@ -132,13 +132,15 @@ class TrainingSettings(NamedTuple):
 
     ``fit`` takes them from the estimator's parameters; fine-tuning after a
     pruning step passes its own (a fixed budget, resuming from the current
-    weights, the random stream of the whole fit).
+    weights, the random stream of the whole fit, and no ``ConvergenceWarning``
+    for using up a budget that is meant to be used up).
     """
 
     max_iter: int
     tol: float
     warm_start: bool
     random_state: object
+    warn_convergence: bool = True
 
 
 def hidden_layer_sizes_of(hidden_layer_sizes):
@@ -763,7 +765,8 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
             )
             if self.n_iter_ == settings.max_iter:
                 message += "\nIncrease the number of iterations (max_iter)."
-            warnings.warn(message, ConvergenceWarning, stacklevel=3)
+            if settings.warn_convergence:
+                warnings.warn(message, ConvergenceWarning, stacklevel=3)
         self.loss_ = float(result.fun)
         unpack(result.x)
 
@@ -890,7 +893,7 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
 
                 if incremental:
                     break
-                if self.n_iter_ == settings.max_iter:
+                if self.n_iter_ == settings.max_iter and settings.warn_convergence:
                     warnings.warn(
                         "Stochastic Optimizer: Maximum iterations (%d) "
                         "reached and the optimization hasn't converged yet."

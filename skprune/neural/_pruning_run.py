@@ -30,7 +30,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ..utils._sklearn import Interval, StrOptions, validate_params
@@ -233,17 +232,14 @@ class PruningRun:
             tol=0.0,
             warm_start=True,
             random_state=self.random_state,
+            warn_convergence=False,
         )
         step = self.history["step"][-1]
         with network._distillation():
             for target in targets:
                 step += 1
                 self.prune_to(target)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    network._fit(
-                        self.X, self.y, self.sample_weight, settings=fine_tuning
-                    )
+                network._fit(self.X, self.y, self.sample_weight, settings=fine_tuning)
                 self.record(step, target)
                 if on_step is not None:
                     on_step(target)
