@@ -222,16 +222,22 @@ def select_index(mean_scores, sem_scores, *, one_standard_error):
 
 
 def check_folds_per_class(y, cv, n_splits):
-    """Raise a clear error when a class has fewer samples than folds."""
+    """Raise a clear error when a training fold would miss a class.
+
+    With stratified folds, a class of two samples or more is in every
+    training fold. A class with fewer samples than folds is missing from some
+    test folds, which :class:`~sklearn.model_selection.StratifiedKFold` warns
+    about, as in :class:`~sklearn.model_selection.GridSearchCV`.
+    """
     if y.ndim != 1 or not isinstance(cv, (Integral, type(None))):
         return
     labels, counts = np.unique(y, return_counts=True)
-    if counts.min() < n_splits:
+    if counts.min() < 2 and n_splits > 1:
         label = labels[np.argmin(counts)].tolist()
         raise ValueError(
-            f"The class {label!r} has only {int(counts.min())} sample(s), fewer than the "
-            f"{n_splits} folds of cv={cv!r}: every fold must see every class. Use "
-            "fewer folds or merge rare classes."
+            f"The class {label!r} has only 1 sample, so a training fold of "
+            f"cv={cv!r} would not see it: every training fold must see every "
+            "class. Merge or remove rare classes."
         )
 
 

@@ -14,7 +14,7 @@ import copy
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.utils import get_tags
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
@@ -40,6 +40,9 @@ from ._pruned import (
     PrunedMLPRegressor,
     _PrunedMLPMixin,
 )
+
+# Seeds drawn for the wrapped network are below this, as in scikit-learn.
+_MAX_SEED = np.iinfo(np.int32).max
 
 # Parameters handed to the pruned estimator as they are.
 _PRUNING_PARAMETERS = (*_PrunedMLPMixin._pruning_constraints, "prunable_layers")
@@ -96,6 +99,13 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         classes) ``estimator`` was fitted with. If False, a clone of
         ``estimator`` is first fitted on the data, exactly as
         ``clone(estimator).fit(X, y)`` would.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the wrapped network, as scikit-learn's ensembles seed the
+        estimators they clone. When not None, an int drawn from it replaces
+        the ``random_state`` of the network that is fitted (with
+        ``prefit=False``) and fine-tuned, so that the result is reproducible
+        whatever ``estimator.random_state`` is; ``estimator`` itself is not
+        changed. None leaves the network's own ``random_state`` in charge.
 
     Attributes
     ----------
@@ -164,6 +174,7 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         **_PrunedMLPMixin._pruning_constraints,
         "prunable_layers": BasePrunableMLP._parameter_constraints["prunable_layers"],
         "prefit": ["boolean"],
+        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -185,6 +196,7 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         temperature=2.0,
         prunable_layers="hidden",
         prefit=False,
+        random_state=None,
     ):
         self.estimator = estimator
         self.sparsity = sparsity
@@ -202,6 +214,7 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         self.temperature = temperature
         self.prunable_layers = prunable_layers
         self.prefit = prefit
+        self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -225,10 +238,13 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         check_pruning_parameters(
             pruned.get_params(deep=False), self._coef_shapes(pruned, X, y), self.sparsity
         )
-        self.estimator_ = self._fitted_dense_estimator(X, y, sample_weight)
+        seed = self._network_seed()
+        self.estimator_ = self._fitted_dense_estimator(X, y, sample_weight, seed)
         # The training parameters of the network as trained (a random state
         # object goes on from where the dense training left it).
         pruned.set_params(**_shared_params(self.estimator_, type(pruned)))
+        if seed is not None:
+            pruned.set_params(random_state=seed)
         copy_fit_to_skprune(pruned, self.estimator_)
         # Step 0 of the history is the starting network on the data given.
         pruned.loss_ = float(pruned.loss_gradient(X, y, sample_weight)[0])
@@ -255,16 +271,24 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
             ),
         )
 
-    def _fitted_dense_estimator(self, X, y, sample_weight):
+    def _network_seed(self):
+        """The int that seeds the wrapped network, or None to keep its own."""
+        if self.random_state is None:
+            return None
+        return int(check_random_state(self.random_state).randint(_MAX_SEED))
+
+    def _fitted_dense_estimator(self, X, y, sample_weight, seed):
         """The fitted scikit-learn network that pruning starts from."""
         if not self.prefit:
-            return self._fit_clone(X, y, sample_weight)
+            return self._fit_clone(X, y, sample_weight, seed)
         if is_classifier(self.estimator):
             self._check_prefit_classes(y)
         return copy.deepcopy(self.estimator)
 
-    def _fit_clone(self, X, y, sample_weight):
+    def _fit_clone(self, X, y, sample_weight, seed):
         estimator = clone(self.estimator)
+        if seed is not None:
+            estimator.set_params(random_state=seed)
         if sample_weight is None:
             return estimator.fit(X, y)
         if has_fit_parameter(estimator, "sample_weight"):

@@ -4,6 +4,8 @@ Every other module imports these names from here, so that a change in
 scikit-learn's internals is mended in one file.
 """
 
+import numbers
+
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.tree._tree import NODE_DTYPE, TREE_LEAF, TREE_UNDEFINED, Tree
@@ -55,7 +57,9 @@ def check_sample_weight(sample_weight, X, *, dtype=None, non_negative=False):
     wrong shape, holds NaN, infinity or non-numbers, is all zero, or, with
     ``non_negative``, holds a negative weight.
     """
-    if sample_weight is not None and np.ndim(sample_weight) == 0:
+    if isinstance(sample_weight, (numbers.Number, str)) or (
+        isinstance(sample_weight, np.ndarray) and sample_weight.ndim == 0
+    ):
         sample_weight = _scalar_weight(sample_weight)
     try:
         return _check_sample_weight(
