@@ -146,3 +146,22 @@ def test_obs_tiny_absolute_damping_on_badly_scaled_data():
     assert np.all(np.isfinite(growth))
     # Without the floor the largest weight grew by up to 3e7 on these seeds.
     assert max(growth) < 1e4
+
+
+@pytest.mark.parametrize("fisher", ["kfac", "empirical"])
+def test_obs_integer_sample_weights_equal_repeated_samples(fisher):
+    network = PrunableMLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=30, random_state=0
+    ).fit(X, Y)
+    weights = np.random.RandomState(0).randint(0, 4, size=X.shape[0])
+    criterion = OBSCriterion(fisher=fisher, fisher_block_size=None, num_grads=1000)
+    weighted, repeated, unweighted = (copy.deepcopy(network) for _ in range(3))
+    weighted.prune(X, Y, amount=0.5, criterion=criterion, sample_weight=weights)
+    repeated.prune(
+        np.repeat(X, weights, axis=0), np.repeat(Y, weights), amount=0.5,
+        criterion=criterion,
+    )
+    unweighted.prune(X, Y, amount=0.5, criterion=criterion)
+    np.testing.assert_allclose(weighted.coefs_[0], repeated.coefs_[0], atol=1e-10)
+    np.testing.assert_array_equal(weighted.masks_[0], repeated.masks_[0])
+    assert not np.allclose(weighted.coefs_[0], unweighted.coefs_[0])
