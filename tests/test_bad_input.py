@@ -13,14 +13,19 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import LeaveOneOut
 from sklearn.tree import DecisionTreeRegressor
 
 from skprune.model_selection import PruningCurveDisplay, register_cv_estimator
+from sklearn.neural_network import MLPClassifier
+
 from skprune.neural import (
+    LayerwiseRefit,
     MLPPruner,
+    OBSCriterion,
+    WandaCriterion,
     PrunableMLPClassifier,
     PrunableMLPRegressor,
     PrunedMLPClassifier,
@@ -28,7 +33,12 @@ from skprune.neural import (
     PrunedMLPRegressor,
     PrunedMLPRegressorCV,
     PruningCriterion,
+    from_sklearn,
+    oneshot_path,
+    register_criterion,
+    sparsity_path,
     sparsity_schedule,
+    to_sklearn,
 )
 from skprune.tree import (
     PrunedTreeClassifier,
@@ -335,3 +345,101 @@ def test_display_plot_with_a_nan_score_marks_the_best_finite_one():
         display.sem_band_.get_window_extent()
     )[:, 1]
     np.testing.assert_allclose([y0, y1], [0.80, 0.85])
+
+
+def _network():
+    return PrunableMLPClassifier(**SMALL).fit(X, Y)
+
+
+# (keyword arguments of prune, exception, what its message must name)
+PRUNE_CASES = [
+    (dict(amount=-0.1), ValueError, "amount"),
+    (dict(amount=1.0), ValueError, "amount"),
+    (dict(amount=np.nan), ValueError, "amount"),
+    (dict(amount=10**6), ValueError, "amount"),
+    (dict(amount="half"), TypeError, "amount"),
+    (dict(amount=True), TypeError, "amount"),
+    (dict(amount=None), ValueError, "amount"),
+    (dict(amount=0.5, criterion="nope"), ValueError, "criterion"),
+    (dict(amount=0.5, criterion=3), TypeError, "criterion"),
+    (dict(amount=0.5, pattern="nope"), ValueError, "pattern"),
+    (dict(amount=0.5, scope="nope"), ValueError, "scope"),
+    (dict(pattern="n:m", n=5, m=4), ValueError, "n must not exceed m"),
+    (dict(pattern="n:m", n=0, m=4), ValueError, "n must be"),
+    (dict(pattern="n:m", amount=0.5), ValueError, "amount must be None"),
+    (dict(amount=0.5, pattern="block", block_shape=(3, 3)), ValueError, "block_shape"),
+    (dict(amount=0.5, pattern="block", block_shape=(2, 2, 2)), ValueError, "block_shape"),
+    (dict(amount=0.5, pattern="block", block_shape=(0, 4)), ValueError, "block_shape"),
+    (dict(amount=0.5, criterion="taylor"), ValueError, "needs data"),
+    (dict(amount=0.5, criterion=OBSCriterion(damp=-1)), ValueError, "damp"),
+    (dict(amount=0.5, criterion=OBSCriterion(num_grads=0)), ValueError, "num_grads"),
+    (dict(amount=0.5, criterion=OBSCriterion(fisher="x")), ValueError, "fisher"),
+    (dict(amount=0.5, criterion=OBSCriterion(n_substeps=0)), ValueError, "n_substeps"),
+    (dict(amount=0.5, criterion=WandaCriterion(num_samples=0)), ValueError, "num_samples"),
+    (dict(amount=0.5, criterion=LayerwiseRefit("nope")), ValueError, "criterion"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, message", PRUNE_CASES)
+def test_prune_parameters_are_checked_before_anything_changes(kwargs, error, message):
+    network = _network()
+    coefs = [c.copy() for c in network.coefs_]
+    needs_data = "criterion" in kwargs and kwargs["criterion"] != "taylor"
+    data = (X, Y) if needs_data else ()
+    with pytest.raises(error, match=message):
+        network.prune(*data, **kwargs)
+    assert network.sparsity_ == 0
+    for before, after in zip(coefs, network.coefs_):
+        np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: _network().prune(X[:, :3], Y, amount=0.5, criterion="taylor"), ValueError, "features"),
+        (lambda: _network().prune(X, amount=0.5, criterion="taylor"), ValueError, "y"),
+        (lambda: PrunableMLPClassifier().prune(amount=0.5), NotFittedError, "not fitted"),
+        (lambda: sparsity_path(PrunableMLPClassifier(), X, Y, sparsities=[0.5]), TypeError, "estimator"),
+        (lambda: sparsity_path(PrunedMLPClassifier(**SMALL), X, Y, sparsities=[0.5, 1.2]), ValueError, "sparsities"),
+        (lambda: sparsity_path(PrunedMLPClassifier(**SMALL), X, Y, sparsities=[]), ValueError, "sparsities"),
+        (lambda: sparsity_path(PrunedMLPClassifier(**SMALL), X, Y, sparsities=1), ValueError, "sparsities"),
+        (lambda: oneshot_path(_network(), X, Y, [0.5, 1.2]), ValueError, "sparsities"),
+        (lambda: oneshot_path(MLPClassifier(max_iter=5).fit(X, Y), X, Y, [0.5]), TypeError, "from_sklearn"),
+        (lambda: from_sklearn("x"), TypeError, "estimator"),
+        (lambda: from_sklearn(MLPClassifier()), NotFittedError, "not fitted"),
+        (lambda: to_sklearn("x"), TypeError, "model"),
+        (lambda: register_criterion(3, lambda context: None), TypeError, "name"),
+        (lambda: register_criterion("x", 3), TypeError, "criterion"),
+        (lambda: MLPPruner(MLPClassifier(), prefit=True).fit(X, Y), NotFittedError, "prefit"),
+        (lambda: PrunedMLPClassifier(**SMALL, sparsity=0.3, initial_sparsity=0.6).fit(X, Y), ValueError, "initial_sparsity"),
+        (lambda: PrunedMLPClassifier(**SMALL, pattern="n:m", sparsity=0.3).fit(X, Y), ValueError, "sparsity"),
+        (lambda: PrunedMLPClassifier(hidden_layer_sizes=(), sparsity=0.9).fit(X, Y), ValueError, "prunable"),
+        (lambda: PrunedMLPClassifier(**SMALL, pattern="block", block_shape=(100, 100), sparsity=0.5).fit(X, Y), ValueError, "block_shape"),
+        (lambda: PrunedMLPClassifier(**SMALL, pattern="block", block_shape=(2, 2, 2), sparsity=0.5).fit(X, Y), ValueError, "block_shape"),
+        (lambda: PrunedMLPClassifier(**SMALL, pattern="block", block_shape=(0, 4), sparsity=0.5).fit(X, Y), ValueError, "block_shape"),
+        (lambda: PrunedMLPClassifierCV(**SMALL, sparsities=[0.5]).fit(X, Y), ValueError, "sparsities"),
+        (lambda: PrunedMLPClassifierCV(**SMALL, sparsities=[0.0, 0.5]).fit(X, Y, groups=np.ones(3)), ValueError, "inconsistent"),
+        (lambda: PrunedTreeClassifier(random_state=0).fit(X, Y).prune(np.nan), ValueError, "ccp_alpha"),
+        (lambda: PrunedTreeClassifier(random_state=0).fit(X, Y).prune("a"), TypeError, "ccp_alpha"),
+    ],
+)
+def test_functions_and_fits_reject_bad_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "sparsity, pattern_kw",
+    [(0.9, dict(hidden_layer_sizes=())), (0.5, dict(pattern="block", block_shape=(100, 100)))],
+)
+def test_impossible_pruning_fails_before_any_training(sparsity, pattern_kw, monkeypatch):
+    # The checks run before the dense network is trained.
+    from skprune.neural._pruning_run import PruningRun
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(PruningRun, "train_dense", no_training)
+    params = {**SMALL, **pattern_kw}
+    with pytest.raises(ValueError):
+        PrunedMLPClassifier(**params, sparsity=sparsity).fit(X, Y)
