@@ -443,3 +443,19 @@ def test_impossible_pruning_fails_before_any_training(sparsity, pattern_kw, monk
     params = {**SMALL, **pattern_kw}
     with pytest.raises(ValueError):
         PrunedMLPClassifier(**params, sparsity=sparsity).fit(X, Y)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [e for e in _estimators("regressor") if "MLP" in _name(e)],
+    ids=_name,
+)
+def test_mlp_regressors_read_numeric_strings_and_refuse_others(estimator):
+    from sklearn.base import clone
+
+    expected = clone(estimator).fit(XR, YR).predict(XR)
+    np.testing.assert_allclose(
+        clone(estimator).fit(XR, YR.astype(str)).predict(XR), expected
+    )
+    with pytest.raises(ValueError, match="y must hold numbers"):
+        clone(estimator).fit(XR, np.array(["a"] * 60))

@@ -72,6 +72,14 @@ def _matmul(a, b, out=None):
     return np.dot(a, b, out=out)
 
 
+def _as_numbers(values, name):
+    """``values`` as a float64 array, or a ValueError naming ``name``."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must hold numbers: {exc}") from exc
+
+
 def _check_sample_weight(sample_weight, X):
     return check_sample_weight(sample_weight, X, dtype=X.dtype)
 
@@ -1686,15 +1694,14 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
             dtype=(np.float64, np.float32),
             reset=reset,
         )
+        if y.dtype.kind not in "biuf":
+            y = _as_numbers(y, "y")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
 
     def _encode_targets(self, y):
-        try:
-            y = np.asarray(y, dtype=self.coefs_[0].dtype)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"y must hold numbers: {exc}") from exc
+        y = _as_numbers(y, "y").astype(self.coefs_[0].dtype, copy=False)
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         if y.shape[1] != self.n_outputs_:
             raise ValueError(
