@@ -1124,8 +1124,12 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         alive = [pattern.alive(self, target) for target in targets]
         # A criterion may split the step into smaller ones, each scored anew.
         n_substeps = getattr(criterion, "n_substeps", 1)
+        amounts = pattern.split_amount(alive, amount, scope, n_substeps)
+        if len(amounts) > 1:
+            # A sub-step that removes nothing would only cost a scoring.
+            amounts = [sub_amount for sub_amount in amounts if np.any(sub_amount)]
         with self._restored_on_error():
-            for sub_amount in pattern.split_amount(alive, amount, scope, n_substeps):
+            for sub_amount in amounts:
                 context = PruningContext(self, X, y, sample_weight, layers)
                 self._prune_substep(
                     criterion, pattern, context, targets, sub_amount, scope

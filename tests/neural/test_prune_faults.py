@@ -165,3 +165,19 @@ def test_obs_integer_sample_weights_equal_repeated_samples(fisher):
     np.testing.assert_allclose(weighted.coefs_[0], repeated.coefs_[0], atol=1e-10)
     np.testing.assert_array_equal(weighted.masks_[0], repeated.masks_[0])
     assert not np.allclose(weighted.coefs_[0], unweighted.coefs_[0])
+
+
+def test_obs_sub_steps_that_remove_nothing_are_skipped():
+    class CountingOBS(OBSCriterion):
+        calls = 0
+
+        def score(self, context):
+            type(self).calls += 1
+            return super().score(context)
+
+    network = PrunableMLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=20, random_state=0
+    ).fit(X, Y)
+    network.prune(X, Y, amount=2, criterion=CountingOBS(n_substeps=5))
+    assert CountingOBS.calls == 2
+    assert network.masks_[0].size - network.masks_[0].sum() == 2
