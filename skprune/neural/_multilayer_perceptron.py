@@ -1033,6 +1033,10 @@ class BasePrunableMLP(BaseEstimator, metaclass=ABCMeta):
         best loss and best validation score used for stopping, since the
         previous values describe a different network.
 
+        The step is all-or-nothing: if it raises (a bad argument, a criterion
+        that fails midway), the weights, masks and optimizer state are left
+        as they were.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features), \

@@ -62,13 +62,17 @@ def check_sample_weight(sample_weight, X, *, dtype=None, non_negative=False):
     ):
         sample_weight = _scalar_weight(sample_weight)
     try:
-        return _check_sample_weight(
+        sample_weight = _check_sample_weight(
             sample_weight, X, dtype=dtype, ensure_non_negative=non_negative
         )
     except (TypeError, ValueError) as exc:
         if "sample_weight" in str(exc) or "Sample weights" in str(exc):
             raise
         raise ValueError(f"sample_weight must hold numbers: {exc}") from exc
+    # Not checked by every supported version of scikit-learn.
+    if not sample_weight.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sample_weight
 
 
 def _scalar_weight(sample_weight):
