@@ -459,3 +459,16 @@ def test_mlp_regressors_read_numeric_strings_and_refuse_others(estimator):
     )
     with pytest.raises(ValueError, match="y must hold numbers"):
         clone(estimator).fit(XR, np.array(["a"] * 60))
+
+
+def test_display_from_estimator_checks_xscale_before_cross_validating(monkeypatch):
+    pytest.importorskip("matplotlib")
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("cross-validation started")
+
+    monkeypatch.setattr(PrunedTreeClassifierCV, "fit", no_fit)
+    with pytest.raises(ValueError, match="xscale must be one of"):
+        PruningCurveDisplay.from_estimator(
+            PrunedTreeClassifier(), X, Y, xscale="foo"
+        )

@@ -10,6 +10,11 @@ from ._search import make_cv_estimator
 _XSCALES = frozenset({"auto", "linear", "log", "symlog"})
 
 
+def _check_xscale(xscale):
+    if xscale not in _XSCALES:
+        raise ValueError(f"xscale must be one of {sorted(_XSCALES)}, got {xscale!r}.")
+
+
 def _import_matplotlib(caller):
     try:
         import matplotlib.pyplot as plt
@@ -134,10 +139,7 @@ class PruningCurveDisplay:
         display : PruningCurveDisplay
             The display, with ``ax_``, ``figure_`` and ``lines_`` set.
         """
-        if xscale not in _XSCALES:
-            raise ValueError(
-                f"xscale must be one of {sorted(_XSCALES)}, got {xscale!r}."
-            )
+        _check_xscale(xscale)
         x = self._checked_param_values()
         plt = _import_matplotlib(f"{type(self).__name__}.plot")
         if ax is None:
@@ -326,6 +328,8 @@ class PruningCurveDisplay:
         display : PruningCurveDisplay
         """
         _import_matplotlib(f"{cls.__name__}.from_estimator")
+        # Before the cross-validation, which may take long.
+        _check_xscale(plot_kw.get("xscale", "auto"))
         cv_estimator = make_cv_estimator(
             estimator,
             param_values=param_values,
