@@ -7,11 +7,16 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import (
+    check_sample_weight_equivalence_on_dense_data,
+)
 
 from skprune.neural import (
     OBSCriterion,
     PrunableMLPClassifier,
     PrunableMLPRegressor,
+    PrunedMLPClassifier,
+    PrunedMLPRegressor,
     PruningCriterion,
 )
 from skprune.neural._criteria import MagnitudeCriterion
@@ -181,3 +186,22 @@ def test_obs_sub_steps_that_remove_nothing_are_skipped():
     network.prune(X, Y, amount=2, criterion=CountingOBS(n_substeps=5))
     assert CountingOBS.calls == 2
     assert network.masks_[0].size - network.masks_[0].sum() == 2
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        PrunedMLPClassifier(criterion="obs"),
+        PrunedMLPClassifier(
+            criterion=OBSCriterion(fisher="empirical", fisher_block_size=None)
+        ),
+        PrunedMLPRegressor(criterion="obs"),
+    ],
+    ids=lambda est: type(est).__name__,
+)
+def test_sample_weight_equivalence_with_obs(estimator):
+    estimator.set_params(
+        solver="lbfgs", sparsity=0.5, n_pruning_steps=2, finetune_iter=5,
+        max_iter=50, random_state=0,
+    )
+    check_sample_weight_equivalence_on_dense_data(type(estimator).__name__, estimator)
