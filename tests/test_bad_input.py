@@ -150,11 +150,13 @@ def test_wrong_feature_count_and_names_at_predict(estimator):
     "weight, message",
     [
         (np.full(60, np.nan), "sample_weight"),
+        (np.where(np.arange(60) == 7, np.inf, 1.0), "sample_weight"),
         (np.ones(59), "sample_weight"),
+        (np.ones((60, 2)), "sample_weight|Sample weights"),
         (np.array(["a"] * 60), "sample_weight"),
         (np.zeros(60), "non-zero"),
     ],
-    ids=["nan", "short", "strings", "all-zero"],
+    ids=["nan", "inf", "short", "2d", "strings", "all-zero"],
 )
 def test_bad_sample_weight(estimator, weight, message):
     x, y = _data(estimator)

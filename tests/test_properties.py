@@ -73,6 +73,8 @@ def test_pruned_weights_stay_zero_and_masks_only_shrink(
             assert not np.any(new & ~old)  # nothing comes back
         masks = [m.copy() for m in network.masks_]
         network.fit(X, y)
+        if solver != "lbfgs":
+            network.partial_fit(X, y)
         for coef, mask in zip(network.coefs_, network.masks_):
             assert np.all(coef[~mask] == 0)
         for intercept, mask in zip(network.intercepts_, network.intercept_masks_):
