@@ -19,7 +19,7 @@ from sklearn.model_selection import LeaveOneOut
 from sklearn.tree import DecisionTreeRegressor
 
 from skprune.model_selection import PruningCurveDisplay, register_cv_estimator
-from sklearn.neural_network import MLPClassifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from skprune.neural import (
     LayerwiseRefit,
@@ -70,6 +70,7 @@ def _estimators(kind):
             PrunedMLPClassifierCV(**SMALL_CV),
             PrunedTreeClassifier(random_state=0),
             PrunedTreeClassifierCV(cv=3, random_state=0),
+            MLPPruner(MLPClassifier(**SMALL), n_pruning_steps=1, finetune_iter=2),
         ]
     return [
         PrunableMLPRegressor(**SMALL),
@@ -77,6 +78,7 @@ def _estimators(kind):
         PrunedMLPRegressorCV(**SMALL_CV),
         PrunedTreeRegressor(random_state=0),
         PrunedTreeRegressorCV(cv=3, random_state=0),
+        MLPPruner(MLPRegressor(**SMALL), n_pruning_steps=1, finetune_iter=2),
     ]
 
 

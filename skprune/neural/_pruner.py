@@ -19,10 +19,11 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from ..utils._sklearn import _fit_context
+from ..utils._sklearn import _fit_context, check_sample_weight
 from ._convert import _shared_params, copy_fit_to_sklearn, copy_fit_to_skprune
 from ._multilayer_perceptron import (
     BasePrunableMLP,
+    _as_numbers,
     PrunableMLPClassifier,
     PrunableMLPRegressor,
 )
@@ -234,6 +235,11 @@ class MLPPruner(MetaEstimatorMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
+        if y is not None and not is_classifier(self.estimator):
+            # scikit-learn's perceptrons do not read targets given as strings.
+            y = _as_numbers(y, "y")
         pruned = self._unfitted_pruned_estimator()
         check_pruning_parameters(
             pruned.get_params(deep=False), self._coef_shapes(pruned, X, y), self.sparsity
