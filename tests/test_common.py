@@ -4,6 +4,7 @@ Estimators are discovered through the ``__all__`` of skprune's subpackages, so
 a new estimator is checked without editing this file.
 """
 
+import pytest
 from sklearn.ensemble import (
     ExtraTreesRegressor,
     GradientBoostingClassifier,
@@ -11,7 +12,12 @@ from sklearn.ensemble import (
     RandomForestClassifier,
 )
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import (
+    check_dataframe_column_names_consistency,
+    check_fit2d_1feature,
+    check_param_validation,
+    parametrize_with_checks,
+)
 
 from skprune.utils import all_estimators
 
@@ -35,7 +41,8 @@ SMALL_PARAMS = {
 }
 
 # Meta-estimators need the estimators they wrap: each is checked once per
-# wrapped estimator, built with the same small settings.
+# wrapped estimator, built with the same small settings, and once with an
+# unseeded network, which the pruner's own random_state must seed.
 META_ESTIMATOR_ARGS = {
     "EnsemblePruner": [
         RandomForestClassifier(**_SMALL_ENSEMBLE),
@@ -43,7 +50,12 @@ META_ESTIMATOR_ARGS = {
         GradientBoostingClassifier(**_SMALL_ENSEMBLE),
         GradientBoostingRegressor(learning_rate=0.5, **_SMALL_ENSEMBLE),
     ],
-    "MLPPruner": [MLPClassifier(**_SMALL_MLP), MLPRegressor(**_SMALL_MLP)],
+    "MLPPruner": [
+        MLPClassifier(**_SMALL_MLP),
+        MLPRegressor(**_SMALL_MLP),
+        MLPClassifier(max_iter=30),
+        MLPRegressor(max_iter=30),
+    ],
 }
 
 # Every expected failure with the reason for it, keyed by estimator name.
@@ -83,3 +95,24 @@ def test_estimators_are_discovered():
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# scikit-learn's check_estimator does not yield these checks: run them on every
+# estimator explicitly.
+EXPLICIT_CHECKS = [check_param_validation, check_dataframe_column_names_consistency]
+
+
+@pytest.mark.parametrize("check", EXPLICIT_CHECKS, ids=lambda check: check.__name__)
+@pytest.mark.parametrize("estimator", list(_instances()), ids=repr)
+def test_explicit_checks(estimator, check):
+    check(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize(
+    "name", ["PrunedTreeClassifierCV", "PrunedMLPClassifierCV"]
+)
+def test_cv_classifiers_fit_one_feature_at_the_default_cv(name):
+    # The default cv=5 with classes of 3 and 7 samples: a warning, not an error.
+    cls = dict(all_estimators())[name]
+    params = {k: v for k, v in SMALL_PARAMS[name].items() if k != "cv"}
+    check_fit2d_1feature(name, cls(**params))

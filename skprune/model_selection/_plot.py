@@ -10,6 +10,14 @@ from ._curve_results import best_row, curve_rows, resolve_knob, sem_of, split_sc
 from ._search import make_cv_estimator
 
 
+_XSCALES = frozenset({"auto", "linear", "log", "symlog"})
+
+
+def _check_xscale(xscale):
+    if xscale not in _XSCALES:
+        raise ValueError(f"xscale must be one of {sorted(_XSCALES)}, got {xscale!r}.")
+
+
 def _import_matplotlib(caller):
     try:
         import matplotlib.pyplot as plt
@@ -123,11 +131,12 @@ class PruningCurveDisplay:
         display : PruningCurveDisplay
             The display, with ``ax_``, ``figure_`` and ``lines_`` set.
         """
+        _check_xscale(xscale)
+        x = self._checked_param_values()
         plt = _import_matplotlib(f"{type(self).__name__}.plot")
         if ax is None:
             _, ax = plt.subplots()
         line_kw = {} if line_kw is None else line_kw
-        x = np.asarray(self.param_values, dtype=float)
 
         self.lines_ = []
         self.fill_between_ = []
@@ -164,13 +173,38 @@ class PruningCurveDisplay:
         self.figure_ = ax.figure
         return self
 
+    def _checked_param_values(self):
+        """``param_values`` as floats, once every array is checked against it."""
+        x = np.asarray(self.param_values, dtype=float)
+        if x.ndim != 1 or x.size == 0:
+            raise ValueError(
+                f"param_values must be a non-empty 1-D array, got shape {x.shape}."
+            )
+        for name in ("test_scores", "train_scores"):
+            scores = getattr(self, name)
+            if scores is not None and (
+                np.ndim(scores) != 2 or np.shape(scores)[0] != x.size
+            ):
+                raise ValueError(
+                    f"{name} must have shape (n_param_values, n_splits) = "
+                    f"({x.size}, n_splits), got {np.shape(scores)}."
+                )
+        for name in ("complexity", "sem"):
+            values = getattr(self, name)
+            if values is not None and np.shape(values) != x.shape:
+                raise ValueError(
+                    f"{name} must have one value per param_value, shape "
+                    f"{x.shape}, got {np.shape(values)}."
+                )
+        return x
+
     def _mark_choice(self, ax):
         """The chosen value as a vertical line, and the 1-SE band."""
         self.chosen_line_ = None
         self.sem_band_ = None
         mean_test = np.asarray(self.test_scores, dtype=float).mean(axis=1)
         if self.sem is not None:
-            best = int(np.argmax(mean_test))
+            best = int(np.nanargmax(mean_test))
             low = mean_test[best] - np.asarray(self.sem)[best]
             self.sem_band_ = ax.axhspan(
                 low, mean_test[best], color="tab:green", alpha=0.15,
@@ -393,6 +427,8 @@ class PruningCurveDisplay:
         display : PruningCurveDisplay
         """
         _import_matplotlib(f"{cls.__name__}.from_estimator")
+        # Before the cross-validation, which may take long.
+        _check_xscale(plot_kw.get("xscale", "auto"))
         cv_params = dict(
             param_values=param_values, cv=cv, scoring=scoring, n_jobs=n_jobs
         )

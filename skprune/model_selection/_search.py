@@ -23,7 +23,12 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, indexable
 
-from ..utils._sklearn import StrOptions, scorer_accepts_sample_weight
+from ..utils._sklearn import (
+    StrOptions,
+    check_sample_weight,
+    scorer_accepts_sample_weight,
+    validate_params,
+)
 
 # How the point of the grid is chosen from the mean cross-validated scores.
 SELECTIONS = ("1se", "best")
@@ -54,6 +59,10 @@ PATH_CV_CONSTRAINTS = {
 _CV_ESTIMATOR_FACTORIES = {}
 
 
+@validate_params(
+    {"estimator_class": [type, tuple], "factory": [callable]},
+    prefer_skip_nested_validation=True,
+)
 def register_cv_estimator(estimator_class, factory):
     """Teach :meth:`PruningCurveDisplay.from_estimator` about an estimator class.
 
@@ -64,14 +73,21 @@ def register_cv_estimator(estimator_class, factory):
 
     Parameters
     ----------
-    estimator_class : type
-        Instances of this class (and of its subclasses) are accepted.
+    estimator_class : type or tuple of type
+        Instances of this class or these classes (and of their subclasses)
+        are accepted.
     factory : callable
         ``factory(estimator, param_values=..., **cv_params)`` returns an
         unfitted cross-validated estimator with a ``cv_results_`` /
         ``best_index_`` interface, whose class defines ``_curve_param`` and
         ``_curve_complexity``.
     """
+    classes = estimator_class if isinstance(estimator_class, tuple) else ()
+    if not all(isinstance(cls, type) for cls in classes):
+        raise TypeError(
+            "estimator_class must be a class or a tuple of classes, got "
+            f"{estimator_class!r}."
+        )
     _CV_ESTIMATOR_FACTORIES[estimator_class] = factory
 
 
@@ -170,7 +186,9 @@ def select_index(mean_scores, sem_scores, *, one_standard_error):
     Parameters
     ----------
     mean_scores : ndarray of shape (n_points,)
-        Mean cross-validated scores, higher is better.
+        Mean cross-validated scores, higher is better. A NaN score (a fold
+        whose score is undefined) ranks last, as in
+        :class:`~sklearn.model_selection.GridSearchCV`.
     sem_scores : ndarray of shape (n_points,)
         Their standard errors.
     one_standard_error : bool
@@ -181,25 +199,45 @@ def select_index(mean_scores, sem_scores, *, one_standard_error):
     Returns
     -------
     index : int
+
+    Raises
+    ------
+    ValueError
+        If every mean score is NaN.
     """
-    best = int(np.argmax(mean_scores))
+    scored = ~np.isnan(mean_scores)
+    if not scored.any():
+        raise ValueError(
+            "Every cross-validated score is NaN, so there is nothing to choose "
+            "from: the scoring is undefined on the test folds (for instance R2 "
+            "on folds of one sample, as with LeaveOneOut). Use larger test "
+            "folds or another scoring."
+        )
+    ranked = np.where(scored, mean_scores, -np.inf)
+    best = int(np.argmax(ranked))
     if not one_standard_error:
         return best
-    threshold = mean_scores[best] - sem_scores[best]
-    return int(np.flatnonzero(mean_scores >= threshold).max())
+    sem = sem_scores[best] if np.isfinite(sem_scores[best]) else 0.0
+    return int(np.flatnonzero(ranked >= ranked[best] - sem).max())
 
 
 def check_folds_per_class(y, cv, n_splits):
-    """Raise a clear error when a class has fewer samples than folds."""
+    """Raise a clear error when a training fold would miss a class.
+
+    With stratified folds, a class of two samples or more is in every
+    training fold. A class with fewer samples than folds is missing from some
+    test folds, which :class:`~sklearn.model_selection.StratifiedKFold` warns
+    about, as in :class:`~sklearn.model_selection.GridSearchCV`.
+    """
     if y.ndim != 1 or not isinstance(cv, (Integral, type(None))):
         return
     labels, counts = np.unique(y, return_counts=True)
-    if counts.min() < n_splits:
+    if counts.min() < 2 and n_splits > 1:
         label = labels[np.argmin(counts)].tolist()
         raise ValueError(
-            f"The class {label!r} has only {int(counts.min())} sample(s), fewer than the "
-            f"{n_splits} folds of cv={cv!r}: every fold must see every class. Use "
-            "fewer folds or merge rare classes."
+            f"The class {label!r} has only 1 sample, so a training fold of "
+            f"cv={cv!r} would not see it: every training fold must see every "
+            "class. Merge or remove rare classes."
         )
 
 
@@ -230,11 +268,10 @@ def split_for_cv(estimator, X, y, sample_weight, groups):
             f"{type(estimator).__name__} requires y to be passed, but the target y "
             "is None."
         )
-    X, y, sample_weight = indexable(
-        check_array(X, accept_sparse="csr", dtype=None, ensure_all_finite=False),
-        np.asarray(y),
-        None if sample_weight is None else np.asarray(sample_weight),
-    )
+    X = check_array(X, accept_sparse="csr", dtype=None, ensure_all_finite=False)
+    if sample_weight is not None:
+        sample_weight = check_sample_weight(sample_weight, X)
+    X, y, sample_weight = indexable(X, np.asarray(y), sample_weight)
     classifier = is_classifier(estimator)
     if classifier:
         check_classification_targets(y)

@@ -265,7 +265,13 @@ class PruningCriterion:
 
 
 def _check_score_shapes(scores, params, what):
-    scores = [np.asarray(score, dtype=np.float64) for score in scores]
+    try:
+        scores = [np.asarray(score, dtype=np.float64) for score in scores]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"A criterion must return one array of numbers per layer as its "
+            f"{what} scores; got {type(scores).__name__}: {exc}"
+        ) from exc
     if len(scores) != len(params) or any(
         score.shape != param.shape for score, param in zip(scores, params)
     ):

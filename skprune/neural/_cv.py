@@ -93,9 +93,10 @@ class PrunedMLPCVMixin(PathCVMixin):
         grid = sparsity_grid(self.sparsities, min_points=2)
         template = self._fold_template(sparsity=0.0)
         check_path_estimator(template, X, y, grid)
-        X, y, sample_weight = self._cross_validate_path(
+        _, y, sample_weight = self._cross_validate_path(
             template, X, y, sample_weight, groups, grid
         )
+        # The data as given, so that the fit keeps its feature names.
         chosen = self.best_params_["sparsity"]
         run = walk_sparsity_path(self, X, y, sample_weight, grid, until=chosen)
         return run.finish(chosen)

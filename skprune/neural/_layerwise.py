@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
+from ..model_selection._search import check_grid
 from ._base import ACTIVATIONS
 from ._criteria import (
     PruningContext,
@@ -806,6 +807,21 @@ def oneshot_path(
     path : :class:`~sklearn.utils.Bunch`
         With ``sparsities`` and ``estimators``, one pruned copy per sparsity.
     """
+    if not hasattr(estimator, "_validate_pruning_data"):
+        raise TypeError(
+            "estimator must be a skprune perceptron (convert a scikit-learn one "
+            f"with from_sklearn), got {type(estimator).__name__}."
+        )
+    check_is_fitted(estimator)
+    # Validated only: the copies come in the order asked for.
+    check_grid(
+        sparsities,
+        "sparsities",
+        accepted="an array of numbers",
+        valid=lambda grid: (grid >= 0) & (grid < 1),
+        valid_text="numbers in [0, 1)",
+        min_points=1,
+    )
     criterion = resolve_criterion(criterion)
     if hasattr(criterion, "trace"):
         prune_at = criterion.trace(estimator, X, y, sample_weight).pruned

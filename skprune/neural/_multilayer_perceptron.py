@@ -43,11 +43,17 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d, gen_batches, shuffle
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ..utils._estimators import DocLinkMixin
-from ..utils._sklearn import Interval, StrOptions, _fit_context
+from ..utils._sklearn import (
+    Interval,
+    RealNotInt,
+    StrOptions,
+    _fit_context,
+    check_sample_weight,
+)
 from ._base import ACTIVATIONS, DERIVATIVES, LOSSES
 from ._criteria import PruningContext, resolve_criterion
 from ._layerwise import LayerwiseRefit
@@ -67,20 +73,16 @@ def _matmul(a, b, out=None):
     return np.dot(a, b, out=out)
 
 
+def _as_numbers(values, name):
+    """``values`` as a float64 array, or a ValueError naming ``name``."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must hold numbers: {exc}") from exc
+
+
 def _check_sample_weight(sample_weight, X):
-    sample_weight = np.asarray(sample_weight, dtype=X.dtype)
-    if sample_weight.ndim == 0:
-        return np.full(X.shape[0], sample_weight, dtype=X.dtype)
-    if sample_weight.shape != (X.shape[0],):
-        raise ValueError(
-            f"sample_weight.shape == {sample_weight.shape}, expected "
-            f"{(X.shape[0],)}!"
-        )
-    if not np.isfinite(sample_weight).all():
-        raise ValueError("sample_weight contains NaN or infinity.")
-    if not sample_weight.any():
-        raise ValueError("Sample weights must contain at least one non-zero number.")
-    return sample_weight
+    return check_sample_weight(sample_weight, X, dtype=X.dtype)
 
 
 # Below this many multiply-adds per matrix product, training runs BLAS on one
@@ -139,8 +141,9 @@ class TrainingSettings(NamedTuple):
 
     ``fit`` takes them from the estimator's parameters; fine-tuning after a
     pruning step passes its own (a fixed budget, resuming from the current
-    weights, the random stream of the whole fit). ``verbose`` prints a line
-    per epoch (per iteration with lbfgs).
+    weights, the random stream of the whole fit, and no ``ConvergenceWarning``
+    for using up a budget that is meant to be used up). ``verbose`` prints a
+    line per epoch (per iteration with lbfgs).
     """
 
     max_iter: int
@@ -148,6 +151,7 @@ class TrainingSettings(NamedTuple):
     warm_start: bool
     random_state: object
     verbose: bool = False
+    warn_convergence: bool = True
 
 
 def hidden_layer_sizes_of(hidden_layer_sizes):
@@ -233,7 +237,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [
             Interval(Integral, 1, None, closed="left"),
-            Interval(Real, 1, np.inf, closed="both"),
+            Interval(RealNotInt, 1, np.inf, closed="both"),
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "prunable_layers": [StrOptions({"hidden", "all"}), "array-like"],
@@ -776,7 +780,8 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
             )
             if self.n_iter_ == settings.max_iter:
                 message += "\nIncrease the number of iterations (max_iter)."
-            warnings.warn(message, ConvergenceWarning, stacklevel=3)
+            if settings.warn_convergence:
+                warnings.warn(message, ConvergenceWarning, stacklevel=3)
         self.loss_ = float(result.fun)
         unpack(result.x)
 
@@ -903,7 +908,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
 
                 if incremental:
                     break
-                if self.n_iter_ == settings.max_iter:
+                if self.n_iter_ == settings.max_iter and settings.warn_convergence:
                     warnings.warn(
                         "Stochastic Optimizer: Maximum iterations (%d) "
                         "reached and the optimization hasn't converged yet."
@@ -999,7 +1004,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
             dtype=(np.float64, np.float32),
             reset=False,
         ).astype(self.coefs_[0].dtype, copy=False)
-        y = np.asarray(y)
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
         if y.shape[0] != X.shape[0]:
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: {X.shape[0]} "
@@ -1037,6 +1042,10 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         After a step the movement scores restart from zero, and so do the
         best loss and best validation score used for stopping, since the
         previous values describe a different network.
+
+        The step is all-or-nothing: if it raises (a bad argument, a criterion
+        that fails midway), the weights, masks and optimizer state are left
+        as they were.
 
         Parameters
         ----------
@@ -1129,10 +1138,43 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         alive = [pattern.alive(self, target) for target in targets]
         # A criterion may split the step into smaller ones, each scored anew.
         n_substeps = getattr(criterion, "n_substeps", 1)
-        for sub_amount in pattern.split_amount(alive, amount, scope, n_substeps):
-            context = PruningContext(self, X, y, sample_weight, layers)
-            self._prune_substep(criterion, pattern, context, targets, sub_amount, scope)
+        amounts = pattern.split_amount(alive, amount, scope, n_substeps)
+        if len(amounts) > 1:
+            # A sub-step that removes nothing would only cost a scoring.
+            amounts = [sub_amount for sub_amount in amounts if np.any(sub_amount)]
+        with self._restored_on_error():
+            for sub_amount in amounts:
+                context = PruningContext(self, X, y, sample_weight, layers)
+                self._prune_substep(
+                    criterion, pattern, context, targets, sub_amount, scope
+                )
         return self
+
+    @contextlib.contextmanager
+    def _restored_on_error(self):
+        """Leave the network exactly as it was if the body raises.
+
+        Weights and optimizer state are written back in place, since the
+        inference plan and the optimizer may hold the same arrays.
+        """
+        attributes = dict(self.__dict__)
+        attributes["masks_"] = [mask.copy() for mask in self.masks_]
+        attributes["intercept_masks_"] = [mask.copy() for mask in self.intercept_masks_]
+        params = [param.copy() for param in self._parameters()]
+        optimizer = getattr(self, "_optimizer", None)
+        states = [] if optimizer is None else optimizer.state_arrays()
+        saved_states = [[array.copy() for array in state] for state in states]
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(attributes)
+            for param, saved in zip(self._parameters(), params):
+                param[...] = saved
+            for state, saved_state in zip(states, saved_states):
+                for array, saved in zip(state, saved_state):
+                    array[...] = saved
+            raise
 
     def _prune_substep(self, criterion, pattern, context, targets, amount, scope):
         coef_scores, intercept_scores = criterion.prepare_scores(context)
@@ -1430,6 +1472,20 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
     def _encode_targets(self, y):
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.ravel()
+        if y.ndim == 2:
+            if y.shape[1] != len(self.classes_):
+                raise ValueError(
+                    f"y has {y.shape[1]} label columns, but the network was "
+                    f"fitted with {len(self.classes_)}."
+                )
+        else:
+            unseen = set(unique_labels(y).tolist()) - set(self.classes_.tolist())
+            if unseen:
+                raise ValueError(
+                    f"y holds labels the network was not fitted with: "
+                    f"{sorted(unseen, key=str)[:5]}; its classes_ are "
+                    f"{self.classes_.tolist()}."
+                )
         return self._label_binarizer.transform(y).astype(bool)
 
     def predict(self, X):
@@ -1664,13 +1720,21 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
             dtype=(np.float64, np.float32),
             reset=reset,
         )
+        if y.dtype.kind not in "biuf":
+            y = _as_numbers(y, "y")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
 
     def _encode_targets(self, y):
-        y = np.asarray(y, dtype=self.coefs_[0].dtype)
-        return y.reshape(-1, 1) if y.ndim == 1 else y
+        y = _as_numbers(y, "y").astype(self.coefs_[0].dtype, copy=False)
+        y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y.shape[1]} outputs, but the network was fitted with "
+                f"{self.n_outputs_}."
+            )
+        return y
 
     def predict(self, X):
         """Predict using the multilayer perceptron regressor.

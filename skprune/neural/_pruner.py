@@ -14,16 +14,17 @@ import copy
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.utils import get_tags
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from ..utils._estimators import DocLinkMixin
-from ..utils._sklearn import _fit_context
+from ..utils._sklearn import _fit_context, check_sample_weight
 from ._convert import _shared_params, copy_fit_to_sklearn, copy_fit_to_skprune
 from ._multilayer_perceptron import (
     BasePrunableMLP,
+    _as_numbers,
     PrunableMLPClassifier,
     PrunableMLPRegressor,
 )
@@ -41,6 +42,9 @@ from ._pruned import (
     PrunedMLPRegressor,
     _PrunedMLPMixin,
 )
+
+# Seeds drawn for the wrapped network are below this, as in scikit-learn.
+_MAX_SEED = np.iinfo(np.int32).max
 
 # Parameters handed to the pruned estimator as they are.
 _PRUNING_PARAMETERS = (*_PrunedMLPMixin._pruning_constraints, "prunable_layers")
@@ -102,6 +106,13 @@ class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         and achieved sparsity, training loss, epochs), and the epochs of
         fine-tuning too from ``verbose=2``. The dense fit with
         ``prefit=False`` prints as ``estimator`` is set to.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the wrapped network, as scikit-learn's ensembles seed the
+        estimators they clone. When not None, an int drawn from it replaces
+        the ``random_state`` of the network that is fitted (with
+        ``prefit=False``) and fine-tuned, so that the result is reproducible
+        whatever ``estimator.random_state`` is; ``estimator`` itself is not
+        changed. None leaves the network's own ``random_state`` in charge.
 
     Attributes
     ----------
@@ -175,6 +186,7 @@ class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         "prunable_layers": BasePrunableMLP._parameter_constraints["prunable_layers"],
         "prefit": ["boolean"],
         "verbose": ["verbose"],
+        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -197,6 +209,7 @@ class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         prunable_layers="hidden",
         prefit=False,
         verbose=False,
+        random_state=None,
     ):
         self.estimator = estimator
         self.sparsity = sparsity
@@ -215,6 +228,7 @@ class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         self.prunable_layers = prunable_layers
         self.prefit = prefit
         self.verbose = verbose
+        self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -234,16 +248,24 @@ class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
+        if y is not None and not is_classifier(self.estimator):
+            # scikit-learn's perceptrons do not read targets given as strings.
+            y = _as_numbers(y, "y")
         pruned = self._unfitted_pruned_estimator()
         check_pruning_parameters(
             pruned.get_params(deep=False), self._coef_shapes(pruned, X, y), self.sparsity
         )
-        self.estimator_ = self._fitted_dense_estimator(X, y, sample_weight)
+        seed = self._network_seed()
+        self.estimator_ = self._fitted_dense_estimator(X, y, sample_weight, seed)
         # The training parameters of the network as trained (a random state
         # object goes on from where the dense training left it).
         pruned.set_params(
             **{**_shared_params(self.estimator_, type(pruned)), "verbose": self.verbose}
         )
+        if seed is not None:
+            pruned.set_params(random_state=seed)
         copy_fit_to_skprune(pruned, self.estimator_)
         # Step 0 of the history is the starting network on the data given.
         pruned.loss_ = float(pruned.loss_gradient(X, y, sample_weight)[0])
@@ -270,16 +292,24 @@ class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
             ),
         )
 
-    def _fitted_dense_estimator(self, X, y, sample_weight):
+    def _network_seed(self):
+        """The int that seeds the wrapped network, or None to keep its own."""
+        if self.random_state is None:
+            return None
+        return int(check_random_state(self.random_state).randint(_MAX_SEED))
+
+    def _fitted_dense_estimator(self, X, y, sample_weight, seed):
         """The fitted scikit-learn network that pruning starts from."""
         if not self.prefit:
-            return self._fit_clone(X, y, sample_weight)
+            return self._fit_clone(X, y, sample_weight, seed)
         if is_classifier(self.estimator):
             self._check_prefit_classes(y)
         return copy.deepcopy(self.estimator)
 
-    def _fit_clone(self, X, y, sample_weight):
+    def _fit_clone(self, X, y, sample_weight, seed):
         estimator = clone(self.estimator)
+        if seed is not None:
+            estimator.set_params(random_state=seed)
         if sample_weight is None:
             return estimator.fit(X, y)
         if has_fit_parameter(estimator, "sample_weight"):

@@ -26,11 +26,13 @@ import copy
 import warnings
 from itertools import pairwise
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from ..utils._sklearn import Interval, StrOptions, validate_params
 from ._criteria import resolve_criterion
 from ._multilayer_perceptron import (
     TrainingSettings,
@@ -52,6 +54,15 @@ HISTORY_KEYS = (
 _TRAINING_ONLY = ("_teacher", "_output_logits", "_optimizer", "_inference_plan")
 
 
+@validate_params(
+    {
+        "schedule": [StrOptions({"oneshot", "iterative", "gradual"})],
+        "sparsity": [Interval(Real, 0, 1, closed="left")],
+        "n_steps": [Interval(Integral, 1, None, closed="left")],
+        "initial_sparsity": [Interval(Real, 0, 1, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sparsity_schedule(schedule, sparsity, n_steps, initial_sparsity=0.0):
     """Target sparsity after each pruning step of a schedule.
 
@@ -65,22 +76,25 @@ def sparsity_schedule(schedule, sparsity, n_steps, initial_sparsity=0.0):
         Number of pruning steps of ``"iterative"`` and ``"gradual"``;
         ``"oneshot"`` always has one.
     initial_sparsity : float, default=0.0
-        Starting point ``s_i`` of ``"gradual"``.
+        Starting point ``s_i`` of ``"gradual"``, at most ``sparsity``.
 
     Returns
     -------
     targets : ndarray of shape (n_steps,)
         Non-decreasing targets, the last one equal to ``sparsity``.
     """
+    if initial_sparsity > sparsity:
+        raise ValueError(
+            f"initial_sparsity={initial_sparsity} must not exceed "
+            f"sparsity={sparsity}: the targets of a schedule never decrease."
+        )
     if schedule == "oneshot":
         return np.array([float(sparsity)])
     t = np.arange(1, n_steps + 1) / n_steps
     if schedule == "iterative":
         targets = 1.0 - (1.0 - sparsity) ** t
-    elif schedule == "gradual":
-        targets = sparsity + (initial_sparsity - sparsity) * (1.0 - t) ** 3
     else:
-        raise ValueError(f"Unknown schedule {schedule!r}.")
+        targets = sparsity + (initial_sparsity - sparsity) * (1.0 - t) ** 3
     targets[-1] = sparsity
     return targets
 
@@ -226,6 +240,7 @@ class PruningRun:
             warm_start=True,
             random_state=self.random_state,
             verbose=epoch_verbose(network),
+            warn_convergence=False,
         )
         step = self.history["step"][-1]
         n_steps = step + len(targets)
@@ -233,11 +248,7 @@ class PruningRun:
             for target in targets:
                 step += 1
                 self.prune_to(target)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    network._fit(
-                        self.X, self.y, self.sample_weight, settings=fine_tuning
-                    )
+                network._fit(self.X, self.y, self.sample_weight, settings=fine_tuning)
                 self.record(step, target)
                 self.report(f"step {step} of {n_steps}")
                 if on_step is not None:

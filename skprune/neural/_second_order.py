@@ -25,6 +25,9 @@ from ._layerwise import calibration_weights
 
 # Largest number of subsets of a group searched exhaustively by OBS.
 _MAX_SUBSETS = 256
+# Least absolute damping, as a fraction of the layer's mean Fisher diagonal:
+# below it F + lambda I is singular in float64 on badly scaled data.
+_MIN_RELATIVE_DAMP = 1e-8
 
 
 def _one_blas_thread(method):
@@ -159,7 +162,12 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
     copy of the network once at the sparsity of interest with ``damp`` in
     ``{0.01, 0.1, 1}``, compare on held-out data, and refine by factors of 3.
     ``damp_mode="absolute"`` uses ``lambda = damp`` as given, fixed while the
-    Fisher changes over the sub-steps. The Kronecker-factored Fisher is the
+    Fisher changes over the sub-steps, but never less than ``1e-8`` times
+    the mean diagonal, so that ``F + lambda I`` stays invertible in floating
+    point. Where the unpruned weights of a layer have a zero Fisher (their
+    gradients vanish, e.g. when the layer after them is fully pruned), every
+    ``lambda`` gives the same step: OBS removes the smallest weights and
+    changes no other. The Kronecker-factored Fisher is the
     default because the input factor ``E[x x^T]`` does not vanish when a
     network fits its training data, whereas the per-sample gradients of the
     empirical Fisher do; large one-shot steps need sub-steps, since the
@@ -313,32 +321,29 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
 
     def _kronecker_inverse(self, context, layer, mask):
         input_moment, scales = self._kronecker_factors(context, layer)
-        damp = float(self.damp)
-        if self.damp_mode == "relative":
-            kept_diagonal = np.diagonal(input_moment) @ mask * scales
-            damp *= kept_diagonal.sum() / max(np.count_nonzero(mask), 1)
-            self._check_positive_damp(damp, layer)
+        kept_diagonal = np.diagonal(input_moment) @ mask * scales
+        mean_diagonal = kept_diagonal.sum() / max(np.count_nonzero(mask), 1)
+        damp = self._damping(mean_diagonal)
         return KroneckerFisherInverse(input_moment, scales, mask, damp)
 
-    def _check_positive_damp(self, damp, layer):
-        if not damp > 0:
-            raise ValueError(
-                f"The gradients of coefs_[{layer}] are all zero on the samples "
-                "given to prune, so a damping relative to the Fisher is zero: "
-                "pass other samples or use damp_mode='absolute'."
-            )
+    def _damping(self, mean_diagonal):
+        """``lambda`` of a layer whose unpruned weights have this mean Fisher diagonal."""
+        damp = float(self.damp)
+        if not mean_diagonal > 0:
+            # A zero Fisher: the step is the same for every positive lambda.
+            return damp
+        if self.damp_mode == "relative":
+            return damp * mean_diagonal
+        return max(damp, _MIN_RELATIVE_DAMP * mean_diagonal)
 
     def _layer_damp(self, context, layer, mask):
-        if self.damp_mode == "absolute":
-            return float(self.damp)
         layer_input, delta = self._layer_factors(context, layer)
         # Gradient (i, j) of sample s is x_si * delta_sj: the Fisher diagonal
         # is sum_s x_si^2 delta_sj^2 / m, with no outer product formed.
         squared = np.square(layer_input).T @ np.square(delta)
         total = float(np.sum(squared, where=np.asarray(mask, dtype=bool)))
         mean_diagonal = total / (delta.shape[0] * max(np.count_nonzero(mask), 1))
-        self._check_positive_damp(mean_diagonal, layer)
-        return self.damp * mean_diagonal
+        return self._damping(mean_diagonal)
 
     def inverse(self, context, layer, mask=None):
         """The inverse Fisher of ``coefs_[layer]``, computed once per step.
@@ -388,7 +393,10 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
     def score(self, context):
         scores = []
         for layer, coef in enumerate(context.coefs):
-            if layer in context.prunable_layers:
+            if layer in context.prunable_layers and not context.masks[layer].any():
+                # Nothing alive to rank: no Fisher is needed.
+                scores.append(np.zeros(coef.shape))
+            elif layer in context.prunable_layers:
                 diagonal = self.inverse(context, layer).diagonal()
                 weights = _in_fisher_order(coef.astype(np.float64))
                 saliency = weights**2 / (2.0 * diagonal)
@@ -467,7 +475,8 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
         updates = []
         for layer, coef in enumerate(context.coefs):
             mask = context.masks[layer]
-            if np.array_equal(mask, old_masks[layer]):
+            if np.array_equal(mask, old_masks[layer]) or not mask.any():
+                # Nothing removed, or nothing left to compensate with.
                 updates.append(None)
                 continue
             weights = _in_fisher_order(coef.astype(np.float64))

@@ -14,7 +14,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._estimators import DocLinkMixin
-from ..utils._sklearn import StrOptions, _fit_context
+from ..utils._sklearn import StrOptions, _fit_context, check_sample_weight
 from ._path import PruningPath
 
 RISKS = ("impurity", "misclassification")
@@ -96,6 +96,9 @@ class PrunedTreeMixin(DocLinkMixin):
             if name in self._grower._parameter_constraints
         }
         params["ccp_alpha"] = 0.0
+        if sample_weight is not None:
+            # A negative weight makes a node's risk meaningless for pruning.
+            sample_weight = check_sample_weight(sample_weight, X, non_negative=True)
         grower = self._grower(**params)
         grower.fit(X, y, sample_weight=sample_weight, check_input=check_input)
         for name, value in vars(grower).items():

@@ -141,9 +141,29 @@ def test_fine_tuning_uses_the_estimators_settings(three_classes):
     assert isinstance(pruned, PrunedMLPClassifier)
     for name, value in mlp.get_params().items():
         assert pruned.get_params()[name] == value, name
+    # random_state=None leaves the network's own random_state in charge.
     for name, value in pruner.get_params(deep=False).items():
-        if name not in ("estimator", "prefit"):
+        if name not in ("estimator", "prefit", "random_state"):
             assert pruned.get_params()[name] == value, name
+
+
+@pytest.mark.parametrize("prefit", [False, True])
+def test_random_state_seeds_an_unseeded_network(three_classes, prefit):
+    X, y = three_classes
+    estimator = MLPClassifier(hidden_layer_sizes=(16,), max_iter=30)
+    if prefit:
+        estimator.set_params(random_state=0).fit(X, y).set_params(random_state=None)
+
+    def fit(random_state):
+        pruner = MLPPruner(
+            estimator, prefit=prefit, random_state=random_state, **FAST
+        )
+        return pruner.fit(X, y).pruned_estimator_.coefs_
+
+    for a, b in zip(fit(3), fit(3)):
+        assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(fit(3), fit(4)))
+    assert estimator.random_state is None
 
 
 @pytest.mark.parametrize("prefit", [False, True])

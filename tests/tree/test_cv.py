@@ -186,12 +186,22 @@ def test_bad_alpha_grid_is_rejected(data, alphas):
         PrunedTreeClassifierCV(ccp_alphas=alphas).fit(X, y)
 
 
-def test_class_with_fewer_samples_than_folds_is_rejected(data):
+def test_class_missing_from_a_training_fold_is_rejected(data):
+    X, y = data
+    y = y.copy()
+    y[:1] = 2
+    with pytest.raises(ValueError, match="class 2 has only 1 sample"):
+        PrunedTreeClassifierCV(cv=5).fit(X, y)
+
+
+def test_class_with_fewer_samples_than_folds_warns_as_scikit_learn(data):
+    # Every training fold still sees the class, as in GridSearchCV.
     X, y = data
     y = y.copy()
     y[:3] = 2
-    with pytest.raises(ValueError, match="class 2 has only 3 sample.*5 folds"):
-        PrunedTreeClassifierCV(cv=5).fit(X, y)
+    with pytest.warns(UserWarning, match="least populated class"):
+        search = PrunedTreeClassifierCV(cv=5, random_state=0).fit(X, y)
+    assert 2 in search.classes_
 
 
 def test_unknown_selection_and_misclassification_on_regressor():
