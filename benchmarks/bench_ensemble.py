@@ -35,7 +35,9 @@ ordered by greedy forward selection on their out-of-bag samples, all at one
 pruning level of :class:`EnsemblePruner`'s ladder, and (tree, level) pairs
 chosen greedily on the same samples with a penalty on nodes, so that each
 tree has its own level; the test loss of the first trees of each order at 4x,
-10x and 15x fewer nodes.
+10x and 15x fewer nodes. With ``GB`` among ``--models`` (the default), also
+the first stages of a ``GradientBoostingClassifier(200)``, whole or with
+halved trees, leaves refitted, at 2x and 4x fewer nodes.
 
 Run from the repository root: ``python benchmarks/bench_ensemble.py``
 (``--quick`` for a smoke run on the bundled data sets with small ensembles,
@@ -62,6 +64,7 @@ from sklearn.ensemble import (
 from sklearn.model_selection import train_test_split
 
 from skprune.ensemble import EnsemblePruner
+from skprune.ensemble._boosting import BoostingLadder
 from skprune.ensemble._forest import (
     ForestLadder,
     greedy_order,
@@ -260,17 +263,55 @@ def run_frontier(name, X, y, seed, n_trees):
     return result
 
 
-def frontier_table(results):
-    header = " | ".join(f"loss at {r}x (points)" for r in REDUCTIONS)
+BOOSTER_LEVELS = {
+    "GB stages, whole trees": 0,
+    "GB stages, trees halved (level 1)": 1,
+}
+BOOSTER_REDUCTIONS = (2, 4)
+
+
+def run_booster_frontier(name, X, y, seed, n_stages):
+    """Test loss (points) of a booster's first stages at each level and reduction.
+
+    The leaves of the pruned stages are refitted, as :class:`EnsemblePruner`
+    refits them.
+    """
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y
+    )
+    booster = GradientBoostingClassifier(n_estimators=n_stages, random_state=seed)
+    booster.fit(X_train, y_train)
+    reference = booster.score(X_test, y_test)
+    ladder = BoostingLadder(
+        booster, X_train, encode_labels(booster, y_train), np.ones(len(y_train)),
+        N_LEVELS, True, X_test,
+    )
+    n_nodes = ladder.n_nodes()
+    y_test_encoded = encode_labels(booster, y_test)
+    result = {}
+    for method, level in BOOSTER_LEVELS.items():
+        _, staged, _ = ladder.refit(level)
+        right = most_probable_class(staged) == y_test_encoded
+        row = []
+        for reduction in BOOSTER_REDUCTIONS:
+            budget = n_nodes[0, -1] / reduction
+            k = np.searchsorted(n_nodes[level], budget, side="right")
+            row.append(100 * (reference - right[k - 1].mean()) if k else np.nan)
+        result[method] = row
+    return result
+
+
+def frontier_table(results, reductions=REDUCTIONS):
+    header = " | ".join(f"loss at {r}x (points)" for r in reductions)
     lines = [
         f"| data | candidates | {header} |",
-        "|---|---|" + "---|" * len(REDUCTIONS),
+        "|---|---|" + "---|" * len(reductions),
     ]
     for name, rows in results.items():
         for method in rows[0]:
             cells = " | ".join(
                 f"{np.median([r[method][i] for r in rows]):+.2f}"
-                for i in range(len(REDUCTIONS))
+                for i in range(len(reductions))
             )
             lines.append(f"| {name} | {method} | {cells} |")
     return "\n".join(lines)
@@ -371,6 +412,16 @@ def main(argv=None):
             for name in names if name not in ("BostonHousing",)
         }
         text = frontier_table(results)
+        if "GB" in args.models:
+            n_stages = 30 if args.quick else 200
+            boosters = {
+                name: [
+                    run_booster_frontier(name, *load(name, args.data), seed, n_stages)
+                    for seed in range(seeds)
+                ]
+                for name in results
+            }
+            text += "\n\n" + frontier_table(boosters, BOOSTER_REDUCTIONS)
         print(text)
         if args.markdown:
             Path(args.markdown).write_text(text + "\n")
