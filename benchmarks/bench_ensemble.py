@@ -29,6 +29,16 @@ few confidences, and :func:`skprune.tree.reduced_error_pruning` on a
 validation split (the forest fitted on 80% of the training part, pruned on the
 rest), against the forest fitted on the whole training part.
 
+With ``--frontier``, it measures what the candidates of a random forest can
+reach, on the test set (a diagnostic, not a method): the forest's trees
+ordered by greedy forward selection on their out-of-bag samples, all at one
+pruning level of :class:`EnsemblePruner`'s ladder, and (tree, level) pairs
+chosen greedily on the same samples with a penalty on nodes, so that each
+tree has its own level; the test loss of the first trees of each order at 4x,
+10x and 15x fewer nodes. With ``GB`` among ``--models`` (the default), also
+the first stages of a ``GradientBoostingClassifier(200)``, whole or with
+halved trees, leaves refitted, at 2x and 4x fewer nodes.
+
 Run from the repository root: ``python benchmarks/bench_ensemble.py``
 (``--quick`` for a smoke run on the bundled data sets with small ensembles,
 ``--data DIR`` for another data folder, ``--markdown FILE`` to write the
@@ -44,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
+from joblib import Parallel
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.ensemble import (
     GradientBoostingClassifier,
@@ -53,6 +64,15 @@ from sklearn.ensemble import (
 from sklearn.model_selection import train_test_split
 
 from skprune.ensemble import EnsemblePruner
+from skprune.ensemble._boosting import BoostingLadder
+from skprune.ensemble._forest import (
+    ForestLadder,
+    greedy_order,
+    greedy_pairs,
+    tree_predictions,
+)
+from skprune.ensemble._pruner import N_LEVELS, _out_of_bag_samples, encode_labels
+from skprune.ensemble._scores import accuracy, most_probable_class
 from skprune.tree import error_based_pruning, prune_tree, reduced_error_pruning
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -190,6 +210,113 @@ def run_functions(name, X, y, seed, n_trees):
     }
 
 
+REDUCTIONS = (4, 10, 15)
+FRONTIER_LEVELS = {
+    "level 0 (whole trees)": 0,
+    "level 1 (1/2 of the leaves)": 1,
+    "level 2 (1/4 of the leaves)": 2,
+    "level 6 (error-based 0.25)": 6,
+    "level 7 (error-based 0.05)": 7,
+}
+PAIR_PENALTIES = (0.01, 0.03)
+
+
+def run_frontier(name, X, y, seed, n_trees):
+    """Test loss (points) of the first trees of each order at each reduction."""
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y
+    )
+    forest = RandomForestClassifier(n_trees, random_state=seed).fit(X_train, y_train)
+    X32 = np.asarray(X_train, dtype=np.float32)
+    held_out = _out_of_bag_samples(forest, X32.shape[0])
+    ladder = ForestLadder(forest, X32, held_out, N_LEVELS, True, Parallel(n_jobs=1))
+    y_encoded, weights = encode_labels(forest, y_train), np.ones(X32.shape[0])
+    predictions = ladder.all_predictions()
+    X_test32 = np.asarray(X_test, dtype=np.float32)
+    test_predictions = [
+        [tree_predictions(trees[level], X_test32, True) for trees in ladder.trees]
+        for level in range(ladder.n_levels)
+    ]
+    y_test_encoded = encode_labels(forest, y_test)
+    unpruned_nodes = ladder.n_nodes[0].sum()
+    reference = forest.score(X_test, y_test)
+
+    def losses(levels, trees):
+        n_nodes = ladder.n_nodes[levels, trees].cumsum()
+        row = []
+        for reduction in REDUCTIONS:
+            k = np.searchsorted(n_nodes, unpruned_nodes / reduction, side="right")
+            total = sum(test_predictions[lv][t] for lv, t in zip(levels[:k], trees[:k]))
+            right = most_probable_class(np.asarray(total)) == y_test_encoded if k else 0
+            row.append(100 * (reference - np.mean(right)))
+        return row
+
+    order = greedy_order(predictions[0], held_out, y_encoded, weights, accuracy)
+    result = {}
+    for method, level in FRONTIER_LEVELS.items():
+        result[method] = losses(np.full(len(order), level), order)
+    for penalty in PAIR_PENALTIES:
+        levels, trees = greedy_pairs(
+            predictions, held_out, ladder.n_nodes, y_encoded, weights, accuracy, penalty
+        )
+        result[f"(tree, level) pairs, penalty {penalty}"] = losses(levels, trees)
+    return result
+
+
+BOOSTER_LEVELS = {
+    "GB stages, whole trees": 0,
+    "GB stages, trees halved (level 1)": 1,
+}
+BOOSTER_REDUCTIONS = (2, 4)
+
+
+def run_booster_frontier(name, X, y, seed, n_stages):
+    """Test loss (points) of a booster's first stages at each level and reduction.
+
+    The leaves of the pruned stages are refitted, as :class:`EnsemblePruner`
+    refits them.
+    """
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y
+    )
+    booster = GradientBoostingClassifier(n_estimators=n_stages, random_state=seed)
+    booster.fit(X_train, y_train)
+    reference = booster.score(X_test, y_test)
+    ladder = BoostingLadder(
+        booster, X_train, encode_labels(booster, y_train), np.ones(len(y_train)),
+        N_LEVELS, True, X_test,
+    )
+    n_nodes = ladder.n_nodes()
+    y_test_encoded = encode_labels(booster, y_test)
+    result = {}
+    for method, level in BOOSTER_LEVELS.items():
+        _, staged, _ = ladder.refit(level)
+        right = most_probable_class(staged) == y_test_encoded
+        row = []
+        for reduction in BOOSTER_REDUCTIONS:
+            budget = n_nodes[0, -1] / reduction
+            k = np.searchsorted(n_nodes[level], budget, side="right")
+            row.append(100 * (reference - right[k - 1].mean()) if k else np.nan)
+        result[method] = row
+    return result
+
+
+def frontier_table(results, reductions=REDUCTIONS):
+    header = " | ".join(f"loss at {r}x (points)" for r in reductions)
+    lines = [
+        f"| data | candidates | {header} |",
+        "|---|---|" + "---|" * len(reductions),
+    ]
+    for name, rows in results.items():
+        for method in rows[0]:
+            cells = " | ".join(
+                f"{np.median([r[method][i] for r in rows]):+.2f}"
+                for i in range(len(reductions))
+            )
+            lines.append(f"| {name} | {method} | {cells} |")
+    return "\n".join(lines)
+
+
 def functions_table(results):
     lines = [
         "| data | method | nodes | node reduction | test score | loss (points) |",
@@ -262,6 +389,10 @@ def main(argv=None):
         "--functions", action="store_true",
         help="measure error_based_pruning and reduced_error_pruning instead",
     )
+    parser.add_argument(
+        "--frontier", action="store_true",
+        help="measure the test loss of the forest candidates at fixed reductions",
+    )
     parser.add_argument("--markdown", default=None)
     args = parser.parse_args(argv)
     names = ["digits", "breast_cancer"]
@@ -273,6 +404,28 @@ def main(argv=None):
     repeats = 3 if args.quick else 7
     print(f"# python {platform.python_version()}, scikit-learn {sklearn.__version__}, "
           f"seeds {seeds}", flush=True)
+    if args.frontier:
+        n_trees = 20 if args.quick else 100
+        results = {
+            name: [run_frontier(name, *load(name, args.data), seed, n_trees)
+                   for seed in range(seeds)]
+            for name in names if name not in ("BostonHousing",)
+        }
+        text = frontier_table(results)
+        if "GB" in args.models:
+            n_stages = 30 if args.quick else 200
+            boosters = {
+                name: [
+                    run_booster_frontier(name, *load(name, args.data), seed, n_stages)
+                    for seed in range(seeds)
+                ]
+                for name in results
+            }
+            text += "\n\n" + frontier_table(boosters, BOOSTER_REDUCTIONS)
+        print(text)
+        if args.markdown:
+            Path(args.markdown).write_text(text + "\n")
+        return 0
     if args.functions:
         n_trees = 20 if args.quick else 100
         results = {

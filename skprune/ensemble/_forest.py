@@ -68,6 +68,10 @@ class ForestLadder:
         mask = self.held_out if stacked.ndim == 2 else self.held_out[..., None]
         return np.where(mask, stacked, 0.0).astype(np.float32)
 
+    def all_predictions(self):
+        """:meth:`predictions` at every level, shape (n_levels, n_trees, ...)."""
+        return np.stack([self.predictions(level) for level in range(self.n_levels)])
+
 
 def greedy_order(predictions, held_out, y, weights, score):
     """Order trees by greedy forward selection on the weighted samples.
@@ -88,28 +92,70 @@ def greedy_order(predictions, held_out, y, weights, score):
     order : ndarray of int of shape (n_trees,)
         Ties go to the tree that comes first in the forest.
     """
+    no_cost = np.zeros((1, predictions.shape[0]))
+    _, order = greedy_pairs(
+        predictions[None], held_out, no_cost, y, weights, score, penalty=0.0
+    )
+    return order
+
+
+def greedy_pairs(predictions, held_out, n_nodes, y, weights, score, penalty):
+    """Greedy forward selection of trees, each at the level that pays best.
+
+    Each step adds the (tree, level) pair that maximises the score of the
+    sub-forest with it minus ``penalty`` times its node count over the node
+    count of the unpruned forest (level 0); a tree is then no longer
+    available at any level. With one level and no penalty this is plain
+    greedy forward selection.
+
+    Parameters
+    ----------
+    predictions : ndarray of shape (n_levels, n_trees, n_samples[, n_classes])
+        Each tree's predictions at each level, zero where not held out.
+    held_out : ndarray of bool of shape (n_trees, n_samples)
+    n_nodes : ndarray of shape (n_levels, n_trees)
+    y, weights, score :
+        As in :func:`greedy_order`.
+    penalty : float
+        Score given up for the nodes of a whole unpruned forest.
+
+    Returns
+    -------
+    levels, trees : ndarrays of int of shape (n_trees,)
+        The pairs in the order chosen. Ties go to the lower level, then to
+        the tree that comes first in the forest.
+    """
+    n_levels, n_trees = n_nodes.shape
     used = weights > 0
-    predictions, held_out = predictions[:, used], held_out[:, used]
+    candidates = predictions[:, :, used].reshape(
+        n_levels * n_trees, -1, *predictions.shape[3:]
+    )
+    candidate_held_out = np.tile(held_out[:, used], (n_levels, 1))
+    cost = penalty * n_nodes.ravel() / max(n_nodes[0].sum(), 1)
     y, weights = y[used], weights[used]
-    total = np.zeros(predictions.shape[1:], dtype=predictions.dtype)
-    count = np.zeros(held_out.shape[1])
-    available = np.ones(predictions.shape[0], dtype=bool)
-    order = []
-    for _ in range(predictions.shape[0]):
+    total = np.zeros(candidates.shape[1:], dtype=candidates.dtype)
+    count = np.zeros(candidate_held_out.shape[1])
+    available = np.ones(n_trees, dtype=bool)
+    levels, trees = [], []
+    for _ in range(n_trees):
         if score is accuracy:
-            scores = _accuracy_after_adding(total, count, predictions, held_out, y, weights)
+            scores = _accuracy_after_adding(
+                total, count, candidates, candidate_held_out, y, weights
+            )
         else:
-            candidate_total = total + predictions
-            candidate_count = count + held_out
+            candidate_total = total + candidates
+            candidate_count = count + candidate_held_out
             if score not in SCALE_FREE_SCORES:
                 candidate_total = averaged(candidate_total, candidate_count)
             scores = score(y, candidate_total, weights * (candidate_count > 0))
-        scores[~available] = -np.inf
-        best = int(np.argmax(scores))
-        total, count = total + predictions[best], count + held_out[best]
-        available[best] = False
-        order.append(best)
-    return np.asarray(order)
+        objective = np.where(np.tile(available, n_levels), scores - cost, -np.inf)
+        best = int(np.argmax(objective))
+        total, count = total + candidates[best], count + candidate_held_out[best]
+        level, tree = divmod(best, n_trees)
+        available[tree] = False
+        levels.append(level)
+        trees.append(tree)
+    return np.asarray(levels), np.asarray(trees)
 
 
 def _accuracy_after_adding(total, count, predictions, held_out, y, weights):

@@ -25,7 +25,7 @@ from sklearn.utils.estimator_checks import (
 )
 
 from skprune.ensemble import EnsemblePruner
-from skprune.ensemble._forest import greedy_order
+from skprune.ensemble._forest import greedy_order, greedy_pairs
 from skprune.ensemble._levels import classification_levels, pruning_levels
 from skprune.ensemble._pruner import best_within_budgets, smallest_budget_within
 from skprune.ensemble._scores import accuracy
@@ -93,6 +93,59 @@ def test_fast_greedy_accuracy_equals_the_full_evaluation(classification):
     slow = greedy_order(predictions, held_out, y, weights, slow_accuracy)
     np.testing.assert_array_equal(fast, slow)
     assert sorted(fast.tolist()) == list(range(15))
+
+
+@pytest.mark.parametrize("penalty", [0.0, 0.5])
+def test_greedy_pairs_take_the_best_penalised_score_at_each_step(penalty):
+    rng = np.random.default_rng(1)
+    n_levels, n_trees, n_samples = 3, 6, 80
+    y = rng.integers(0, 3, n_samples)
+    predictions = rng.dirichlet(np.ones(3), size=(n_levels, n_trees, n_samples))
+    predictions = predictions.astype(np.float32)
+    held_out = rng.random((n_trees, n_samples)) < 0.5
+    predictions *= held_out[None, ..., None]
+    n_nodes = rng.integers(1, 50, (n_levels, n_trees))
+    weights = rng.uniform(0, 2, n_samples)
+    levels, trees = greedy_pairs(
+        predictions, held_out, n_nodes, y, weights, accuracy, penalty
+    )
+    assert sorted(trees.tolist()) == list(range(n_trees))
+    # each step against a direct evaluation of every pair still available
+    total, count = np.zeros((n_samples, 3)), np.zeros(n_samples)
+    for level, tree in zip(levels, trees):
+        objective = {}
+        chosen_before = trees[: list(trees).index(tree)]
+        for lv in range(n_levels):
+            for t in range(n_trees):
+                if t in chosen_before:
+                    continue
+                covered = (count + held_out[t]) > 0
+                right = (total + predictions[lv, t]).argmax(axis=1) == y
+                score = (weights * covered * right).sum() / (weights * covered).sum()
+                objective[lv, t] = score - penalty * n_nodes[lv, t] / n_nodes[0].sum()
+        best = max(objective.values())
+        assert objective[level, tree] == pytest.approx(best, abs=1e-12)
+        total += predictions[level, tree]
+        count += held_out[tree]
+
+
+def test_greedy_order_is_greedy_pairs_at_one_level_without_penalty():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 100)
+    predictions = rng.dirichlet(np.ones(2), size=(8, 100)).astype(np.float32)
+    held_out = np.ones((8, 100), dtype=bool)
+    weights = np.ones(100)
+    _, trees = greedy_pairs(
+        predictions[None], held_out, np.ones((1, 8)), y, weights, accuracy, 0.0
+    )
+    order = greedy_order(predictions, held_out, y, weights, accuracy)
+    np.testing.assert_array_equal(order, trees)
+    # a penalty makes a cheaper level win a tie of scores
+    twice = np.stack([predictions, predictions])
+    levels, _ = greedy_pairs(
+        twice, held_out, np.array([[9.0] * 8, [1.0] * 8]), y, weights, accuracy, 0.1
+    )
+    assert (levels == 1).all()
 
 
 def test_pruned_forest_keeps_pruned_trees_of_the_fitted_one(
