@@ -14,7 +14,7 @@ import copy
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.utils import check_random_state, get_tags
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
@@ -357,16 +357,5 @@ class MLPPruner(
         "n_epochs_total_", "Epochs of the given network and of all fine-tuning."
     )
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        try:
-            estimator_tags = get_tags(self.estimator)
-        except (AttributeError, TypeError, ValueError):
-            # Not an estimator: fit reports it.
-            return tags
-        tags.estimator_type = estimator_tags.estimator_type
-        tags.classifier_tags = copy.deepcopy(estimator_tags.classifier_tags)
-        tags.regressor_tags = copy.deepcopy(estimator_tags.regressor_tags)
+    def _follow_estimator_tags(self, tags, estimator_tags):
         tags.target_tags = copy.deepcopy(estimator_tags.target_tags)
-        tags.input_tags.sparse = estimator_tags.input_tags.sparse
-        return tags

@@ -1,6 +1,9 @@
 """Meta-estimators that predict through the estimator they pruned."""
 
+import copy
+
 from sklearn.base import is_classifier
+from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -24,8 +27,25 @@ class PrunedEstimatorDelegateMixin:
 
     For a meta-estimator that fits ``pruned_estimator_`` from its parameter
     ``estimator``; the probability methods exist when ``estimator`` is a
-    classifier.
+    classifier, and the tags follow those of ``estimator``.
     """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            estimator_tags = get_tags(self.estimator)
+        except (AttributeError, TypeError, ValueError):
+            # Not an estimator: fit reports it.
+            return tags
+        tags.estimator_type = estimator_tags.estimator_type
+        tags.classifier_tags = copy.deepcopy(estimator_tags.classifier_tags)
+        tags.regressor_tags = copy.deepcopy(estimator_tags.regressor_tags)
+        tags.input_tags.sparse = estimator_tags.input_tags.sparse
+        self._follow_estimator_tags(tags, estimator_tags)
+        return tags
+
+    def _follow_estimator_tags(self, tags, estimator_tags):
+        """Set the tags of ``tags`` that depend on the meta-estimator."""
 
     def predict(self, X):
         """Predict with the pruned estimator.
