@@ -34,7 +34,9 @@ html_static_path = []
 
 # API pages: one generated page per public name, in gen_modules/
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+# Inherited members are documented when skprune defines them (its mixins),
+# not when they come from scikit-learn (see _skip_foreign_inherited).
+autodoc_default_options = {"members": True, "inherited-members": True}
 # numpydoc lists the methods itself; autodoc's member list would repeat them
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -84,6 +86,15 @@ def _inherited_label_as_text(app, env, node, contnode):
     return None
 
 
+def _skip_foreign_inherited(app, what, name, obj, skip, options):
+    """Leave out the members a class inherits from outside skprune."""
+    module = getattr(getattr(obj, "fget", obj), "__module__", None)
+    if what == "class" and module and not module.startswith("skprune"):
+        return True
+    return None
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_metadata_request_methods)
+    app.connect("autodoc-skip-member", _skip_foreign_inherited)
     app.connect("missing-reference", _inherited_label_as_text)

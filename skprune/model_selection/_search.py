@@ -43,6 +43,60 @@ SELECTION_DOC = """selection : {{"1se", "best"}}, default="1se"
         spellings ``"min"`` and ``"max"`` of ``"best"`` are accepted with a
         ``FutureWarning``."""
 
+# The parameters and attributes every path-CV estimator documents alike;
+# ``{verbose}`` is empty, or the ``verbose`` entry of an estimator that has it.
+PATH_CV_PARAMETERS_DOC = """
+    cv : int, cross-validation generator or iterable, default=None
+        Determines the cross-validation splitting strategy, as in
+        :func:`~sklearn.model_selection.check_cv`: ``None`` for 5 folds,
+        stratified for classifiers.
+    scoring : str, callable or None, default=None
+        Scoring of the pruned {models} on the held-out folds; ``None`` uses
+        the estimator's ``score`` method. Higher is better.
+    {selection}
+    n_jobs : int, default=None
+        Number of folds processed in parallel through joblib. ``None`` means 1
+        unless in a :obj:`joblib.parallel_backend` context, which also lets
+        the folds run on a cluster.
+{verbose}    return_train_score : bool, default=False
+        Also score every pruned {model} of the path on its training fold, as
+        needed to plot a pruning curve.
+"""
+
+PATH_CV_ATTRIBUTES_DOC = """
+    cv_results_ : dict of ndarrays
+        Per {value} of the grid: ``param_{param}``, ``split{{k}}_test_score``,
+        ``mean_test_score``, ``std_test_score`` (as in GridSearchCV),
+        ``sem_test_score`` (standard error of the mean over the folds: sample
+        standard deviation over the square root of the number of folds),
+        {sizes};
+        the train scores too if ``return_train_score``.
+    best_index_ : int
+        Index of the chosen {value} in ``{grid}``.
+    best_score_ : float
+        Mean cross-validated score at the chosen {value}.
+    best_params_ : dict
+        ``{{"{param}": {grid}[best_index_]}}``, as in GridSearchCV.
+    n_splits_ : int
+        Number of folds.
+"""
+
+
+def path_cv_doc(*, model, value, param, grid, sizes, most_pruned, least_pruned, verbose=""):
+    """The parameter and attribute docs shared by the path-CV estimators.
+
+    Returns ``(parameters, attributes)``, to be formatted into a class
+    docstring.
+    """
+    selection = SELECTION_DOC.format(most_pruned=most_pruned, least_pruned=least_pruned)
+    parameters = PATH_CV_PARAMETERS_DOC.format(
+        models=model + "s", model=model, selection=selection, verbose=verbose
+    )
+    attributes = PATH_CV_ATTRIBUTES_DOC.format(
+        value=value, param=param, grid=grid, sizes=sizes
+    )
+    return parameters, attributes
+
 PATH_CV_CONSTRAINTS = {
     "cv": ["cv_object"],
     "scoring": [StrOptions(set(get_scorer_names())), callable, None],

@@ -13,9 +13,9 @@ from sklearn.base import clone
 
 from ..model_selection._search import (
     PATH_CV_CONSTRAINTS,
-    SELECTION_DOC,
     PathCVMixin,
     cv_estimator_like,
+    path_cv_doc,
     register_cv_estimator,
 )
 from ..utils._sklearn import Interval, _fit_context
@@ -114,56 +114,37 @@ def _cv_constraints(network):
     }
 
 
-_CV_DOC = """
+_PATH_CV_PARAMETERS_DOC, _PATH_CV_ATTRIBUTES_DOC = path_cv_doc(
+    model="network",
+    value="sparsity",
+    param="sparsity",
+    grid="sparsities_",
+    sizes="``mean_n_nonzero`` (nonzero weights of the fold networks)",
+    most_pruned="highest sparsity",
+    least_pruned="lowest sparsity",
+)
+
+_CV_DOC = (
+    """
     sparsities : int or array-like of float, default=6
         The sparsities to choose from, in ``[0, 1)``, ``0`` being the dense
         network. An int ``k`` takes ``k`` values from 0 to 0.98 whose
         densities ``1 - sparsity`` are evenly spread on a log scale (6 gives
         0, 0.54, 0.79, 0.90, 0.96, 0.98). An array must hold at least 2
-        distinct values.
-    cv : int, cross-validation generator or iterable, default=None
-        Determines the cross-validation splitting strategy, as in
-        :func:`~sklearn.model_selection.check_cv`: ``None`` for 5 folds,
-        stratified for classifiers.
-    scoring : str, callable or None, default=None
-        Scoring of the pruned networks on the held-out folds; ``None`` uses
-        the estimator's ``score`` method. Higher is better.
-    {selection}
-    n_jobs : int, default=None
-        Number of folds processed in parallel through joblib. ``None`` means 1
-        unless in a :obj:`joblib.parallel_backend` context, which also lets
-        the folds run on a cluster.
-    return_train_score : bool, default=False
-        Also score every network of the path on its training fold, as needed
-        to plot a pruning curve.
-""".format(
-    selection=SELECTION_DOC.format(
-        most_pruned="highest sparsity", least_pruned="lowest sparsity"
-    )
+        distinct values."""
+    + _PATH_CV_PARAMETERS_DOC
 )
 
-_CV_ATTRIBUTES_DOC = """
+_CV_ATTRIBUTES_DOC = (
+    """
     sparsities_ : ndarray of shape (n_points,)
-        The grid of sparsities, increasing.
-    cv_results_ : dict of ndarrays
-        Per sparsity of the grid: ``param_sparsity``,
-        ``split{k}_test_score``, ``mean_test_score``, ``std_test_score`` (as
-        in GridSearchCV), ``sem_test_score`` (standard error of the mean over
-        the folds: sample standard deviation over the square root of the
-        number of folds), ``mean_n_nonzero`` (nonzero weights of the fold
-        networks); the train scores too if ``return_train_score``.
-    best_index_ : int
-        Index of the chosen sparsity in ``sparsities_``.
-    best_score_ : float
-        Mean cross-validated score at the chosen sparsity.
-    best_params_ : dict
-        ``{"sparsity": sparsities_[best_index_]}``, as in GridSearchCV.
-    n_splits_ : int
-        Number of folds.
-    sparsity_ : float
+        The grid of sparsities, increasing."""
+    + _PATH_CV_ATTRIBUTES_DOC
+    + """    sparsity_ : float
         Sparsity achieved by the network fitted on all the data, that of
         ``sparsities_[best_index_]`` up to whole groups of the pattern.
 """
+)
 
 
 def _cv_class_doc(kind, fold_estimator, example):
@@ -325,8 +306,8 @@ class PrunedMLPRegressorCV(PrunedMLPCVMixin, _PrunedMLPMixin, PrunableMLPRegress
         """    >>> from sklearn.datasets import make_regression
     >>> from skprune.neural import PrunedMLPRegressorCV
     >>> X, y = make_regression(n_samples=200, n_features=5, random_state=0)
-    >>> reg = PrunedMLPRegressorCV((16,), solver="lbfgs", max_iter=50,
-    ...                            sparsities=[0, 0.5, 0.8], cv=3,
+    >>> reg = PrunedMLPRegressorCV(hidden_layer_sizes=(16,), solver="lbfgs",
+    ...                            max_iter=50, sparsities=[0, 0.5, 0.8], cv=3,
     ...                            random_state=0).fit(X, y)
     >>> reg.sparsities_[reg.best_index_] in (0.0, 0.5, 0.8)
     True

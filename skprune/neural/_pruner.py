@@ -14,11 +14,12 @@ import copy
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.utils import check_random_state, get_tags
-from sklearn.utils.metaestimators import available_if
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
+from ..utils._delegation import PrunedEstimatorDelegateMixin
+from ..utils._delegation import delegated_attribute as _delegated
 from ..utils._estimators import DocLinkMixin
 from ..utils._sklearn import _fit_context, check_sample_weight
 from ._convert import _shared_params, copy_fit_to_sklearn, copy_fit_to_skprune
@@ -50,21 +51,9 @@ _MAX_SEED = np.iinfo(np.int32).max
 _PRUNING_PARAMETERS = (*_PrunedMLPMixin._pruning_constraints, "prunable_layers")
 
 
-def _classifier_estimator(pruner):
-    return is_classifier(pruner.estimator)
-
-
-def _delegated(name, doc):
-    """A read-only fitted attribute of ``pruned_estimator_``."""
-
-    def get(self):
-        check_is_fitted(self)
-        return getattr(self.pruned_estimator_, name)
-
-    return property(get, doc=doc)
-
-
-class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
+class MLPPruner(
+    DocLinkMixin, PrunedEstimatorDelegateMixin, MetaEstimatorMixin, BaseEstimator
+):
     __doc__ = (
         """Prune a scikit-learn multilayer perceptron to a target sparsity.
 
@@ -350,84 +339,6 @@ class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         return self.pruned_estimator_
 
-    # ------------------------------------------------------------------
-    # Prediction, through the pruned estimator
-    # ------------------------------------------------------------------
-
-    def predict(self, X):
-        """Predict with the pruned network.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predicted classes or values.
-        """
-        check_is_fitted(self)
-        return self.pruned_estimator_.predict(X)
-
-    @available_if(_classifier_estimator)
-    def predict_proba(self, X):
-        """Probability estimates of the pruned classifier.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-
-        Returns
-        -------
-        y_prob : ndarray of shape (n_samples, n_classes)
-            Probability of each class, in the order of ``classes_``.
-        """
-        check_is_fitted(self)
-        return self.pruned_estimator_.predict_proba(X)
-
-    @available_if(_classifier_estimator)
-    def predict_log_proba(self, X):
-        """Logarithm of the probability estimates of the pruned classifier.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-
-        Returns
-        -------
-        log_y_prob : ndarray of shape (n_samples, n_classes)
-            Log-probability of each class, in the order of ``classes_``.
-        """
-        check_is_fitted(self)
-        return self.pruned_estimator_.predict_log_proba(X)
-
-    def score(self, X, y, sample_weight=None):
-        """Accuracy (classifier) or R^2 (regressor) of the pruned network.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Test samples.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            True labels or values.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
-
-        Returns
-        -------
-        score : float
-        """
-        check_is_fitted(self)
-        return self.pruned_estimator_.score(X, y, sample_weight=sample_weight)
-
-    classes_ = _delegated("classes_", "Class labels, for classifiers.")
-    n_features_in_ = _delegated("n_features_in_", "Number of features seen in fit.")
-    feature_names_in_ = _delegated(
-        "feature_names_in_", "Names of the features seen in fit, when strings."
-    )
     sparsity_ = _delegated("sparsity_", "Fraction of prunable weights pruned.")
     layer_sparsity_ = _delegated(
         "layer_sparsity_", "Fraction of pruned weights of each weight matrix."
@@ -446,16 +357,5 @@ class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         "n_epochs_total_", "Epochs of the given network and of all fine-tuning."
     )
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        try:
-            estimator_tags = get_tags(self.estimator)
-        except (AttributeError, TypeError, ValueError):
-            # Not an estimator: fit reports it.
-            return tags
-        tags.estimator_type = estimator_tags.estimator_type
-        tags.classifier_tags = copy.deepcopy(estimator_tags.classifier_tags)
-        tags.regressor_tags = copy.deepcopy(estimator_tags.regressor_tags)
+    def _follow_estimator_tags(self, tags, estimator_tags):
         tags.target_tags = copy.deepcopy(estimator_tags.target_tags)
-        tags.input_tags.sparse = estimator_tags.input_tags.sparse
-        return tags

@@ -15,10 +15,10 @@ from sklearn.tree import BaseDecisionTree, DecisionTreeClassifier, DecisionTreeR
 
 from ..model_selection._search import (
     PATH_CV_CONSTRAINTS,
-    SELECTION_DOC,
     PathCVMixin,
     check_grid,
     cv_estimator_like,
+    path_cv_doc,
     register_cv_estimator,
 )
 from ..utils._sklearn import Interval, _fit_context
@@ -145,78 +145,45 @@ class PrunedTreeCVMixin(PathCVMixin, PrunedTreeMixin):
         return self
 
 
-_CV_DOC = """
+_GRID_DOC = """
     ccp_alphas : int, array-like or None, default=None
         The alphas to choose from. ``None`` takes one alpha per subtree of the
         pruning path of the tree grown on all the data: the geometric mean of
         consecutive effective alphas, as rpart does. An int keeps that many of
         those, evenly spread along the path. An array gives the alphas
-        themselves; it must hold at least 2 distinct values.
+        themselves; it must hold at least 2 distinct values."""
 
-    cv : int, cross-validation generator or iterable, default=None
-        Determines the cross-validation splitting strategy, as in
-        :func:`~sklearn.model_selection.check_cv`: ``None`` for 5 folds,
-        stratified for classifiers.
-
-    scoring : str, callable or None, default=None
-        Scoring of the pruned trees on the held-out folds; ``None`` uses the
-        estimator's ``score`` method. Higher is better.
-
-    {selection}
-
-    n_jobs : int, default=None
-        Number of folds processed in parallel through joblib. ``None`` means 1
-        unless in a :obj:`joblib.parallel_backend` context, which also lets the
-        folds run on a cluster.
-
-    verbose : int, default=0
+_PATH_CV_PARAMETERS_DOC, _PATH_CV_ATTRIBUTES_DOC = path_cv_doc(
+    model="tree",
+    value="alpha",
+    param="ccp_alpha",
+    grid="ccp_alphas_",
+    sizes="``mean_n_leaves`` over the fold trees and ``n_leaves`` of the\n"
+    "        tree grown on all the data",
+    most_pruned="largest alpha (the smaller tree)",
+    least_pruned="smallest alpha",
+    verbose="""    verbose : int, default=0
         Verbosity of the parallel loop over the folds.
-
-    return_train_score : bool, default=False
-        Also score every pruned tree on its training fold, as needed to plot a
-        pruning curve.
-""".format(
-    selection=SELECTION_DOC.format(
-        most_pruned="largest alpha (the smaller tree)", least_pruned="smallest alpha"
-    )
+""",
 )
 
-_CV_ATTRIBUTES_DOC = """
+_CV_DOC = _GRID_DOC + _PATH_CV_PARAMETERS_DOC
+
+_CV_ATTRIBUTES_DOC = (
+    """
     ccp_alpha_ : float
         The chosen alpha.
-
     ccp_alphas_ : ndarray of shape (n_alphas,)
-        The grid of alphas, increasing.
-
-    cv_results_ : dict of ndarrays
-        Per alpha of the grid: ``param_ccp_alpha``, ``split{k}_test_score``,
-        ``mean_test_score``, ``std_test_score`` (as in GridSearchCV),
-        ``sem_test_score`` (standard error of the mean over the folds, sample
-        standard deviation over the square root of the number of folds),
-        ``mean_n_leaves`` over the fold trees and ``n_leaves`` of the tree grown
-        on all the data; the train scores too if ``return_train_score``.
-
-    best_index_ : int
-        Index of the chosen alpha in ``ccp_alphas_``.
-
-    best_score_ : float
-        Mean cross-validated score at the chosen alpha.
-
-    best_params_ : dict
-        ``{"ccp_alpha": ccp_alpha_}``, as in GridSearchCV.
-
-    n_splits_ : int
-        Number of folds.
-
-    tree_ : sklearn.tree._tree.Tree
+        The grid of alphas, increasing."""
+    + _PATH_CV_ATTRIBUTES_DOC
+    + """    tree_ : sklearn.tree._tree.Tree
         The tree grown on all the data, pruned at ``ccp_alpha_``.
-
     full_tree_ : sklearn.tree._tree.Tree
         The tree grown on all the data.
-
     pruning_path_ : :class:`~sklearn.utils.Bunch`
         Its pruning path.
 """
+)
 
 
 def _cv_constraints(single):
