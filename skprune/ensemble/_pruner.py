@@ -43,8 +43,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ..neural._pruner import _delegated
 from ..tree._functions import replace_trees
+from ..utils._delegation import PrunedEstimatorDelegateMixin
 from ..utils._estimators import DocLinkMixin
 from ..utils._sklearn import (
     HasMethods,
@@ -69,10 +69,6 @@ BOOSTERS = (GradientBoostingClassifier, GradientBoostingRegressor)
 N_LEVELS = 6
 # Node budgets tried, geometrically spaced from the smallest candidate up.
 N_BUDGETS = 40
-
-
-def _classifier_estimator(pruner):
-    return is_classifier(pruner.estimator)
 
 
 def _booster_classifier(pruner):
@@ -224,7 +220,9 @@ def smallest_budget_within(fold_scores, reference, max_score_loss):
     return int(within[0]) if within.size else fold_scores.shape[1] - 1
 
 
-class EnsemblePruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
+class EnsemblePruner(
+    DocLinkMixin, PrunedEstimatorDelegateMixin, MetaEstimatorMixin, BaseEstimator
+):
     """Prune a tree ensemble to the fewest nodes within a score loss.
 
     A meta-estimator around a :class:`~sklearn.ensemble.RandomForestClassifier`,
@@ -620,58 +618,6 @@ class EnsemblePruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         self.level_ = int(levels[self.best_index_])
         self.n_trees_ = int(n_trees[self.best_index_]) + 1
 
-    # ------------------------------------------------------------------
-    # Prediction, through the pruned ensemble
-    # ------------------------------------------------------------------
-
-    def predict(self, X):
-        """Predict with the pruned ensemble.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input samples.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted classes or values.
-        """
-        check_is_fitted(self)
-        return self.pruned_estimator_.predict(X)
-
-    @available_if(_classifier_estimator)
-    def predict_proba(self, X):
-        """Class probabilities of the pruned ensemble.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input samples.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        return self.pruned_estimator_.predict_proba(X)
-
-    @available_if(_classifier_estimator)
-    def predict_log_proba(self, X):
-        """Log of the class probabilities of the pruned ensemble.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input samples.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        return self.pruned_estimator_.predict_log_proba(X)
-
     @available_if(_booster_classifier)
     def decision_function(self, X):
         """Raw predictions of the pruned gradient boosting classifier.
@@ -688,48 +634,12 @@ class EnsemblePruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         return self.pruned_estimator_.decision_function(X)
 
-    def score(self, X, y, sample_weight=None):
-        """Accuracy (classifier) or R^2 (regressor) of the pruned ensemble.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Test samples.
-        y : array-like of shape (n_samples,)
-            True labels or values.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
-
-        Returns
-        -------
-        score : float
-        """
-        check_is_fitted(self)
-        return self.pruned_estimator_.score(X, y, sample_weight=sample_weight)
-
-    classes_ = _delegated("classes_", "Class labels, for classifiers.")
-    n_features_in_ = _delegated("n_features_in_", "Number of features seen in fit.")
-    feature_names_in_ = _delegated(
-        "feature_names_in_", "Names of the features seen in fit, when strings."
-    )
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        try:
-            estimator_tags = get_tags(self.estimator)
-        except (AttributeError, TypeError, ValueError):
-            # Not an estimator: fit reports it.
-            return tags
-        tags.estimator_type = estimator_tags.estimator_type
-        tags.classifier_tags = copy.deepcopy(estimator_tags.classifier_tags)
-        tags.regressor_tags = copy.deepcopy(estimator_tags.regressor_tags)
+    def _follow_estimator_tags(self, tags, estimator_tags):
         if tags.classifier_tags is not None:
             tags.classifier_tags.multi_label = False
         tags.target_tags.multi_output = False
-        tags.input_tags.sparse = estimator_tags.input_tags.sparse
         tags.input_tags.allow_nan = estimator_tags.input_tags.allow_nan
         tags.target_tags.required = True
-        return tags
 
 
 def total_nodes(ensemble):
