@@ -41,7 +41,15 @@ from ._pruning_run import (
     planned_coef_shapes,
     schedule_targets,
 )
-from ._storage import STORAGE_FORMAT, pack_weights, unpack_weights
+from ._storage import (
+    PACKED_STATE_KEY,
+    READABLE_FORMATS,
+    STORAGE_FORMAT,
+    pack_state,
+    pack_weights,
+    unpack_state,
+    unpack_weights,
+)
 
 _SPARSITY_PARAMETER_DOC = """
     sparsity : float, default=0.5
@@ -466,16 +474,18 @@ class _PrunedMLPMixin:
             "format": STORAGE_FORMAT,
             "skprune_version": __version__,
         }
-        return state
+        return {PACKED_STATE_KEY: pack_state(state)}
 
     def __setstate__(self, state):
+        if PACKED_STATE_KEY in state:
+            state = unpack_state(state[PACKED_STATE_KEY])
         storage = state.pop(_STORAGE_KEY, None)
-        if storage is not None and storage.get("format") != STORAGE_FORMAT:
+        if storage is not None and storage.get("format") not in READABLE_FORMATS:
             raise ValueError(
                 f"This {type(self).__name__} was stored in format "
                 f"{storage.get('format')} by skprune "
                 f"{storage.get('skprune_version')}, but skprune {__version__} "
-                f"reads format {STORAGE_FORMAT}: load it with skprune "
+                f"reads format {' or '.join(map(str, READABLE_FORMATS))}: load it with skprune "
                 f"{storage.get('skprune_version')} or fit it again."
             )
         if state.pop("_shrunk", None) is False:

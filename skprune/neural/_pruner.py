@@ -42,6 +42,7 @@ from ._pruned import (
     PrunedMLPRegressor,
     _PrunedMLPMixin,
 )
+from ._storage import PACKED_STATE_KEY, pack_state, unpack_state
 
 # Seeds drawn for the wrapped network are below this, as in scikit-learn.
 _MAX_SEED = np.iinfo(np.int32).max
@@ -343,7 +344,12 @@ class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("estimator_", None)
-        return state
+        return {PACKED_STATE_KEY: pack_state(state)}
+
+    def __setstate__(self, state):
+        if PACKED_STATE_KEY in state:
+            state = unpack_state(state[PACKED_STATE_KEY])
+        super().__setstate__(state)
 
     def _held_network(self):
         """The fitted pruned network, for :func:`to_sklearn`."""
