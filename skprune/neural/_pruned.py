@@ -42,12 +42,11 @@ from ._pruning_run import (
     schedule_targets,
 )
 from ._storage import (
-    PACKED_STATE_KEY,
     READABLE_FORMATS,
     STORAGE_FORMAT,
-    pack_state,
+    loaded_state,
     pack_weights,
-    unpack_state,
+    stored_state,
     unpack_weights,
 )
 
@@ -474,19 +473,18 @@ class _PrunedMLPMixin:
             "format": STORAGE_FORMAT,
             "skprune_version": __version__,
         }
-        return {PACKED_STATE_KEY: pack_state(state)}
+        return stored_state(state)
 
     def __setstate__(self, state):
-        if PACKED_STATE_KEY in state:
-            state = unpack_state(state[PACKED_STATE_KEY])
+        state = loaded_state(state)
         storage = state.pop(_STORAGE_KEY, None)
         if storage is not None and storage.get("format") not in READABLE_FORMATS:
             raise ValueError(
                 f"This {type(self).__name__} was stored in format "
                 f"{storage.get('format')} by skprune "
                 f"{storage.get('skprune_version')}, but skprune {__version__} "
-                f"reads format {' or '.join(map(str, READABLE_FORMATS))}: load it with skprune "
-                f"{storage.get('skprune_version')} or fit it again."
+                f"reads format {' or '.join(map(str, READABLE_FORMATS))}: load it "
+                f"with skprune {storage.get('skprune_version')} or fit it again."
             )
         if state.pop("_shrunk", None) is False:
             # Stored before only shrunk networks kept their sizes as built.

@@ -42,7 +42,7 @@ from ._pruned import (
     PrunedMLPRegressor,
     _PrunedMLPMixin,
 )
-from ._storage import PACKED_STATE_KEY, pack_state, unpack_state
+from ._storage import loaded_state, stored_state
 
 # Seeds drawn for the wrapped network are below this, as in scikit-learn.
 _MAX_SEED = np.iinfo(np.int32).max
@@ -344,12 +344,10 @@ class MLPPruner(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("estimator_", None)
-        return {PACKED_STATE_KEY: pack_state(state)}
+        return stored_state(state)
 
     def __setstate__(self, state):
-        if PACKED_STATE_KEY in state:
-            state = unpack_state(state[PACKED_STATE_KEY])
-        super().__setstate__(state)
+        super().__setstate__(loaded_state(state))
 
     def _held_network(self):
         """The fitted pruned network, for :func:`to_sklearn`."""

@@ -134,7 +134,7 @@ PACKED_TYPES = (
     SGDOptimizer,
 )
 
-PACKED_STATE_KEY = "_skprune_packed_state"
+_PACKED_STATE_KEY = "_skprune_packed_state"
 
 
 def pack_state(state):
@@ -171,6 +171,18 @@ def pack_state(state):
     buffer = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint8)
     text = json.dumps({"data": data, "arrays": layout}, separators=(",", ":"))
     return {"json": text, "buffer": buffer, "objects": packer.objects}
+
+
+def stored_state(state):
+    """What ``__getstate__`` returns: ``state`` packed by :func:`pack_state`."""
+    return {_PACKED_STATE_KEY: pack_state(state)}
+
+
+def loaded_state(stored):
+    """The state a ``__setstate__`` receives, unpacked if it was packed."""
+    if _PACKED_STATE_KEY in stored:
+        return unpack_state(stored[_PACKED_STATE_KEY])
+    return stored
 
 
 def unpack_state(packed):

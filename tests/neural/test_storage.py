@@ -102,7 +102,8 @@ def test_pack_state_round_trips_values_and_types():
     # the arrays end in one buffer, the plain data in one text
     assert type(packed["json"]) is str
     assert packed["buffer"].dtype == np.uint8
-    for restored in (unpack_state(packed), unpack_state(pickle.loads(pickle.dumps(packed)))):
+    pickled = pickle.loads(pickle.dumps(packed))
+    for restored in (unpack_state(packed), unpack_state(pickled)):
         _assert_same(restored, state)
         assert restored["shared"] is restored["nested"]["a"][0]
         assert restored["shared"] is restored["also_shared"][0]

@@ -141,7 +141,7 @@ def test_a_restored_pruner_and_its_estimator_resume_identically(pruners, digits,
     restored = load(pruner)
     for a, b in zip(restored.pruned_estimator_.coefs_, pruner.pruned_estimator_.coefs_):
         assert_array_equal(a, b)
-    assert restored.get_params(deep=False).keys() == pruner.get_params(deep=False).keys()
+    assert list(restored.get_params(deep=False)) == list(pruner.get_params(deep=False))
     # the fitted network given as estimator keeps its optimizer state
     original, copy = pickle.loads(pickle.dumps(pruner.estimator)), restored.estimator
     assert copy.loss_curve_ == original.loss_curve_
