@@ -1,4 +1,4 @@
-"""Compact, exact storage of the weight matrices of pruned perceptrons.
+"""Compact, exact storage of pruned perceptrons: weight matrices and state.
 
 :func:`pack_weights` keeps, for every weight matrix, the values at the
 positions that are unpruned or nonzero and the positions themselves, in
@@ -6,6 +6,10 @@ whichever of three encodings is the smallest: the dense matrix, a bit per
 position, or CSR indices in the smallest unsigned integer type that holds
 them (``uint8``, ``uint16``, ...). Values keep the network's dtype, so
 :func:`unpack_weights` gives back the weights and masks bit for bit.
+
+:func:`pack_state` turns a whole state dict into one JSON text and one byte
+buffer, so that skops, which describes every stored object, writes a few
+entries rather than hundreds; :func:`unpack_state` gives it back.
 """
 
 import json
