@@ -41,7 +41,14 @@ from ._pruning_run import (
     planned_coef_shapes,
     schedule_targets,
 )
-from ._storage import STORAGE_FORMAT, pack_weights, unpack_weights
+from ._storage import (
+    READABLE_FORMATS,
+    STORAGE_FORMAT,
+    loaded_state,
+    pack_weights,
+    stored_state,
+    unpack_weights,
+)
 
 _SPARSITY_PARAMETER_DOC = """
     sparsity : float, default=0.5
@@ -466,17 +473,18 @@ class _PrunedMLPMixin:
             "format": STORAGE_FORMAT,
             "skprune_version": __version__,
         }
-        return state
+        return stored_state(state)
 
     def __setstate__(self, state):
+        state = loaded_state(state)
         storage = state.pop(_STORAGE_KEY, None)
-        if storage is not None and storage.get("format") != STORAGE_FORMAT:
+        if storage is not None and storage.get("format") not in READABLE_FORMATS:
             raise ValueError(
                 f"This {type(self).__name__} was stored in format "
                 f"{storage.get('format')} by skprune "
                 f"{storage.get('skprune_version')}, but skprune {__version__} "
-                f"reads format {STORAGE_FORMAT}: load it with skprune "
-                f"{storage.get('skprune_version')} or fit it again."
+                f"reads format {' or '.join(map(str, READABLE_FORMATS))}: load it "
+                f"with skprune {storage.get('skprune_version')} or fit it again."
             )
         if state.pop("_shrunk", None) is False:
             # Stored before only shrunk networks kept their sizes as built.

@@ -43,6 +43,7 @@ from ._pruned import (
     PrunedMLPRegressor,
     _PrunedMLPMixin,
 )
+from ._storage import loaded_state, stored_state
 
 # Seeds drawn for the wrapped network are below this, as in scikit-learn.
 _MAX_SEED = np.iinfo(np.int32).max
@@ -332,7 +333,10 @@ class MLPPruner(
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("estimator_", None)
-        return state
+        return stored_state(state)
+
+    def __setstate__(self, state):
+        super().__setstate__(loaded_state(state))
 
     def _held_network(self):
         """The fitted pruned network, for :func:`to_sklearn`."""

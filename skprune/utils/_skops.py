@@ -4,11 +4,15 @@ import importlib
 import inspect
 import pkgutil
 
-# Types of scikit-learn held by fitted skprune estimators (and by a fitted
-# network given to MLPPruner) that skops does not trust by default.
+# Types of scikit-learn held by fitted skprune estimators (and by the network
+# given to MLPPruner, stored as its type and state) that skops does not trust
+# by default.
 _SKLEARN_STATE_TYPES = (
+    "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
+    "sklearn.neural_network._multilayer_perceptron.MLPRegressor",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.preprocessing._label.LabelBinarizer",
     "sklearn.tree._tree.Tree",
     "sklearn.utils._bunch.Bunch",
 )

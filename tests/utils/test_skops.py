@@ -109,10 +109,11 @@ def test_loss_curves_hold_python_floats_and_survive_a_round_trip(pruners, digits
 
 
 @pytest.mark.parametrize("kind", ["prefit=False", "prefit=True"])
-def test_a_compressed_skops_file_is_at_most_twice_the_pickle(pruners, digits, kind):
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_skops_file_is_at_most_twice_the_pickle(pruners, digits, kind, compression):
     X, _ = digits
     pruner = pruners[kind]
-    data = sio.dumps(pruner, compression=zipfile.ZIP_DEFLATED)
+    data = sio.dumps(pruner, compression=compression)
     assert len(data) <= 2 * len(pickle.dumps(pruner))
     loaded = sio.loads(data, trusted=skops_trusted_types())
     assert_array_equal(loaded.predict_proba(X), pruner.predict_proba(X))
@@ -128,3 +129,25 @@ def test_trusted_types_are_names_of_skprune_and_scikit_learn_types():
     assert "skprune.neural._pruned.PrunedMLPClassifier" in trusted
     assert all(name.startswith(("skprune.", "sklearn.")) for name in trusted)
     assert np.all([name.count(".") >= 2 for name in trusted])
+
+
+@pytest.mark.parametrize("load", [
+    lambda pruner: pickle.loads(pickle.dumps(pruner)),
+    lambda pruner: sio.loads(sio.dumps(pruner), trusted=skops_trusted_types()),
+])
+def test_a_restored_pruner_and_its_estimator_resume_identically(pruners, digits, load):
+    X, y = digits
+    pruner = pruners["prefit=True"]
+    restored = load(pruner)
+    for a, b in zip(restored.pruned_estimator_.coefs_, pruner.pruned_estimator_.coefs_):
+        assert_array_equal(a, b)
+    assert list(restored.get_params(deep=False)) == list(pruner.get_params(deep=False))
+    # the fitted network given as estimator keeps its optimizer state
+    original, copy = pickle.loads(pickle.dumps(pruner.estimator)), restored.estimator
+    assert copy.loss_curve_ == original.loss_curve_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original.partial_fit(X, y)
+        copy.partial_fit(X, y)
+    for a, b in zip(original.coefs_, copy.coefs_):
+        assert_array_equal(a, b)
