@@ -414,6 +414,8 @@ def test_prune_parameters_are_checked_before_anything_changes(kwargs, error, mes
         (lambda: to_sklearn("x"), TypeError, "model"),
         (lambda: register_criterion(3, lambda context: None), TypeError, "name"),
         (lambda: register_criterion("x", 3), TypeError, "criterion"),
+        (lambda: register_criterion(" ", OBSCriterion()), ValueError, "name"),
+        (lambda: _network().prune(X, Y, amount=0.5, reconstruct="no"), TypeError, "reconstruct"),
         (lambda: MLPPruner(MLPClassifier(), prefit=True).fit(X, Y), NotFittedError, "prefit"),
         (lambda: PrunedMLPClassifier(**SMALL, sparsity=0.3, initial_sparsity=0.6).fit(X, Y), ValueError, "initial_sparsity"),
         (lambda: PrunedMLPClassifier(**SMALL, pattern="n:m", sparsity=0.3).fit(X, Y), ValueError, "sparsity"),

@@ -1115,6 +1115,8 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
             The pruned estimator.
         """
         check_is_fitted(self)
+        if not isinstance(reconstruct, (bool, np.bool_)):
+            raise TypeError(f"reconstruct must be a bool, got {reconstruct!r}.")
         if reconstruct:
             criterion = LayerwiseRefit(criterion)
         criterion = resolve_criterion(criterion)
