@@ -13,11 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import LeaveOneOut
 from sklearn.tree import DecisionTreeRegressor
 
+from skprune.ensemble import EnsemblePruner
 from skprune.model_selection import PruningCurveDisplay, register_cv_estimator
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
@@ -164,6 +166,17 @@ def test_bad_sample_weight(estimator, weight, message):
     x, y = _data(estimator)
     with pytest.raises(ValueError, match=message):
         estimator.fit(x, y, sample_weight=weight)
+
+
+@pytest.mark.parametrize(
+    "weight, message",
+    [(np.array(["a"] * 60), "sample_weight"), (np.zeros(60), "non-zero")],
+    ids=["strings", "all-zero"],
+)
+def test_bad_sample_weight_for_the_ensemble_pruner(weight, message):
+    pruner = EnsemblePruner(RandomForestClassifier(5, random_state=0), cv=3)
+    with pytest.raises(ValueError, match=message):
+        pruner.fit(X, Y, sample_weight=weight)
 
 
 @pytest.mark.parametrize("estimator", ALL_ESTIMATORS, ids=_name)
@@ -416,6 +429,8 @@ def test_prune_parameters_are_checked_before_anything_changes(kwargs, error, mes
         (lambda: register_criterion("x", 3), TypeError, "criterion"),
         (lambda: register_criterion(" ", OBSCriterion()), ValueError, "name"),
         (lambda: _network().prune(X, Y, amount=0.5, reconstruct="no"), TypeError, "reconstruct"),
+        (lambda: PrunableMLPClassifier(hidden_layer_sizes=True).fit(X, Y), TypeError, "hidden_layer_sizes"),
+        (lambda: PrunedMLPRegressor(hidden_layer_sizes=(8, 2.5)).fit(XR, YR), TypeError, "hidden_layer_sizes"),
         (lambda: MLPPruner(MLPClassifier(), prefit=True).fit(X, Y), NotFittedError, "prefit"),
         (lambda: PrunedMLPClassifier(**SMALL, sparsity=0.3, initial_sparsity=0.6).fit(X, Y), ValueError, "initial_sparsity"),
         (lambda: PrunedMLPClassifier(**SMALL, pattern="n:m", sparsity=0.3).fit(X, Y), ValueError, "sparsity"),
