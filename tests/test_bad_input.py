@@ -16,7 +16,8 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import LeaveOneOut
+from sklearn.base import clone
+from sklearn.model_selection import KFold, LeaveOneOut
 from sklearn.tree import DecisionTreeRegressor
 
 from skprune.ensemble import EnsemblePruner
@@ -492,4 +493,46 @@ def test_display_from_estimator_checks_xscale_before_cross_validating(monkeypatc
     with pytest.raises(ValueError, match="xscale must be one of"):
         PruningCurveDisplay.from_estimator(
             PrunedTreeClassifier(), X, Y, xscale="foo"
+        )
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [PrunedTreeClassifierCV(random_state=0), PrunedTreeRegressorCV(random_state=0),
+     PrunedMLPClassifierCV(**SMALL_CV), PrunedMLPRegressorCV(**SMALL_CV)],
+    ids=_name,
+)
+@pytest.mark.parametrize(
+    "cv, message",
+    [
+        ([1, 2], "cv must be"),
+        ((), "cv yields no split"),
+        ([(np.arange(30), np.arange(30, 90))], "cv must yield integer indices"),
+        ([(np.arange(30), np.arange(30.0, 60.0))], "cv must yield integer indices"),
+    ],
+    ids=["ints", "empty", "out-of-range", "floats"],
+)
+def test_cv_given_as_bad_splits_is_named(estimator, cv, message):
+    x, y = _data(estimator)
+    with pytest.raises(ValueError, match=message):
+        clone(estimator).set_params(cv=cv).fit(x, y)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [PrunedTreeClassifierCV(random_state=0), PrunedMLPRegressorCV(**SMALL_CV)],
+    ids=_name,
+)
+def test_cv_given_as_splits_equals_the_splitter(estimator):
+    # Index arrays, boolean masks and a one-shot generator of them give the
+    # same fit as the splitter they came from.
+    x, y = _data(estimator)
+    splitter = KFold(3)
+    reference = clone(estimator).set_params(cv=splitter).fit(x, y)
+    indices = list(splitter.split(x))
+    masks = [(np.isin(np.arange(60), tr), np.isin(np.arange(60), te)) for tr, te in indices]
+    for cv in (indices, masks, iter(indices)):
+        fitted = clone(estimator).set_params(cv=cv).fit(x, y)
+        np.testing.assert_array_equal(
+            fitted.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"]
         )
