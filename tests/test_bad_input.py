@@ -497,6 +497,20 @@ def test_display_from_estimator_checks_xscale_before_cross_validating(monkeypatc
 
 
 @pytest.mark.parametrize(
+    "estimator, param_values",
+    [
+        (PrunedTreeClassifier(random_state=0), []),
+        (PrunedTreeClassifier(random_state=0), [-1.0, 0.0]),
+        (PrunedMLPClassifier(**SMALL), [0.0, 1.5]),
+    ],
+)
+def test_display_names_param_values(estimator, param_values):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(ValueError, match="^param_values, passed as"):
+        PruningCurveDisplay.from_estimator(estimator, X, Y, param_values=param_values, cv=3)
+
+
+@pytest.mark.parametrize(
     "estimator",
     [PrunedTreeClassifierCV(random_state=0), PrunedTreeRegressorCV(random_state=0),
      PrunedMLPClassifierCV(**SMALL_CV), PrunedMLPRegressorCV(**SMALL_CV)],
