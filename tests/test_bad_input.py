@@ -13,11 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import LeaveOneOut
+from sklearn.base import clone
+from sklearn.model_selection import KFold, LeaveOneOut
 from sklearn.tree import DecisionTreeRegressor
 
+from skprune.ensemble import EnsemblePruner
 from skprune.model_selection import PruningCurveDisplay, register_cv_estimator
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
@@ -164,6 +167,17 @@ def test_bad_sample_weight(estimator, weight, message):
     x, y = _data(estimator)
     with pytest.raises(ValueError, match=message):
         estimator.fit(x, y, sample_weight=weight)
+
+
+@pytest.mark.parametrize(
+    "weight, message",
+    [(np.array(["a"] * 60), "sample_weight"), (np.zeros(60), "non-zero")],
+    ids=["strings", "all-zero"],
+)
+def test_bad_sample_weight_for_the_ensemble_pruner(weight, message):
+    pruner = EnsemblePruner(RandomForestClassifier(5, random_state=0), cv=3)
+    with pytest.raises(ValueError, match=message):
+        pruner.fit(X, Y, sample_weight=weight)
 
 
 @pytest.mark.parametrize("estimator", ALL_ESTIMATORS, ids=_name)
@@ -414,6 +428,10 @@ def test_prune_parameters_are_checked_before_anything_changes(kwargs, error, mes
         (lambda: to_sklearn("x"), TypeError, "model"),
         (lambda: register_criterion(3, lambda context: None), TypeError, "name"),
         (lambda: register_criterion("x", 3), TypeError, "criterion"),
+        (lambda: register_criterion(" ", OBSCriterion()), ValueError, "name"),
+        (lambda: _network().prune(X, Y, amount=0.5, reconstruct="no"), TypeError, "reconstruct"),
+        (lambda: PrunableMLPClassifier(hidden_layer_sizes=True).fit(X, Y), TypeError, "hidden_layer_sizes"),
+        (lambda: PrunedMLPRegressor(hidden_layer_sizes=(8, 2.5)).fit(XR, YR), TypeError, "hidden_layer_sizes"),
         (lambda: MLPPruner(MLPClassifier(), prefit=True).fit(X, Y), NotFittedError, "prefit"),
         (lambda: PrunedMLPClassifier(**SMALL, sparsity=0.3, initial_sparsity=0.6).fit(X, Y), ValueError, "initial_sparsity"),
         (lambda: PrunedMLPClassifier(**SMALL, pattern="n:m", sparsity=0.3).fit(X, Y), ValueError, "sparsity"),
@@ -475,4 +493,60 @@ def test_display_from_estimator_checks_xscale_before_cross_validating(monkeypatc
     with pytest.raises(ValueError, match="xscale must be one of"):
         PruningCurveDisplay.from_estimator(
             PrunedTreeClassifier(), X, Y, xscale="foo"
+        )
+
+
+@pytest.mark.parametrize(
+    "estimator, param_values",
+    [
+        (PrunedTreeClassifier(random_state=0), []),
+        (PrunedTreeClassifier(random_state=0), [-1.0, 0.0]),
+        (PrunedMLPClassifier(**SMALL), [0.0, 1.5]),
+    ],
+)
+def test_display_names_param_values(estimator, param_values):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(ValueError, match="^param_values, passed as"):
+        PruningCurveDisplay.from_estimator(estimator, X, Y, param_values=param_values, cv=3)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [PrunedTreeClassifierCV(random_state=0), PrunedTreeRegressorCV(random_state=0),
+     PrunedMLPClassifierCV(**SMALL_CV), PrunedMLPRegressorCV(**SMALL_CV)],
+    ids=_name,
+)
+@pytest.mark.parametrize(
+    "cv, message",
+    [
+        ([1, 2], "cv must be"),
+        ((), "cv yields no split"),
+        ([(np.arange(30), np.arange(30, 90))], "cv must yield integer indices"),
+        ([(np.arange(30), np.arange(30.0, 60.0))], "cv must yield integer indices"),
+    ],
+    ids=["ints", "empty", "out-of-range", "floats"],
+)
+def test_cv_given_as_bad_splits_is_named(estimator, cv, message):
+    x, y = _data(estimator)
+    with pytest.raises(ValueError, match=message):
+        clone(estimator).set_params(cv=cv).fit(x, y)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [PrunedTreeClassifierCV(random_state=0), PrunedMLPRegressorCV(**SMALL_CV)],
+    ids=_name,
+)
+def test_cv_given_as_splits_equals_the_splitter(estimator):
+    # Index arrays, boolean masks and a one-shot generator of them give the
+    # same fit as the splitter they came from.
+    x, y = _data(estimator)
+    splitter = KFold(3)
+    reference = clone(estimator).set_params(cv=splitter).fit(x, y)
+    indices = list(splitter.split(x))
+    masks = [(np.isin(np.arange(60), tr), np.isin(np.arange(60), te)) for tr, te in indices]
+    for cv in (indices, masks, iter(indices)):
+        fitted = clone(estimator).set_params(cv=cv).fit(x, y)
+        np.testing.assert_array_equal(
+            fitted.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"]
         )

@@ -50,8 +50,8 @@ from ..utils._sklearn import (
     HasMethods,
     Interval,
     StrOptions,
-    _check_sample_weight,
     _fit_context,
+    check_sample_weight,
 )
 from ._boosting import SUPPORTED_LOSSES, BoostingLadder, pruned_booster
 from ._forest import ForestLadder, greedy_order, ordered_sub_forests
@@ -429,7 +429,7 @@ class EnsemblePruner(
         y = column_or_1d(y, warn=True)
         if classifier:
             check_classification_targets(y)
-        weights = _check_sample_weight(sample_weight, X32, ensure_non_negative=True)
+        weights = check_sample_weight(sample_weight, X32, non_negative=True)
         if self.prefit:
             self._check_prefit(*X32.shape)
         if isinstance(self.estimator, BOOSTERS):

@@ -443,7 +443,14 @@ class PruningCurveDisplay:
             fitted = clone(estimator).fit(X, y)
         else:
             cv_params.update(selection=selection, return_train_score=True)
-            fitted = _with_cv_last_step(estimator, cv_params).fit(X, y)
+            cv_estimator = _with_cv_last_step(estimator, cv_params)
+            try:
+                fitted = cv_estimator.fit(X, y)
+            except ValueError as exc:
+                grid = getattr(_last_step(cv_estimator), "_grid_parameter", None)
+                if param_values is None or grid is None or not str(exc).startswith(grid):
+                    raise
+                raise ValueError(f"param_values, passed as {grid}: {exc}") from exc
         return cls.from_cv_estimator(fitted, ax=ax, score_name=score_name, **plot_kw)
 
 

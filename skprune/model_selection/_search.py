@@ -329,12 +329,58 @@ def split_for_cv(estimator, X, y, sample_weight, groups):
     classifier = is_classifier(estimator)
     if classifier:
         check_classification_targets(y)
-    cv = check_cv(estimator.cv, y, classifier=classifier)
+    given_splits = not (
+        hasattr(estimator.cv, "split") or isinstance(estimator.cv, (Integral, type(None)))
+    )
+    # An iterator can be read once: read it here, for both uses below.
+    raw_cv = list(estimator.cv) if given_splits else estimator.cv
+    cv = check_cv(raw_cv, y, classifier=classifier)
     if classifier:
         check_folds_per_class(y, estimator.cv, cv.get_n_splits(X, y, groups))
     scorer = check_scoring(estimator, scoring=estimator.scoring)
     weighted_scores = sample_weight is not None and scorer_accepts_sample_weight(scorer)
-    return X, y, sample_weight, list(cv.split(X, y, groups)), scorer, weighted_scores
+    # Given splits are checked before scikit-learn unpacks them.
+    splits = raw_cv if given_splits else cv.split(X, y, groups)
+    folds = checked_folds(splits, X.shape[0])
+    return X, y, sample_weight, folds, scorer, weighted_scores
+
+
+def checked_folds(splits, n_samples):
+    """The ``(train, test)`` pairs of ``splits``, checked to index ``n_samples``.
+
+    ``cv`` may be any iterable, which scikit-learn takes as the splits
+    themselves; anything else than pairs of integer index arrays would fail
+    later with an error that does not name ``cv``.
+    """
+    folds = []
+    for split in splits:
+        try:
+            train, test = split
+            train, test = np.asarray(train), np.asarray(test)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "cv must be an int, a splitter or an iterable of (train, test) "
+                f"index arrays; one of its splits is {split!r}."
+            ) from None
+        for part in (train, test):
+            if part.dtype.kind == "b":
+                valid = part.shape == (n_samples,)
+            else:
+                valid = part.size == 0 or (
+                    part.dtype.kind in "iu"
+                    and -n_samples <= part.min() and part.max() < n_samples
+                )
+            if not valid:
+                raise ValueError(
+                    f"cv must yield integer indices of the {n_samples} samples "
+                    f"or boolean masks of that length; one of its splits holds "
+                    f"an array of dtype {part.dtype} and shape {part.shape}, "
+                    f"from {part.min(initial=0)} to {part.max(initial=0)}."
+                )
+        folds.append((train, test))
+    if not folds:
+        raise ValueError("cv yields no split: pass an int >= 2 or a splitter.")
+    return folds
 
 
 def score_results(param_name, grid, test_scores, train_scores=None):

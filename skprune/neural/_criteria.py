@@ -368,6 +368,8 @@ def register_criterion(name, criterion, *, overwrite=False):
     """
     if not isinstance(name, str):
         raise TypeError(f"A criterion name must be a str, got {name!r}.")
+    if not name.strip():
+        raise ValueError(f"A criterion name must not be blank, got {name!r}.")
     if name in _CRITERIA and not overwrite:
         raise ValueError(
             f"A criterion named {name!r} is already registered; pass "

@@ -26,6 +26,7 @@ parameters.
 """
 
 import contextlib
+import numbers
 import warnings
 from abc import ABCMeta, abstractmethod
 from itertools import pairwise
@@ -159,6 +160,11 @@ def hidden_layer_sizes_of(hidden_layer_sizes):
     if not hasattr(hidden_layer_sizes, "__iter__"):
         hidden_layer_sizes = [hidden_layer_sizes]
     hidden_layer_sizes = list(hidden_layer_sizes)
+    if not all(
+        isinstance(size, numbers.Integral) and not isinstance(size, (bool, np.bool_))
+        for size in hidden_layer_sizes
+    ):
+        raise TypeError(f"hidden_layer_sizes must hold ints, got {hidden_layer_sizes}.")
     if np.any(np.array(hidden_layer_sizes) <= 0):
         raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden_layer_sizes}.")
     return hidden_layer_sizes
@@ -1115,6 +1121,8 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
             The pruned estimator.
         """
         check_is_fitted(self)
+        if not isinstance(reconstruct, (bool, np.bool_)):
+            raise TypeError(f"reconstruct must be a bool, got {reconstruct!r}.")
         if reconstruct:
             criterion = LayerwiseRefit(criterion)
         criterion = resolve_criterion(criterion)

@@ -9,6 +9,7 @@ import functools
 import itertools
 import math
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -28,6 +29,14 @@ _MAX_SUBSETS = 256
 # Least absolute damping, as a fraction of the layer's mean Fisher diagonal:
 # below it F + lambda I is singular in float64 on badly scaled data.
 _MIN_RELATIVE_DAMP = 1e-8
+# Largest weight a surgeon step may leave in a layer, as a multiple of the
+# layer's largest weight before the step: beyond it the quadratic model is
+# trusted far outside the region where it was measured.
+_MAX_STEP_GROWTH = 10.0
+# Factor the damping is raised by, and how many times, before the step
+# is given up and the remaining weights are left as they are.
+_DAMP_INCREASE = 10.0
+_MAX_DAMP_INCREASES = 12
 
 
 def _one_blas_thread(method):
@@ -164,7 +173,10 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
     ``damp_mode="absolute"`` uses ``lambda = damp`` as given, fixed while the
     Fisher changes over the sub-steps, but never less than ``1e-8`` times
     the mean diagonal, so that ``F + lambda I`` stays invertible in floating
-    point. Where the unpruned weights of a layer have a zero Fisher (their
+    point. A surgeon step that would leave a weight larger than 10 times
+    the layer's largest weight before the step (a Fisher too little damped
+    for the scale of the data) is recomputed with the damping raised by
+    factors of 10, with a ``UserWarning``. Where the unpruned weights of a layer have a zero Fisher (their
     gradients vanish, e.g. when the layer after them is fully pruned), every
     ``lambda`` gives the same step: OBS removes the smallest weights and
     changes no other. The Kronecker-factored Fisher is the
@@ -319,11 +331,11 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
             )
         return factors[layer]
 
-    def _kronecker_inverse(self, context, layer, mask):
+    def _kronecker_inverse(self, context, layer, mask, damp_factor=1.0):
         input_moment, scales = self._kronecker_factors(context, layer)
         kept_diagonal = np.diagonal(input_moment) @ mask * scales
         mean_diagonal = kept_diagonal.sum() / max(np.count_nonzero(mask), 1)
-        damp = self._damping(mean_diagonal)
+        damp = self._damping(mean_diagonal) * damp_factor
         return KroneckerFisherInverse(input_moment, scales, mask, damp)
 
     def _damping(self, mean_diagonal):
@@ -336,14 +348,14 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
             return damp * mean_diagonal
         return max(damp, _MIN_RELATIVE_DAMP * mean_diagonal)
 
-    def _layer_damp(self, context, layer, mask):
+    def _layer_damp(self, context, layer, mask, damp_factor=1.0):
         layer_input, delta = self._layer_factors(context, layer)
         # Gradient (i, j) of sample s is x_si * delta_sj: the Fisher diagonal
         # is sum_s x_si^2 delta_sj^2 / m, with no outer product formed.
         squared = np.square(layer_input).T @ np.square(delta)
         total = float(np.sum(squared, where=np.asarray(mask, dtype=bool)))
         mean_diagonal = total / (delta.shape[0] * max(np.count_nonzero(mask), 1))
-        return self._damping(mean_diagonal)
+        return self._damping(mean_diagonal) * damp_factor
 
     def inverse(self, context, layer, mask=None):
         """The inverse Fisher of ``coefs_[layer]``, computed once per step.
@@ -367,21 +379,22 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
             if mask is None:
                 mask = context.masks[layer]
             self._check_parameters()
-            if self.fisher == "kfac":
-                build = self._kronecker_inverse
-            else:
-                build = self._empirical_inverse
-            inverses[layer] = build(context, layer, mask)
+            inverses[layer] = self._build_inverse(context, layer, mask)
         return inverses[layer]
 
-    def _empirical_inverse(self, context, layer, mask):
+    def _build_inverse(self, context, layer, mask, damp_factor=1.0):
+        if self.fisher == "kfac":
+            return self._kronecker_inverse(context, layer, mask, damp_factor)
+        return self._empirical_inverse(context, layer, mask, damp_factor)
+
+    def _empirical_inverse(self, context, layer, mask, damp_factor=1.0):
         n_weights = context.coefs[layer].size
         check_fisher_parameters(1.0, self.fisher_block_size, n_weights)
         return fisher_inverse(
             self._gradient_batches(context, layer, mask),
             n_weights,
             block_size=self.fisher_block_size,
-            damp=self._layer_damp(context, layer, mask),
+            damp=self._layer_damp(context, layer, mask, damp_factor),
             n_gradients=self._factors(context)[1][layer].shape[0],
         )
 
@@ -480,12 +493,47 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
                 updates.append(None)
                 continue
             weights = _in_fisher_order(coef.astype(np.float64))
-            new_weights, _ = self.inverse(
-                context, layer, old_masks[layer]
-            ).surgeon_step(weights, ~_in_fisher_order(mask))
+            new_weights = self._bounded_step(
+                context, layer, old_masks[layer], weights, ~_in_fisher_order(mask)
+            )
             delta = _from_fisher_order(new_weights - weights, coef.shape)
             updates.append(delta.astype(coef.dtype))
         return updates + [None] * len(context.intercepts)
+
+    def _bounded_step(self, context, layer, old_mask, weights, remove):
+        """The surgeon step of a layer, with the damping raised if it explodes.
+
+        A Fisher that is nearly singular in the directions of the remaining
+        weights (too little damping for the scale of the data) lets the
+        quadratic model move them far beyond the region it was measured in.
+        When the largest weight after the step exceeds ``_MAX_STEP_GROWTH``
+        times the layer's largest weight before it, the step is recomputed
+        with the damping multiplied by 10, 100, ... (as in Levenberg-Marquardt),
+        with a warning; a step that stays too large is not taken: the pruned
+        weights are zeroed and the others kept, the limit of an infinite
+        damping.
+        """
+        limit = _MAX_STEP_GROWTH * np.max(np.abs(weights))
+        inverse = self.inverse(context, layer, old_mask)
+        new_weights, _ = inverse.surgeon_step(weights, remove)
+        if np.max(np.abs(new_weights)) <= limit:
+            return new_weights
+        warnings.warn(
+            f"The Optimal Brain Surgeon step of coefs_[{layer}] would multiply "
+            f"its largest weight by more than {_MAX_STEP_GROWTH:g}: the damped "
+            f"Fisher is ill-conditioned (damp={self.damp!r}, damp_mode="
+            f"{self.damp_mode!r}). The damping was raised for this step; pass "
+            "a larger damp.",
+            UserWarning,
+        )
+        for exponent in range(1, _MAX_DAMP_INCREASES + 1):
+            inverse = self._build_inverse(
+                context, layer, old_mask, _DAMP_INCREASE**exponent
+            )
+            new_weights, _ = inverse.surgeon_step(weights, remove)
+            if np.max(np.abs(new_weights)) <= limit:
+                return new_weights
+        return np.where(remove, 0.0, weights)
 
 
 register_criterion("obd", OBDCriterion())
