@@ -43,6 +43,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ..model_selection._search import checked_folds
 from ..tree._functions import replace_trees
 from ..utils._delegation import PrunedEstimatorDelegateMixin
 from ..utils._estimators import DocLinkMixin
@@ -430,10 +431,11 @@ class EnsemblePruner(
         if classifier:
             check_classification_targets(y)
         weights = check_sample_weight(sample_weight, X32, non_negative=True)
+        cv = self._checked_cv(X32.shape[0])
         if self.prefit:
             self._check_prefit(*X32.shape)
         if isinstance(self.estimator, BOOSTERS):
-            tables, build = self._booster_tables(X, X32, y, sample_weight, weights)
+            tables, build = self._booster_tables(X, X32, y, sample_weight, weights, cv)
             self._choose(tables)
             self.pruned_estimator_ = build(self.level_, self.n_trees_)
         else:
@@ -493,6 +495,22 @@ class EnsemblePruner(
             held_out=np.ones((len(forest.estimators_), X32_val.shape[0]), dtype=bool),
         )
 
+    def _checked_cv(self, n_samples):
+        """``cv``, with the splits of an iterable checked before any fitting.
+
+        A forest's folds split the held-out samples, which ``fit`` draws, so
+        they cannot be given as fixed (train, test) splits.
+        """
+        if isinstance(self.cv, Integral) or hasattr(self.cv, "split"):
+            return self.cv
+        if isinstance(self.estimator, FORESTS):
+            raise ValueError(
+                "cv must be an int or a splitter when the estimator is a forest: "
+                "its folds split the held-out samples that fit draws, so fixed "
+                f"(train, test) splits cannot be given; got {self.cv!r}."
+            )
+        return checked_folds(self.cv, n_samples)
+
     def _check_prefit(self, n_samples, n_features):
         """Check, before any fitting, that the prefit ensemble fits ``X``."""
         check_is_fitted(
@@ -548,7 +566,7 @@ class EnsemblePruner(
         tables["reference"] = tables["fold_scores"][:-1, 0, -1]
         return tables
 
-    def _booster_tables(self, X, X32, y, sample_weight, weights):
+    def _booster_tables(self, X, X32, y, sample_weight, weights, cv):
         """Cross-validated scores of every (level, number of stages).
 
         A clone is fitted on each training fold and its pruned, refitted
@@ -557,7 +575,7 @@ class EnsemblePruner(
         """
         classifier = is_classifier(self.estimator)
         score = score_function(self.scoring, classifier)
-        cv = check_cv(self.cv, y, classifier=classifier)
+        cv = check_cv(cv, y, classifier=classifier)
         folds = Parallel(n_jobs=self.n_jobs)(
             delayed(_score_booster_fold)(
                 clone(self.estimator), X32, y, weights, sample_weight is not None,

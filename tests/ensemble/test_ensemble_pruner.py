@@ -347,3 +347,34 @@ def test_prefit_booster_is_pruned_as_a_fresh_fit_and_left_unchanged():
     assert pickle.dumps(fitted) == before
     assert (prefit.level_, prefit.n_trees_) == (fresh.level_, fresh.n_trees_)
     np.testing.assert_allclose(prefit.predict_proba(X), fresh.predict_proba(X))
+
+
+@pytest.mark.parametrize("cv", [[1, 2], ()])
+def test_a_forest_refuses_fixed_splits(classification, cv):
+    X, y = classification
+    forest = RandomForestClassifier(n_estimators=5, random_state=0)
+    with pytest.raises(ValueError, match="cv must be an int or a splitter"):
+        EnsemblePruner(forest, cv=cv).fit(X, y)
+
+
+@pytest.mark.parametrize("cv, message", [([1, 2], "one of its splits is 1"),
+                                         ((), "cv yields no split")])
+def test_a_booster_checks_the_splits_it_is_given(classification, cv, message):
+    X, y = classification
+    booster = GradientBoostingClassifier(n_estimators=5, random_state=0)
+    with pytest.raises(ValueError, match=message):
+        EnsemblePruner(booster, cv=cv).fit(X, y)
+
+
+def test_a_booster_scores_given_splits_as_their_splitter(classification):
+    X, y = classification
+    booster = GradientBoostingClassifier(n_estimators=5, random_state=0)
+    splits = list(KFold(3).split(X))
+    expected = EnsemblePruner(booster, cv=KFold(3), random_state=0).fit(X, y)
+    for cv in (splits, iter(splits)):
+        given = EnsemblePruner(booster, cv=cv, random_state=0).fit(X, y)
+        np.testing.assert_allclose(
+            given.cv_results_["mean_test_score"],
+            expected.cv_results_["mean_test_score"],
+        )
+        assert given.n_nodes_ == expected.n_nodes_
