@@ -12,8 +12,9 @@ and the median of the per-seed gap to the dense network, in points.
 network, the default gradual schedule with the magnitude criterion against
 ``"obc"`` and ``LayerwiseRefit("obs")`` at 95% and 98% sparsity.
 
-Run: ``OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_layerwise_defaults.py
---data /work/shared/data`` (``--digits``).
+Run from the repository root, with the data sets in ``../shared/data``
+(``--data DIR`` otherwise): ``OMP_NUM_THREADS=1 PYTHONPATH=. python
+benchmarks/bench_layerwise_defaults.py`` (``--digits``).
 """
 
 import argparse
