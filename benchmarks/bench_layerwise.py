@@ -42,14 +42,15 @@ from skprune.neural import (
     WandaCriterion,
 )
 
+from bench_oneshot_second_order import synthetic_problem as make_synthetic_problem
+from bench_oneshot_second_order import timed_prune_score
+
 SPARSITIES = (0.7, 0.9, 0.95)
 DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
 def synthetic_problem(seed):
-    from bench_oneshot_second_order import synthetic_problem as make
-
-    return make(20000, seed)
+    return make_synthetic_problem(20000, seed)
 
 
 def load(dataset, seed, data_dir):
@@ -128,18 +129,12 @@ def run(dataset, seeds, sparsities, quick, data_dir, names=None):
         X_prune, y_prune = X_train[order], y_train[order]
         for name, (criterion, scope, reconstruct) in compared.items():
             for sparsity in sparsities:
-                model = copy.deepcopy(base)
-                start = time.perf_counter()
-                model.prune(
-                    X_prune,
-                    y_prune,
-                    amount=sparsity,
-                    criterion=criterion,
-                    scope=scope,
-                    reconstruct=reconstruct,
+                elapsed, score = timed_prune_score(
+                    base, X_prune, y_prune, X_test, y_test, amount=sparsity,
+                    criterion=criterion, scope=scope, reconstruct=reconstruct,
                 )
-                seconds[name].append(time.perf_counter() - start)
-                accuracy[name][sparsity].append(model.score(X_test, y_test))
+                seconds[name].append(elapsed)
+                accuracy[name][sparsity].append(score)
             print(f"  seed {seed} {name} done", flush=True)
     return float(np.median(dense)), accuracy, seconds
 

@@ -105,6 +105,15 @@ def criteria(dataset, quick, extra=False):
     return compared
 
 
+def timed_prune_score(base, X_prune, y_prune, X_test, y_test, **prune_params):
+    """Seconds of one prune of a copy of ``base``, and the copy's test score."""
+    model = copy.deepcopy(base)
+    start = time.perf_counter()
+    model.prune(X_prune, y_prune, **prune_params)
+    elapsed = time.perf_counter() - start
+    return elapsed, model.score(X_test, y_test)
+
+
 def run(dataset, seeds, sparsities, quick, extra):
     compared = criteria(dataset, quick, extra)
     accuracy = {name: {s: [] for s in sparsities} for name in compared}
@@ -122,13 +131,12 @@ def run(dataset, seeds, sparsities, quick, extra):
         X_prune, y_prune = X_train[order], y_train[order]
         for name, (criterion, scope) in compared.items():
             for sparsity in sparsities:
-                model = copy.deepcopy(base)
-                start = time.perf_counter()
-                model.prune(
-                    X_prune, y_prune, amount=sparsity, criterion=criterion, scope=scope
+                elapsed, score = timed_prune_score(
+                    base, X_prune, y_prune, X_test, y_test,
+                    amount=sparsity, criterion=criterion, scope=scope,
                 )
-                seconds[name].append(time.perf_counter() - start)
-                accuracy[name][sparsity].append(model.score(X_test, y_test))
+                seconds[name].append(elapsed)
+                accuracy[name][sparsity].append(score)
             print(f"  seed {seed} {name} done", flush=True)
     return float(np.median(dense)), accuracy, seconds
 
