@@ -74,17 +74,18 @@ class PruningCurveDisplay:
 
     Examples
     --------
+    Scores computed elsewhere, two folds at three alphas, plotted as they are:
+
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> from sklearn.datasets import load_breast_cancer
     >>> from skprune.model_selection import PruningCurveDisplay
-    >>> from skprune.tree import PrunedTreeClassifier
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> display = PruningCurveDisplay.from_estimator(
-    ...     PrunedTreeClassifier(random_state=0), X, y, param_values=10
-    ... )
-    >>> len(display.lines_)
-    2
+    >>> display = PruningCurveDisplay(
+    ...     param_values=[0.0, 0.01, 0.02],
+    ...     test_scores=[[0.91, 0.93], [0.94, 0.95], [0.90, 0.89]],
+    ...     complexity=[20, 8, 3],
+    ... ).plot()
+    >>> display.ax_.get_xlabel(), display.ax_complexity_.get_ylabel()
+    ('ccp_alpha', 'Number of leaves')
     """
 
     def __init__(

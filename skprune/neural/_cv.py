@@ -18,6 +18,7 @@ from ..model_selection._search import (
     path_cv_doc,
     register_cv_estimator,
 )
+from ..utils._docstrings import FIT_DATA_DOC, RETURNS_SELF_DOC, fill_doc
 from ..utils._sklearn import Interval, _fit_context
 from ._multilayer_perceptron import (
     _COMMON_ATTRIBUTES_DOC,
@@ -68,15 +69,13 @@ class PrunedMLPCVMixin(PathCVMixin):
     }
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
     def fit(self, X, y, sample_weight=None, *, groups=None):
         """Choose the sparsity by cross-validation, then fit to it on all the data.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values.
+        {fit_data}
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights, used for training and, when the scoring accepts
             them, to weight the scores, as
@@ -85,10 +84,7 @@ class PrunedMLPCVMixin(PathCVMixin):
             Group labels for splitters such as
             :class:`~sklearn.model_selection.GroupKFold`.
 
-        Returns
-        -------
-        self : object
-            Fitted estimator.
+        {returns_self}
         """
         grid = sparsity_grid(self.sparsities, min_points=2)
         template = self._fold_template(sparsity=0.0)

@@ -48,6 +48,14 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ..utils._estimators import DocLinkMixin
+from ..utils._docstrings import (
+    FIT_DATA_DOC,
+    INPUT_DOC,
+    PREDICT_LOG_PROBA_RETURNS_DOC,
+    PREDICT_PROBA_RETURNS_DOC,
+    RETURNS_SELF_DOC,
+    fill_doc,
+)
 from ..utils._sklearn import (
     Interval,
     RealNotInt,
@@ -956,6 +964,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
                 self.best_loss_ = loss
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
@@ -965,18 +974,11 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values (class labels in classification, real numbers
-            in regression).
+        {fit_data}
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
 
-        Returns
-        -------
-        self : object
-            Fitted estimator.
+        {returns_self}
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
@@ -1496,13 +1498,11 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
                 )
         return self._label_binarizer.transform(y).astype(bool)
 
+    @fill_doc(input=INPUT_DOC)
     def predict(self, X):
         """Predict using the multilayer perceptron classifier.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        {input}
 
         Returns
         -------
@@ -1539,6 +1539,7 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with a single epoch over the given data.
 
@@ -1548,19 +1549,13 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-        y : array-like of shape (n_samples,)
-            The target values.
+        {fit_data}
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
         classes : array of shape (n_classes,), default=None
             Classes across all calls to partial_fit; required on the first.
 
-        Returns
-        -------
-        self : object
-            Trained model.
+        {returns_self}
         """
         if self._first_partial_fit_call(classes):
             self._label_binarizer = LabelBinarizer()
@@ -1570,18 +1565,13 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
                 self._label_binarizer.fit(classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
+    @fill_doc(input=INPUT_DOC, returns=PREDICT_PROBA_RETURNS_DOC)
     def predict_proba(self, X):
         """Probability estimates.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        {input}
 
-        Returns
-        -------
-        y_prob : ndarray of shape (n_samples, n_classes)
-            Probability of each class, in the order of ``classes_``.
+        {returns}
         """
         self._check_fitted_for_prediction()
         y_pred = self._forward_pass_fast(X)
@@ -1591,18 +1581,13 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
             return np.vstack([1 - y_pred, y_pred]).T
         return y_pred
 
+    @fill_doc(input=INPUT_DOC, returns=PREDICT_LOG_PROBA_RETURNS_DOC)
     def predict_log_proba(self, X):
         """Logarithm of the probability estimates.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        {input}
 
-        Returns
-        -------
-        log_y_prob : ndarray of shape (n_samples, n_classes)
-            Log-probability of each class, in the order of ``classes_``.
+        {returns}
         """
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
@@ -1744,13 +1729,11 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
             )
         return y
 
+    @fill_doc(input=INPUT_DOC)
     def predict(self, X):
         """Predict using the multilayer perceptron regressor.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        {input}
 
         Returns
         -------
@@ -1771,6 +1754,7 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with a single epoch over the given data.
 
@@ -1780,16 +1764,10 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values.
+        {fit_data}
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
 
-        Returns
-        -------
-        self : object
-            Trained model.
+        {returns_self}
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)

@@ -23,6 +23,7 @@ from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import __version__
+from ..utils._docstrings import FIT_DATA_DOC, RETURNS_SELF_DOC, fill_doc
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS
 from ._inference import InferencePlan
@@ -303,6 +304,7 @@ class _PrunedMLPMixin:
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
     def fit(self, X, y, sample_weight=None):
         """Train the dense network, then prune and fine-tune it.
 
@@ -311,17 +313,11 @@ class _PrunedMLPMixin:
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values.
+        {fit_data}
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
 
-        Returns
-        -------
-        self : object
-            Fitted estimator.
+        {returns_self}
         """
         self._check_pruning_params(X, y, self.sparsity)
         run = PruningRun(self, X, y, sample_weight)

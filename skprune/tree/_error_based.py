@@ -13,8 +13,9 @@ from numbers import Real
 import numpy as np
 from scipy.special import ndtri
 
+from ..utils._docstrings import fill_doc
 from ..utils._sklearn import Interval, validate_params
-from ._functions import check_fitted_trees, replace_trees
+from ._functions import PRUNED_COPY_DOC, check_fitted_trees, replace_trees
 from ._path import (
     TreeTopology,
     collapse_bottom_up,
@@ -114,6 +115,7 @@ def prune_by_estimated_errors(tree, confidence):
     },
     prefer_skip_nested_validation=True,
 )
+@fill_doc(returns=PRUNED_COPY_DOC)
 def error_based_pruning(estimator, *, confidence=0.25):
     """Prune a fitted classification tree or forest as C4.5 does.
 
@@ -147,11 +149,7 @@ def error_based_pruning(estimator, *, confidence=0.25):
         The confidence level CF: the smaller, the more pessimistic the
         estimates and the more the tree is pruned. J48's default is 0.25.
 
-    Returns
-    -------
-    pruned : estimator
-        A new fitted estimator of the same class whose trees are pruned, with
-        smaller node arrays.
+    {returns}
 
     Raises
     ------

@@ -12,6 +12,7 @@ from sklearn.base import is_classifier
 from sklearn.tree import BaseDecisionTree
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._docstrings import fill_doc
 from ._classes import check_ccp_alpha, check_risk, path_bunch
 from ._path import PruningPath
 
@@ -21,6 +22,25 @@ FORESTS = (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
 )
+
+# The ``estimator`` of the functions that prune any fitted tree or forest.
+TREE_OR_FOREST_DOC = """
+estimator : fitted decision tree or forest
+    A fitted scikit-learn decision tree or extra tree, a skprune tree, or
+    a fitted :class:`~sklearn.ensemble.RandomForestClassifier`,
+    :class:`~sklearn.ensemble.RandomForestRegressor`,
+    :class:`~sklearn.ensemble.ExtraTreesClassifier` or
+    :class:`~sklearn.ensemble.ExtraTreesRegressor`. It is not modified.
+"""
+
+# What the functions that prune a tree or forest into new node arrays return.
+PRUNED_COPY_DOC = """
+Returns
+-------
+pruned : estimator
+    A new fitted estimator of the same class whose trees are pruned, with
+    smaller node arrays.
+"""
 
 
 def _check_fitted_tree(estimator, name="estimator"):
@@ -127,17 +147,13 @@ def cost_complexity_path(estimator, *, risk="impurity"):
     return path_bunch(PruningPath(estimator.tree_, risk))
 
 
+@fill_doc(estimator=TREE_OR_FOREST_DOC)
 def prune_tree(estimator, ccp_alpha, *, risk="impurity"):
     """Prune a fitted decision tree, or every tree of a forest, without refitting.
 
     Parameters
     ----------
-    estimator : fitted decision tree or forest
-        A fitted scikit-learn decision tree or extra tree, a skprune tree, or
-        a fitted :class:`~sklearn.ensemble.RandomForestClassifier`,
-        :class:`~sklearn.ensemble.RandomForestRegressor`,
-        :class:`~sklearn.ensemble.ExtraTreesClassifier` or
-        :class:`~sklearn.ensemble.ExtraTreesRegressor`. It is not modified.
+    {estimator}
     ccp_alpha : non-negative float
         Complexity parameter: each tree is replaced by the subtree of its
         pruning path with the largest effective alpha at most ``ccp_alpha``.
