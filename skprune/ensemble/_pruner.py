@@ -353,6 +353,9 @@ class EnsemblePruner(
 
     Examples
     --------
+    A forest fitted inside the pruner and cut to the fewest nodes whose
+    cross-validated accuracy is at most 0.01 below the whole forest's:
+
     >>> from sklearn.datasets import load_breast_cancer
     >>> from sklearn.ensemble import RandomForestClassifier
     >>> from skprune.ensemble import EnsemblePruner

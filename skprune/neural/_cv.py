@@ -21,12 +21,9 @@ from ..model_selection._search import (
 from ..utils._docstrings import FIT_DATA_DOC, RETURNS_SELF_DOC, fill_doc
 from ..utils._sklearn import Interval, _fit_context
 from ._multilayer_perceptron import (
-    _COMMON_ATTRIBUTES_DOC,
-    _COMMON_PARAMETERS_DOC,
-    _LOSS_PARAMETER_DOC,
-    _PARAMETERS_HEADING,
     PrunableMLPClassifier,
     PrunableMLPRegressor,
+    network_class_doc,
 )
 from ._pruned import (
     _DISTILLATION_PARAMETERS_DOC,
@@ -144,10 +141,8 @@ _CV_ATTRIBUTES_DOC = (
 
 
 def _cv_class_doc(kind, fold_estimator, example):
-    network_parameters = _COMMON_PARAMETERS_DOC
-    if kind == "regressor":
-        network_parameters = _LOSS_PARAMETER_DOC + network_parameters
-    return (
+    return network_class_doc(
+        kind,
         f"""Multilayer perceptron {kind} whose sparsity is chosen by cross-validation.
 
     The grid of sparsities is walked as a path (see :func:`sparsity_path`):
@@ -159,19 +154,8 @@ def _cv_class_doc(kind, fold_estimator, example):
     that were scored. This costs one dense training per fold instead of one
     per fold and sparsity with
     :class:`~sklearn.model_selection.GridSearchCV`.
-"""
-        + _PARAMETERS_HEADING
-        + network_parameters
-        + _PRUNING_PARAMETERS_DOC
-        + _DISTILLATION_PARAMETERS_DOC.format(teacher="the dense network trained first")
-        + _CV_DOC
-        + """
-    Attributes
-    ----------"""
-        + _CV_ATTRIBUTES_DOC
-        + _COMMON_ATTRIBUTES_DOC
-        + _PRUNED_ATTRIBUTES_DOC
-        + f"""
+""",
+        f"""
     See Also
     --------
     {fold_estimator} : The pruned network at a given sparsity.
@@ -181,7 +165,11 @@ def _cv_class_doc(kind, fold_estimator, example):
 
     Examples
     --------
-{example}"""
+{example}""",
+        parameters=_PRUNING_PARAMETERS_DOC
+        + _DISTILLATION_PARAMETERS_DOC.format(teacher="the dense network trained first")
+        + _CV_DOC,
+        attributes=_CV_ATTRIBUTES_DOC + _PRUNED_ATTRIBUTES_DOC,
     )
 
 

@@ -49,7 +49,7 @@ from threadpoolctl import threadpool_limits
 
 from ..utils._estimators import DocLinkMixin
 from ..utils._docstrings import (
-    FIT_DATA_DOC,
+    FIT_PARAMETERS_DOC,
     INPUT_DOC,
     PREDICT_LOG_PROBA_RETURNS_DOC,
     PREDICT_PROBA_RETURNS_DOC,
@@ -964,7 +964,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
                 self.best_loss_ = loss
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
+    @fill_doc(fit_parameters=FIT_PARAMETERS_DOC, returns_self=RETURNS_SELF_DOC)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
@@ -972,15 +972,27 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         are reset; with ``warm_start=True`` training resumes from the current
         weights and keeps the masks.
 
-        Parameters
-        ----------
-        {fit_data}
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {fit_parameters}
 
         {returns_self}
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @fill_doc(input=INPUT_DOC)
+    def predict(self, X):
+        """Predict using the multilayer perceptron.
+
+        {input}
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted classes of a classifier (of shape
+            ``(n_samples, n_classes)`` for multilabel targets), the predicted
+            values of a regressor.
+        """
+        self._check_fitted_for_prediction()
+        return self._predict(X)
 
     def _check_fitted_for_prediction(self):
         """Raise ``NotFittedError`` unless fitted; subclasses may check faster."""
@@ -1350,25 +1362,49 @@ _COMMON_ATTRIBUTES_DOC = """
         Name of the output activation.
 """
 
+_CLASSES_ATTRIBUTE_DOC = """
+    classes_ : ndarray or list of ndarray of shape (n_classes,)
+        Class labels for each output."""
+
+
+def network_class_doc(kind, summary, rest, *, parameters="", attributes=""):
+    """The docstring of a network estimator of ``kind`` "classifier" or "regressor".
+
+    ``summary`` (the text before the parameters), the network's parameters
+    followed by ``parameters``, its attributes followed by ``attributes``,
+    then ``rest`` (See Also, Notes, Examples).
+    """
+    network_parameters = _COMMON_PARAMETERS_DOC
+    network_attributes = _COMMON_ATTRIBUTES_DOC
+    if kind == "regressor":
+        network_parameters = _LOSS_PARAMETER_DOC + network_parameters
+    else:
+        network_attributes = _CLASSES_ATTRIBUTE_DOC + network_attributes
+    return (
+        summary
+        + _PARAMETERS_HEADING
+        + network_parameters
+        + parameters
+        + """
+    Attributes
+    ----------"""
+        + network_attributes
+        + attributes
+        + rest
+    )
+
 
 class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
-    __doc__ = (
+    __doc__ = network_class_doc(
+        "classifier",
         """Multilayer perceptron classifier whose weights can be pruned.
 
     A drop-in replacement of scikit-learn's ``MLPClassifier`` (same
     parameters, attributes and training) that adds weight masks and
     :meth:`prune`. It minimises the log-loss with a softmax output for
     multiclass targets and logistic outputs for binary and multilabel ones.
-"""
-        + _PARAMETERS_HEADING
-        + _COMMON_PARAMETERS_DOC
-        + """
-    Attributes
-    ----------
-    classes_ : ndarray or list of ndarray of shape (n_classes,)
-        Class labels for each output."""
-        + _COMMON_ATTRIBUTES_DOC
-        + """
+""",
+        """
     See Also
     --------
     PrunableMLPRegressor : The regression counterpart.
@@ -1498,20 +1534,6 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
                 )
         return self._label_binarizer.transform(y).astype(bool)
 
-    @fill_doc(input=INPUT_DOC)
-    def predict(self, X):
-        """Predict using the multilayer perceptron classifier.
-
-        {input}
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            The predicted classes.
-        """
-        self._check_fitted_for_prediction()
-        return self._predict(X)
-
     def _predict(self, X, check_input=True):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         if self.n_outputs_ == 1:
@@ -1539,7 +1561,7 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
+    @fill_doc(fit_parameters=FIT_PARAMETERS_DOC, returns_self=RETURNS_SELF_DOC)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with a single epoch over the given data.
 
@@ -1547,11 +1569,7 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
         The optimizer state (momentum, Adam moments) carries over between
         calls, masked like the weights.
 
-        Parameters
-        ----------
-        {fit_data}
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {fit_parameters}
         classes : array of shape (n_classes,), default=None
             Classes across all calls to partial_fit; required on the first.
 
@@ -1599,23 +1617,16 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
 
 
 class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
-    __doc__ = (
+    __doc__ = network_class_doc(
+        "regressor",
         """Multilayer perceptron regressor whose weights can be pruned.
 
     A drop-in replacement of scikit-learn's ``MLPRegressor`` (same
     parameters, attributes and training) that adds weight masks and
     :meth:`prune`. The output layer is linear for the squared error and
     exponential for the Poisson deviance.
-
-"""
-        + _PARAMETERS_HEADING
-        + _LOSS_PARAMETER_DOC
-        + _COMMON_PARAMETERS_DOC
-        + """
-    Attributes
-    ----------"""
-        + _COMMON_ATTRIBUTES_DOC
-        + """
+""",
+        """
     See Also
     --------
     PrunableMLPClassifier : The classification counterpart.
@@ -1729,20 +1740,6 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
             )
         return y
 
-    @fill_doc(input=INPUT_DOC)
-    def predict(self, X):
-        """Predict using the multilayer perceptron regressor.
-
-        {input}
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            The predicted values.
-        """
-        self._check_fitted_for_prediction()
-        return self._predict(X)
-
     def _predict(self, X, check_input=True):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         if y_pred.shape[1] == 1:
@@ -1754,7 +1751,7 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
+    @fill_doc(fit_parameters=FIT_PARAMETERS_DOC, returns_self=RETURNS_SELF_DOC)
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with a single epoch over the given data.
 
@@ -1762,11 +1759,7 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
         The optimizer state (momentum, Adam moments) carries over between
         calls, masked like the weights.
 
-        Parameters
-        ----------
-        {fit_data}
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {fit_parameters}
 
         {returns_self}
         """

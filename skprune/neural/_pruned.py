@@ -23,18 +23,15 @@ from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import __version__
-from ..utils._docstrings import FIT_DATA_DOC, RETURNS_SELF_DOC, fill_doc
+from ..utils._docstrings import FIT_PARAMETERS_DOC, RETURNS_SELF_DOC, fill_doc
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS
 from ._inference import InferencePlan
 from ._multilayer_perceptron import (
-    _COMMON_ATTRIBUTES_DOC,
-    _COMMON_PARAMETERS_DOC,
-    _LOSS_PARAMETER_DOC,
-    _PARAMETERS_HEADING,
     PrunableMLPClassifier,
     PrunableMLPRegressor,
     forward_pass,
+    network_class_doc,
 )
 from ._pruning_run import (
     PruningRun,
@@ -106,6 +103,14 @@ _PRUNED_PARAMETERS_DOC = (
     + _PRUNING_PARAMETERS_DOC
     + _DISTILLATION_PARAMETERS_DOC.format(teacher="the dense network trained first")
 )
+
+# How ``fit`` of both pruned networks proceeds, for their class docstrings.
+_PRUNED_FIT_DOC = """
+    ``fit`` trains the dense network for ``max_iter`` epochs, then prunes it
+    along ``schedule`` in ``n_pruning_steps`` steps, fine-tuning for
+    ``finetune_iter`` epochs after each, so the last step is always training.
+    Pruned weights are exactly zero.
+"""
 
 _PRUNED_ATTRIBUTES_DOC = """
     n_units_ : list of int
@@ -304,18 +309,14 @@ class _PrunedMLPMixin:
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
+    @fill_doc(fit_parameters=FIT_PARAMETERS_DOC, returns_self=RETURNS_SELF_DOC)
     def fit(self, X, y, sample_weight=None):
         """Train the dense network, then prune and fine-tune it.
 
         With ``warm_start=True`` the dense phase resumes from the current
         weights and masks, and the schedule starts from their sparsity.
 
-        Parameters
-        ----------
-        {fit_data}
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {fit_parameters}
 
         {returns_self}
         """
@@ -527,15 +528,26 @@ _NOT_STORED = (
 _STORAGE_KEY = "_skprune_storage"
 
 
+def _pruned_class_doc(kind, distillation, rest):
+    """The docstring of the pruned network of ``kind``, "classifier" or "regressor".
+
+    ``distillation`` tells what the distillation loss is for this kind,
+    ``rest`` is the text after the attributes.
+    """
+    return network_class_doc(
+        kind,
+        f"""Multilayer perceptron {kind} pruned to a target sparsity.
+{_PRUNED_FIT_DOC}{distillation}""",
+        rest,
+        parameters=_PRUNED_PARAMETERS_DOC,
+        attributes=_PRUNED_ATTRIBUTES_DOC,
+    )
+
+
 class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
-    __doc__ = (
-        """Multilayer perceptron classifier pruned to a target sparsity.
-
-    ``fit`` trains the dense network for ``max_iter`` epochs, then prunes it
-    along ``schedule`` in ``n_pruning_steps`` steps, fine-tuning for
-    ``finetune_iter`` epochs after each, so the last step is always training.
-    Pruned weights are exactly zero.
-
+    __doc__ = _pruned_class_doc(
+        "classifier",
+        """
     With ``distillation_weight=h > 0`` the fine-tuning loss is
     ``(1 - h) * log_loss + h * T**2 * KL(p_teacher || p_student)`` where
     ``p = softmax(z / T)`` of the output pre-activations ``z`` and the
@@ -543,18 +555,8 @@ class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
     logistic: each output then contributes the KL divergence of its two-class
     distribution ``(sigmoid(z / T), 1 - sigmoid(z / T))``, summed over
     outputs like the log-loss.
-"""
-        + _PARAMETERS_HEADING
-        + _COMMON_PARAMETERS_DOC
-        + _PRUNED_PARAMETERS_DOC
-        + """
-    Attributes
-    ----------
-    classes_ : ndarray or list of ndarray
-        Class labels of each output."""
-        + _COMMON_ATTRIBUTES_DOC
-        + _PRUNED_ATTRIBUTES_DOC
-        + """
+""",
+        """
     See Also
     --------
     PrunableMLPClassifier : The network pruned by hand with :meth:`prune`.
@@ -562,15 +564,18 @@ class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
 
     Examples
     --------
+    The gradual schedule reaches 80% sparsity in three steps, each followed
+    by fine-tuning; step 0 is the dense network:
+
     >>> from sklearn.datasets import make_classification
     >>> from skprune.neural import PrunedMLPClassifier
     >>> X, y = make_classification(n_samples=100, random_state=0)
     >>> clf = PrunedMLPClassifier(hidden_layer_sizes=(16,), sparsity=0.8,
     ...                           max_iter=50, n_pruning_steps=3,
     ...                           finetune_iter=5, random_state=0).fit(X, y)
-    >>> round(clf.sparsity_, 2)
-    0.8
-    """
+    >>> clf.pruning_history_["target_sparsity"].round(2).tolist()
+    [0.0, 0.56, 0.77, 0.8]
+    """,
     )
 
     _parameter_constraints: dict = {
@@ -661,31 +666,17 @@ class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
 
 
 class PrunedMLPRegressor(_PrunedMLPMixin, PrunableMLPRegressor):
-    __doc__ = (
-        """Multilayer perceptron regressor pruned to a target sparsity.
-
-    ``fit`` trains the dense network for ``max_iter`` epochs, then prunes it
-    along ``schedule`` in ``n_pruning_steps`` steps, fine-tuning for
-    ``finetune_iter`` epochs after each, so the last step is always training.
-    Pruned weights are exactly zero.
-
+    __doc__ = _pruned_class_doc(
+        "regressor",
+        """
     With ``distillation_weight=h > 0`` the fine-tuning loss is
     ``(1 - h) * loss(y, y_student) + h * loss(y_teacher, y_student)``, the
     teacher being the dense network: for ``loss="squared_error"`` the second
     term is the (half) mean squared error to the teacher's output, for
     ``loss="poisson"`` the Poisson deviance to the teacher's mean.
     ``temperature`` is not used.
-"""
-        + _PARAMETERS_HEADING
-        + _LOSS_PARAMETER_DOC
-        + _COMMON_PARAMETERS_DOC
-        + _PRUNED_PARAMETERS_DOC
-        + """
-    Attributes
-    ----------"""
-        + _COMMON_ATTRIBUTES_DOC
-        + _PRUNED_ATTRIBUTES_DOC
-        + """
+""",
+        """
     See Also
     --------
     PrunableMLPRegressor : The network pruned by hand with :meth:`prune`.
@@ -693,15 +684,18 @@ class PrunedMLPRegressor(_PrunedMLPMixin, PrunableMLPRegressor):
 
     Examples
     --------
+    Neuron pruning removes whole hidden units, so the stored network is
+    narrower:
+
     >>> from sklearn.datasets import make_regression
     >>> from skprune.neural import PrunedMLPRegressor
     >>> X, y = make_regression(n_samples=100, n_features=5, random_state=0)
     >>> reg = PrunedMLPRegressor(hidden_layer_sizes=(16,), sparsity=0.5,
-    ...                          solver="lbfgs", max_iter=50,
+    ...                          pattern="neuron", solver="lbfgs", max_iter=50,
     ...                          random_state=0).fit(X, y)
-    >>> round(reg.sparsity_, 2)
-    0.5
-    """
+    >>> reg.n_units_
+    [5, 8, 1]
+    """,
     )
 
     _parameter_constraints: dict = {

@@ -156,6 +156,9 @@ class MLPPruner(
 
     Examples
     --------
+    A network trained by scikit-learn, pruned to 90% sparsity in three steps
+    with fine-tuning; ``prefit=True`` keeps its training:
+
     >>> from sklearn.datasets import load_digits
     >>> from sklearn.neural_network import MLPClassifier
     >>> from skprune.neural import MLPPruner

@@ -21,8 +21,14 @@ from ..model_selection._search import (
     path_cv_doc,
     register_cv_estimator,
 )
+from ..utils._docstrings import FIT_DATA_DOC, RETURNS_SELF_DOC, fill_doc
 from ..utils._sklearn import Interval, _fit_context
-from ._classes import PrunedTreeClassifier, PrunedTreeMixin, PrunedTreeRegressor
+from ._classes import (
+    PrunedTreeClassifier,
+    PrunedTreeMixin,
+    PrunedTreeRegressor,
+    growing_parameters,
+)
 
 
 def geometric_midpoints(ccp_alphas):
@@ -107,15 +113,13 @@ class PrunedTreeCVMixin(PathCVMixin, PrunedTreeMixin):
         return grid
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
     def fit(self, X, y, sample_weight=None, check_input=True, *, groups=None):
         """Grow a tree, choose ``ccp_alpha`` by cross-validation and prune.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The training input samples.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values.
+        {fit_data}
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights, used to grow every tree and, when the scoring
             accepts them, to weight the scores, as
@@ -127,10 +131,7 @@ class PrunedTreeCVMixin(PathCVMixin, PrunedTreeMixin):
             Group labels for splitters such as
             :class:`~sklearn.model_selection.GroupKFold`.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {returns_self}
         """
         self._grow(X, y, sample_weight, check_input)
         grid = self._alpha_grid()
@@ -169,6 +170,14 @@ _PATH_CV_PARAMETERS_DOC, _PATH_CV_ATTRIBUTES_DOC = path_cv_doc(
 
 _CV_DOC = _GRID_DOC + _PATH_CV_PARAMETERS_DOC
 
+# How both CV estimators choose alpha, for their class docstrings.
+_CV_SUMMARY_DOC = """
+    One grid of alphas is fixed from the pruning path of the tree grown on all
+    the data; on each fold one tree is grown and its path scored at every alpha
+    without refitting; the alpha is chosen by the one-standard-error rule or the
+    best mean score, and the tree grown on all the data is pruned at it.
+"""
+
 _CV_ATTRIBUTES_DOC = (
     """
     ccp_alpha_ : float
@@ -186,6 +195,32 @@ _CV_ATTRIBUTES_DOC = (
 )
 
 
+def _cv_class_doc(kind, own_attributes, example):
+    """The docstring of the CV estimator of ``kind``, "classifier" or "regressor"."""
+    sklearn_tree = f"DecisionTree{kind.capitalize()}"
+    return f"""A pruned decision tree {kind} whose alpha is chosen by cross-validation.
+{_CV_SUMMARY_DOC}
+    Parameters
+    ----------
+    {growing_parameters(kind)}, risk
+        As in :class:`PrunedTree{kind.capitalize()}`.
+{_CV_DOC}
+    Attributes
+    ----------
+{_CV_ATTRIBUTES_DOC}
+    {own_attributes}n_outputs_, max_features_, n_features_in_, feature_names_in_
+        As in :class:`~sklearn.tree.{sklearn_tree}`.
+
+    See Also
+    --------
+    PrunedTree{kind.capitalize()} : The pruned tree at a given alpha.
+    skprune.model_selection.PruningCurveDisplay : Plots the scores against alpha.
+
+    Examples
+    --------
+{example}"""
+
+
 def _cv_constraints(single):
     """Parameter constraints of a CV estimator: the tree's, and the CV's."""
     shared = {k: v for k, v in single._parameter_constraints.items() if k != "ccp_alpha"}
@@ -193,41 +228,20 @@ def _cv_constraints(single):
 
 
 class PrunedTreeClassifierCV(PrunedTreeCVMixin, DecisionTreeClassifier):
-    __doc__ = f"""A pruned decision tree classifier whose alpha is chosen by cross-validation.
+    __doc__ = _cv_class_doc(
+        "classifier",
+        "classes_, n_classes_, ",
+        """    The one-standard-error rule chooses a smaller tree than the best mean
+    score:
 
-    One grid of alphas is fixed from the pruning path of the tree grown on all
-    the data; on each fold one tree is grown and its path scored at every alpha
-    without refitting; the alpha is chosen by the one-standard-error rule or the
-    best mean score, and the tree grown on all the data is pruned at it.
-
-    Parameters
-    ----------
-    criterion, splitter, max_depth, min_samples_split, min_samples_leaf, \
-min_weight_fraction_leaf, max_features, random_state, max_leaf_nodes, \
-min_impurity_decrease, class_weight, monotonic_cst, risk
-        As in :class:`PrunedTreeClassifier`.
-{_CV_DOC}
-    Attributes
-    ----------
-{_CV_ATTRIBUTES_DOC}
-    classes_, n_classes_, n_outputs_, max_features_, n_features_in_, \
-feature_names_in_
-        As in :class:`~sklearn.tree.DecisionTreeClassifier`.
-
-    See Also
-    --------
-    PrunedTreeClassifier : The pruned tree at a given alpha.
-    skprune.model_selection.PruningCurveDisplay : Plots the scores against alpha.
-
-    Examples
-    --------
     >>> from sklearn.datasets import load_breast_cancer
     >>> from skprune.tree import PrunedTreeClassifierCV
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> tree = PrunedTreeClassifierCV(random_state=0).fit(X, y)
-    >>> bool(tree.get_n_leaves() < tree.pruning_path_.n_leaves[0])
-    True
-    """
+    >>> [int(PrunedTreeClassifierCV(selection=rule, random_state=0)
+    ...      .fit(X, y).get_n_leaves()) for rule in ("1se", "best")]
+    [3, 4]
+    """,
+    )
 
     _grower = DecisionTreeClassifier
     _fold_estimator = PrunedTreeClassifier
@@ -280,39 +294,21 @@ feature_names_in_
 
 
 class PrunedTreeRegressorCV(PrunedTreeCVMixin, DecisionTreeRegressor):
-    __doc__ = f"""A pruned decision tree regressor whose alpha is chosen by cross-validation.
+    __doc__ = _cv_class_doc(
+        "regressor",
+        "",
+        """    An int ``ccp_alphas`` keeps that many alphas of the path to choose from:
 
-    One grid of alphas is fixed from the pruning path of the tree grown on all
-    the data; on each fold one tree is grown and its path scored at every alpha
-    without refitting; the alpha is chosen by the one-standard-error rule or the
-    best mean score, and the tree grown on all the data is pruned at it.
-
-    Parameters
-    ----------
-    criterion, splitter, max_depth, min_samples_split, min_samples_leaf, \
-min_weight_fraction_leaf, max_features, random_state, max_leaf_nodes, \
-min_impurity_decrease, monotonic_cst, risk
-        As in :class:`PrunedTreeRegressor`.
-{_CV_DOC}
-    Attributes
-    ----------
-{_CV_ATTRIBUTES_DOC}
-    n_outputs_, max_features_, n_features_in_, feature_names_in_
-        As in :class:`~sklearn.tree.DecisionTreeRegressor`.
-
-    See Also
-    --------
-    PrunedTreeRegressor : The pruned tree at a given alpha.
-
-    Examples
-    --------
     >>> from sklearn.datasets import load_diabetes
     >>> from skprune.tree import PrunedTreeRegressorCV
     >>> X, y = load_diabetes(return_X_y=True)
     >>> tree = PrunedTreeRegressorCV(ccp_alphas=20, random_state=0).fit(X, y)
-    >>> int(tree.get_n_leaves()) < 50
+    >>> tree.cv_results_["mean_test_score"].shape
+    (20,)
+    >>> bool(tree.ccp_alpha_ == tree.ccp_alphas_[tree.best_index_])
     True
-    """
+    """,
+    )
 
     _grower = DecisionTreeRegressor
     _fold_estimator = PrunedTreeRegressor

@@ -56,6 +56,16 @@ y : array-like of shape (n_samples,) or (n_samples, n_outputs)
     regressors).
 """
 
+FIT_PARAMETERS_DOC = (
+    """
+Parameters
+----------"""
+    + FIT_DATA_DOC
+    + """sample_weight : array-like of shape (n_samples,), default=None
+    Sample weights.
+"""
+)
+
 RETURNS_SELF_DOC = """
 Returns
 -------
