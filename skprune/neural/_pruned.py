@@ -528,17 +528,27 @@ _NOT_STORED = (
 _STORAGE_KEY = "_skprune_storage"
 
 
-def _pruned_class_doc(kind, distillation, rest):
+def _pruned_class_doc(kind, distillation, example):
     """The docstring of the pruned network of ``kind``, "classifier" or "regressor".
 
-    ``distillation`` tells what the distillation loss is for this kind,
-    ``rest`` is the text after the attributes.
+    ``distillation`` tells what the distillation loss is for this kind.
     """
+    other, task = ("Regressor", "regression")
+    if kind == "regressor":
+        other, task = ("Classifier", "classification")
     return network_class_doc(
         kind,
         f"""Multilayer perceptron {kind} pruned to a target sparsity.
 {_PRUNED_FIT_DOC}{distillation}""",
-        rest,
+        f"""
+    See Also
+    --------
+    PrunableMLP{kind.capitalize()} : The network pruned by hand with :meth:`prune`.
+    PrunedMLP{other} : The {task} counterpart.
+
+    Examples
+    --------
+{example}""",
         parameters=_PRUNED_PARAMETERS_DOC,
         attributes=_PRUNED_ATTRIBUTES_DOC,
     )
@@ -556,15 +566,7 @@ class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
     distribution ``(sigmoid(z / T), 1 - sigmoid(z / T))``, summed over
     outputs like the log-loss.
 """,
-        """
-    See Also
-    --------
-    PrunableMLPClassifier : The network pruned by hand with :meth:`prune`.
-    PrunedMLPRegressor : The regression counterpart.
-
-    Examples
-    --------
-    The gradual schedule reaches 80% sparsity in three steps, each followed
+        """    The gradual schedule reaches 80% sparsity in three steps, each followed
     by fine-tuning; step 0 is the dense network:
 
     >>> from sklearn.datasets import make_classification
@@ -624,32 +626,30 @@ class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
         distillation_weight=0.0,
         temperature=2.0,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            prunable_layers=prunable_layers,
-        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.prunable_layers = prunable_layers
         self.sparsity = sparsity
         self.criterion = criterion
         self.pattern = pattern
@@ -676,15 +676,7 @@ class PrunedMLPRegressor(_PrunedMLPMixin, PrunableMLPRegressor):
     ``loss="poisson"`` the Poisson deviance to the teacher's mean.
     ``temperature`` is not used.
 """,
-        """
-    See Also
-    --------
-    PrunableMLPRegressor : The network pruned by hand with :meth:`prune`.
-    PrunedMLPClassifier : The classification counterpart.
-
-    Examples
-    --------
-    Neuron pruning removes whole hidden units, so the stored network is
+        """    Neuron pruning removes whole hidden units, so the stored network is
     narrower:
 
     >>> from sklearn.datasets import make_regression
@@ -745,33 +737,31 @@ class PrunedMLPRegressor(_PrunedMLPMixin, PrunableMLPRegressor):
         distillation_weight=0.0,
         temperature=2.0,
     ):
-        super().__init__(
-            loss=loss,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            prunable_layers=prunable_layers,
-        )
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.prunable_layers = prunable_layers
         self.sparsity = sparsity
         self.criterion = criterion
         self.pattern = pattern
