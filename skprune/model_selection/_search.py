@@ -160,8 +160,8 @@ def make_cv_estimator(estimator, *, param_values, **cv_params):
     raise TypeError(
         f"PruningCurveDisplay does not know how to prune {type(estimator).__name__}: "
         "it needs a _pruning_curve_cv method or a factory registered with "
-        "skprune.model_selection.register_cv_estimator (scikit-learn's trees are "
-        "registered when skprune.tree is imported)."
+        "skprune.model_selection.register_cv_estimator (skprune.tree registers "
+        "scikit-learn's trees)."
     )
 
 
