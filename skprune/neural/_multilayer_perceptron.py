@@ -602,9 +602,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         self.masks_ = [np.ones(coef.shape, dtype=bool) for coef in self.coefs_]
         self.intercept_masks_ = [np.ones(b.shape, dtype=bool) for b in self.intercepts_]
         self._prunable_coef_layers()  # fail early on bad prunable_layers
-        self._reset_movement_scores()
-        self._best_coefs = [c.copy() for c in self.coefs_]
-        self._best_intercepts = [b.copy() for b in self.intercepts_]
+        self._reset_training_state()
         if hasattr(self, "_optimizer"):
             del self._optimizer
 
@@ -620,8 +618,21 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _reset_movement_scores(self):
+    def _reset_training_state(self):
+        """Zero the movement scores and keep the current weights as the best.
+
+        A network loaded from storage has no training state until it is
+        trained or pruned again (:meth:`_ensure_training_state`): prediction
+        does not need it, and it holds two more copies of the weights.
+        """
         self._movement_scores = [np.zeros_like(p) for p in self._parameters()]
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [b.copy() for b in self.intercepts_]
+
+    def _ensure_training_state(self):
+        """Start the training state of a network loaded without one."""
+        if "_movement_scores" not in self.__dict__:
+            self._reset_training_state()
 
     @property
     def movement_scores_(self):
@@ -631,7 +642,10 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         ``solver="lbfgs"``) since the network was initialised or last pruned.
         """
         check_is_fitted(self, "masks_")
-        return self._movement_scores[: self.n_layers_ - 1]
+        scores = self.__dict__.get("_movement_scores")
+        if scores is None:  # loaded, and neither trained nor pruned since
+            return [np.zeros_like(coef) for coef in self.coefs_]
+        return scores[: self.n_layers_ - 1]
 
     def _training_settings(self):
         """The :class:`TrainingSettings` of ``fit``: the estimator's parameters."""
@@ -671,6 +685,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
                 "The network's layer sizes changed since the previous fit: "
                 "set warm_start=False to fit a new network."
             )
+        self._ensure_training_state()
 
         rows = X.shape[0]
         if self.solver in _STOCHASTIC_SOLVERS:
@@ -1114,6 +1129,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
             # A sub-step that removes nothing would only cost a scoring.
             amounts = [sub_amount for sub_amount in amounts if np.any(sub_amount)]
         with self._restored_on_error():
+            self._ensure_training_state()
             for sub_amount in amounts:
                 context = PruningContext(self, X, y, sample_weight, layers)
                 self._prune_substep(
@@ -1174,9 +1190,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _after_pruning(self):
         self._apply_masks()
-        self._reset_movement_scores()
-        self._best_coefs = [c.copy() for c in self.coefs_]
-        self._best_intercepts = [b.copy() for b in self.intercepts_]
+        self._reset_training_state()
         if getattr(self, "best_loss_", None) is not None:
             self.best_loss_ = np.inf
         if getattr(self, "best_validation_score_", None) is not None:

@@ -140,9 +140,9 @@ _PRUNED_ATTRIBUTES_DOC = """
         each weight matrix multiplied as a CSR or a dense matrix, whichever
         is faster for the batch size. A pickled (or joblib, or skops) model
         stores only the unpruned weights and their positions, without the
-        optimizer state; ``coefs_`` and ``masks_`` come back exactly on
-        first access after loading. See the user guide, "Fast prediction
-        and compact pruned models".
+        optimizer state; ``coefs_`` and ``masks_`` come back exactly when it
+        is loaded, the training state when it is next trained or pruned. See
+        the user guide, "Fast prediction and compact pruned models".
 """
 
 
@@ -371,9 +371,7 @@ class _PrunedMLPMixin:
             shrunk = True
         if shrunk:
             self._sizes_as_built = sizes
-            self._reset_movement_scores()
-            self._best_coefs = [c.copy() for c in self.coefs_]
-            self._best_intercepts = [b.copy() for b in self.intercepts_]
+            self._reset_training_state()
             self.__dict__.pop("_optimizer", None)
 
     # ------------------------------------------------------------------
@@ -497,16 +495,17 @@ class _PrunedMLPMixin:
             self._build_inference_plan()
 
     def _unpack_stored_weights(self, packed):
-        """The weights and masks as stored; training state starts afresh."""
+        """The weights and masks as stored.
+
+        The training state starts afresh when the network is next trained or
+        pruned, so that a loaded model holds what prediction needs.
+        """
         self.coefs_, self.masks_ = unpack_weights(packed["coefs"])
         self.intercepts_ = [np.array(b) for b in self.intercepts_]
         self.intercept_masks_ = [
             np.unpackbits(bits, count=len(b)).astype(bool)
             for bits, b in zip(packed["intercept_masks"], self.intercepts_)
         ]
-        self._reset_movement_scores()
-        self._best_coefs = [c.copy() for c in self.coefs_]
-        self._best_intercepts = [b.copy() for b in self.intercepts_]
 
 
 # Lists of floats, one per epoch, stored as one array each (skops would store

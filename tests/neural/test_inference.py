@@ -502,6 +502,50 @@ def test_warm_start_and_partial_fit_resume_after_unpickling():
     assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 
+def test_a_loaded_network_holds_no_training_state_until_trained_or_pruned():
+    X, y = _classification("multiclass")
+    model = quiet_fit(PrunedMLPClassifier(sparsity=0.5, **SMALL), X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    # Movement scores and the best weights of early stopping: two more copies
+    # of the weights that prediction does not need.
+    for name in ("_movement_scores", "_best_coefs", "_best_intercepts"):
+        assert name not in vars(loaded)
+    for scores, coef in zip(loaded.movement_scores_, loaded.coefs_):
+        assert_array_equal(scores, np.zeros_like(coef))
+    # Pruning by movement starts from zero scores, as a network whose
+    # training state was just reset does.
+    model._reset_training_state()
+    model.prune(amount=0.2, criterion="movement")
+    loaded.prune(amount=0.2, criterion="movement")
+    for a, b in zip(loaded.masks_, model.masks_):
+        assert_array_equal(a, b)
+    assert "_movement_scores" in vars(loaded)
+
+
+def test_a_loaded_network_resumes_with_early_stopping_from_its_weights():
+    X, y = _classification("multiclass")
+    params = dict(SMALL, early_stopping=True, validation_fraction=0.2)
+    model = quiet_fit(PrunedMLPClassifier(sparsity=0.5, **params), X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    model._reset_training_state()
+    quiet_fit(model.set_params(warm_start=True), X, y)
+    quiet_fit(loaded.set_params(warm_start=True), X, y)
+    assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_failed_prune_of_a_loaded_network_leaves_no_training_state():
+    X, y = _classification("multiclass")
+    model = quiet_fit(PrunedMLPClassifier(sparsity=0.5, **SMALL), X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+
+    def failing(context):
+        raise RuntimeError("scoring failed")
+
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        loaded.prune(amount=0.2, criterion=failing)
+    assert "_movement_scores" not in vars(loaded)
+
+
 def test_neuron_pruned_model_still_refuses_to_resume_after_unpickling():
     X, y = _classification("multiclass")
     model = quiet_fit(
