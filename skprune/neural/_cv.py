@@ -7,19 +7,17 @@ chosen from the cross-validated scores, and the path is walked on all the
 data up to the chosen sparsity.
 """
 
-from numbers import Integral
-
 from sklearn.base import clone
 
 from ..model_selection._search import (
-    PATH_CV_CONSTRAINTS,
     PathCVMixin,
-    cv_estimator_like,
+    cv_estimator_factory,
+    path_cv_constraints,
     path_cv_doc,
     register_cv_estimator,
 )
 from ..utils._docstrings import FIT_DATA_DOC, RETURNS_SELF_DOC, fill_doc
-from ..utils._sklearn import Interval, _fit_context
+from ..utils._sklearn import _fit_context
 from ._multilayer_perceptron import (
     PrunableMLPClassifier,
     PrunableMLPRegressor,
@@ -55,15 +53,9 @@ class PrunedMLPCVMixin(PathCVMixin):
 
     _curve_param = "sparsity"
     _grid_parameter = "sparsities"
-    _grid_attribute = "sparsities_"
     _size_name = "n_nonzero"
     _curve_complexity = ("mean_n_nonzero", "Nonzero weights")
     _walk_path = staticmethod(walk_network_path)
-
-    _cv_parameter_constraints: dict = {
-        "sparsities": [Interval(Integral, 2, None, closed="left"), "array-like"],
-        **PATH_CV_CONSTRAINTS,
-    }
 
     @_fit_context(prefer_skip_nested_validation=True)
     @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
@@ -97,14 +89,8 @@ class PrunedMLPCVMixin(PathCVMixin):
 
 def _cv_constraints(network):
     """Parameter constraints of a CV estimator: the network's, pruning's, the CV's."""
-    pruning = {
-        k: v for k, v in _PrunedMLPMixin._pruning_constraints.items() if k != "sparsity"
-    }
-    return {
-        **network._parameter_constraints,
-        **pruning,
-        **PrunedMLPCVMixin._cv_parameter_constraints,
-    }
+    single = {**network._parameter_constraints, **_PrunedMLPMixin._pruning_constraints}
+    return path_cv_constraints(single, knob="sparsity", grid="sparsities")
 
 
 _PATH_CV_PARAMETERS_DOC, _PATH_CV_ATTRIBUTES_DOC = path_cv_doc(
@@ -391,15 +377,7 @@ class PrunedMLPRegressorCV(PrunedMLPCVMixin, _PrunedMLPMixin, PrunableMLPRegress
         self.return_train_score = return_train_score
 
 
-def _cv_estimator_for_network(estimator, *, param_values, **cv_params):
-    """The CV estimator choosing the sparsity of a pruned network."""
-    if isinstance(estimator, PrunedMLPClassifier):
-        cv_class = PrunedMLPClassifierCV
-    else:
-        cv_class = PrunedMLPRegressorCV
-    return cv_estimator_like(estimator, cv_class, param_values=param_values, **cv_params)
-
-
 register_cv_estimator(
-    (PrunedMLPClassifier, PrunedMLPRegressor), _cv_estimator_for_network
+    (PrunedMLPClassifier, PrunedMLPRegressor),
+    cv_estimator_factory(PrunedMLPClassifierCV, PrunedMLPRegressorCV),
 )

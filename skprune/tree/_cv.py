@@ -10,19 +10,19 @@ the data is pruned at it.
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import clone, is_classifier
+from sklearn.base import clone
 from sklearn.tree import BaseDecisionTree, DecisionTreeClassifier, DecisionTreeRegressor
 
 from ..model_selection._search import (
-    PATH_CV_CONSTRAINTS,
     PathCVMixin,
     check_grid,
-    cv_estimator_like,
+    cv_estimator_factory,
+    path_cv_constraints,
     path_cv_doc,
     register_cv_estimator,
 )
 from ..utils._docstrings import FIT_DATA_DOC, RETURNS_SELF_DOC, fill_doc
-from ..utils._sklearn import Interval, _fit_context
+from ..utils._sklearn import _fit_context
 from ._classes import (
     PrunedTreeClassifier,
     PrunedTreeMixin,
@@ -92,16 +92,9 @@ class PrunedTreeCVMixin(PathCVMixin, PrunedTreeMixin):
     _alpha_attribute = "ccp_alpha_"
     _curve_param = "ccp_alpha"
     _grid_parameter = "ccp_alphas"
-    _grid_attribute = "ccp_alphas_"
     _size_name = "n_leaves"
     _curve_complexity = ("n_leaves", "Number of leaves")
     _walk_path = staticmethod(walk_tree_path)
-
-    _cv_parameter_constraints: dict = {
-        "ccp_alphas": [Interval(Integral, 2, None, closed="left"), "array-like", None],
-        **PATH_CV_CONSTRAINTS,
-        "verbose": ["verbose"],
-    }
 
     def _alpha_grid(self):
         """The grid of alphas: given, or taken from the full-data path."""
@@ -223,8 +216,13 @@ def _cv_class_doc(kind, own_attributes, example):
 
 def _cv_constraints(single):
     """Parameter constraints of a CV estimator: the tree's, and the CV's."""
-    shared = {k: v for k, v in single._parameter_constraints.items() if k != "ccp_alpha"}
-    return {**shared, **PrunedTreeCVMixin._cv_parameter_constraints}
+    return path_cv_constraints(
+        single._parameter_constraints,
+        knob="ccp_alpha",
+        grid="ccp_alphas",
+        grid_may_be_none=True,
+        verbose=["verbose"],
+    )
 
 
 class PrunedTreeClassifierCV(PrunedTreeCVMixin, DecisionTreeClassifier):
@@ -358,15 +356,9 @@ class PrunedTreeRegressorCV(PrunedTreeCVMixin, DecisionTreeRegressor):
         self.return_train_score = return_train_score
 
 
-def _cv_estimator_for_tree(estimator, *, param_values, **cv_params):
-    """The CV estimator choosing ``ccp_alpha`` for any decision tree."""
-    if is_classifier(estimator):
-        cv_class = PrunedTreeClassifierCV
-    else:
-        cv_class = PrunedTreeRegressorCV
-    return cv_estimator_like(estimator, cv_class, param_values=param_values, **cv_params)
-
-
 # scikit-learn's trees and skprune's single trees have no CV estimator of
 # their own to name; the display finds this one through the registry.
-register_cv_estimator(BaseDecisionTree, _cv_estimator_for_tree)
+register_cv_estimator(
+    BaseDecisionTree,
+    cv_estimator_factory(PrunedTreeClassifierCV, PrunedTreeRegressorCV),
+)
