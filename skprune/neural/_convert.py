@@ -158,7 +158,7 @@ def from_sklearn(estimator, **params):
     >>> model = from_sklearn(mlp)
     >>> bool((model.predict(X) == mlp.predict(X)).all())
     True
-    >>> model.prune(amount=0.5).sparsity_
+    >>> round(model.prune(amount=0.5).sparsity_, 2)
     0.5
     """
     _check_fitted_sklearn_mlp(estimator)
