@@ -213,6 +213,17 @@ def cv_estimator_factory(classifier_cv, regressor_cv):
     return factory
 
 
+def register_cv_estimators(estimator_class, classifier_cv, regressor_cv):
+    """Let the pruning curves of ``estimator_class`` use the CV estimators given.
+
+    Registers the factory of :func:`cv_estimator_factory` for the class, which
+    chooses by the kind of the estimator it is given.
+    """
+    register_cv_estimator(
+        estimator_class, cv_estimator_factory(classifier_cv, regressor_cv)
+    )
+
+
 def check_selection(selection):
     """``selection`` in the current vocabulary, warning on a former spelling."""
     if selection in _FORMER_SELECTIONS:

@@ -11,10 +11,9 @@ from sklearn.base import clone
 
 from ..model_selection._search import (
     PathCVMixin,
-    cv_estimator_factory,
     path_cv_constraints,
     path_cv_doc,
-    register_cv_estimator,
+    register_cv_estimators,
 )
 from ..utils._docstrings import FIT_DATA_DOC, RETURNS_SELF_DOC, fill_doc
 from ..utils._sklearn import _fit_context
@@ -377,7 +376,8 @@ class PrunedMLPRegressorCV(PrunedMLPCVMixin, _PrunedMLPMixin, PrunableMLPRegress
         self.return_train_score = return_train_score
 
 
-register_cv_estimator(
+register_cv_estimators(
     (PrunedMLPClassifier, PrunedMLPRegressor),
-    cv_estimator_factory(PrunedMLPClassifierCV, PrunedMLPRegressorCV),
+    PrunedMLPClassifierCV,
+    PrunedMLPRegressorCV,
 )

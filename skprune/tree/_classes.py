@@ -126,24 +126,26 @@ class PrunedTreeMixin(DocLinkMixin):
     plain scikit-learn ``Tree``.
     """
 
-    # the scikit-learn estimator that grows the tree
-    _grower = None
     # where the alpha of the pruned tree is stored: a parameter or an attribute
     _alpha_attribute = "ccp_alpha"
 
     def _grow(self, X, y, sample_weight, check_input):
         """Grow the full tree with scikit-learn and compute its pruning path."""
         check_risk(self.risk, self)
+        # the scikit-learn tree this estimator is grows it
+        grower_class = (
+            DecisionTreeClassifier if is_classifier(self) else DecisionTreeRegressor
+        )
         params = {
             name: value
             for name, value in self.get_params(deep=False).items()
-            if name in self._grower._parameter_constraints
+            if name in grower_class._parameter_constraints
         }
         params["ccp_alpha"] = 0.0
         if sample_weight is not None:
             # A negative weight makes a node's risk meaningless for pruning.
             sample_weight = check_sample_weight(sample_weight, X, non_negative=True)
-        grower = self._grower(**params)
+        grower = grower_class(**params)
         grower.fit(X, y, sample_weight=sample_weight, check_input=check_input)
         for name, value in vars(grower).items():
             if name.endswith("_") and not name.startswith("_"):
@@ -258,7 +260,6 @@ feature_names_in_
     True
     """
 
-    _grower = DecisionTreeClassifier
     _parameter_constraints = {
         **DecisionTreeClassifier._parameter_constraints,
         "risk": [StrOptions(set(RISKS))],
@@ -333,7 +334,6 @@ class PrunedTreeRegressor(PrunedTreeMixin, DecisionTreeRegressor):
     8
     """
 
-    _grower = DecisionTreeRegressor
     _parameter_constraints = {
         **DecisionTreeRegressor._parameter_constraints,
         "risk": [StrOptions(set(RISKS))],

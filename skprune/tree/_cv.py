@@ -16,10 +16,9 @@ from sklearn.tree import BaseDecisionTree, DecisionTreeClassifier, DecisionTreeR
 from ..model_selection._search import (
     PathCVMixin,
     check_grid,
-    cv_estimator_factory,
     path_cv_constraints,
     path_cv_doc,
-    register_cv_estimator,
+    register_cv_estimators,
 )
 from ..utils._docstrings import FIT_DATA_DOC, RETURNS_SELF_DOC, fill_doc
 from ..utils._sklearn import _fit_context
@@ -241,7 +240,6 @@ class PrunedTreeClassifierCV(PrunedTreeCVMixin, DecisionTreeClassifier):
     """,
     )
 
-    _grower = DecisionTreeClassifier
     _fold_estimator = PrunedTreeClassifier
     _parameter_constraints = _cv_constraints(PrunedTreeClassifier)
 
@@ -308,7 +306,6 @@ class PrunedTreeRegressorCV(PrunedTreeCVMixin, DecisionTreeRegressor):
     """,
     )
 
-    _grower = DecisionTreeRegressor
     _fold_estimator = PrunedTreeRegressor
     _parameter_constraints = _cv_constraints(PrunedTreeRegressor)
 
@@ -358,7 +355,4 @@ class PrunedTreeRegressorCV(PrunedTreeCVMixin, DecisionTreeRegressor):
 
 # scikit-learn's trees and skprune's single trees have no CV estimator of
 # their own to name; the display finds this one through the registry.
-register_cv_estimator(
-    BaseDecisionTree,
-    cv_estimator_factory(PrunedTreeClassifierCV, PrunedTreeRegressorCV),
-)
+register_cv_estimators(BaseDecisionTree, PrunedTreeClassifierCV, PrunedTreeRegressorCV)
