@@ -76,8 +76,6 @@ class PruningCurveDisplay:
     --------
     Scores computed elsewhere, two folds at three alphas, plotted as they are:
 
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> from skprune.model_selection import PruningCurveDisplay
     >>> display = PruningCurveDisplay(
     ...     param_values=[0.0, 0.01, 0.02],
@@ -328,8 +326,6 @@ class PruningCurveDisplay:
 
         Examples
         --------
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
         >>> from sklearn.datasets import load_breast_cancer
         >>> from sklearn.model_selection import GridSearchCV
         >>> from skprune.model_selection import PruningCurveDisplay
