@@ -76,6 +76,7 @@ class PruningCurveDisplay:
     --------
     Scores computed elsewhere, two folds at three alphas, plotted as they are:
 
+    >>> import matplotlib.pyplot as plt
     >>> from skprune.model_selection import PruningCurveDisplay
     >>> display = PruningCurveDisplay(
     ...     param_values=[0.0, 0.01, 0.02],
@@ -84,6 +85,7 @@ class PruningCurveDisplay:
     ... ).plot()
     >>> display.ax_.get_xlabel(), display.ax_complexity_.get_ylabel()
     ('ccp_alpha', 'Number of leaves')
+    >>> plt.show()
     """
 
     def __init__(
@@ -326,6 +328,7 @@ class PruningCurveDisplay:
 
         Examples
         --------
+        >>> import matplotlib.pyplot as plt
         >>> from sklearn.datasets import load_breast_cancer
         >>> from sklearn.model_selection import GridSearchCV
         >>> from skprune.model_selection import PruningCurveDisplay
@@ -338,6 +341,7 @@ class PruningCurveDisplay:
         >>> display = PruningCurveDisplay.from_cv_results(search.cv_results_)
         >>> display.param_name
         'ccp_alpha'
+        >>> plt.show()
         """
         if not isinstance(cv_results, dict):
             raise TypeError(
