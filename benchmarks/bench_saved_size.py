@@ -5,12 +5,18 @@ an ``MLPPruner`` (the estimator given unfitted, ``prefit=False``, or fitted,
 ``prefit=True``), prints the pickled size of the pruner against its pruned
 network plus the ``estimator`` it was given (goal: at most 1.1x) and the size
 of a skops file against the pickle (goal: at most 2x), stored and deflated.
-Sizes are deterministic; no repeats are needed.
+Then, for the same pruners, the bytes ``pickle.loads`` leaves allocated
+(traced by ``tracemalloc``) and its peak, against the bytes the pruned
+network's training state adds once it is trained or pruned again (movement
+scores and the best weights of early stopping): what loading held when it
+built that state at once. Sizes and memory are deterministic; no repeats are
+needed.
 
 Run: ``python benchmarks/bench_saved_size.py``
 """
 
 import pickle
+import tracemalloc
 import warnings
 import zipfile
 
@@ -29,6 +35,18 @@ def size(obj):
     return len(pickle.dumps(obj))
 
 
+def loaded_memory(pruner):
+    """Bytes held after loading ``pruner``, the peak, and its training state."""
+    blob = pickle.dumps(pruner)
+    tracemalloc.start()
+    loaded = pickle.loads(blob)
+    held, peak = tracemalloc.get_traced_memory()
+    loaded.pruned_estimator_._ensure_training_state()
+    with_state, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return held, peak, with_state - held
+
+
 def main():
     X, y = load_digits(return_X_y=True)
     X = X / 16
@@ -37,6 +55,7 @@ def main():
         "| skops / pickle | skops deflated / pickle |"
     )
     print("|---|---|---|---|---|---|---|")
+    memory = []
     for hidden in HIDDEN:
         params = {"hidden_layer_sizes": hidden, "max_iter": 100, "random_state": 0}
         with warnings.catch_warnings():
@@ -55,6 +74,18 @@ def main():
                     f"{len(stored) / size(pruner):.2f} | "
                     f"{len(deflated) / size(pruner):.2f} |"
                 )
+                memory.append((hidden[0], prefit, *loaded_memory(pruner)))
+    print()
+    print(
+        "| hidden | prefit | loaded kB | peak while loading kB | training state kB "
+        "| loaded / (loaded + training state) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for hidden, prefit, held, peak, state in memory:
+        print(
+            f"| {hidden} | {prefit} | {held / 1e3:.1f} | {peak / 1e3:.1f} | "
+            f"{state / 1e3:.1f} | {held / (held + state):.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,9 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..model_selection._search import checked_folds
 from ..tree._functions import replace_trees
-from ..utils._delegation import PrunedEstimatorDelegateMixin
+from ..utils._delegation import PrunedEstimatorDelegateMixin, delegated_method
 from ..utils._estimators import DocLinkMixin
+from ..utils._docstrings import RETURNS_SELF_DOC, fill_doc
 from ..utils._sklearn import (
     HasMethods,
     Interval,
@@ -352,6 +353,9 @@ class EnsemblePruner(
 
     Examples
     --------
+    A forest fitted inside the pruner and cut to the fewest nodes whose
+    cross-validated accuracy is at most 0.01 below the whole forest's:
+
     >>> from sklearn.datasets import load_breast_cancer
     >>> from sklearn.ensemble import RandomForestClassifier
     >>> from skprune.ensemble import EnsemblePruner
@@ -401,6 +405,7 @@ class EnsemblePruner(
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @fill_doc(returns_self=RETURNS_SELF_DOC)
     def fit(self, X, y, sample_weight=None):
         """Fit the ensemble if needed, then choose its pruning.
 
@@ -414,10 +419,7 @@ class EnsemblePruner(
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights, for fitting and for the scores.
 
-        Returns
-        -------
-        self : object
-            Fitted estimator.
+        {returns_self}
         """
         check_ensemble(self.estimator)
         classifier = is_classifier(self.estimator)
@@ -636,21 +638,19 @@ class EnsemblePruner(
         self.level_ = int(levels[self.best_index_])
         self.n_trees_ = int(n_trees[self.best_index_]) + 1
 
-    @available_if(_booster_classifier)
-    def decision_function(self, X):
-        """Raw predictions of the pruned gradient boosting classifier.
+    decision_function = available_if(_booster_classifier)(
+        delegated_method(
+            "decision_function",
+            """Raw predictions of the pruned gradient boosting classifier.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input samples.
+            {input}
 
-        Returns
-        -------
-        score : ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        return self.pruned_estimator_.decision_function(X)
+            Returns
+            -------
+            score : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            """,
+        )
+    )
 
     def _follow_estimator_tags(self, tags, estimator_tags):
         if tags.classifier_tags is not None:

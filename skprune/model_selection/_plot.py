@@ -74,17 +74,18 @@ class PruningCurveDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
-    >>> from sklearn.datasets import load_breast_cancer
+    Scores computed elsewhere, two folds at three alphas, plotted as they are:
+
+    >>> import matplotlib.pyplot as plt
     >>> from skprune.model_selection import PruningCurveDisplay
-    >>> from skprune.tree import PrunedTreeClassifier
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> display = PruningCurveDisplay.from_estimator(
-    ...     PrunedTreeClassifier(random_state=0), X, y, param_values=10
-    ... )
-    >>> len(display.lines_)
-    2
+    >>> display = PruningCurveDisplay(
+    ...     param_values=[0.0, 0.01, 0.02],
+    ...     test_scores=[[0.91, 0.93], [0.94, 0.95], [0.90, 0.89]],
+    ...     complexity=[20, 8, 3],
+    ... ).plot()
+    >>> display.ax_.get_xlabel(), display.ax_complexity_.get_ylabel()
+    ('ccp_alpha', 'Number of leaves')
+    >>> plt.show()
     """
 
     def __init__(
@@ -327,8 +328,7 @@ class PruningCurveDisplay:
 
         Examples
         --------
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
         >>> from sklearn.datasets import load_breast_cancer
         >>> from sklearn.model_selection import GridSearchCV
         >>> from skprune.model_selection import PruningCurveDisplay
@@ -341,6 +341,7 @@ class PruningCurveDisplay:
         >>> display = PruningCurveDisplay.from_cv_results(search.cv_results_)
         >>> display.param_name
         'ccp_alpha'
+        >>> plt.show()
         """
         if not isinstance(cv_results, dict):
             raise TypeError(

@@ -24,6 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, indexable
 
 from ..utils._sklearn import (
+    Interval,
     StrOptions,
     check_sample_weight,
     scorer_accepts_sample_weight,
@@ -108,6 +109,20 @@ PATH_CV_CONSTRAINTS = {
 }
 
 
+def path_cv_constraints(single, *, knob, grid, grid_may_be_none=False, **extra):
+    """Parameter constraints of a path-CV estimator.
+
+    Those of its single estimator (the dict ``single``) but the knob, the
+    grid parameter ``grid`` (an int of at least 2 points or an array, or
+    None when ``grid_may_be_none``), the CV parameters and ``extra``.
+    """
+    grid_constraint = [Interval(Integral, 2, None, closed="left"), "array-like"]
+    if grid_may_be_none:
+        grid_constraint.append(None)
+    shared = {name: value for name, value in single.items() if name != knob}
+    return {**shared, grid: grid_constraint, **PATH_CV_CONSTRAINTS, **extra}
+
+
 # Estimator classes that cannot say which CV estimator walks their knob (such
 # as scikit-learn's trees), mapped to a function building it.
 _CV_ESTIMATOR_FACTORIES = {}
@@ -160,8 +175,8 @@ def make_cv_estimator(estimator, *, param_values, **cv_params):
     raise TypeError(
         f"PruningCurveDisplay does not know how to prune {type(estimator).__name__}: "
         "it needs a _pruning_curve_cv method or a factory registered with "
-        "skprune.model_selection.register_cv_estimator (scikit-learn's trees are "
-        "registered when skprune.tree is imported)."
+        "skprune.model_selection.register_cv_estimator (skprune.tree registers "
+        "scikit-learn's trees)."
     )
 
 
@@ -179,6 +194,34 @@ def cv_estimator_like(estimator, cv_class, *, param_values, **cv_params):
     names = cv_class._parameter_constraints
     params = {k: v for k, v in estimator.get_params(deep=False).items() if k in names}
     return cv_class(**{**params, **grid, **cv_params})
+
+
+def cv_estimator_factory(classifier_cv, regressor_cv):
+    """A factory for :func:`register_cv_estimator` choosing by the estimator's kind.
+
+    It builds ``classifier_cv`` for a classifier and ``regressor_cv``
+    otherwise, with the parameters it shares with the estimator
+    (:func:`cv_estimator_like`).
+    """
+
+    def factory(estimator, *, param_values, **cv_params):
+        cv_class = classifier_cv if is_classifier(estimator) else regressor_cv
+        return cv_estimator_like(
+            estimator, cv_class, param_values=param_values, **cv_params
+        )
+
+    return factory
+
+
+def register_cv_estimators(estimator_class, classifier_cv, regressor_cv):
+    """Let the pruning curves of ``estimator_class`` use the CV estimators given.
+
+    Registers the factory of :func:`cv_estimator_factory` for the class, which
+    chooses by the kind of the estimator it is given.
+    """
+    register_cv_estimator(
+        estimator_class, cv_estimator_factory(classifier_cv, regressor_cv)
+    )
 
 
 def check_selection(selection):
@@ -490,8 +533,8 @@ class PathCVMixin:
 
     - ``_curve_param``: the knob, e.g. ``"ccp_alpha"``; ``best_params_`` and
       ``cv_results_["param_" + _curve_param]`` are named after it;
-    - ``_grid_parameter``, ``_grid_attribute``: the parameter giving the
-      grid and the fitted attribute holding it;
+    - ``_grid_parameter``: the parameter giving the grid; the fitted
+      attribute holding it is named after it, with a trailing underscore;
     - ``_size_name``: the model size recorded per fold, stored as
       ``cv_results_["mean_" + _size_name]``;
     - ``_curve_complexity``: the key of ``cv_results_`` and the label of the
@@ -569,7 +612,7 @@ class PathCVMixin:
         )
         cv_results[f"mean_{self._size_name}"] = np.mean([r[2] for r in results], axis=0)
         self.cv_results_ = cv_results
-        setattr(self, self._grid_attribute, grid)
+        setattr(self, self._grid_parameter + "_", grid)
         self.best_index_ = select_index(
             cv_results["mean_test_score"],
             cv_results["sem_test_score"],

@@ -11,6 +11,8 @@ is always ``y_pred - y_true``.
 import numpy as np
 from scipy.special import expit, xlogy
 
+from ..utils._docstrings import fill_doc
+
 
 def _identity(Z):
     return Z
@@ -77,6 +79,18 @@ DERIVATIVES = {
 }
 
 
+# The end of every loss's docstring: all take the same sample weights.
+_WEIGHTS_AND_LOSS_DOC = """
+sample_weight : ndarray of shape (n_samples,), default=None
+    Sample weights.
+
+Returns
+-------
+loss : float
+"""
+
+
+@fill_doc(weights_and_loss=_WEIGHTS_AND_LOSS_DOC)
 def squared_error(y_true, y_pred, sample_weight=None):
     """Half the mean squared error, averaged over samples and outputs.
 
@@ -86,18 +100,14 @@ def squared_error(y_true, y_pred, sample_weight=None):
         Target values.
     y_pred : ndarray of shape (n_samples, n_outputs)
         Predicted values.
-    sample_weight : ndarray of shape (n_samples,), default=None
-        Sample weights.
-
-    Returns
-    -------
-    loss : float
+    {weights_and_loss}
     """
     residual = y_true - y_pred
     residual **= 2
     return 0.5 * np.average(residual, weights=sample_weight, axis=0).mean()
 
 
+@fill_doc(weights_and_loss=_WEIGHTS_AND_LOSS_DOC)
 def half_poisson_deviance(y_true, y_pred, sample_weight=None):
     """Half the Poisson deviance, summed over outputs.
 
@@ -107,12 +117,7 @@ def half_poisson_deviance(y_true, y_pred, sample_weight=None):
         Non-negative target values.
     y_pred : ndarray of shape (n_samples, n_outputs)
         Positive predicted means.
-    sample_weight : ndarray of shape (n_samples,), default=None
-        Sample weights.
-
-    Returns
-    -------
-    loss : float
+    {weights_and_loss}
     """
     deviance = xlogy(y_true, y_true / y_pred) - y_true + y_pred
     return np.average(deviance, weights=sample_weight, axis=0).sum()
@@ -123,6 +128,7 @@ def _clipped_log(prob):
     return np.log(np.clip(prob, eps, 1 - eps))
 
 
+@fill_doc(weights_and_loss=_WEIGHTS_AND_LOSS_DOC)
 def categorical_log_loss(y_true, y_prob, sample_weight=None):
     """Cross-entropy of softmax probabilities against one-hot or soft labels.
 
@@ -132,12 +138,7 @@ def categorical_log_loss(y_true, y_prob, sample_weight=None):
         One-hot (boolean) or soft labels.
     y_prob : ndarray of shape (n_samples, n_classes)
         Predicted probabilities.
-    sample_weight : ndarray of shape (n_samples,), default=None
-        Sample weights.
-
-    Returns
-    -------
-    loss : float
+    {weights_and_loss}
     """
     if y_true.dtype == bool and np.all(y_true.sum(axis=1) == 1):
         per_sample = _clipped_log(y_prob[y_true])
@@ -147,6 +148,7 @@ def categorical_log_loss(y_true, y_prob, sample_weight=None):
     return -np.average(per_sample, weights=sample_weight)
 
 
+@fill_doc(weights_and_loss=_WEIGHTS_AND_LOSS_DOC)
 def binary_log_loss(y_true, y_prob, sample_weight=None):
     """Binary cross-entropy of each output, summed over outputs.
 
@@ -159,12 +161,7 @@ def binary_log_loss(y_true, y_prob, sample_weight=None):
         Boolean or soft labels.
     y_prob : ndarray of shape (n_samples, n_outputs)
         Predicted probabilities of the positive class of each output.
-    sample_weight : ndarray of shape (n_samples,), default=None
-        Sample weights.
-
-    Returns
-    -------
-    loss : float
+    {weights_and_loss}
     """
     if y_true.dtype == bool:
         per_entry = _clipped_log(np.where(y_true, y_prob, 1 - y_prob))

@@ -7,25 +7,20 @@ chosen from the cross-validated scores, and the path is walked on all the
 data up to the chosen sparsity.
 """
 
-from numbers import Integral
-
 from sklearn.base import clone
 
 from ..model_selection._search import (
-    PATH_CV_CONSTRAINTS,
     PathCVMixin,
-    cv_estimator_like,
+    path_cv_constraints,
     path_cv_doc,
-    register_cv_estimator,
+    register_cv_estimators,
 )
-from ..utils._sklearn import Interval, _fit_context
+from ..utils._docstrings import FIT_DATA_DOC, RETURNS_SELF_DOC, fill_doc
+from ..utils._sklearn import _fit_context
 from ._multilayer_perceptron import (
-    _COMMON_ATTRIBUTES_DOC,
-    _COMMON_PARAMETERS_DOC,
-    _LOSS_PARAMETER_DOC,
-    _PARAMETERS_HEADING,
     PrunableMLPClassifier,
     PrunableMLPRegressor,
+    network_class_doc,
 )
 from ._pruned import (
     _DISTILLATION_PARAMETERS_DOC,
@@ -57,26 +52,18 @@ class PrunedMLPCVMixin(PathCVMixin):
 
     _curve_param = "sparsity"
     _grid_parameter = "sparsities"
-    _grid_attribute = "sparsities_"
     _size_name = "n_nonzero"
     _curve_complexity = ("mean_n_nonzero", "Nonzero weights")
     _walk_path = staticmethod(walk_network_path)
 
-    _cv_parameter_constraints: dict = {
-        "sparsities": [Interval(Integral, 2, None, closed="left"), "array-like"],
-        **PATH_CV_CONSTRAINTS,
-    }
-
     @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
     def fit(self, X, y, sample_weight=None, *, groups=None):
         """Choose the sparsity by cross-validation, then fit to it on all the data.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values.
+        {fit_data}
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights, used for training and, when the scoring accepts
             them, to weight the scores, as
@@ -85,10 +72,7 @@ class PrunedMLPCVMixin(PathCVMixin):
             Group labels for splitters such as
             :class:`~sklearn.model_selection.GroupKFold`.
 
-        Returns
-        -------
-        self : object
-            Fitted estimator.
+        {returns_self}
         """
         grid = sparsity_grid(self.sparsities, min_points=2)
         template = self._fold_template(sparsity=0.0)
@@ -104,14 +88,8 @@ class PrunedMLPCVMixin(PathCVMixin):
 
 def _cv_constraints(network):
     """Parameter constraints of a CV estimator: the network's, pruning's, the CV's."""
-    pruning = {
-        k: v for k, v in _PrunedMLPMixin._pruning_constraints.items() if k != "sparsity"
-    }
-    return {
-        **network._parameter_constraints,
-        **pruning,
-        **PrunedMLPCVMixin._cv_parameter_constraints,
-    }
+    single = {**network._parameter_constraints, **_PrunedMLPMixin._pruning_constraints}
+    return path_cv_constraints(single, knob="sparsity", grid="sparsities")
 
 
 _PATH_CV_PARAMETERS_DOC, _PATH_CV_ATTRIBUTES_DOC = path_cv_doc(
@@ -148,10 +126,8 @@ _CV_ATTRIBUTES_DOC = (
 
 
 def _cv_class_doc(kind, fold_estimator, example):
-    network_parameters = _COMMON_PARAMETERS_DOC
-    if kind == "regressor":
-        network_parameters = _LOSS_PARAMETER_DOC + network_parameters
-    return (
+    return network_class_doc(
+        kind,
         f"""Multilayer perceptron {kind} whose sparsity is chosen by cross-validation.
 
     The grid of sparsities is walked as a path (see :func:`sparsity_path`):
@@ -163,19 +139,8 @@ def _cv_class_doc(kind, fold_estimator, example):
     that were scored. This costs one dense training per fold instead of one
     per fold and sparsity with
     :class:`~sklearn.model_selection.GridSearchCV`.
-"""
-        + _PARAMETERS_HEADING
-        + network_parameters
-        + _PRUNING_PARAMETERS_DOC
-        + _DISTILLATION_PARAMETERS_DOC.format(teacher="the dense network trained first")
-        + _CV_DOC
-        + """
-    Attributes
-    ----------"""
-        + _CV_ATTRIBUTES_DOC
-        + _COMMON_ATTRIBUTES_DOC
-        + _PRUNED_ATTRIBUTES_DOC
-        + f"""
+""",
+        f"""
     See Also
     --------
     {fold_estimator} : The pruned network at a given sparsity.
@@ -185,7 +150,11 @@ def _cv_class_doc(kind, fold_estimator, example):
 
     Examples
     --------
-{example}"""
+{example}""",
+        parameters=_PRUNING_PARAMETERS_DOC
+        + _DISTILLATION_PARAMETERS_DOC.format(teacher="the dense network trained first")
+        + _CV_DOC,
+        attributes=_CV_ATTRIBUTES_DOC + _PRUNED_ATTRIBUTES_DOC,
     )
 
 
@@ -253,32 +222,30 @@ class PrunedMLPClassifierCV(PrunedMLPCVMixin, _PrunedMLPMixin, PrunableMLPClassi
         n_jobs=None,
         return_train_score=False,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            prunable_layers=prunable_layers,
-        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.prunable_layers = prunable_layers
         self.criterion = criterion
         self.pattern = pattern
         self.scope = scope
@@ -364,33 +331,31 @@ class PrunedMLPRegressorCV(PrunedMLPCVMixin, _PrunedMLPMixin, PrunableMLPRegress
         n_jobs=None,
         return_train_score=False,
     ):
-        super().__init__(
-            loss=loss,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            prunable_layers=prunable_layers,
-        )
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.prunable_layers = prunable_layers
         self.criterion = criterion
         self.pattern = pattern
         self.scope = scope
@@ -411,15 +376,8 @@ class PrunedMLPRegressorCV(PrunedMLPCVMixin, _PrunedMLPMixin, PrunableMLPRegress
         self.return_train_score = return_train_score
 
 
-def _cv_estimator_for_network(estimator, *, param_values, **cv_params):
-    """The CV estimator choosing the sparsity of a pruned network."""
-    if isinstance(estimator, PrunedMLPClassifier):
-        cv_class = PrunedMLPClassifierCV
-    else:
-        cv_class = PrunedMLPRegressorCV
-    return cv_estimator_like(estimator, cv_class, param_values=param_values, **cv_params)
-
-
-register_cv_estimator(
-    (PrunedMLPClassifier, PrunedMLPRegressor), _cv_estimator_for_network
+register_cv_estimators(
+    (PrunedMLPClassifier, PrunedMLPRegressor),
+    PrunedMLPClassifierCV,
+    PrunedMLPRegressorCV,
 )

@@ -48,6 +48,14 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ..utils._estimators import DocLinkMixin
+from ..utils._docstrings import (
+    FIT_PARAMETERS_DOC,
+    INPUT_DOC,
+    PREDICT_LOG_PROBA_RETURNS_DOC,
+    PREDICT_PROBA_RETURNS_DOC,
+    RETURNS_SELF_DOC,
+    fill_doc,
+)
 from ..utils._sklearn import (
     Interval,
     RealNotInt,
@@ -248,61 +256,6 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "prunable_layers": [StrOptions({"hidden", "all"}), "array-like"],
     }
-
-    @abstractmethod
-    def __init__(
-        self,
-        hidden_layer_sizes,
-        activation,
-        solver,
-        alpha,
-        batch_size,
-        learning_rate,
-        learning_rate_init,
-        power_t,
-        max_iter,
-        loss,
-        shuffle,
-        random_state,
-        tol,
-        verbose,
-        warm_start,
-        momentum,
-        nesterovs_momentum,
-        early_stopping,
-        validation_fraction,
-        beta_1,
-        beta_2,
-        epsilon,
-        n_iter_no_change,
-        max_fun,
-        prunable_layers,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.loss = loss
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.prunable_layers = prunable_layers
 
     # ------------------------------------------------------------------
     # Layers, parameters and masks
@@ -649,9 +602,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         self.masks_ = [np.ones(coef.shape, dtype=bool) for coef in self.coefs_]
         self.intercept_masks_ = [np.ones(b.shape, dtype=bool) for b in self.intercepts_]
         self._prunable_coef_layers()  # fail early on bad prunable_layers
-        self._reset_movement_scores()
-        self._best_coefs = [c.copy() for c in self.coefs_]
-        self._best_intercepts = [b.copy() for b in self.intercepts_]
+        self._reset_training_state()
         if hasattr(self, "_optimizer"):
             del self._optimizer
 
@@ -667,8 +618,21 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _reset_movement_scores(self):
+    def _reset_training_state(self):
+        """Zero the movement scores and keep the current weights as the best.
+
+        A network loaded from storage has no training state until it is
+        trained or pruned again (:meth:`_ensure_training_state`): prediction
+        does not need it, and it holds two more copies of the weights.
+        """
         self._movement_scores = [np.zeros_like(p) for p in self._parameters()]
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [b.copy() for b in self.intercepts_]
+
+    def _ensure_training_state(self):
+        """Start the training state of a network loaded without one."""
+        if "_movement_scores" not in self.__dict__:
+            self._reset_training_state()
 
     @property
     def movement_scores_(self):
@@ -678,7 +642,10 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         ``solver="lbfgs"``) since the network was initialised or last pruned.
         """
         check_is_fitted(self, "masks_")
-        return self._movement_scores[: self.n_layers_ - 1]
+        scores = self.__dict__.get("_movement_scores")
+        if scores is None:  # loaded, and neither trained nor pruned since
+            return [np.zeros_like(coef) for coef in self.coefs_]
+        return scores[: self.n_layers_ - 1]
 
     def _training_settings(self):
         """The :class:`TrainingSettings` of ``fit``: the estimator's parameters."""
@@ -718,6 +685,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
                 "The network's layer sizes changed since the previous fit: "
                 "set warm_start=False to fit a new network."
             )
+        self._ensure_training_state()
 
         rows = X.shape[0]
         if self.solver in _STOCHASTIC_SOLVERS:
@@ -956,6 +924,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
                 self.best_loss_ = loss
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc(fit_parameters=FIT_PARAMETERS_DOC, returns_self=RETURNS_SELF_DOC)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
@@ -963,22 +932,31 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         are reset; with ``warm_start=True`` training resumes from the current
         weights and keeps the masks.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values (class labels in classification, real numbers
-            in regression).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {fit_parameters}
+
+        {returns_self}
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @fill_doc(input=INPUT_DOC)
+    def predict(self, X):
+        """Predict using the multilayer perceptron.
+
+        {input}
 
         Returns
         -------
-        self : object
-            Fitted estimator.
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted classes of a classifier (of shape
+            ``(n_samples, n_classes)`` for multilabel targets), the predicted
+            values of a regressor.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        self._check_fitted_for_prediction()
+        return self._predict(X)
+
+    @abstractmethod
+    def _predict(self, X, check_input=True):
+        """Predictions from the output of the forward pass."""
 
     def _check_fitted_for_prediction(self):
         """Raise ``NotFittedError`` unless fitted; subclasses may check faster."""
@@ -1151,6 +1129,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
             # A sub-step that removes nothing would only cost a scoring.
             amounts = [sub_amount for sub_amount in amounts if np.any(sub_amount)]
         with self._restored_on_error():
+            self._ensure_training_state()
             for sub_amount in amounts:
                 context = PruningContext(self, X, y, sample_weight, layers)
                 self._prune_substep(
@@ -1211,9 +1190,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _after_pruning(self):
         self._apply_masks()
-        self._reset_movement_scores()
-        self._best_coefs = [c.copy() for c in self.coefs_]
-        self._best_intercepts = [b.copy() for b in self.intercepts_]
+        self._reset_training_state()
         if getattr(self, "best_loss_", None) is not None:
             self.best_loss_ = np.inf
         if getattr(self, "best_validation_score_", None) is not None:
@@ -1348,25 +1325,49 @@ _COMMON_ATTRIBUTES_DOC = """
         Name of the output activation.
 """
 
+_CLASSES_ATTRIBUTE_DOC = """
+    classes_ : ndarray or list of ndarray of shape (n_classes,)
+        Class labels for each output."""
+
+
+def network_class_doc(kind, summary, rest, *, parameters="", attributes=""):
+    """The docstring of a network estimator of ``kind`` "classifier" or "regressor".
+
+    ``summary`` (the text before the parameters), the network's parameters
+    followed by ``parameters``, its attributes followed by ``attributes``,
+    then ``rest`` (See Also, Notes, Examples).
+    """
+    network_parameters = _COMMON_PARAMETERS_DOC
+    network_attributes = _COMMON_ATTRIBUTES_DOC
+    if kind == "regressor":
+        network_parameters = _LOSS_PARAMETER_DOC + network_parameters
+    else:
+        network_attributes = _CLASSES_ATTRIBUTE_DOC + network_attributes
+    return (
+        summary
+        + _PARAMETERS_HEADING
+        + network_parameters
+        + parameters
+        + """
+    Attributes
+    ----------"""
+        + network_attributes
+        + attributes
+        + rest
+    )
+
 
 class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
-    __doc__ = (
+    __doc__ = network_class_doc(
+        "classifier",
         """Multilayer perceptron classifier whose weights can be pruned.
 
     A drop-in replacement of scikit-learn's ``MLPClassifier`` (same
     parameters, attributes and training) that adds weight masks and
     :meth:`prune`. It minimises the log-loss with a softmax output for
     multiclass targets and logistic outputs for binary and multilabel ones.
-"""
-        + _PARAMETERS_HEADING
-        + _COMMON_PARAMETERS_DOC
-        + """
-    Attributes
-    ----------
-    classes_ : ndarray or list of ndarray of shape (n_classes,)
-        Class labels for each output."""
-        + _COMMON_ATTRIBUTES_DOC
-        + """
+""",
+        """
     See Also
     --------
     PrunableMLPRegressor : The regression counterpart.
@@ -1377,13 +1378,16 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
     >>> from skprune.neural import PrunableMLPClassifier
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = PrunableMLPClassifier(max_iter=50, random_state=0).fit(X / 16, y)
-    >>> clf.prune(amount=0.5).sparsity_
+    >>> round(clf.prune(amount=0.5).sparsity_, 2)
     0.5
     >>> clf = clf.set_params(warm_start=True).fit(X / 16, y)
     >>> float(abs(clf.coefs_[0][~clf.masks_[0]]).max())
     0.0
     """
     )
+
+    # The loss of a classifier is fixed; that of a regressor is a parameter.
+    loss = "log_loss"
 
     def __init__(
         self,
@@ -1413,33 +1417,30 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
         max_fun=15000,
         prunable_layers="hidden",
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            loss="log_loss",
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            prunable_layers=prunable_layers,
-        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.prunable_layers = prunable_layers
 
     def _validate_input(self, X, y, incremental, reset, warm_start):
         X, y = validate_data(
@@ -1496,22 +1497,6 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
                 )
         return self._label_binarizer.transform(y).astype(bool)
 
-    def predict(self, X):
-        """Predict using the multilayer perceptron classifier.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            The predicted classes.
-        """
-        self._check_fitted_for_prediction()
-        return self._predict(X)
-
     def _predict(self, X, check_input=True):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         if self.n_outputs_ == 1:
@@ -1539,6 +1524,7 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc(fit_parameters=FIT_PARAMETERS_DOC, returns_self=RETURNS_SELF_DOC)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with a single epoch over the given data.
 
@@ -1546,21 +1532,11 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
         The optimizer state (momentum, Adam moments) carries over between
         calls, masked like the weights.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-        y : array-like of shape (n_samples,)
-            The target values.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {fit_parameters}
         classes : array of shape (n_classes,), default=None
             Classes across all calls to partial_fit; required on the first.
 
-        Returns
-        -------
-        self : object
-            Trained model.
+        {returns_self}
         """
         if self._first_partial_fit_call(classes):
             self._label_binarizer = LabelBinarizer()
@@ -1570,18 +1546,13 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
                 self._label_binarizer.fit(classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
+    @fill_doc(input=INPUT_DOC, returns=PREDICT_PROBA_RETURNS_DOC)
     def predict_proba(self, X):
         """Probability estimates.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        {input}
 
-        Returns
-        -------
-        y_prob : ndarray of shape (n_samples, n_classes)
-            Probability of each class, in the order of ``classes_``.
+        {returns}
         """
         self._check_fitted_for_prediction()
         y_pred = self._forward_pass_fast(X)
@@ -1591,18 +1562,13 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
             return np.vstack([1 - y_pred, y_pred]).T
         return y_pred
 
+    @fill_doc(input=INPUT_DOC, returns=PREDICT_LOG_PROBA_RETURNS_DOC)
     def predict_log_proba(self, X):
         """Logarithm of the probability estimates.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        {input}
 
-        Returns
-        -------
-        log_y_prob : ndarray of shape (n_samples, n_classes)
-            Log-probability of each class, in the order of ``classes_``.
+        {returns}
         """
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
@@ -1614,23 +1580,16 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
 
 
 class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
-    __doc__ = (
+    __doc__ = network_class_doc(
+        "regressor",
         """Multilayer perceptron regressor whose weights can be pruned.
 
     A drop-in replacement of scikit-learn's ``MLPRegressor`` (same
     parameters, attributes and training) that adds weight masks and
     :meth:`prune`. The output layer is linear for the squared error and
     exponential for the Poisson deviance.
-
-"""
-        + _PARAMETERS_HEADING
-        + _LOSS_PARAMETER_DOC
-        + _COMMON_PARAMETERS_DOC
-        + """
-    Attributes
-    ----------"""
-        + _COMMON_ATTRIBUTES_DOC
-        + """
+""",
+        """
     See Also
     --------
     PrunableMLPClassifier : The classification counterpart.
@@ -1650,7 +1609,7 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
     >>> from skprune.neural import PrunableMLPRegressor
     >>> X, y = make_regression(n_samples=200, random_state=0)
     >>> reg = PrunableMLPRegressor(solver="lbfgs", random_state=0).fit(X, y)
-    >>> reg.prune(amount=0.3, scope="layer").sparsity_
+    >>> round(reg.prune(amount=0.3, scope="layer").sparsity_, 2)
     0.3
     """
     )
@@ -1689,33 +1648,31 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
         max_fun=15000,
         prunable_layers="hidden",
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            loss=loss,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            prunable_layers=prunable_layers,
-        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.loss = loss
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.prunable_layers = prunable_layers
 
     def _validate_input(self, X, y, incremental, reset, warm_start):
         X, y = validate_data(
@@ -1744,22 +1701,6 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
             )
         return y
 
-    def predict(self, X):
-        """Predict using the multilayer perceptron regressor.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            The predicted values.
-        """
-        self._check_fitted_for_prediction()
-        return self._predict(X)
-
     def _predict(self, X, check_input=True):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         if y_pred.shape[1] == 1:
@@ -1771,6 +1712,7 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc(fit_parameters=FIT_PARAMETERS_DOC, returns_self=RETURNS_SELF_DOC)
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with a single epoch over the given data.
 
@@ -1778,18 +1720,8 @@ class PrunableMLPRegressor(RegressorMixin, BasePrunableMLP):
         The optimizer state (momentum, Adam moments) carries over between
         calls, masked like the weights.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {fit_parameters}
 
-        Returns
-        -------
-        self : object
-            Trained model.
+        {returns_self}
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)

@@ -13,6 +13,16 @@ exactly zero, so a pruned weight stays exactly zero.
 
 import numpy as np
 
+from ..utils._docstrings import fill_doc
+
+# The first parameters of every optimizer.
+_PARAMS_DOC = """
+params : list of ndarray
+    Coefficients followed by intercepts.
+learning_rate_init : float
+    The initial step size.
+"""
+
 
 class BaseOptimizer:
     """Common part of the stochastic optimizers.
@@ -89,15 +99,13 @@ class BaseOptimizer:
             state[index] *= mask
 
 
+@fill_doc(params=_PARAMS_DOC)
 class SGDOptimizer(BaseOptimizer):
     """Stochastic gradient descent with momentum.
 
     Parameters
     ----------
-    params : list of ndarray
-        Coefficients followed by intercepts.
-    learning_rate_init : float
-        The initial step size.
+    {params}
     lr_schedule : {"constant", "invscaling", "adaptive"}
         How the step size evolves: ``"invscaling"`` divides it by
         ``(t + 1) ** power_t`` with ``t`` the number of samples seen,
@@ -154,15 +162,13 @@ class SGDOptimizer(BaseOptimizer):
         return [self.velocities]
 
 
+@fill_doc(params=_PARAMS_DOC)
 class AdamOptimizer(BaseOptimizer):
     """Adam, with the bias correction folded into the step size.
 
     Parameters
     ----------
-    params : list of ndarray
-        Coefficients followed by intercepts.
-    learning_rate_init : float
-        The initial step size.
+    {params}
     beta_1, beta_2 : float
         Decay rates of the first and second moment estimates.
     epsilon : float

@@ -23,17 +23,15 @@ from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import __version__
+from ..utils._docstrings import FIT_PARAMETERS_DOC, RETURNS_SELF_DOC, fill_doc
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS
 from ._inference import InferencePlan
 from ._multilayer_perceptron import (
-    _COMMON_ATTRIBUTES_DOC,
-    _COMMON_PARAMETERS_DOC,
-    _LOSS_PARAMETER_DOC,
-    _PARAMETERS_HEADING,
     PrunableMLPClassifier,
     PrunableMLPRegressor,
     forward_pass,
+    network_class_doc,
 )
 from ._pruning_run import (
     PruningRun,
@@ -106,6 +104,14 @@ _PRUNED_PARAMETERS_DOC = (
     + _DISTILLATION_PARAMETERS_DOC.format(teacher="the dense network trained first")
 )
 
+# How ``fit`` of both pruned networks proceeds, for their class docstrings.
+_PRUNED_FIT_DOC = """
+    ``fit`` trains the dense network for ``max_iter`` epochs, then prunes it
+    along ``schedule`` in ``n_pruning_steps`` steps, fine-tuning for
+    ``finetune_iter`` epochs after each, so the last step is always training.
+    Pruned weights are exactly zero.
+"""
+
 _PRUNED_ATTRIBUTES_DOC = """
     n_units_ : list of int
         Width of every layer as stored, input and output included; smaller
@@ -134,9 +140,9 @@ _PRUNED_ATTRIBUTES_DOC = """
         each weight matrix multiplied as a CSR or a dense matrix, whichever
         is faster for the batch size. A pickled (or joblib, or skops) model
         stores only the unpruned weights and their positions, without the
-        optimizer state; ``coefs_`` and ``masks_`` come back exactly on
-        first access after loading. See the user guide, "Fast prediction
-        and compact pruned models".
+        optimizer state; ``coefs_`` and ``masks_`` come back exactly when it
+        is loaded, the training state when it is next trained or pruned. See
+        the user guide, "Fast prediction and compact pruned models".
 """
 
 
@@ -303,25 +309,16 @@ class _PrunedMLPMixin:
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc(fit_parameters=FIT_PARAMETERS_DOC, returns_self=RETURNS_SELF_DOC)
     def fit(self, X, y, sample_weight=None):
         """Train the dense network, then prune and fine-tune it.
 
         With ``warm_start=True`` the dense phase resumes from the current
         weights and masks, and the schedule starts from their sparsity.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {fit_parameters}
 
-        Returns
-        -------
-        self : object
-            Fitted estimator.
+        {returns_self}
         """
         self._check_pruning_params(X, y, self.sparsity)
         run = PruningRun(self, X, y, sample_weight)
@@ -374,9 +371,7 @@ class _PrunedMLPMixin:
             shrunk = True
         if shrunk:
             self._sizes_as_built = sizes
-            self._reset_movement_scores()
-            self._best_coefs = [c.copy() for c in self.coefs_]
-            self._best_intercepts = [b.copy() for b in self.intercepts_]
+            self._reset_training_state()
             self.__dict__.pop("_optimizer", None)
 
     # ------------------------------------------------------------------
@@ -500,16 +495,17 @@ class _PrunedMLPMixin:
             self._build_inference_plan()
 
     def _unpack_stored_weights(self, packed):
-        """The weights and masks as stored; training state starts afresh."""
+        """The weights and masks as stored.
+
+        The training state starts afresh when the network is next trained or
+        pruned, so that a loaded model holds what prediction needs.
+        """
         self.coefs_, self.masks_ = unpack_weights(packed["coefs"])
         self.intercepts_ = [np.array(b) for b in self.intercepts_]
         self.intercept_masks_ = [
             np.unpackbits(bits, count=len(b)).astype(bool)
             for bits, b in zip(packed["intercept_masks"], self.intercepts_)
         ]
-        self._reset_movement_scores()
-        self._best_coefs = [c.copy() for c in self.coefs_]
-        self._best_intercepts = [b.copy() for b in self.intercepts_]
 
 
 # Lists of floats, one per epoch, stored as one array each (skops would store
@@ -531,15 +527,36 @@ _NOT_STORED = (
 _STORAGE_KEY = "_skprune_storage"
 
 
+def _pruned_class_doc(kind, distillation, example):
+    """The docstring of the pruned network of ``kind``, "classifier" or "regressor".
+
+    ``distillation`` tells what the distillation loss is for this kind.
+    """
+    other, task = ("Regressor", "regression")
+    if kind == "regressor":
+        other, task = ("Classifier", "classification")
+    return network_class_doc(
+        kind,
+        f"""Multilayer perceptron {kind} pruned to a target sparsity.
+{_PRUNED_FIT_DOC}{distillation}""",
+        f"""
+    See Also
+    --------
+    PrunableMLP{kind.capitalize()} : The network pruned by hand with :meth:`prune`.
+    PrunedMLP{other} : The {task} counterpart.
+
+    Examples
+    --------
+{example}""",
+        parameters=_PRUNED_PARAMETERS_DOC,
+        attributes=_PRUNED_ATTRIBUTES_DOC,
+    )
+
+
 class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
-    __doc__ = (
-        """Multilayer perceptron classifier pruned to a target sparsity.
-
-    ``fit`` trains the dense network for ``max_iter`` epochs, then prunes it
-    along ``schedule`` in ``n_pruning_steps`` steps, fine-tuning for
-    ``finetune_iter`` epochs after each, so the last step is always training.
-    Pruned weights are exactly zero.
-
+    __doc__ = _pruned_class_doc(
+        "classifier",
+        """
     With ``distillation_weight=h > 0`` the fine-tuning loss is
     ``(1 - h) * log_loss + h * T**2 * KL(p_teacher || p_student)`` where
     ``p = softmax(z / T)`` of the output pre-activations ``z`` and the
@@ -547,34 +564,19 @@ class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
     logistic: each output then contributes the KL divergence of its two-class
     distribution ``(sigmoid(z / T), 1 - sigmoid(z / T))``, summed over
     outputs like the log-loss.
-"""
-        + _PARAMETERS_HEADING
-        + _COMMON_PARAMETERS_DOC
-        + _PRUNED_PARAMETERS_DOC
-        + """
-    Attributes
-    ----------
-    classes_ : ndarray or list of ndarray
-        Class labels of each output."""
-        + _COMMON_ATTRIBUTES_DOC
-        + _PRUNED_ATTRIBUTES_DOC
-        + """
-    See Also
-    --------
-    PrunableMLPClassifier : The network pruned by hand with :meth:`prune`.
-    PrunedMLPRegressor : The regression counterpart.
+""",
+        """    The gradual schedule reaches 80% sparsity in three steps, each followed
+    by fine-tuning; step 0 is the dense network:
 
-    Examples
-    --------
     >>> from sklearn.datasets import make_classification
     >>> from skprune.neural import PrunedMLPClassifier
     >>> X, y = make_classification(n_samples=100, random_state=0)
     >>> clf = PrunedMLPClassifier(hidden_layer_sizes=(16,), sparsity=0.8,
     ...                           max_iter=50, n_pruning_steps=3,
     ...                           finetune_iter=5, random_state=0).fit(X, y)
-    >>> round(clf.sparsity_, 2)
-    0.8
-    """
+    >>> clf.pruning_history_["target_sparsity"].round(2).tolist()
+    [0.0, 0.56, 0.77, 0.8]
+    """,
     )
 
     _parameter_constraints: dict = {
@@ -623,32 +625,30 @@ class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
         distillation_weight=0.0,
         temperature=2.0,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            prunable_layers=prunable_layers,
-        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.prunable_layers = prunable_layers
         self.sparsity = sparsity
         self.criterion = criterion
         self.pattern = pattern
@@ -665,47 +665,28 @@ class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
 
 
 class PrunedMLPRegressor(_PrunedMLPMixin, PrunableMLPRegressor):
-    __doc__ = (
-        """Multilayer perceptron regressor pruned to a target sparsity.
-
-    ``fit`` trains the dense network for ``max_iter`` epochs, then prunes it
-    along ``schedule`` in ``n_pruning_steps`` steps, fine-tuning for
-    ``finetune_iter`` epochs after each, so the last step is always training.
-    Pruned weights are exactly zero.
-
+    __doc__ = _pruned_class_doc(
+        "regressor",
+        """
     With ``distillation_weight=h > 0`` the fine-tuning loss is
     ``(1 - h) * loss(y, y_student) + h * loss(y_teacher, y_student)``, the
     teacher being the dense network: for ``loss="squared_error"`` the second
     term is the (half) mean squared error to the teacher's output, for
     ``loss="poisson"`` the Poisson deviance to the teacher's mean.
     ``temperature`` is not used.
-"""
-        + _PARAMETERS_HEADING
-        + _LOSS_PARAMETER_DOC
-        + _COMMON_PARAMETERS_DOC
-        + _PRUNED_PARAMETERS_DOC
-        + """
-    Attributes
-    ----------"""
-        + _COMMON_ATTRIBUTES_DOC
-        + _PRUNED_ATTRIBUTES_DOC
-        + """
-    See Also
-    --------
-    PrunableMLPRegressor : The network pruned by hand with :meth:`prune`.
-    PrunedMLPClassifier : The classification counterpart.
+""",
+        """    Neuron pruning removes whole hidden units, so the stored network is
+    narrower:
 
-    Examples
-    --------
     >>> from sklearn.datasets import make_regression
     >>> from skprune.neural import PrunedMLPRegressor
     >>> X, y = make_regression(n_samples=100, n_features=5, random_state=0)
     >>> reg = PrunedMLPRegressor(hidden_layer_sizes=(16,), sparsity=0.5,
-    ...                          solver="lbfgs", max_iter=50,
+    ...                          pattern="neuron", solver="lbfgs", max_iter=50,
     ...                          random_state=0).fit(X, y)
-    >>> round(reg.sparsity_, 2)
-    0.5
-    """
+    >>> reg.n_units_
+    [5, 8, 1]
+    """,
     )
 
     _parameter_constraints: dict = {
@@ -755,33 +736,31 @@ class PrunedMLPRegressor(_PrunedMLPMixin, PrunableMLPRegressor):
         distillation_weight=0.0,
         temperature=2.0,
     ):
-        super().__init__(
-            loss=loss,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            prunable_layers=prunable_layers,
-        )
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.prunable_layers = prunable_layers
         self.sparsity = sparsity
         self.criterion = criterion
         self.pattern = pattern

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from ..utils._delegation import PrunedEstimatorDelegateMixin
 from ..utils._delegation import delegated_attribute as _delegated
 from ..utils._estimators import DocLinkMixin
+from ..utils._docstrings import FIT_DATA_DOC, RETURNS_SELF_DOC, fill_doc
 from ..utils._sklearn import _fit_context, check_sample_weight
 from ._convert import _shared_params, copy_fit_to_sklearn, copy_fit_to_skprune
 from ._multilayer_perceptron import (
@@ -155,6 +156,9 @@ class MLPPruner(
 
     Examples
     --------
+    A network trained by scikit-learn, pruned to 90% sparsity in three steps
+    with fine-tuning; ``prefit=True`` keeps its training:
+
     >>> from sklearn.datasets import load_digits
     >>> from sklearn.neural_network import MLPClassifier
     >>> from skprune.neural import MLPPruner
@@ -221,22 +225,17 @@ class MLPPruner(
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
     def fit(self, X, y, sample_weight=None):
         """Fit the dense network if needed, then prune and fine-tune it.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values.
+        {fit_data}
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights, for the dense fit and for fine-tuning.
 
-        Returns
-        -------
-        self : object
-            Fitted estimator.
+        {returns_self}
         """
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X)

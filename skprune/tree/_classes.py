@@ -13,6 +13,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._docstrings import FIT_PARAMETERS_DOC, fill_doc
 from ..utils._estimators import DocLinkMixin
 from ..utils._sklearn import StrOptions, _fit_context, check_sample_weight
 from ._path import PruningPath
@@ -30,6 +31,49 @@ _PARAMETER_DOC = """
           of the node, which predicts its weighted majority class, over the
           total weight, as in Breiman et al. (1984) and rpart. All tied weakest
           links are pruned together, so the path's alphas strictly increase.
+"""
+
+
+def growing_parameters(kind):
+    """The names of the parameters of scikit-learn's tree of ``kind``, for docstrings."""
+    shared = (
+        "criterion, splitter, max_depth, min_samples_split, min_samples_leaf, "
+        "min_weight_fraction_leaf, max_features, random_state, max_leaf_nodes, "
+        "min_impurity_decrease"
+    )
+    if kind == "classifier":
+        return shared + ", class_weight, monotonic_cst"
+    return shared + ", monotonic_cst"
+
+
+def _grown_tree_doc(kind):
+    """The start of the docstring of the pruned tree of ``kind``, to its growing parameters."""
+    sklearn_tree = f"DecisionTree{kind.capitalize()}"
+    return f"""A decision tree {kind} with complete cost-complexity pruning.
+
+    The tree is grown by scikit-learn's :class:`~sklearn.tree.{sklearn_tree}`
+    and pruned by skprune. The fitted estimator keeps the grown tree and its
+    whole pruning path, so :meth:`prune` returns the tree at any other alpha
+    without refitting. It is a :class:`~sklearn.tree.{sklearn_tree}`, so
+    :func:`~sklearn.tree.plot_tree`, :func:`~sklearn.tree.export_text`,
+    ``apply``, ``decision_path`` and pickling work as usual.
+
+    Parameters
+    ----------
+    {growing_parameters(kind)}
+        As in :class:`~sklearn.tree.{sklearn_tree}`: they control how the tree
+        is grown.
+"""
+
+
+# The fitted attributes both pruned trees add to scikit-learn's.
+_FITTED_TREES_DOC = """    tree_ : sklearn.tree._tree.Tree
+        The pruned tree.
+    full_tree_ : sklearn.tree._tree.Tree
+        The grown tree, before pruning.
+    pruning_path_ : :class:`~sklearn.utils.Bunch`
+        The pruning path of the grown tree: ``ccp_alphas``, ``risks``,
+        ``impurities`` and ``n_leaves`` of each subtree.
 """
 
 
@@ -82,24 +126,26 @@ class PrunedTreeMixin(DocLinkMixin):
     plain scikit-learn ``Tree``.
     """
 
-    # the scikit-learn estimator that grows the tree
-    _grower = None
     # where the alpha of the pruned tree is stored: a parameter or an attribute
     _alpha_attribute = "ccp_alpha"
 
     def _grow(self, X, y, sample_weight, check_input):
         """Grow the full tree with scikit-learn and compute its pruning path."""
         check_risk(self.risk, self)
+        # the scikit-learn tree this estimator is grows it
+        grower_class = (
+            DecisionTreeClassifier if is_classifier(self) else DecisionTreeRegressor
+        )
         params = {
             name: value
             for name, value in self.get_params(deep=False).items()
-            if name in self._grower._parameter_constraints
+            if name in grower_class._parameter_constraints
         }
         params["ccp_alpha"] = 0.0
         if sample_weight is not None:
             # A negative weight makes a node's risk meaningless for pruning.
             sample_weight = check_sample_weight(sample_weight, X, non_negative=True)
-        grower = self._grower(**params)
+        grower = grower_class(**params)
         grower.fit(X, y, sample_weight=sample_weight, check_input=check_input)
         for name, value in vars(grower).items():
             if name.endswith("_") and not name.startswith("_"):
@@ -161,6 +207,7 @@ class PrunedTreeMixin(DocLinkMixin):
         pruned.tree_ = self._path.prune(ccp_alpha)
         return pruned
 
+    @fill_doc(fit_parameters=FIT_PARAMETERS_DOC)
     def cost_complexity_pruning_path(self, X, y, sample_weight=None):
         """Compute the pruning path of the tree grown on ``(X, y)``.
 
@@ -168,14 +215,7 @@ class PrunedTreeMixin(DocLinkMixin):
         fitted. On a fitted estimator, ``pruning_path_`` holds the same path
         without fitting again.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The training input samples.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {fit_parameters}
 
         Returns
         -------
@@ -188,23 +228,7 @@ class PrunedTreeMixin(DocLinkMixin):
 
 
 class PrunedTreeClassifier(PrunedTreeMixin, DecisionTreeClassifier):
-    __doc__ = f"""A decision tree classifier with complete cost-complexity pruning.
-
-    The tree is grown by scikit-learn's :class:`~sklearn.tree.DecisionTreeClassifier`
-    and pruned by skprune. The fitted estimator keeps the grown tree and its whole
-    pruning path, so :meth:`prune` returns the tree at any other alpha without
-    refitting. It is a :class:`~sklearn.tree.DecisionTreeClassifier`, so
-    :func:`~sklearn.tree.plot_tree`, :func:`~sklearn.tree.export_text`,
-    ``apply``, ``decision_path`` and pickling work as usual.
-
-    Parameters
-    ----------
-    criterion, splitter, max_depth, min_samples_split, min_samples_leaf, \
-min_weight_fraction_leaf, max_features, random_state, max_leaf_nodes, \
-min_impurity_decrease, class_weight, monotonic_cst
-        As in :class:`~sklearn.tree.DecisionTreeClassifier`: they control how
-        the tree is grown.
-
+    __doc__ = f"""{_grown_tree_doc("classifier")}
     ccp_alpha : non-negative float, default=0.0
         Complexity parameter of minimal cost-complexity pruning: the pruned
         tree is the subtree of the path with the largest effective alpha
@@ -212,14 +236,7 @@ min_impurity_decrease, class_weight, monotonic_cst
 {_PARAMETER_DOC}
     Attributes
     ----------
-    tree_ : sklearn.tree._tree.Tree
-        The pruned tree.
-    full_tree_ : sklearn.tree._tree.Tree
-        The grown tree, before pruning.
-    pruning_path_ : :class:`~sklearn.utils.Bunch`
-        The pruning path of the grown tree: ``ccp_alphas``, ``risks``,
-        ``impurities`` and ``n_leaves`` of each subtree.
-    classes_, n_classes_, n_outputs_, max_features_, n_features_in_, \
+{_FITTED_TREES_DOC}    classes_, n_classes_, n_outputs_, max_features_, n_features_in_, \
 feature_names_in_
         As in :class:`~sklearn.tree.DecisionTreeClassifier`.
 
@@ -243,7 +260,6 @@ feature_names_in_
     True
     """
 
-    _grower = DecisionTreeClassifier
     _parameter_constraints = {
         **DecisionTreeClassifier._parameter_constraints,
         "risk": [StrOptions(set(RISKS))],
@@ -267,44 +283,28 @@ feature_names_in_
         risk="impurity",
         monotonic_cst=None,
     ):
-        super().__init__(
-            criterion=criterion,
-            splitter=splitter,
-            max_depth=max_depth,
-            min_samples_split=min_samples_split,
-            min_samples_leaf=min_samples_leaf,
-            min_weight_fraction_leaf=min_weight_fraction_leaf,
-            max_features=max_features,
-            random_state=random_state,
-            max_leaf_nodes=max_leaf_nodes,
-            min_impurity_decrease=min_impurity_decrease,
-            class_weight=class_weight,
-            ccp_alpha=ccp_alpha,
-            monotonic_cst=monotonic_cst,
-        )
+        self.criterion = criterion
+        self.splitter = splitter
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.random_state = random_state
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.class_weight = class_weight
+        self.ccp_alpha = ccp_alpha
+        self.monotonic_cst = monotonic_cst
         self.risk = risk
 
 
 class PrunedTreeRegressor(PrunedTreeMixin, DecisionTreeRegressor):
-    """A decision tree regressor with complete cost-complexity pruning.
-
-    The tree is grown by scikit-learn's :class:`~sklearn.tree.DecisionTreeRegressor`
-    and pruned by skprune. The fitted estimator keeps the grown tree and its
-    whole pruning path, so :meth:`prune` returns the tree at any other alpha
-    without refitting. It is a :class:`~sklearn.tree.DecisionTreeRegressor`.
-
-    Parameters
-    ----------
-    criterion, splitter, max_depth, min_samples_split, min_samples_leaf, \
-min_weight_fraction_leaf, max_features, random_state, max_leaf_nodes, \
-min_impurity_decrease, monotonic_cst
-        As in :class:`~sklearn.tree.DecisionTreeRegressor`: they control how
-        the tree is grown.
-
+    __doc__ = f"""{_grown_tree_doc("regressor")}
     ccp_alpha : non-negative float, default=0.0
         Complexity parameter of minimal cost-complexity pruning.
 
-    risk : {"impurity"}, default="impurity"
+    risk : {{"impurity"}}, default="impurity"
         The risk R(t) of a node: its weighted impurity (for the squared error,
         its weighted sum of squared deviations) over the total weight. The
         parameter exists so that code written for classifiers and regressors
@@ -312,14 +312,7 @@ min_impurity_decrease, monotonic_cst
 
     Attributes
     ----------
-    tree_ : sklearn.tree._tree.Tree
-        The pruned tree.
-    full_tree_ : sklearn.tree._tree.Tree
-        The grown tree, before pruning.
-    pruning_path_ : :class:`~sklearn.utils.Bunch`
-        The pruning path of the grown tree: ``ccp_alphas``, ``risks``,
-        ``impurities`` and ``n_leaves`` of each subtree.
-    n_outputs_, max_features_, n_features_in_, feature_names_in_
+{_FITTED_TREES_DOC}    n_outputs_, max_features_, n_features_in_, feature_names_in_
         As in :class:`~sklearn.tree.DecisionTreeRegressor`.
 
     See Also
@@ -328,15 +321,19 @@ min_impurity_decrease, monotonic_cst
 
     Examples
     --------
+    The whole path is kept, so the largest subtree with at most 8 leaves is
+    found without refitting:
+
     >>> from sklearn.datasets import load_diabetes
     >>> from skprune.tree import PrunedTreeRegressor
     >>> X, y = load_diabetes(return_X_y=True)
     >>> tree = PrunedTreeRegressor(random_state=0).fit(X, y)
-    >>> int(tree.prune(50.0).get_n_leaves()) < int(tree.get_n_leaves())
-    True
+    >>> path = tree.pruning_path_
+    >>> alpha = path.ccp_alphas[path.n_leaves <= 8][0]
+    >>> int(tree.prune(alpha).get_n_leaves())
+    8
     """
 
-    _grower = DecisionTreeRegressor
     _parameter_constraints = {
         **DecisionTreeRegressor._parameter_constraints,
         "risk": [StrOptions(set(RISKS))],
@@ -359,18 +356,16 @@ min_impurity_decrease, monotonic_cst
         risk="impurity",
         monotonic_cst=None,
     ):
-        super().__init__(
-            criterion=criterion,
-            splitter=splitter,
-            max_depth=max_depth,
-            min_samples_split=min_samples_split,
-            min_samples_leaf=min_samples_leaf,
-            min_weight_fraction_leaf=min_weight_fraction_leaf,
-            max_features=max_features,
-            random_state=random_state,
-            max_leaf_nodes=max_leaf_nodes,
-            min_impurity_decrease=min_impurity_decrease,
-            ccp_alpha=ccp_alpha,
-            monotonic_cst=monotonic_cst,
-        )
+        self.criterion = criterion
+        self.splitter = splitter
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.random_state = random_state
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.ccp_alpha = ccp_alpha
+        self.monotonic_cst = monotonic_cst
         self.risk = risk

@@ -10,19 +10,24 @@ the data is pruned at it.
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import clone, is_classifier
+from sklearn.base import clone
 from sklearn.tree import BaseDecisionTree, DecisionTreeClassifier, DecisionTreeRegressor
 
 from ..model_selection._search import (
-    PATH_CV_CONSTRAINTS,
     PathCVMixin,
     check_grid,
-    cv_estimator_like,
+    path_cv_constraints,
     path_cv_doc,
-    register_cv_estimator,
+    register_cv_estimators,
 )
-from ..utils._sklearn import Interval, _fit_context
-from ._classes import PrunedTreeClassifier, PrunedTreeMixin, PrunedTreeRegressor
+from ..utils._docstrings import FIT_DATA_DOC, RETURNS_SELF_DOC, fill_doc
+from ..utils._sklearn import _fit_context
+from ._classes import (
+    PrunedTreeClassifier,
+    PrunedTreeMixin,
+    PrunedTreeRegressor,
+    growing_parameters,
+)
 
 
 def geometric_midpoints(ccp_alphas):
@@ -86,16 +91,9 @@ class PrunedTreeCVMixin(PathCVMixin, PrunedTreeMixin):
     _alpha_attribute = "ccp_alpha_"
     _curve_param = "ccp_alpha"
     _grid_parameter = "ccp_alphas"
-    _grid_attribute = "ccp_alphas_"
     _size_name = "n_leaves"
     _curve_complexity = ("n_leaves", "Number of leaves")
     _walk_path = staticmethod(walk_tree_path)
-
-    _cv_parameter_constraints: dict = {
-        "ccp_alphas": [Interval(Integral, 2, None, closed="left"), "array-like", None],
-        **PATH_CV_CONSTRAINTS,
-        "verbose": ["verbose"],
-    }
 
     def _alpha_grid(self):
         """The grid of alphas: given, or taken from the full-data path."""
@@ -107,15 +105,13 @@ class PrunedTreeCVMixin(PathCVMixin, PrunedTreeMixin):
         return grid
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
     def fit(self, X, y, sample_weight=None, check_input=True, *, groups=None):
         """Grow a tree, choose ``ccp_alpha`` by cross-validation and prune.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The training input samples.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values.
+        {fit_data}
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights, used to grow every tree and, when the scoring
             accepts them, to weight the scores, as
@@ -127,10 +123,7 @@ class PrunedTreeCVMixin(PathCVMixin, PrunedTreeMixin):
             Group labels for splitters such as
             :class:`~sklearn.model_selection.GroupKFold`.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {returns_self}
         """
         self._grow(X, y, sample_weight, check_input)
         grid = self._alpha_grid()
@@ -169,6 +162,14 @@ _PATH_CV_PARAMETERS_DOC, _PATH_CV_ATTRIBUTES_DOC = path_cv_doc(
 
 _CV_DOC = _GRID_DOC + _PATH_CV_PARAMETERS_DOC
 
+# How both CV estimators choose alpha, for their class docstrings.
+_CV_SUMMARY_DOC = """
+    One grid of alphas is fixed from the pruning path of the tree grown on all
+    the data; on each fold one tree is grown and its path scored at every alpha
+    without refitting; the alpha is chosen by the one-standard-error rule or the
+    best mean score, and the tree grown on all the data is pruned at it.
+"""
+
 _CV_ATTRIBUTES_DOC = (
     """
     ccp_alpha_ : float
@@ -186,50 +187,59 @@ _CV_ATTRIBUTES_DOC = (
 )
 
 
-def _cv_constraints(single):
-    """Parameter constraints of a CV estimator: the tree's, and the CV's."""
-    shared = {k: v for k, v in single._parameter_constraints.items() if k != "ccp_alpha"}
-    return {**shared, **PrunedTreeCVMixin._cv_parameter_constraints}
-
-
-class PrunedTreeClassifierCV(PrunedTreeCVMixin, DecisionTreeClassifier):
-    __doc__ = f"""A pruned decision tree classifier whose alpha is chosen by cross-validation.
-
-    One grid of alphas is fixed from the pruning path of the tree grown on all
-    the data; on each fold one tree is grown and its path scored at every alpha
-    without refitting; the alpha is chosen by the one-standard-error rule or the
-    best mean score, and the tree grown on all the data is pruned at it.
-
+def _cv_class_doc(kind, own_attributes, example):
+    """The docstring of the CV estimator of ``kind``, "classifier" or "regressor"."""
+    sklearn_tree = f"DecisionTree{kind.capitalize()}"
+    return f"""A pruned decision tree {kind} whose alpha is chosen by cross-validation.
+{_CV_SUMMARY_DOC}
     Parameters
     ----------
-    criterion, splitter, max_depth, min_samples_split, min_samples_leaf, \
-min_weight_fraction_leaf, max_features, random_state, max_leaf_nodes, \
-min_impurity_decrease, class_weight, monotonic_cst, risk
-        As in :class:`PrunedTreeClassifier`.
+    {growing_parameters(kind)}, risk
+        As in :class:`PrunedTree{kind.capitalize()}`.
 {_CV_DOC}
     Attributes
     ----------
 {_CV_ATTRIBUTES_DOC}
-    classes_, n_classes_, n_outputs_, max_features_, n_features_in_, \
-feature_names_in_
-        As in :class:`~sklearn.tree.DecisionTreeClassifier`.
+    {own_attributes}n_outputs_, max_features_, n_features_in_, feature_names_in_
+        As in :class:`~sklearn.tree.{sklearn_tree}`.
 
     See Also
     --------
-    PrunedTreeClassifier : The pruned tree at a given alpha.
+    PrunedTree{kind.capitalize()} : The pruned tree at a given alpha.
     skprune.model_selection.PruningCurveDisplay : Plots the scores against alpha.
 
     Examples
     --------
+{example}"""
+
+
+def _cv_constraints(single):
+    """Parameter constraints of a CV estimator: the tree's, and the CV's."""
+    return path_cv_constraints(
+        single._parameter_constraints,
+        knob="ccp_alpha",
+        grid="ccp_alphas",
+        grid_may_be_none=True,
+        verbose=["verbose"],
+    )
+
+
+class PrunedTreeClassifierCV(PrunedTreeCVMixin, DecisionTreeClassifier):
+    __doc__ = _cv_class_doc(
+        "classifier",
+        "classes_, n_classes_, ",
+        """    The one-standard-error rule chooses a smaller tree than the best mean
+    score:
+
     >>> from sklearn.datasets import load_breast_cancer
     >>> from skprune.tree import PrunedTreeClassifierCV
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> tree = PrunedTreeClassifierCV(random_state=0).fit(X, y)
-    >>> bool(tree.get_n_leaves() < tree.pruning_path_.n_leaves[0])
-    True
-    """
+    >>> [int(PrunedTreeClassifierCV(selection=rule, random_state=0)
+    ...      .fit(X, y).get_n_leaves()) for rule in ("1se", "best")]
+    [3, 4]
+    """,
+    )
 
-    _grower = DecisionTreeClassifier
     _fold_estimator = PrunedTreeClassifier
     _parameter_constraints = _cv_constraints(PrunedTreeClassifier)
 
@@ -280,41 +290,22 @@ feature_names_in_
 
 
 class PrunedTreeRegressorCV(PrunedTreeCVMixin, DecisionTreeRegressor):
-    __doc__ = f"""A pruned decision tree regressor whose alpha is chosen by cross-validation.
+    __doc__ = _cv_class_doc(
+        "regressor",
+        "",
+        """    An int ``ccp_alphas`` keeps that many alphas of the path to choose from:
 
-    One grid of alphas is fixed from the pruning path of the tree grown on all
-    the data; on each fold one tree is grown and its path scored at every alpha
-    without refitting; the alpha is chosen by the one-standard-error rule or the
-    best mean score, and the tree grown on all the data is pruned at it.
-
-    Parameters
-    ----------
-    criterion, splitter, max_depth, min_samples_split, min_samples_leaf, \
-min_weight_fraction_leaf, max_features, random_state, max_leaf_nodes, \
-min_impurity_decrease, monotonic_cst, risk
-        As in :class:`PrunedTreeRegressor`.
-{_CV_DOC}
-    Attributes
-    ----------
-{_CV_ATTRIBUTES_DOC}
-    n_outputs_, max_features_, n_features_in_, feature_names_in_
-        As in :class:`~sklearn.tree.DecisionTreeRegressor`.
-
-    See Also
-    --------
-    PrunedTreeRegressor : The pruned tree at a given alpha.
-
-    Examples
-    --------
     >>> from sklearn.datasets import load_diabetes
     >>> from skprune.tree import PrunedTreeRegressorCV
     >>> X, y = load_diabetes(return_X_y=True)
     >>> tree = PrunedTreeRegressorCV(ccp_alphas=20, random_state=0).fit(X, y)
-    >>> int(tree.get_n_leaves()) < 50
+    >>> tree.cv_results_["mean_test_score"].shape
+    (20,)
+    >>> bool(tree.ccp_alpha_ == tree.ccp_alphas_[tree.best_index_])
     True
-    """
+    """,
+    )
 
-    _grower = DecisionTreeRegressor
     _fold_estimator = PrunedTreeRegressor
     _parameter_constraints = _cv_constraints(PrunedTreeRegressor)
 
@@ -362,15 +353,6 @@ min_impurity_decrease, monotonic_cst, risk
         self.return_train_score = return_train_score
 
 
-def _cv_estimator_for_tree(estimator, *, param_values, **cv_params):
-    """The CV estimator choosing ``ccp_alpha`` for any decision tree."""
-    if is_classifier(estimator):
-        cv_class = PrunedTreeClassifierCV
-    else:
-        cv_class = PrunedTreeRegressorCV
-    return cv_estimator_like(estimator, cv_class, param_values=param_values, **cv_params)
-
-
 # scikit-learn's trees and skprune's single trees have no CV estimator of
 # their own to name; the display finds this one through the registry.
-register_cv_estimator(BaseDecisionTree, _cv_estimator_for_tree)
+register_cv_estimators(BaseDecisionTree, PrunedTreeClassifierCV, PrunedTreeRegressorCV)

@@ -13,8 +13,9 @@ from numbers import Real
 import numpy as np
 from scipy.special import ndtri
 
+from ..utils._docstrings import fill_doc
 from ..utils._sklearn import Interval, validate_params
-from ._functions import check_fitted_trees, replace_trees
+from ._functions import PRUNED_COPY_DOC, check_fitted_trees, replace_trees
 from ._path import (
     TreeTopology,
     collapse_bottom_up,
@@ -114,6 +115,7 @@ def prune_by_estimated_errors(tree, confidence):
     },
     prefer_skip_nested_validation=True,
 )
+@fill_doc(returns=PRUNED_COPY_DOC)
 def error_based_pruning(estimator, *, confidence=0.25):
     """Prune a fitted classification tree or forest as C4.5 does.
 
@@ -147,11 +149,7 @@ def error_based_pruning(estimator, *, confidence=0.25):
         The confidence level CF: the smaller, the more pessimistic the
         estimates and the more the tree is pruned. J48's default is 0.25.
 
-    Returns
-    -------
-    pruned : estimator
-        A new fitted estimator of the same class whose trees are pruned, with
-        smaller node arrays.
+    {returns}
 
     Raises
     ------
@@ -172,14 +170,19 @@ def error_based_pruning(estimator, *, confidence=0.25):
 
     Examples
     --------
+    A fitted tree pruned without any data; the lower the confidence, the
+    smaller the tree:
+
     >>> from sklearn.datasets import load_breast_cancer
     >>> from sklearn.tree import DecisionTreeClassifier
     >>> from skprune.tree import error_based_pruning
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> tree = DecisionTreeClassifier(random_state=0).fit(X, y)
-    >>> pruned = error_based_pruning(tree)
-    >>> bool(pruned.tree_.node_count < tree.tree_.node_count)
-    True
+    >>> int(tree.get_n_leaves())
+    22
+    >>> [int(error_based_pruning(tree, confidence=cf).get_n_leaves())
+    ...  for cf in (0.5, 0.25, 0.01)]
+    [16, 13, 12]
     """
     check_fitted_trees(estimator, classifier_only=True)
     return replace_trees(

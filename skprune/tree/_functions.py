@@ -12,6 +12,7 @@ from sklearn.base import is_classifier
 from sklearn.tree import BaseDecisionTree
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._docstrings import fill_doc
 from ._classes import check_ccp_alpha, check_risk, path_bunch
 from ._path import PruningPath
 
@@ -21,6 +22,25 @@ FORESTS = (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
 )
+
+# The ``estimator`` of the functions that prune any fitted tree or forest.
+TREE_OR_FOREST_DOC = """
+estimator : fitted decision tree or forest
+    A fitted scikit-learn decision tree or extra tree, a skprune tree, or
+    a fitted :class:`~sklearn.ensemble.RandomForestClassifier`,
+    :class:`~sklearn.ensemble.RandomForestRegressor`,
+    :class:`~sklearn.ensemble.ExtraTreesClassifier` or
+    :class:`~sklearn.ensemble.ExtraTreesRegressor`. It is not modified.
+"""
+
+# What the functions that prune a tree or forest into new node arrays return.
+PRUNED_COPY_DOC = """
+Returns
+-------
+pruned : estimator
+    A new fitted estimator of the same class whose trees are pruned, with
+    smaller node arrays.
+"""
 
 
 def _check_fitted_tree(estimator, name="estimator"):
@@ -113,31 +133,32 @@ def cost_complexity_path(estimator, *, risk="impurity"):
 
     Examples
     --------
+    The subtrees of a tree fitted by scikit-learn, from the whole tree to its
+    root. With the misclassification risk, a split that corrects no training
+    error is already gone at ``ccp_alpha=0``:
+
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.tree import DecisionTreeClassifier
     >>> from skprune.tree import cost_complexity_path
     >>> X, y = load_iris(return_X_y=True)
-    >>> tree = DecisionTreeClassifier(random_state=0).fit(X, y)
-    >>> path = cost_complexity_path(tree, risk="misclassification")
-    >>> bool((path.ccp_alphas[1:] > path.ccp_alphas[:-1]).all())
-    True
+    >>> tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+    >>> cost_complexity_path(tree).n_leaves.tolist()
+    [5, 4, 3, 2, 1]
+    >>> cost_complexity_path(tree, risk="misclassification").n_leaves.tolist()
+    [4, 3, 2, 1]
     """
     _check_fitted_tree(estimator)
     check_risk(risk, estimator)
     return path_bunch(PruningPath(estimator.tree_, risk))
 
 
+@fill_doc(estimator=TREE_OR_FOREST_DOC)
 def prune_tree(estimator, ccp_alpha, *, risk="impurity"):
     """Prune a fitted decision tree, or every tree of a forest, without refitting.
 
     Parameters
     ----------
-    estimator : fitted decision tree or forest
-        A fitted scikit-learn decision tree or extra tree, a skprune tree, or
-        a fitted :class:`~sklearn.ensemble.RandomForestClassifier`,
-        :class:`~sklearn.ensemble.RandomForestRegressor`,
-        :class:`~sklearn.ensemble.ExtraTreesClassifier` or
-        :class:`~sklearn.ensemble.ExtraTreesRegressor`. It is not modified.
+    {estimator}
     ccp_alpha : non-negative float
         Complexity parameter: each tree is replaced by the subtree of its
         pruning path with the largest effective alpha at most ``ccp_alpha``.
@@ -156,14 +177,18 @@ def prune_tree(estimator, ccp_alpha, *, risk="impurity"):
 
     Examples
     --------
+    Every tree of a forest pruned at one alpha, without refitting:
+
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.ensemble import RandomForestClassifier
     >>> from skprune.tree import prune_tree
     >>> X, y = load_iris(return_X_y=True)
-    >>> forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    >>> forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
     >>> pruned = prune_tree(forest, 0.02)
-    >>> [t.get_n_leaves() <= 5 for t in pruned.estimators_] == [True] * 5
-    True
+    >>> [int(tree.get_n_leaves()) for tree in forest.estimators_]
+    [7, 8, 10]
+    >>> [int(tree.get_n_leaves()) for tree in pruned.estimators_]
+    [4, 4, 5]
     """
     ccp_alpha = check_ccp_alpha(ccp_alpha)
     check_fitted_trees(estimator)

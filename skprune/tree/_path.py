@@ -19,12 +19,20 @@ import heapq
 
 import numpy as np
 
+from ..utils._docstrings import fill_doc
 from ..utils._sklearn import NODE_DTYPE, TREE_LEAF, TREE_UNDEFINED, Tree
 
 # Two values of g(t) closer than this, relative to the root risk, are one tie.
 TIE_RTOL = 1e-9
 
 _NEVER = np.iinfo(np.intp).max
+
+_CLASSIFICATION_TREE_DOC = """
+Parameters
+----------
+tree : sklearn.tree._tree.Tree
+    A fitted classification tree.
+"""
 
 
 def node_impurity_risk(tree):
@@ -45,6 +53,7 @@ def node_impurity_risk(tree):
     return weights * tree.impurity / weights[0]
 
 
+@fill_doc(tree=_CLASSIFICATION_TREE_DOC)
 def node_misclassified_weight(tree):
     """Training weight each node misclassifies as a leaf.
 
@@ -52,10 +61,7 @@ def node_misclassified_weight(tree):
     the node weight minus the weight of that class. With several outputs it is
     averaged over the outputs, as scikit-learn averages impurities.
 
-    Parameters
-    ----------
-    tree : sklearn.tree._tree.Tree
-        A fitted classification tree.
+    {tree}
 
     Returns
     -------
@@ -67,13 +73,11 @@ def node_misclassified_weight(tree):
     return np.maximum(weights * (1.0 - majority_fraction), 0.0)
 
 
+@fill_doc(tree=_CLASSIFICATION_TREE_DOC)
 def node_misclassification_risk(tree):
     """Risk of each node as a leaf: its misclassified weight over total weight.
 
-    Parameters
-    ----------
-    tree : sklearn.tree._tree.Tree
-        A fitted classification tree.
+    {tree}
 
     Returns
     -------

@@ -10,7 +10,13 @@ from sklearn.base import is_classifier
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils.validation import validate_data
 
-from ._functions import check_fitted_trees, replace_trees
+from ..utils._docstrings import fill_doc
+from ._functions import (
+    PRUNED_COPY_DOC,
+    TREE_OR_FOREST_DOC,
+    check_fitted_trees,
+    replace_trees,
+)
 from ._path import TIE_RTOL, TreeTopology, collapse_bottom_up, collapse_nodes
 
 
@@ -122,6 +128,7 @@ def _prune_on_validation(tree, X, y, sample_weight, classifier):
     return collapse_nodes(tree, collapsed, topology)
 
 
+@fill_doc(estimator=TREE_OR_FOREST_DOC, returns=PRUNED_COPY_DOC)
 def reduced_error_pruning(estimator, X_val, y_val, *, sample_weight=None):
     """Prune a fitted tree or forest on validation data.
 
@@ -135,12 +142,7 @@ def reduced_error_pruning(estimator, X_val, y_val, *, sample_weight=None):
 
     Parameters
     ----------
-    estimator : fitted decision tree or forest
-        A fitted scikit-learn decision tree or extra tree, a skprune tree, or
-        a fitted :class:`~sklearn.ensemble.RandomForestClassifier`,
-        :class:`~sklearn.ensemble.RandomForestRegressor`,
-        :class:`~sklearn.ensemble.ExtraTreesClassifier` or
-        :class:`~sklearn.ensemble.ExtraTreesRegressor`. It is not modified.
+    {estimator}
     X_val : {array-like, sparse matrix} of shape (n_samples, n_features)
         Validation samples, not used to grow the trees.
     y_val : array-like of shape (n_samples,) or (n_samples, n_outputs)
@@ -148,11 +150,7 @@ def reduced_error_pruning(estimator, X_val, y_val, *, sample_weight=None):
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the validation samples.
 
-    Returns
-    -------
-    pruned : estimator
-        A new fitted estimator of the same class whose trees are pruned, with
-        smaller node arrays.
+    {returns}
 
     Raises
     ------

@@ -7,6 +7,13 @@ from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._docstrings import (
+    INPUT_DOC,
+    PREDICT_LOG_PROBA_RETURNS_DOC,
+    PREDICT_PROBA_RETURNS_DOC,
+    fill_doc,
+)
+
 
 def _classifier_estimator(pruner):
     return is_classifier(pruner.estimator)
@@ -20,6 +27,22 @@ def delegated_attribute(name, doc):
         return getattr(self.pruned_estimator_, name)
 
     return property(get, doc=doc)
+
+
+def delegated_method(name, doc, **fragments):
+    """A method calling the method ``name`` of ``pruned_estimator_`` on ``X``.
+
+    ``doc`` is its docstring, in which ``{input}`` stands for the
+    description of ``X`` and the other placeholders for ``fragments``.
+    """
+
+    def method(self, X):
+        check_is_fitted(self)
+        return getattr(self.pruned_estimator_, name)(X)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc
+    return fill_doc(input=INPUT_DOC, **fragments)(method)
 
 
 class PrunedEstimatorDelegateMixin:
@@ -47,55 +70,42 @@ class PrunedEstimatorDelegateMixin:
     def _follow_estimator_tags(self, tags, estimator_tags):
         """Set the tags of ``tags`` that depend on the meta-estimator."""
 
-    def predict(self, X):
+    predict = delegated_method(
+        "predict",
         """Predict with the pruned estimator.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        {input}
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predicted classes or values.
-        """
-        check_is_fitted(self)
-        return self.pruned_estimator_.predict(X)
+        """,
+    )
+    predict_proba = available_if(_classifier_estimator)(
+        delegated_method(
+            "predict_proba",
+            """Probability estimates of the pruned classifier.
 
-    @available_if(_classifier_estimator)
-    def predict_proba(self, X):
-        """Probability estimates of the pruned classifier.
+            {input}
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+            {returns}
+            """,
+            returns=PREDICT_PROBA_RETURNS_DOC,
+        )
+    )
+    predict_log_proba = available_if(_classifier_estimator)(
+        delegated_method(
+            "predict_log_proba",
+            """Logarithm of the probability estimates of the pruned classifier.
 
-        Returns
-        -------
-        y_prob : ndarray of shape (n_samples, n_classes)
-            Probability of each class, in the order of ``classes_``.
-        """
-        check_is_fitted(self)
-        return self.pruned_estimator_.predict_proba(X)
+            {input}
 
-    @available_if(_classifier_estimator)
-    def predict_log_proba(self, X):
-        """Logarithm of the probability estimates of the pruned classifier.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-
-        Returns
-        -------
-        log_y_prob : ndarray of shape (n_samples, n_classes)
-            Log-probability of each class, in the order of ``classes_``.
-        """
-        check_is_fitted(self)
-        return self.pruned_estimator_.predict_log_proba(X)
+            {returns}
+            """,
+            returns=PREDICT_LOG_PROBA_RETURNS_DOC,
+        )
+    )
 
     def score(self, X, y, sample_weight=None):
         """Accuracy (classifier) or R^2 (regressor) of the pruned estimator.

@@ -1,5 +1,10 @@
 """PruningCurveDisplay."""
 
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -303,3 +308,26 @@ def test_tree_cv_prints_one_line_per_fold_and_alpha(data, capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if " fold " in line]
     assert len(lines) == 3 * 2
     assert lines[0].startswith("[PrunedTreeClassifierCV] fold 1 of 3, ccp_alpha=0:")
+
+
+def test_scikit_learn_trees_are_drawn_with_only_the_display_imported():
+    # A fresh interpreter: this session has imported skprune.tree already.
+    script = """
+import matplotlib
+matplotlib.use("Agg")
+from sklearn.datasets import load_breast_cancer
+from sklearn.tree import DecisionTreeClassifier
+from skprune.model_selection import PruningCurveDisplay
+X, y = load_breast_cancer(return_X_y=True)
+display = PruningCurveDisplay.from_estimator(
+    DecisionTreeClassifier(random_state=0), X, y, param_values=4, cv=2
+)
+print(display.param_name, len(display.param_values))
+"""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ccp_alpha", "4"]

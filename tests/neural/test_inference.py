@@ -483,11 +483,17 @@ def test_round_trip_reproduces_predictions_and_weights_exactly(dump):
         assert pickle.dumps(loaded) == pickle.dumps(pickle.loads(pickle.dumps(loaded)))
 
 
-def test_warm_start_and_partial_fit_resume_after_unpickling():
+def _fitted_and_loaded(**params):
+    """A classifier pruned to half its weights, and its copy through pickle."""
     X, y = _classification("multiclass")
-    params = dict(SMALL, solver="sgd", momentum=0.0, learning_rate_init=0.01)
-    model = quiet_fit(PrunedMLPClassifier(sparsity=0.5, **params), X, y)
-    loaded = pickle.loads(pickle.dumps(model))
+    model = quiet_fit(PrunedMLPClassifier(**{**SMALL, "sparsity": 0.5, **params}), X, y)
+    return model, pickle.loads(pickle.dumps(model)), X, y
+
+
+def test_warm_start_and_partial_fit_resume_after_unpickling():
+    model, loaded, X, y = _fitted_and_loaded(
+        solver="sgd", momentum=0.0, learning_rate_init=0.01
+    )
     # SGD without momentum has no optimizer state, so resuming from the
     # stored weights and masks is the same as resuming in memory.
     model.partial_fit(X, y)
@@ -495,19 +501,51 @@ def test_warm_start_and_partial_fit_resume_after_unpickling():
     assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     for a, b in zip(loaded.masks_, model.masks_):
         assert_array_equal(a, b)
-    model = quiet_fit(PrunedMLPClassifier(sparsity=0.5, **SMALL), X, y)
-    loaded = pickle.loads(pickle.dumps(model))
+    model, loaded, X, y = _fitted_and_loaded()
     quiet_fit(model.set_params(warm_start=True), X, y)
     quiet_fit(loaded.set_params(warm_start=True), X, y)
     assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 
+def test_a_loaded_network_holds_no_training_state_until_trained_or_pruned():
+    model, loaded, _, _ = _fitted_and_loaded()
+    # Movement scores and the best weights of early stopping: two more copies
+    # of the weights that prediction does not need.
+    for name in ("_movement_scores", "_best_coefs", "_best_intercepts"):
+        assert name not in vars(loaded)
+    for scores, coef in zip(loaded.movement_scores_, loaded.coefs_):
+        assert_array_equal(scores, np.zeros_like(coef))
+    # Pruning by movement starts from zero scores, as a network whose
+    # training state was just reset does.
+    model._reset_training_state()
+    model.prune(amount=0.2, criterion="movement")
+    loaded.prune(amount=0.2, criterion="movement")
+    for a, b in zip(loaded.masks_, model.masks_):
+        assert_array_equal(a, b)
+    assert "_movement_scores" in vars(loaded)
+
+
+def test_a_loaded_network_resumes_with_early_stopping_from_its_weights():
+    model, loaded, X, y = _fitted_and_loaded(early_stopping=True, validation_fraction=0.2)
+    model._reset_training_state()
+    quiet_fit(model.set_params(warm_start=True), X, y)
+    quiet_fit(loaded.set_params(warm_start=True), X, y)
+    assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_failed_prune_of_a_loaded_network_leaves_no_training_state():
+    _, loaded, _, _ = _fitted_and_loaded()
+
+    def failing(context):
+        raise RuntimeError("scoring failed")
+
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        loaded.prune(amount=0.2, criterion=failing)
+    assert "_movement_scores" not in vars(loaded)
+
+
 def test_neuron_pruned_model_still_refuses_to_resume_after_unpickling():
-    X, y = _classification("multiclass")
-    model = quiet_fit(
-        PrunedMLPClassifier(sparsity=0.5, pattern="neuron", **SMALL), X, y
-    )
-    loaded = pickle.loads(pickle.dumps(model))
+    _, loaded, X, y = _fitted_and_loaded(pattern="neuron")
     with pytest.raises(ValueError, match="shrunk by neuron pruning"):
         loaded.partial_fit(X, y)
 

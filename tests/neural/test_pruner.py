@@ -19,6 +19,8 @@ from sklearn.preprocessing import StandardScaler
 
 from skprune.neural import (
     MLPPruner,
+    PrunableMLPClassifier,
+    PrunableMLPRegressor,
     PrunedMLPClassifier,
     PrunedMLPRegressor,
     to_sklearn,
@@ -364,6 +366,14 @@ def test_pruning_defaults_are_those_of_the_pruned_estimators():
         pruned = inspect.signature(cls).parameters
         for name in set(pruner) - {"estimator", "prefit"}:
             assert pruner[name].default == pruned[name].default, name
+
+
+@pytest.mark.parametrize("cls", [PrunableMLPClassifier, PrunableMLPRegressor])
+def test_prune_method_defaults_are_those_of_the_pruner(cls):
+    pruner = inspect.signature(MLPPruner).parameters
+    prune = inspect.signature(cls.prune).parameters
+    for name in ("criterion", "pattern", "scope", "block_shape", "n", "m"):
+        assert prune[name].default == pruner[name].default, name
 
 
 @pytest.mark.parametrize(
