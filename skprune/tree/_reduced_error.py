@@ -7,7 +7,7 @@ the smallest subtree with the least validation error.
 
 import numpy as np
 from sklearn.base import is_classifier
-from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils import check_array, check_consistent_length, get_tags
 from sklearn.utils.validation import validate_data
 
 from ._functions import check_fitted_trees, replace_trees
@@ -63,8 +63,10 @@ def check_validation_data(estimator, X, y, sample_weight, name="X_val"):
         Non-negative weights, ones if None.
     """
     try:
+        allow_nan = get_tags(estimator).input_tags.allow_nan
         X = validate_data(
-            estimator, X, reset=False, dtype=np.float32, accept_sparse="csr"
+            estimator, X, reset=False, dtype=np.float32, accept_sparse="csr",
+            ensure_all_finite="allow-nan" if allow_nan else True,
         )
     except ValueError as exc:
         raise ValueError(f"{name} does not match the fitted estimator: {exc}") from exc
