@@ -60,30 +60,19 @@ META_ESTIMATOR_ARGS = {
 
 # Every expected failure with the reason for it, keyed by estimator name, or
 # for a meta-estimator by its name and the name of the estimator it wraps.
-_SPLITS_DRAW_SAMPLES = (
-    "the splits that judge a forest's trees draw samples, so a weight of 2 is "
-    "not a repeated sample"
-)
 _BOOTSTRAP_DRAWS_SAMPLES = (
-    "the forest's bootstrap and the splits that judge its trees draw samples, so "
-    "a weight of 2 is not a repeated sample (scikit-learn lists this check as "
-    "failing for the forest itself)"
-)
-_WEIGHT_EQUIVALENCE_CHECKS = (
-    "check_sample_weight_equivalence_on_dense_data",
-    "check_sample_weight_equivalence_on_sparse_data",
+    "the wrapped forest's bootstrap draws samples, so a weight of 2 is not a "
+    "repeated sample (scikit-learn lists this check as failing for the forest "
+    "itself)"
 )
 EXPECTED_FAILURES = {
-    ("EnsemblePruner", "RandomForestClassifier"): dict.fromkeys(
-        _WEIGHT_EQUIVALENCE_CHECKS, _BOOTSTRAP_DRAWS_SAMPLES
-    ),
-    # Extra trees draw no bootstrap sample, but the split still does.
-    ("EnsemblePruner", "ExtraTreesRegressor"): dict.fromkeys(
-        _WEIGHT_EQUIVALENCE_CHECKS, _SPLITS_DRAW_SAMPLES
-    ),
-    # The boosters pass: their cross-validation folds split the weighted and
-    # the repeated samples differently, but on the check's data both choose the
-    # same pruning, and the booster refitted on all the data is the same.
+    ("EnsemblePruner", "RandomForestClassifier"): {
+        "check_sample_weight_equivalence_on_dense_data": _BOOTSTRAP_DRAWS_SAMPLES,
+        "check_sample_weight_equivalence_on_sparse_data": _BOOTSTRAP_DRAWS_SAMPLES,
+    },
+    # The other wrapped ensembles pass: their cross-validation folds split the
+    # weighted and the repeated samples differently, but on the check's data
+    # both choose the same pruning of the same ensemble fitted on all of it.
 }
 
 
