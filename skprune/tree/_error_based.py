@@ -23,7 +23,7 @@ from ._path import (
     node_misclassified_weight,
     tree_from_nodes,
 )
-from ._reduced_error import check_validation_data
+from ._reduced_error import check_validation_data, node_visits
 
 # J48 prunes a branch whose leaf estimate is at most the branch's plus 0.1, and
 # compares with a tolerance of 1e-6.
@@ -277,11 +277,10 @@ def tree_training_weights(tree, X, y, sample_weight, drawn=None):
 
 def _gives_node_weights(tree, X, y, weight):
     """Whether the samples give the tree's class weights at every node."""
-    paths = tree.decision_path(X)
-    samples = np.repeat(np.arange(X.shape[0]), np.diff(paths.indptr))
+    samples, nodes = node_visits(tree, X)
     n_classes = int(tree.n_classes[0])
     routed = np.bincount(
-        paths.indices * n_classes + y[samples],
+        nodes * n_classes + y[samples],
         weights=weight[samples],
         minlength=tree.node_count * n_classes,
     ).reshape(tree.node_count, n_classes)
@@ -404,7 +403,9 @@ def error_based_pruning(
     Without subtree raising this is J48 run with ``-S``. Subtree raising
     needs the training data, which a fitted tree does not keep, hence ``X``
     and ``y``; it walks the trees in Python and takes seconds for a forest of
-    fully grown trees on a few thousand samples.
+    fully grown trees on a few thousand samples. With scikit-learn 1.6, a
+    tree fitted on data with missing values is refused: its ``apply`` does
+    not send the training samples where fitting did.
 
     References
     ----------

@@ -317,7 +317,9 @@ def test_subtree_raising_is_j48s(seed, CF):
     )
 
 
-def test_subtree_raising_sends_missing_values_as_the_tree_does():
+def test_subtree_raising_sends_missing_values_as_the_tree_does(
+    needs_missing_value_paths,
+):
     X, y = noisy_problem(1)
     X[np.random.default_rng(0).random(X.shape) < 0.15] = np.nan
     tree = DecisionTreeClassifier(random_state=0).fit(X, y)

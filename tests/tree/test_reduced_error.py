@@ -91,7 +91,9 @@ def test_pruned_tree_is_the_smallest_with_least_validation_error(
     assert error == pytest.approx(best, rel=1e-12)
 
 
-def test_missing_values_follow_the_tree(assert_is_pruning_of):
+def test_missing_values_follow_the_tree(
+    assert_is_pruning_of, needs_missing_value_paths
+):
     X, y, tree = small_problem("classification", 1)
     X[np.random.default_rng(1).random(X.shape) < 0.15] = np.nan
     tree.fit(X[:80], y[:80])
