@@ -14,9 +14,8 @@ BostonHousing) and each seed, on a stratified 75/25 split:
   the grid that gets there), to see what such a reduction costs and saves
   with every tree kept (forests only);
 - :class:`skprune.ensemble.EnsemblePruner` (``max_score_loss=0.005``) on the
-  fitted ensemble with ``prefit=True``: a forest's out-of-bag samples judge
-  its trees; a booster's pruning is chosen by ``--cv``-fold cross-validation
-  (one booster fitted per fold).
+  fitted ensemble with ``prefit=True``: its pruning is chosen by
+  ``--cv``-fold cross-validation (one clone of the ensemble fitted per fold).
 
 Reported: total nodes, pickled size, predict time for a batch of 1000 rows
 (the pruned and unpruned ensembles alternate, median of repeats, one core),
@@ -25,14 +24,15 @@ over one fit of the ensemble; medians over the seeds.
 
 With ``--functions``, it measures instead the functions that prune every
 tree of a fitted forest alike: :func:`skprune.tree.error_based_pruning` at a
-few confidences, and :func:`skprune.tree.reduced_error_pruning` on a
+few confidences (and with subtree raising at 0.25), and :func:`skprune.tree.reduced_error_pruning` on a
 validation split (the forest fitted on 80% of the training part, pruned on the
 rest), against the forest fitted on the whole training part.
 
 With ``--frontier``, it measures what the candidates of a random forest can
 reach, on the test set (a diagnostic, not a method): the forest's trees
 ordered by greedy forward selection on their out-of-bag samples, all at one
-pruning level of :class:`EnsemblePruner`'s ladder, and (tree, level) pairs
+pruning level of :class:`EnsemblePruner`'s ladder (or in the forest's own
+order, :class:`EnsemblePruner`'s candidates), and (tree, level) pairs
 chosen greedily on the same samples with a penalty on nodes, so that each
 tree has its own level; the test loss of the first trees of each order at 4x,
 10x and 15x fewer nodes. With ``GB`` among ``--models`` (the default), also
@@ -198,6 +198,9 @@ def run_functions(name, X, y, seed, n_trees):
             models[f"error-based {confidence}"] = error_based_pruning(
                 forest, confidence=confidence
             )
+        models["error-based 0.25, subtree raising"] = error_based_pruning(
+            forest, X_train, y_train, subtree_raising=True
+        )
     X_fit, X_val, y_fit, y_val = train_test_split(
         X_train, y_train, test_size=0.2, random_state=seed,
         stratify=y_train if classifier else None,
@@ -219,6 +222,8 @@ FRONTIER_LEVELS = {
     "level 7 (error-based 0.05)": 7,
 }
 PAIR_PENALTIES = (0.01, 0.03)
+# EnsemblePruner's candidates for a forest: its first trees, at one level
+NATURAL_ORDER_LEVELS = (0, 1, 2)
 
 
 def run_frontier(name, X, y, seed, n_trees):
@@ -255,6 +260,10 @@ def run_frontier(name, X, y, seed, n_trees):
     result = {}
     for method, level in FRONTIER_LEVELS.items():
         result[method] = losses(np.full(len(order), level), order)
+    for level in NATURAL_ORDER_LEVELS:
+        result[f"first trees in the forest's order, level {level}"] = losses(
+            np.full(len(order), level), np.arange(len(order))
+        )
     for penalty in PAIR_PENALTIES:
         levels, trees = greedy_pairs(
             predictions, held_out, ladder.n_nodes, y_encoded, weights, accuracy, penalty

@@ -61,7 +61,7 @@ def predict_time(model, repeats=7):
 # Pruning the forest with EnsemblePruner
 # --------------------------------------
 # With ``prefit=True`` the fitted forest is pruned as it is. The choice is
-# made on clones and held-out samples (see :ref:`ensemble_pruning`), then
+# cross-validated on clones (see :ref:`ensemble_pruning`), then
 # applied to the forest. ``pruned_estimator_`` is a scikit-learn
 # :class:`~sklearn.ensemble.RandomForestClassifier` with fewer and smaller
 # trees.

@@ -58,16 +58,21 @@ META_ESTIMATOR_ARGS = {
     ],
 }
 
-# Every expected failure with the reason for it, keyed by estimator name.
-_SPLITS_DRAW_SAMPLES = (
-    "the held-out split and the folds that choose the pruning split samples, so "
-    "a weight of 2 is not a repeated sample"
+# Every expected failure with the reason for it, keyed by estimator name, or
+# for a meta-estimator by its name and the name of the estimator it wraps.
+_BOOTSTRAP_DRAWS_SAMPLES = (
+    "the wrapped forest's bootstrap draws samples, so a weight of 2 is not a "
+    "repeated sample (scikit-learn lists this check as failing for the forest "
+    "itself)"
 )
 EXPECTED_FAILURES = {
-    "EnsemblePruner": {
-        "check_sample_weight_equivalence_on_dense_data": _SPLITS_DRAW_SAMPLES,
-        "check_sample_weight_equivalence_on_sparse_data": _SPLITS_DRAW_SAMPLES,
+    ("EnsemblePruner", "RandomForestClassifier"): {
+        "check_sample_weight_equivalence_on_dense_data": _BOOTSTRAP_DRAWS_SAMPLES,
+        "check_sample_weight_equivalence_on_sparse_data": _BOOTSTRAP_DRAWS_SAMPLES,
     },
+    # The other wrapped ensembles pass: their cross-validation folds split the
+    # weighted and the repeated samples differently, but on the check's data
+    # both choose the same pruning of the same ensemble fitted on all of it.
 }
 
 
@@ -82,7 +87,11 @@ def _instances():
 
 
 def _expected_failures(estimator):
-    return EXPECTED_FAILURES.get(type(estimator).__name__, {})
+    name = type(estimator).__name__
+    wrapped = getattr(estimator, "estimator", None)
+    if wrapped is not None:
+        name = (name, type(wrapped).__name__)
+    return EXPECTED_FAILURES.get(name, {})
 
 
 def test_estimators_are_discovered():

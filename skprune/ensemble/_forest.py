@@ -29,6 +29,50 @@ def averaged(total, count):
     return total / (count[..., None] if total.ndim > count.ndim else count)
 
 
+def forest_levels(forest, n_levels, parallel):
+    """Every tree of a forest at every level of :func:`pruning_levels`.
+
+    Returns
+    -------
+    trees : list of lists of sklearn.tree._tree.Tree
+        ``trees[t][level]``.
+    """
+    return parallel(
+        delayed(pruning_levels)(tree.tree_, n_levels) for tree in forest.estimators_
+    )
+
+
+def sub_forest_scores(trees, X, y, weights, score, classifier):
+    """Score of the first k trees of a forest at each level, for every k.
+
+    Parameters
+    ----------
+    trees : list of lists of sklearn.tree._tree.Tree
+        As :func:`forest_levels` returns them.
+    X : ndarray or CSR matrix of float32 of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Class indices (-1 for a class the forest was not fitted with) or
+        values.
+    weights : ndarray of shape (n_samples,)
+    score : callable
+        A score of :mod:`skprune.ensemble._scores`.
+    classifier : bool
+
+    Returns
+    -------
+    scores : ndarray of shape (n_levels, n_trees)
+    """
+    everywhere = np.ones((len(trees), X.shape[0]), dtype=bool)
+    scores = []
+    for level in range(len(trees[0])):
+        predictions = np.stack(
+            [tree_predictions(levels[level], X, classifier) for levels in trees]
+        )
+        mean, _ = ordered_sub_forests(predictions, everywhere, np.arange(len(trees)))
+        scores.append(score(y, mean, weights))
+    return np.stack(scores)
+
+
 class ForestLadder:
     """The trees of a forest at every pruning level, on held-out samples.
 

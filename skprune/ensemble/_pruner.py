@@ -3,21 +3,16 @@
 :class:`EnsemblePruner` wraps a random forest, extra trees or gradient
 boosting model. Every tree is given a ladder of prunings (level ``l`` keeps at
 most ``2**-l`` of its leaves, by cost-complexity); the candidates are the
-first ``k`` trees of an order (greedy forward selection for forests, the
-stages themselves for boosting), all at one level. A candidate's node count is
-its size; its score is measured on samples its trees were not grown on.
+first ``k`` trees (or stages) of the ensemble, all at one level. A
+candidate's node count is its size.
 
 Choosing a candidate on the samples its score is measured on would flatter
-it, so the choice is made with clones on samples they did not see, then
-applied to the ensemble fitted on all the data. For a forest, a clone is
-fitted on part of the data and the choice is cross-fitted over folds of the
-rest: for every fold the trees are ordered and a candidate chosen for each
-node budget on the other folds, and scored on the fold; the full forest's
-trees are then ordered on their out-of-bag samples. A booster is
-cross-validated as ``LassoCV`` scores its path: a clone is fitted on each
-training fold and every pruning of its stages scored on the test fold. The
+it, so the choice is cross-validated, as ``LassoCV`` scores its path: a clone
+is fitted on each training fold and every candidate of the clone scored on
+the test fold (a booster's leaves refitted on the training fold). The
 smallest budget whose mean fold score is within ``max_score_loss`` of the
-unpruned clone's, once made non-decreasing in the budget, is kept.
+unpruned clones', once made non-decreasing in the budget, is kept, and the
+ensemble fitted on all the data is pruned the way chosen.
 """
 
 import copy
@@ -37,8 +32,8 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.isotonic import isotonic_regression
-from sklearn.model_selection import check_cv, train_test_split
-from sklearn.utils import Bunch, check_array, check_random_state, get_tags
+from sklearn.model_selection import check_cv
+from sklearn.utils import check_array, check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -56,7 +51,7 @@ from ..utils._sklearn import (
     check_sample_weight,
 )
 from ._boosting import SUPPORTED_LOSSES, BoostingLadder, pruned_booster
-from ._forest import ForestLadder, greedy_order, ordered_sub_forests
+from ._forest import forest_levels, sub_forest_scores
 from ._scores import CLASSIFICATION_SCORES, REGRESSION_SCORES, score_function
 
 FORESTS = (
@@ -169,6 +164,27 @@ def _score_booster_fold(estimator, X, y, weights, weighted, train, test, score):
     return scores, float(score(y_test, unpruned[None], weights[test])[0])
 
 
+def _score_forest_fold(estimator, X, y, weights, weighted, train, test, score):
+    """Fit a forest on a training fold; score its first trees on the test fold.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_levels, n_trees)
+        Test score of the first k trees at every level.
+    reference : float
+        Test score of the unpruned forest.
+    """
+    forest = estimator.fit(
+        X[train], y[train], sample_weight=weights[train] if weighted else None
+    )
+    y_test = encode_labels(forest, y[test], unseen=-1)
+    trees = forest_levels(forest, N_LEVELS, Parallel(n_jobs=1))
+    scores = sub_forest_scores(
+        trees, X[test], y_test, weights[test], score, is_classifier(forest)
+    )
+    return scores, float(scores[0, -1])
+
+
 def encode_labels(estimator, y, unseen=None):
     """Class indices of ``y`` in a fitted classifier; floats for a regressor.
 
@@ -240,33 +256,22 @@ class EnsemblePruner(
     it wraps; prediction goes through ``pruned_estimator_``, a real
     scikit-learn ensemble of the same class.
 
-    The candidates are the first ``k`` trees of an order, all pruned to one
-    level: level ``l`` from 0 to 5 keeps at most ``2**-l`` of each tree's
-    leaves (minimal cost-complexity pruning); for classification forests,
-    levels 6 and 7 are C4.5's error-based pruning at confidence 0.25 and 0.05.
-    A forest's trees are ordered by greedy forward selection (each step adds
-    the tree that makes the sub-forest score best); a booster keeps its first
+    The candidates are the first ``k`` trees or stages of the ensemble, all
+    pruned to one level: level ``l`` from 0 to 5 keeps at most ``2**-l`` of
+    each tree's leaves (minimal cost-complexity pruning). A forest keeps its
+    first ``k`` trees in its own (random) order; a booster keeps its first
     ``k`` stages and, after pruning, the leaf values of every stage are
     recomputed in order from the training data as the boosting loss
     requires, so that staged predictions stay consistent.
 
-    Scores are measured on samples the trees were not grown on. For a forest,
-    a clone is fitted on ``1 - 1/n_splits`` of the data and judged on the
-    rest; the choice is cross-fitted over ``cv`` folds of those samples (for
-    each fold, trees ordered and candidates chosen on the other folds), so
-    that the score of each node budget is measured on samples the choice did
-    not see. The level and number of trees chosen are then applied to the
-    forest fitted on all the data (or the prefit one), whose trees are
-    ordered by greedy selection on their out-of-bag samples (kept in their
-    own random order without bootstrap). A booster is cross-validated: one
-    clone is fitted per training fold of ``cv`` and every pruning of its
-    stages is scored on the test fold; the booster fitted on all the data is
-    then pruned the way chosen.
-    The kept budget is the smallest whose mean fold score is within
-    ``max_score_loss`` of the unpruned ensemble's, once the mean differences
-    are made non-decreasing in the budget by isotonic regression (a larger
-    ensemble is never taken to score worse, which averages out the noise of
-    the fold scores).
+    The choice is cross-validated: one clone is fitted per training fold of
+    ``cv`` and every candidate of the clone is scored on the test fold; the
+    ensemble fitted on all the data (or the prefit one) is then pruned the
+    way chosen. The kept budget is the smallest whose mean fold score is
+    within ``max_score_loss`` of the unpruned clones', once the mean
+    differences are made non-decreasing in the budget by isotonic regression
+    (a larger ensemble is never taken to score worse, which averages out the
+    noise of the fold scores).
 
     Histogram gradient boosting is not supported: its trees are not
     scikit-learn ``Tree`` objects and their inner nodes keep no value to
@@ -280,17 +285,15 @@ class EnsemblePruner(
         How much lower than the unpruned ensemble's the cross-fitted score of
         the pruned one may be (in the units of the score: 0.005 is half a
         point of accuracy).
-    cv : int or cross-validation generator, default=5
+    cv : int, cross-validation generator or iterable, default=5
         As in :func:`~sklearn.model_selection.check_cv` (stratified for
-        classifiers): the folds of a booster's cross-validation, or the folds
-        of the held-out samples over which a forest's choice is cross-fitted
-        (``1/n_splits`` of the data is held out for it).
+        classifiers): the folds on which clones of the ensemble are fitted
+        and their candidates scored.
     prefit : bool, default=False
         Whether ``estimator`` is already fitted, on the ``X`` given to
         ``fit``: it is then pruned rather than a clone fitted on all the data
-        (a forest's out-of-bag samples are read from its
-        ``estimators_samples_``, a booster's leaves are refitted on ``X``).
-        The choice is still made with clones fitted on part of the data.
+        (a booster's leaves are refitted on ``X``). The choice is still made
+        with clones fitted on the training folds.
     scoring : str, default=None
         ``"accuracy"`` (the default for classifiers), ``"balanced_accuracy"``
         or ``"neg_log_loss"`` for classifiers; ``"r2"`` (the default for
@@ -299,10 +302,11 @@ class EnsemblePruner(
         from held-out predictions rather than through a scorer, so that
         hundreds of candidates are scored without building them.
     n_jobs : int, default=None
-        Number of jobs, through joblib: for the boosters of the folds, or for
+        Number of jobs, through joblib: for the clones of the folds, and for
         pruning a forest's trees to every level.
     random_state : int, RandomState instance or None, default=None
-        Draws the held-out split on which a forest's pruning is chosen.
+        Seeds the clones fitted on the folds when the estimator's own
+        ``random_state`` is None, so that the choice is reproducible.
 
     Attributes
     ----------
@@ -320,16 +324,15 @@ class EnsemblePruner(
         Number of trees (forest) or stages (boosting) kept.
     level_ : int
         The pruning level of the kept trees: each keeps at most ``2**-level_``
-        of its leaves, or, for levels 6 and 7 of classification forests, what
-        error-based pruning at confidence 0.25 or 0.05 keeps.
+        of its leaves.
     reference_score_ : float
-        Mean score over the folds of the unpruned clone on held-out samples.
+        Mean score over the folds of the unpruned clones on their test folds.
     cv_results_ : dict of ndarrays
         One entry per node budget: ``param_max_nodes`` (the budget),
-        ``split{k}_test_score`` (score on fold k of the candidate chosen for
-        the budget without it), ``mean_test_score``, ``std_test_score`` and
-        ``n_nodes`` (size of the candidate chosen for the budget, on the
-        clone the choice is made with for a forest).
+        ``split{k}_test_score`` (score on fold k of the clone's candidate
+        chosen for the budget), ``mean_test_score``, ``std_test_score`` and
+        ``n_nodes`` (size of the candidate chosen for the budget in the
+        ensemble fitted on all the data).
         :meth:`skprune.model_selection.PruningCurveDisplay.from_cv_estimator`
         draws it.
     best_index_ : int
@@ -347,9 +350,9 @@ class EnsemblePruner(
 
     References
     ----------
-    G. Martínez-Muñoz and A. Suárez, "Pruning in ordered bagging ensembles",
-    *ICML* 2006. R. Caruana, A. Niculescu-Mizil, G. Crew and A. Ksikes,
-    "Ensemble selection from libraries of models", *ICML* 2004.
+    L. Breiman, J. Friedman, R. Olshen and C. Stone, *Classification and
+    Regression Trees*, Wadsworth, 1984, chapter 3 (minimal cost-complexity
+    pruning).
 
     Examples
     --------
@@ -435,86 +438,24 @@ class EnsemblePruner(
         weights = check_sample_weight(sample_weight, X32, non_negative=True)
         cv = self._checked_cv(X32.shape[0])
         if self.prefit:
-            self._check_prefit(*X32.shape)
-        if isinstance(self.estimator, BOOSTERS):
-            tables, build = self._booster_tables(X, X32, y, sample_weight, weights, cv)
-            self._choose(tables)
-            self.pruned_estimator_ = build(self.level_, self.n_trees_)
-        else:
-            judged = self._validation_split(X, y, sample_weight, X32, weights)
-            self._choose(self._forest_tables(judged, self._folds(judged.y), score))
-            self.estimator_ = self._fitted_on_all(X, y, sample_weight)
-            self.pruned_estimator_ = self._pruned_forest(X32, y, weights, score)
+            self._check_prefit(X32, y)
+        tables, build = self._cv_tables(X, X32, y, sample_weight, weights, cv, score)
+        self._choose(tables)
+        self.pruned_estimator_ = build(self.level_, self.n_trees_)
         self.n_nodes_ = total_nodes(self.pruned_estimator_)
         self.n_nodes_original_ = total_nodes(self.estimator_)
         self.compression_ratio_ = self.n_nodes_original_ / self.n_nodes_
         return self
 
-    def _pruned_forest(self, X32, y, weights, score):
-        """The forest fitted on all the data, pruned as chosen.
-
-        Its trees are pruned to ``level_``; the first ``n_trees_`` are kept,
-        in the order of greedy forward selection on out-of-bag samples for a
-        bootstrap forest, in their own (random) order otherwise.
-        """
-        forest = self.estimator_
-        held_out = _out_of_bag_samples(forest, X32.shape[0])
-        ladder = ForestLadder(
-            forest, X32, held_out, N_LEVELS, is_classifier(forest),
-            Parallel(n_jobs=self.n_jobs),
-        )
-        if forest.bootstrap:
-            order = greedy_order(
-                ladder.predictions(self.level_), held_out, encode_labels(forest, y),
-                weights, score,
-            )
-        else:
-            order = np.arange(len(ladder.trees))
-        pruned = copy.copy(forest)
-        pruned.estimators_ = [
-            replace_trees(forest.estimators_[t], lambda _, t=t: ladder.trees[t][self.level_])
-            for t in order[: self.n_trees_]
-        ]
-        pruned.n_estimators = self.n_trees_
-        for name in ("oob_score_", "oob_decision_function_", "oob_prediction_"):
-            if hasattr(pruned, name):
-                delattr(pruned, name)
-        return pruned
-
-    def _validation_split(self, X, y, sample_weight, X32, weights):
-        """Fit a clone on part of the data, to judge its trees on the rest."""
-        classifier = is_classifier(self.estimator)
-        n_splits = check_cv(self.cv, y, classifier=classifier).get_n_splits()
-        X_fit, _, _, X32_val, y_fit, y_val, w_fit, w_val = train_test_split(
-            X, X32, y, weights, test_size=1.0 / n_splits,
-            random_state=check_random_state(self.random_state),
-        )
-        fit_weight = None if sample_weight is None else w_fit
-        forest = clone(self.estimator).fit(X_fit, y_fit, sample_weight=fit_weight)
-        return Bunch(
-            forest=forest, X32=X32_val, y=encode_labels(forest, y_val, unseen=-1),
-            weights=w_val,
-            held_out=np.ones((len(forest.estimators_), X32_val.shape[0]), dtype=bool),
-        )
-
     def _checked_cv(self, n_samples):
-        """``cv``, with the splits of an iterable checked before any fitting.
-
-        A forest's folds split the held-out samples, which ``fit`` draws, so
-        they cannot be given as fixed (train, test) splits.
-        """
+        """``cv``, with the splits of an iterable checked before any fitting."""
         if isinstance(self.cv, Integral) or hasattr(self.cv, "split"):
             return self.cv
-        if isinstance(self.estimator, FORESTS):
-            raise ValueError(
-                "cv must be an int or a splitter when the estimator is a forest: "
-                "its folds split the held-out samples that fit draws, so fixed "
-                f"(train, test) splits cannot be given; got {self.cv!r}."
-            )
         return checked_folds(self.cv, n_samples)
 
-    def _check_prefit(self, n_samples, n_features):
-        """Check, before any fitting, that the prefit ensemble fits ``X``."""
+    def _check_prefit(self, X, y):
+        """Check, before any fitting, that the prefit ensemble fits ``X, y``."""
+        n_samples, n_features = X.shape
         check_is_fitted(
             self.estimator,
             msg="prefit=True, but this %(name)s is not fitted: fit it first or use "
@@ -526,6 +467,7 @@ class EnsemblePruner(
                 f"X has {n_features} features, the estimator "
                 f"{self.estimator.n_features_in_}."
             )
+        encode_labels(self.estimator, y)
         if isinstance(self.estimator, FORESTS):
             _out_of_bag_samples(self.estimator, n_samples)
 
@@ -535,77 +477,95 @@ class EnsemblePruner(
             return copy.deepcopy(self.estimator)
         return clone(self.estimator).fit(X, y, sample_weight=sample_weight)
 
-    def _folds(self, y_held):
-        """Boolean masks of the held-out samples in each fold of ``cv``."""
-        cv = check_cv(self.cv, y_held, classifier=is_classifier(self.estimator))
-        n_held = y_held.shape[0]
-        folds = []
-        for _, test in cv.split(np.zeros((n_held, 1)), y_held):
-            in_fold = np.zeros(n_held, dtype=bool)
-            in_fold[test] = True
-            folds.append(in_fold)
-        return folds
+    def _cv_tables(self, X, X32, y, sample_weight, weights, cv, score):
+        """Cross-validated scores of every (level, number of trees or stages).
 
-    def _forest_tables(self, judged, folds, score):
-        """Size, selection and fold scores of every (level, number of trees)."""
-        classifier = is_classifier(self.estimator)
-        y, weights, held_out = judged.y, judged.weights, judged.held_out
-        ladder = ForestLadder(
-            judged.forest, judged.X32, held_out, N_LEVELS, classifier,
-            Parallel(n_jobs=self.n_jobs),
-        )
-        runs = [weights * ~fold for fold in folds] + [weights]
-        level_zero = ladder.predictions(0)
-        orders = [greedy_order(level_zero, held_out, y, w, score) for w in runs]
-        tables = _empty_tables(len(runs), (ladder.n_levels, len(ladder.trees)))
-        for level in range(ladder.n_levels):
-            predictions = level_zero if level == 0 else ladder.predictions(level)
-            for run, order in enumerate(orders):
-                mean, covered = ordered_sub_forests(predictions, held_out, order)
-                _fill_tables(tables, run, level, ladder.n_nodes[level, order].cumsum(),
-                             score, y, mean, runs[run] * covered,
-                             folds[run] if run < len(folds) else None, weights * covered)
-        tables["reference"] = tables["fold_scores"][:-1, 0, -1]
-        return tables
+        A clone is fitted on each training fold and the first k trees or
+        stages at every level are scored on the test fold, as ``LassoCV``
+        scores its path; the ensemble fitted on all the data is then pruned
+        the way chosen.
 
-    def _booster_tables(self, X, X32, y, sample_weight, weights, cv):
-        """Cross-validated scores of every (level, number of stages).
-
-        A clone is fitted on each training fold and its pruned, refitted
-        stages are scored on the test fold, as ``LassoCV`` scores its path;
-        the ensemble fitted on all the data is then pruned the way chosen.
+        Returns
+        -------
+        tables : dict
+            Node counts (of the ensemble fitted on all the data), selection
+            and fold scores of every candidate, for each fold and then for the
+            final choice; and the unpruned clones' fold scores.
+        build : callable
+            ``build(level, k)`` returns the pruned ensemble.
         """
         classifier = is_classifier(self.estimator)
-        score = score_function(self.scoring, classifier)
+        booster = isinstance(self.estimator, BOOSTERS)
+        score_fold = _score_booster_fold if booster else _score_forest_fold
         cv = check_cv(cv, y, classifier=classifier)
+        seeds = check_random_state(self.random_state)
         folds = Parallel(n_jobs=self.n_jobs)(
-            delayed(_score_booster_fold)(
-                clone(self.estimator), X32, y, weights, sample_weight is not None,
+            delayed(score_fold)(
+                self._fold_clone(seeds), X32, y, weights, sample_weight is not None,
                 train, test, score,
             )
             for train, test in cv.split(X32, y)
         )
         self.estimator_ = self._fitted_on_all(X, y, sample_weight)
-        ladder = BoostingLadder(
-            self.estimator_, X, encode_labels(self.estimator_, y), weights, N_LEVELS,
-            classifier,
-        )
+        ladder = self._booster_ladder if booster else self._forest_ladder
+        n_nodes, build = ladder(X, y, weights)
         fold_scores = np.stack([scores for scores, _ in folds])
         mean_scores = fold_scores.mean(axis=0)
         n_runs = len(folds) + 1
-        n_nodes = ladder.n_nodes()
         tables = {
             "n_nodes": np.broadcast_to(n_nodes, (n_runs, *n_nodes.shape)),
             "selection": np.broadcast_to(mean_scores, (n_runs, *n_nodes.shape)),
             "fold_scores": np.concatenate([fold_scores, mean_scores[None]]),
             "reference": np.array([reference for _, reference in folds]),
         }
+        return tables, build
+
+    def _fold_clone(self, seeds):
+        """A clone to fit on a fold, seeded if its own ``random_state`` is None."""
+        estimator = clone(self.estimator)
+        seed = seeds.randint(np.iinfo(np.int32).max)
+        if estimator.get_params().get("random_state", 0) is None:
+            estimator.set_params(random_state=seed)
+        return estimator
+
+    def _booster_ladder(self, X, y, weights):
+        """Node counts of the fitted booster's candidates, and their builder."""
+        ladder = BoostingLadder(
+            self.estimator_, X, encode_labels(self.estimator_, y), weights, N_LEVELS,
+            is_classifier(self.estimator_),
+        )
 
         def build(level, n_stages):
             trees, _, _ = ladder.refit(level)
             return pruned_booster(self.estimator_, trees[:n_stages])
 
-        return tables, build
+        return ladder.n_nodes(), build
+
+    def _forest_ladder(self, X, y, weights):
+        """Node counts of the fitted forest's candidates, and their builder.
+
+        A candidate is the forest's first k trees, each pruned to one level.
+        """
+        forest = self.estimator_
+        trees = forest_levels(forest, N_LEVELS, Parallel(n_jobs=self.n_jobs))
+        n_nodes = np.array(
+            [[levels[level].node_count for levels in trees]
+             for level in range(N_LEVELS)]
+        ).cumsum(axis=1)
+
+        def build(level, n_trees):
+            pruned = copy.copy(forest)
+            pruned.estimators_ = [
+                replace_trees(tree, lambda _, t=t: trees[t][level])
+                for t, tree in enumerate(forest.estimators_[:n_trees])
+            ]
+            pruned.n_estimators = n_trees
+            for name in ("oob_score_", "oob_decision_function_", "oob_prediction_"):
+                if hasattr(pruned, name):
+                    delattr(pruned, name)
+            return pruned
+
+        return n_nodes, build
 
     def _choose(self, tables):
         """Keep the smallest budget within the score loss: its level and size."""
@@ -685,19 +645,3 @@ def _out_of_bag_samples(forest, n_samples):
             )
         held_out[tree, samples] = False
     return held_out
-
-
-def _empty_tables(n_runs, shape):
-    return {
-        name: np.zeros((n_runs, *shape))
-        for name in ("n_nodes", "selection", "fold_scores")
-    }
-
-
-def _fill_tables(tables, run, level, n_nodes, score, y, predictions,
-                 selection_weights, fold, fold_weights):
-    """Record the size, selection score and fold score of candidates."""
-    tables["n_nodes"][run, level] = n_nodes
-    tables["selection"][run, level] = score(y, predictions, selection_weights)
-    if fold is not None:
-        tables["fold_scores"][run, level] = score(y, predictions, fold_weights * fold)

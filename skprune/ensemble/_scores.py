@@ -1,11 +1,12 @@
 """Scores of many candidate ensembles at once, from their predictions.
 
-A candidate is scored from its predictions on held-out samples (out-of-bag or
-a validation split), not through an estimator, so that hundreds of pruned
-ensembles are scored without building them. Every function takes the targets
-of shape (n_samples,), the predictions of shape (n_candidates, n_samples[,
-n_classes]) and weights broadcastable to (n_candidates, n_samples): a sample
-that a candidate cannot predict (no out-of-bag tree) has weight zero there.
+A candidate is scored from its predictions on samples its trees were not
+grown on (a test fold, or out-of-bag samples), not through an estimator, so
+that hundreds of pruned ensembles are scored without building them. Every
+function takes the targets of shape (n_samples,), the predictions of shape
+(n_candidates, n_samples[, n_classes]) and weights broadcastable to
+(n_candidates, n_samples): a sample that a candidate cannot predict (no
+out-of-bag tree) has weight zero there.
 Larger is better, as with scikit-learn's scorers.
 """
 

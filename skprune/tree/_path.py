@@ -535,20 +535,38 @@ def build_subtree(tree, nodes, is_leaf):
     new_nodes["right_child"] = np.where(
         split, new_index[kept["right_child"]], TREE_LEAF
     )
-    new_nodes["feature"][is_leaf] = TREE_UNDEFINED
-    new_nodes["threshold"][is_leaf] = TREE_UNDEFINED
-    new_nodes["missing_go_to_left"][is_leaf] = 0
+    return tree_from_nodes(tree, new_nodes, state["values"][nodes])
 
-    subtree = Tree(tree.n_features, np.asarray(tree.n_classes), tree.n_outputs)
-    subtree.__setstate__(
+
+def tree_from_nodes(tree, nodes, values):
+    """A new scikit-learn ``Tree`` like ``tree`` with the given node arrays.
+
+    Parameters
+    ----------
+    tree : sklearn.tree._tree.Tree
+        The tree whose features, classes and outputs the new one has.
+    nodes : ndarray of NODE_DTYPE
+        The nodes in preorder; the split fields of leaves are reset here.
+    values : ndarray of shape (n_nodes, n_outputs, max_n_classes)
+
+    Returns
+    -------
+    new_tree : sklearn.tree._tree.Tree
+    """
+    is_leaf = nodes["left_child"] == TREE_LEAF
+    nodes["feature"][is_leaf] = TREE_UNDEFINED
+    nodes["threshold"][is_leaf] = TREE_UNDEFINED
+    nodes["missing_go_to_left"][is_leaf] = 0
+    new_tree = Tree(tree.n_features, np.asarray(tree.n_classes), tree.n_outputs)
+    new_tree.__setstate__(
         {
-            "max_depth": int(_node_depths(new_nodes).max()),
+            "max_depth": int(_node_depths(nodes).max()),
             "node_count": nodes.shape[0],
-            "nodes": new_nodes,
-            "values": np.ascontiguousarray(state["values"][nodes]),
+            "nodes": nodes,
+            "values": np.ascontiguousarray(values),
         }
     )
-    return subtree
+    return new_tree
 
 
 def _node_depths(nodes):

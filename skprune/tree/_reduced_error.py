@@ -7,7 +7,7 @@ the smallest subtree with the least validation error.
 
 import numpy as np
 from sklearn.base import is_classifier
-from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils import check_array, check_consistent_length, get_tags
 from sklearn.utils.validation import validate_data
 
 from ..utils._docstrings import fill_doc
@@ -69,8 +69,10 @@ def check_validation_data(estimator, X, y, sample_weight, name="X_val"):
         Non-negative weights, ones if None.
     """
     try:
+        allow_nan = get_tags(estimator).input_tags.allow_nan
         X = validate_data(
-            estimator, X, reset=False, dtype=np.float32, accept_sparse="csr"
+            estimator, X, reset=False, dtype=np.float32, accept_sparse="csr",
+            ensure_all_finite="allow-nan" if allow_nan else True,
         )
     except ValueError as exc:
         raise ValueError(f"{name} does not match the fitted estimator: {exc}") from exc
@@ -88,6 +90,33 @@ def check_validation_data(estimator, X, y, sample_weight, name="X_val"):
     return X, y, sample_weight
 
 
+def node_visits(tree, X):
+    """Every (sample, node) pair of the samples' decision paths.
+
+    The paths are walked up from the leaves ``tree.apply`` gives: in
+    scikit-learn 1.6, ``Tree.decision_path`` does not send missing values
+    the way ``apply`` and ``predict`` do (``missing_go_to_left``).
+
+    Returns
+    -------
+    samples, nodes : ndarrays of int
+    """
+    parent = np.full(tree.node_count, -1, dtype=np.intp)
+    internal = np.flatnonzero(tree.children_left != -1)
+    parent[tree.children_left[internal]] = internal
+    parent[tree.children_right[internal]] = internal
+    samples, nodes = [], []
+    node = tree.apply(X).astype(np.intp)
+    sample = np.arange(X.shape[0])
+    while node.size:
+        samples.append(sample)
+        nodes.append(node)
+        node = parent[node]
+        sample = sample[node >= 0]
+        node = node[node >= 0]
+    return np.concatenate(samples), np.concatenate(nodes)
+
+
 def node_prediction_losses(tree, X, y, classifier):
     """Validation samples reaching each node, and their loss at that node.
 
@@ -99,9 +128,7 @@ def node_prediction_losses(tree, X, y, classifier):
         Loss of ``samples`` if ``nodes`` predicted their training value:
         misclassification, or squared error, averaged over the outputs.
     """
-    paths = tree.decision_path(X)
-    samples = np.repeat(np.arange(X.shape[0]), np.diff(paths.indptr))
-    nodes = paths.indices
+    samples, nodes = node_visits(tree, X)
     if classifier:
         predicted = tree.value.argmax(axis=2)[nodes]
         losses = (predicted != y[samples]).mean(axis=1)

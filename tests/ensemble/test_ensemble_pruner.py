@@ -1,5 +1,6 @@
 """EnsemblePruner: its choice, the ensembles it builds, and its estimator API."""
 
+import copy
 import pickle
 
 import matplotlib
@@ -18,7 +19,7 @@ from sklearn.ensemble import (
 )
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, KFold, train_test_split
+from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils.estimator_checks import (
     check_dataframe_column_names_consistency,
     check_param_validation,
@@ -26,12 +27,18 @@ from sklearn.utils.estimator_checks import (
 
 from skprune.ensemble import EnsemblePruner
 from skprune.ensemble._forest import greedy_order, greedy_pairs
-from skprune.ensemble._levels import classification_levels, pruning_levels
+from skprune.ensemble._levels import pruning_levels
 from skprune.ensemble._pruner import best_within_budgets, smallest_budget_within
 from skprune.ensemble._scores import accuracy
 from skprune.model_selection import PruningCurveDisplay
 
 matplotlib.use("Agg")
+
+
+ENSEMBLES = [
+    GradientBoostingClassifier(n_estimators=5, random_state=0),
+    RandomForestClassifier(n_estimators=5, random_state=0),
+]
 
 
 @pytest.fixture(scope="module")
@@ -214,33 +221,57 @@ def test_a_larger_loss_never_keeps_more_nodes(classification):
     assert sizes[-1] < sizes[0]
 
 
-def test_reference_score_is_the_held_out_score_of_a_clone(classification):
+def test_scores_are_those_of_clones_fitted_on_each_training_fold(classification):
+    # an independent reference: scikit-learn's own score of forests built from
+    # clones fitted on each training fold
     X, y = classification
     forest = RandomForestClassifier(n_estimators=10, random_state=0)
-    pruner = EnsemblePruner(forest, cv=KFold(2), random_state=0).fit(X, y)
-    X_fit, X_val, y_fit, y_val = train_test_split(
-        X, y, test_size=0.5, random_state=np.random.RandomState(0)
-    )
-    expected = clone(forest).fit(X_fit, y_fit).score(X_val, y_val)
-    assert pruner.reference_score_ == pytest.approx(expected, abs=1e-12)
+    pruner = EnsemblePruner(forest, cv=KFold(3), max_score_loss=0.02).fit(X, y)
+    X32 = X.astype(np.float32)
+    references, chosen = [], []
+    for train, test in KFold(3).split(X):
+        fitted = clone(forest).fit(X32[train], y[train])
+        references.append(fitted.score(X32[test], y[test]))
+        pruned = copy.copy(fitted)
+        pruned.estimators_ = [
+            copy.copy(tree) for tree in fitted.estimators_[: pruner.n_trees_]
+        ]
+        for tree in pruned.estimators_:
+            tree.tree_ = pruning_levels(tree.tree_, 6)[pruner.level_]
+        chosen.append(pruned.score(X32[test], y[test]))
+    assert pruner.reference_score_ == pytest.approx(np.mean(references), abs=1e-12)
+    best = pruner.best_index_
+    for fold, score in enumerate(chosen):
+        assert pruner.cv_results_[f"split{fold}_test_score"][best] == pytest.approx(
+            score, abs=1e-12
+        )
+    assert np.mean(chosen) >= np.mean(references) - 0.02 - 1e-12
 
 
-def test_trees_of_a_bootstrap_forest_are_ordered_out_of_bag(classification):
+def test_pruned_forest_is_the_first_trees_of_the_fitted_one_at_the_kept_level(
+    classification,
+):
     X, y = classification
     forest = RandomForestClassifier(n_estimators=15, random_state=0).fit(X, y)
     pruner = EnsemblePruner(forest, prefit=True, max_score_loss=0.1, random_state=0)
-    pruner.fit(X, y)
-    # the first kept tree is the one with the best out-of-bag accuracy alone,
-    # at the kept level
+    pruned = pruner.fit(X, y).pruned_estimator_
+    assert 0 < pruner.n_trees_ < 15 or pruner.level_ > 0
     X32 = X.astype(np.float32)
-    alone = []
-    for tree, samples in zip(forest.estimators_, forest.estimators_samples_):
-        oob = np.setdiff1d(np.arange(X.shape[0]), samples)
-        pruned_tree = classification_levels(tree.tree_, 6)[pruner.level_]
-        predicted = forest.classes_[pruned_tree.predict(X32[oob]).argmax(axis=1)]
-        alone.append(np.mean(predicted == y[oob]))
-    first = pruner.pruned_estimator_.estimators_[0].random_state
-    assert first == forest.estimators_[int(np.argmax(alone))].random_state
+    for ours, theirs in zip(pruned.estimators_, forest.estimators_):
+        expected = pruning_levels(theirs.tree_, 6)[pruner.level_]
+        np.testing.assert_array_equal(ours.tree_.apply(X32), expected.apply(X32))
+        assert ours.tree_.node_count == expected.node_count
+
+
+def test_unseeded_forests_are_seeded_by_random_state(classification):
+    X, y = classification
+    forest = RandomForestClassifier(n_estimators=8).fit(X, y)
+    first, second = (
+        EnsemblePruner(forest, prefit=True, random_state=3).fit(X, y) for _ in range(2)
+    )
+    for key in ("split0_test_score", "split4_test_score"):
+        np.testing.assert_array_equal(first.cv_results_[key], second.cv_results_[key])
+    assert first.reference_score_ == second.reference_score_
 
 
 def test_prefit_forest_is_left_unchanged(classification):
@@ -349,30 +380,22 @@ def test_prefit_booster_is_pruned_as_a_fresh_fit_and_left_unchanged():
     np.testing.assert_allclose(prefit.predict_proba(X), fresh.predict_proba(X))
 
 
-@pytest.mark.parametrize("cv", [[1, 2], ()])
-def test_a_forest_refuses_fixed_splits(classification, cv):
-    X, y = classification
-    forest = RandomForestClassifier(n_estimators=5, random_state=0)
-    with pytest.raises(ValueError, match="cv must be an int or a splitter"):
-        EnsemblePruner(forest, cv=cv).fit(X, y)
-
-
 @pytest.mark.parametrize("cv, message", [([1, 2], "one of its splits is 1"),
                                          ((), "cv yields no split")])
-def test_a_booster_checks_the_splits_it_is_given(classification, cv, message):
+@pytest.mark.parametrize("estimator", ENSEMBLES, ids=lambda e: type(e).__name__)
+def test_the_splits_given_are_checked(classification, cv, message, estimator):
     X, y = classification
-    booster = GradientBoostingClassifier(n_estimators=5, random_state=0)
     with pytest.raises(ValueError, match=message):
-        EnsemblePruner(booster, cv=cv).fit(X, y)
+        EnsemblePruner(estimator, cv=cv).fit(X, y)
 
 
-def test_a_booster_scores_given_splits_as_their_splitter(classification):
+@pytest.mark.parametrize("estimator", ENSEMBLES, ids=lambda e: type(e).__name__)
+def test_given_splits_are_scored_as_their_splitter(classification, estimator):
     X, y = classification
-    booster = GradientBoostingClassifier(n_estimators=5, random_state=0)
     splits = list(KFold(3).split(X))
-    expected = EnsemblePruner(booster, cv=KFold(3), random_state=0).fit(X, y)
+    expected = EnsemblePruner(estimator, cv=KFold(3), random_state=0).fit(X, y)
     for cv in (splits, iter(splits)):
-        given = EnsemblePruner(booster, cv=cv, random_state=0).fit(X, y)
+        given = EnsemblePruner(estimator, cv=cv, random_state=0).fit(X, y)
         np.testing.assert_allclose(
             given.cv_results_["mean_test_score"],
             expected.cv_results_["mean_test_score"],

@@ -173,3 +173,249 @@ def test_bad_input_is_rejected():
         error_based_pruning(GradientBoostingClassifier(n_estimators=2).fit(X, y))
     with pytest.raises(NotFittedError):
         error_based_pruning(DecisionTreeClassifier())
+
+
+class J48Node:
+    """A node of Weka's C45PruneableClassifierTree, on explicit training data.
+
+    ``split`` is the (feature, threshold, missing_go_to_left) of the
+    scikit-learn node the tree was grown with; the data are the indices of
+    the training samples, with weights, that reach the node.
+    """
+
+    def __init__(self, tree, node, data, X, y, w, CF):
+        self.X, self.y, self.w, self.CF, self.n_classes = X, y, w, CF, tree.n_classes[0]
+        self.data = data
+        self.sons = None
+        if tree.children_left[node] != -1:
+            self.split = (
+                tree.feature[node], tree.threshold[node], tree.missing_go_to_left[node]
+            )
+            self.sons = [
+                J48Node(tree, child, part, X, y, w, CF)
+                for child, part in zip(
+                    (tree.children_left[node], tree.children_right[node]),
+                    self.split_data(data),
+                )
+            ]
+
+    def split_data(self, data):
+        feature, threshold, missing_left = self.split
+
+        def goes_left(value):
+            return bool(missing_left) if math.isnan(value) else value <= threshold
+
+        left = [i for i in data if goes_left(self.X[i, feature])]
+        return left, [i for i in data if not goes_left(self.X[i, feature])]
+
+    def distribution(self, data):
+        counts = [0.0] * self.n_classes
+        for i in data:
+            counts[self.y[i]] += self.w[i]
+        return counts
+
+    def errors_for_distribution(self, counts):
+        total = sum(counts)
+        if total == 0:
+            return 0.0
+        incorrect = total - max(counts)
+        return incorrect + j48_added_errors(total, incorrect, self.CF)
+
+    def estimated_errors(self):
+        if self.sons is None:
+            return self.errors_for_distribution(self.distribution(self.data))
+        return sum(son.estimated_errors() for son in self.sons)
+
+    def estimated_errors_for_branch(self, data):
+        if self.sons is None:
+            return self.errors_for_distribution(self.distribution(data))
+        return sum(
+            son.estimated_errors_for_branch(part)
+            for son, part in zip(self.sons, self.split_data(data))
+        )
+
+    def new_distribution(self, data):
+        self.data = data
+        if self.sons is not None:
+            for son, part in zip(self.sons, self.split_data(data)):
+                son.new_distribution(part)
+
+    def prune(self):
+        if self.sons is None:
+            return
+        for son in self.sons:
+            son.prune()
+        bags = [sum(self.w[i] for i in son.data) for son in self.sons]
+        largest = self.sons[int(np.argmax(bags))]
+        errors_largest = largest.estimated_errors_for_branch(self.data)
+        errors_leaf = self.errors_for_distribution(self.distribution(self.data))
+        errors_tree = self.estimated_errors()
+        if errors_leaf - (errors_tree + 0.1) < 1e-6 and errors_leaf - (
+            errors_largest + 0.1
+        ) < 1e-6:
+            self.sons = None
+            return
+        if errors_largest - (errors_tree + 0.1) < 1e-6:
+            self.sons, self.split = largest.sons, getattr(largest, "split", None)
+            self.new_distribution(self.data)
+            self.prune()
+
+    def preorder(self):
+        """(split or None, weighted class counts) of every node, in preorder."""
+        rows = [(self.split if self.sons else None, self.distribution(self.data))]
+        for son in self.sons or []:
+            rows += son.preorder()
+        return rows
+
+
+def raised_j48(tree, X, y, w, CF):
+    root = J48Node(tree, 0, [i for i in range(len(y)) if w[i] > 0], X, y, w, CF)
+    root.prune()
+    return root.preorder()
+
+
+def preorder_of(tree):
+    rows = []
+    for node in range(tree.node_count):
+        split = None
+        if tree.children_left[node] != -1:
+            split = (
+                tree.feature[node], tree.threshold[node], tree.missing_go_to_left[node]
+            )
+        counts = tree.value[node, 0] * tree.weighted_n_node_samples[node]
+        rows.append((split, counts))
+    return rows
+
+
+def assert_same_trees(ours, expected):
+    assert len(ours) == len(expected)
+    for (split, counts), (expected_split, expected_counts) in zip(ours, expected):
+        assert split == expected_split
+        np.testing.assert_allclose(counts, expected_counts, rtol=1e-9, atol=1e-12)
+
+
+def noisy_problem(seed, n_samples=240):
+    X, y = make_classification(
+        n_samples=n_samples, n_features=5, n_informative=3, n_classes=3,
+        flip_y=0.25, random_state=seed,
+    )
+    return X.astype(np.float32), y
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("CF", [0.25, 0.05])
+def test_subtree_raising_is_j48s(seed, CF):
+    X, y = noisy_problem(seed)
+    weights = np.random.default_rng(seed).integers(0, 4, y.shape[0]).astype(float)
+    weights = weights if seed % 2 else np.ones(y.shape[0])
+    tree = DecisionTreeClassifier(random_state=seed).fit(X, y, sample_weight=weights)
+    raised = error_based_pruning(
+        tree, X, y, confidence=CF, subtree_raising=True, sample_weight=weights
+    )
+    assert_same_trees(
+        preorder_of(raised.tree_), raised_j48(tree.tree_, X, y, weights, CF)
+    )
+
+
+def test_subtree_raising_sends_missing_values_as_the_tree_does(
+    needs_missing_value_paths,
+):
+    X, y = noisy_problem(1)
+    X[np.random.default_rng(0).random(X.shape) < 0.15] = np.nan
+    tree = DecisionTreeClassifier(random_state=0).fit(X, y)
+    assert np.any(tree.tree_.missing_go_to_left[tree.tree_.children_left != -1])
+    raised = error_based_pruning(tree, X, y, subtree_raising=True)
+    assert_same_trees(
+        preorder_of(raised.tree_), raised_j48(tree.tree_, X, y, np.ones(y.shape[0]), 0.25)
+    )
+
+
+def test_subtree_raising_changes_some_trees():
+    # the reference above could pass by never raising: make sure it does
+    changed = 0
+    for seed in range(6):
+        X, y = noisy_problem(seed)
+        tree = DecisionTreeClassifier(random_state=seed).fit(X, y)
+        plain = error_based_pruning(tree)
+        raised = error_based_pruning(tree, X, y, subtree_raising=True)
+        changed += plain.tree_.node_count != raised.tree_.node_count
+    assert changed >= 2
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced", "balanced_subsample"])
+def test_subtree_raising_in_a_forest_follows_each_trees_bootstrap(class_weight):
+    X, y = noisy_problem(0)
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, y.shape[0])
+    forest = RandomForestClassifier(
+        n_estimators=3, class_weight=class_weight, random_state=0
+    ).fit(X, y, sample_weight=weights)
+    before = pickle.dumps(forest)
+    pruned = error_based_pruning(
+        forest, X, y, subtree_raising=True, sample_weight=weights
+    )
+    assert pickle.dumps(forest) == before
+    for ours, theirs, drawn in zip(
+        pruned.estimators_, forest.estimators_, forest.estimators_samples_
+    ):
+        # The weights each tree was grown with: its bootstrap counts, times the
+        # sample weights before scikit-learn 1.7 (later it draws by weight),
+        # times the class weights; the candidate that scikit-learn's routing
+        # of the samples confirms at every node.
+        tree = theirs.tree_
+        counts = np.bincount(drawn, minlength=y.shape[0]).astype(float)
+        grown = tree.value[0, 0] * tree.weighted_n_node_samples[0]
+        paths = theirs.decision_path(X)
+        on_path = np.repeat(np.arange(y.shape[0]), np.diff(paths.indptr))
+        for tree_weight in (counts * weights, counts):
+            candidate = tree_weight * (grown / np.bincount(y, weights=tree_weight))[y]
+            routed = np.bincount(paths.indices, weights=candidate[on_path])
+            if np.allclose(routed, tree.weighted_n_node_samples):
+                break
+        else:
+            raise AssertionError("no candidate gives the tree's node weights")
+        assert_same_trees(
+            preorder_of(ours.tree_), raised_j48(tree, X, y, candidate, 0.25)
+        )
+
+
+def test_raised_statistics_are_those_of_scikit_learns_routing():
+    X, y = noisy_problem(3, n_samples=400)
+    tree = DecisionTreeClassifier(criterion="entropy", random_state=0).fit(X, y)
+    raised = error_based_pruning(tree, X, y, subtree_raising=True)
+    paths = raised.decision_path(X)
+    nodes = paths.indices
+    samples = np.repeat(np.arange(y.shape[0]), np.diff(paths.indptr))
+    n_nodes = raised.tree_.node_count
+    counts = np.stack(
+        [np.bincount(nodes[y[samples] == k], minlength=n_nodes) for k in range(3)],
+        axis=1,
+    ).astype(float)
+    np.testing.assert_allclose(raised.tree_.weighted_n_node_samples, counts.sum(axis=1))
+    np.testing.assert_array_equal(raised.tree_.n_node_samples, counts.sum(axis=1))
+    fractions = counts / counts.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(raised.tree_.value[:, 0], fractions)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.nansum(fractions * np.log2(fractions), axis=1)
+    np.testing.assert_allclose(raised.tree_.impurity, entropy, atol=1e-12)
+    # the nodes of a scikit-learn tree are checked on unpickling
+    restored = pickle.loads(pickle.dumps(raised))
+    np.testing.assert_array_equal(restored.predict(X), raised.predict(X))
+    assert export_text(raised).count("class:") == raised.get_n_leaves()
+
+
+def test_subtree_raising_needs_the_training_data():
+    X, y = noisy_problem(0)
+    tree = DecisionTreeClassifier(random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="needs the training data X and y"):
+        error_based_pruning(tree, subtree_raising=True)
+    with pytest.raises(ValueError, match="only serve subtree raising"):
+        error_based_pruning(tree, X, y)
+    with pytest.raises(ValueError, match="data the estimator was fitted on"):
+        error_based_pruning(tree, X[::-1], y, subtree_raising=True)
+    with pytest.raises(ValueError, match="data the estimator was fitted on"):
+        error_based_pruning(
+            tree, X, y, subtree_raising=True,
+            sample_weight=np.r_[np.full(100, 2.0), np.ones(y.shape[0] - 100)],
+        )
+    with pytest.raises(ValueError, match="X does not match"):
+        error_based_pruning(tree, X[:, :3], y, subtree_raising=True)

@@ -91,6 +91,19 @@ def test_pruned_tree_is_the_smallest_with_least_validation_error(
     assert error == pytest.approx(best, rel=1e-12)
 
 
+def test_missing_values_follow_the_tree(
+    assert_is_pruning_of, needs_missing_value_paths
+):
+    X, y, tree = small_problem("classification", 1)
+    X[np.random.default_rng(1).random(X.shape) < 0.15] = np.nan
+    tree.fit(X[:80], y[:80])
+    assert np.any(tree.tree_.missing_go_to_left[tree.tree_.children_left != -1])
+    pruned = reduced_error_pruning(tree, X[80:], y[80:])
+    expected, _ = brute_force_pruning(tree, X[80:], y[80:], np.ones(80))
+    assert pruned.get_n_leaves() == len(expected)
+    assert set(assert_is_pruning_of(pruned, tree, X).tolist()) <= expected
+
+
 def test_ties_prune_and_unreached_branches_become_leaves():
     X, y, tree = small_problem("classification", 0)
     tree.fit(X, y)
