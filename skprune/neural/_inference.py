@@ -23,14 +23,17 @@ one call: one sample layer by layer (a large layer splitting its rows among
 threads), a batch tile by tile through all the segment's layers, each
 thread taking whole tiles, so that a tile's activations stay in its core's
 cache. The tile size of a segment is measured on the first batch large
-enough to have a choice. Dense layers between segments go through BLAS.
+enough to have a choice, and whether several threads pay is measured on
+the plan's own calls (:class:`ThreadChoice`). Dense layers between segments
+go through BLAS, on one thread.
 """
 
 import time
+from collections import deque
 
 import numpy as np
 from scipy import sparse
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from . import _kernels
 from ._base import ACTIVATIONS
@@ -58,6 +61,9 @@ _MAX_CACHED_CHOICES = 64
 _MIN_BLOCK_FILL = 0.9
 # Largest activations a tile may hold (two buffers), in bytes.
 _MAX_TILE_BYTES = 4 * 2**20
+# Smallest layer (nonzeros) that one sample may split among threads; whether
+# it pays is measured by ThreadChoice.
+_MIN_SPLIT_NNZ = 20_000
 
 
 # ----------------------------------------------------------------------
@@ -85,13 +91,13 @@ class CostModel:
         inputs). A block shape that is missing costs what ``"csr"`` costs.
     copy : float, default=0.5
         Per value entering or leaving a segment of sparse layers.
-    split_nnz : int, default=200000
-        Nonzeros from which one sample splits a layer's rows among threads:
-        a parallel region costs a few microseconds, and many more when other
-        processes hold the cores.
+    split_nnz : int, default=20000
+        Nonzeros from which one sample may split a layer's rows among
+        threads (a parallel region costs a few microseconds); whether it
+        pays is measured while the plan runs, by :class:`ThreadChoice`.
     """
 
-    def __init__(self, costs, copy=0.5, split_nnz=200_000):
+    def __init__(self, costs, copy=0.5, split_nnz=_MIN_SPLIT_NNZ):
         self.costs = dict(costs)
         self.copy = float(copy)
         self.split_nnz = int(split_nnz)
@@ -233,6 +239,109 @@ def measured_cost_model(dtype, block_shapes=()):
 
 
 # ----------------------------------------------------------------------
+# Threads, measured while the plan runs
+# ----------------------------------------------------------------------
+
+
+class ThreadChoice:
+    """Whether several threads or one run a batch faster, from the plan's calls.
+
+    Threads pay only when they have the cores: right after a multi-threaded
+    BLAS call, OpenBLAS's workers keep spinning for about 0.1 s, and other
+    processes may hold the cores; several threads then wait for one another
+    and a call can take 10-25 times as long as on one thread. So the plan
+    times its own calls: for every number of threads and batch size (by
+    powers of two) it keeps the last times per sample with several threads
+    and with one, runs the faster, and tries the other again after
+    ``min_interval`` seconds, twice as long after each try that loses (up to
+    ``max_interval``), or at once when the median time of the one it runs
+    doubles.
+
+    Parameters
+    ----------
+    min_interval, max_interval : float, default=0.05, 1.0
+        Seconds between two tries of the option not chosen.
+    window : int, default=3
+        Times kept per option; their median is compared.
+    clock : callable, default=time.perf_counter
+    """
+
+    def __init__(self, min_interval=0.05, max_interval=1.0, window=3, clock=None):
+        self.min_interval = min_interval
+        self.max_interval = max_interval
+        self.window = window
+        self.clock = time.perf_counter if clock is None else clock
+        self._state = {}
+
+    def choose(self, n_samples, n_threads):
+        """Threads to run a batch of ``n_samples`` with: ``n_threads`` or 1."""
+        if n_threads <= 1:
+            return 1
+        state = self._state_of(n_samples, n_threads)
+        times = state["times"]
+        for option in (n_threads, 1):
+            if len(times[option]) < self.window:
+                return option
+        best = state["best"]
+        if self.clock() >= state["retry_at"]:
+            return n_threads + 1 - best  # the other option
+        return best
+
+    def record(self, n_samples, n_threads, used, seconds):
+        """Note that a batch of ``n_samples`` took ``seconds`` on ``used`` threads."""
+        if n_threads <= 1:
+            return
+        state = self._state_of(n_samples, n_threads)
+        times = state["times"]
+        per_sample = seconds / n_samples
+        best = state["best"]
+        if best is None or len(times[n_threads + 1 - used]) < self.window:
+            times[used].append(per_sample)
+            if all(len(t) >= self.window for t in times.values()):
+                state["best"] = min(times, key=lambda k: _median(times[k]))
+                self._retry_later(state, self.min_interval)
+            return
+        if used == best:
+            times[used].append(per_sample)
+            if _median(times[used]) > 2 * state["reference"]:
+                state["retry_at"] = self.clock()
+            return
+        # A try of the other option: its fresh time against the best's.
+        times[used].clear()
+        times[used].extend([per_sample] * self.window)
+        if per_sample < _median(times[best]):
+            state["best"] = used
+            self._retry_later(state, self.min_interval)
+        else:
+            self._retry_later(state, min(2 * state["interval"], self.max_interval))
+
+    def _retry_later(self, state, interval):
+        state["reference"] = _median(state["times"][state["best"]])
+        state["interval"] = interval
+        state["retry_at"] = self.clock() + interval
+
+    def _state_of(self, n_samples, n_threads):
+        key = (n_threads, int(n_samples).bit_length())
+        state = self._state.get(key)
+        if state is None:
+            state = self._state[key] = {
+                "times": {
+                    n_threads: deque(maxlen=self.window),
+                    1: deque(maxlen=self.window),
+                },
+                "best": None,
+                "reference": 0.0,
+                "interval": self.min_interval,
+                "retry_at": 0.0,
+            }
+        return state
+
+
+def _median(values):
+    return sorted(values)[len(values) // 2]
+
+
+# ----------------------------------------------------------------------
 # Layers and the stages that run them
 # ----------------------------------------------------------------------
 
@@ -314,12 +423,34 @@ class _Layer:
         return ACTIVATIONS[self.activation](Z)
 
 
+_BLAS = None
+
+
+def _blas_controller():
+    """threadpoolctl's controller of the BLAS libraries loaded (made once)."""
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController().select(user_api="blas")
+    return _BLAS
+
+
 class _DenseStage:
-    def __init__(self, layer):
+    """A dense layer, multiplied by BLAS.
+
+    Between sparse layers it runs on one BLAS thread: OpenBLAS's workers
+    keep spinning after a multi-threaded call and would take the cores of
+    the compiled kernels' threads.
+    """
+
+    def __init__(self, layer, single_blas_thread=False):
         self.layer = layer
+        self.single_blas_thread = single_blas_thread
 
     def __call__(self, H, n_threads, tile):
-        return self.layer.dense_product(H)
+        if not self.single_blas_thread:
+            return self.layer.dense_product(H)
+        with _blas_controller().limit(limits=1):
+            return self.layer.dense_product(H)
 
 
 class _SparseStage:
@@ -456,10 +587,12 @@ class InferencePlan:
         Cost model of ``kernel="auto"``; None measures one on this machine
         (once per process and dtype, about 0.1 s).
     n_threads : int, default=None
-        Threads of the compiled kernels: None follows the OpenMP limit in
-        force (``OMP_NUM_THREADS``, :func:`threadpoolctl.threadpool_limits`),
+        Most threads of the compiled kernels: None follows the OpenMP limit
+        in force (``OMP_NUM_THREADS``, :func:`threadpoolctl.threadpool_limits`),
         at most the number of physical cores; a negative value counts from
-        the number of cores as ``n_jobs`` does.
+        the number of cores as ``n_jobs`` does. Each batch size runs on that
+        many threads or on one, whichever :attr:`thread_choice` measured
+        faster in the latest calls.
     tile_size : int, default=None
         Samples per tile of a batch; None measures the fastest of
         :data:`TILE_SIZES` on the first batch large enough.
@@ -478,6 +611,8 @@ class InferencePlan:
         Width of every layer after compaction, input and output included.
     layers : list
         The compacted layers.
+    thread_choice : ThreadChoice
+        Times of the latest calls, with several threads and with one.
     """
 
     def __init__(
@@ -540,6 +675,9 @@ class InferencePlan:
             layer.keep(kernels)
         self._choices = {}
         self._stages = {}
+        self.thread_choice = ThreadChoice()
+        split_nnz = getattr(cost_model, "split_nnz", _MIN_SPLIT_NNZ)
+        self._may_split = any(layer.nnz >= split_nnz for layer in self.layers)
 
     def _possible_kernels(self):
         """Kernels each layer may run, for any batch size and threads."""
@@ -575,8 +713,10 @@ class InferencePlan:
         for layer in self.layers:
             step = {}
             for kernel in layer.kernels:
+                # Dense layers run on one BLAS thread beside the kernels'.
+                threads = 1 if kernel == "dense" else n_threads
                 work = model.work(
-                    layer.cost_key(kernel), layer.n_weights(kernel), n_samples, n_threads
+                    layer.cost_key(kernel), layer.n_weights(kernel), n_samples, threads
                 )
                 for previous, (total, kernels) in best.items():
                     extra = work
@@ -628,13 +768,17 @@ class InferencePlan:
                 while stop < len(self.layers) and kernels[stop] != "dense":
                     stop += 1
                 n_features = self.n_features_in if k == 0 else self.layers[k].n_in
-                split_nnz = getattr(self.cost_model, "split_nnz", 200_000)
+                split_nnz = getattr(self.cost_model, "split_nnz", _MIN_SPLIT_NNZ)
                 stages.append(
                     _SparseStage(
                         self.layers[k:stop], kernels[k:stop], n_features, split_nnz
                     )
                 )
                 k = stop
+            if any(isinstance(stage, _SparseStage) for stage in stages):
+                for stage in stages:
+                    if isinstance(stage, _DenseStage):
+                        stage.single_blas_thread = True
             self._stages[key] = stages
         return stages
 
@@ -653,7 +797,11 @@ class InferencePlan:
         n_samples = X.shape[0]
         if n_samples == 0:
             return np.empty((0, self.n_units[-1]), dtype=self.dtype)
-        n_threads = _kernels.effective_n_threads(self.n_threads)
+        most = _kernels.effective_n_threads(self.n_threads)
+        if n_samples == 1 and not self._may_split:
+            most = 1
+        n_threads = self.thread_choice.choose(n_samples, most)
+        started = time.perf_counter()
         kernels = self.kernels_for(n_samples, n_threads)
         start = 0
         if sparse.issparse(X):
@@ -663,6 +811,9 @@ class InferencePlan:
             H = X if X.dtype == self.dtype else X.astype(self.dtype)
         for stage in self._stages_for(kernels, start):
             H = stage(H, n_threads, self.tile_size)
+        self.thread_choice.record(
+            n_samples, most, n_threads, time.perf_counter() - started
+        )
         return H
 
     def _first_layer_sparse(self, X):

@@ -22,6 +22,7 @@ from skprune.neural import PrunedMLPClassifier, PrunedMLPRegressor, _pruned
 from skprune.neural._inference import (
     CostModel,
     InferencePlan,
+    ThreadChoice,
     compact_network,
     find_block_shape,
     measured_cost_model,
@@ -288,6 +289,126 @@ def test_measured_cost_model_is_kept_per_dtype():
     # A plan with the default cost model measures it once.
     coefs, intercepts = random_network([6, 5, 2], 0.5, np.float32)
     assert InferencePlan(coefs, intercepts, "relu", "identity").cost_model is model
+
+
+# ----------------------------------------------------------------------
+# Threads chosen by timing the plan's own calls
+# ----------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _run(choice, n_samples, seconds_per_sample):
+    """One call: the threads chosen, timed as ``seconds_per_sample`` says."""
+    used = choice.choose(n_samples, 2)
+    choice.record(n_samples, 2, used, seconds_per_sample[used] * n_samples)
+    return used
+
+
+def test_thread_choice_times_both_options_then_runs_the_faster():
+    clock = FakeClock()
+    choice = ThreadChoice(min_interval=1.0, max_interval=4.0, clock=clock)
+    slow_threads = {1: 1e-6, 2: 5e-6}
+    assert [_run(choice, 256, slow_threads) for _ in range(6)] == [2, 2, 2, 1, 1, 1]
+    assert [_run(choice, 256, slow_threads) for _ in range(5)] == [1] * 5
+    # Other batch sizes (by powers of two) and thread counts are timed apart.
+    assert choice.choose(4096, 2) == 2
+    assert choice.choose(300, 2) == 1
+    assert choice.choose(256, 3) == 3
+    assert choice.choose(256, 1) == 1
+
+
+def test_thread_choice_tries_the_other_option_less_often_while_it_loses():
+    clock = FakeClock()
+    choice = ThreadChoice(min_interval=1.0, max_interval=4.0, clock=clock)
+    slow_threads = {1: 1e-6, 2: 5e-6}
+    for _ in range(6):
+        _run(choice, 256, slow_threads)
+    tries = []
+    for step in range(40):
+        clock.now = 0.5 * (step + 1)
+        if _run(choice, 256, slow_threads) == 2:
+            tries.append(clock.now)
+    # Waits 1, 2, 4, then at most 4 seconds between tries.
+    assert np.diff(tries).tolist()[:4] == [2.0, 4.0, 4.0, 4.0]
+    # Once threads win a try, they run.
+    fast_threads = {1: 1e-6, 2: 0.5e-6}
+    while _run(choice, 256, fast_threads) != 2:
+        clock.now += 0.5
+    assert [_run(choice, 256, fast_threads) for _ in range(5)] == [2] * 5
+
+
+def test_thread_choice_tries_again_at_once_when_its_choice_slows_down():
+    clock = FakeClock()
+    choice = ThreadChoice(min_interval=10.0, clock=clock)
+    for _ in range(6):
+        _run(choice, 256, {1: 2e-6, 2: 1e-6})
+    # Another process takes a core: threads now wait for one another.
+    contended = {1: 2e-6, 2: 20e-6}
+    used = [_run(choice, 256, contended) for _ in range(5)]
+    assert used == [2, 2, 1, 1, 1]
+
+
+def test_plan_records_the_threads_and_time_of_every_call(monkeypatch):
+    coefs, intercepts = random_network([30, 20, 4], 0.3)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax", n_threads=2)
+    calls = []
+    monkeypatch.setattr(plan.thread_choice, "choose", lambda n, most: 1 + len(calls) % 2)
+    monkeypatch.setattr(
+        plan.thread_choice, "record", lambda *args: calls.append(args)
+    )
+    X = np.random.default_rng(0).standard_normal((70, 30))
+    expected = dense_forward(coefs, intercepts, "relu", "softmax", X)
+    for _ in range(4):
+        assert_allclose(plan.predict(X), expected, **tolerance(np.float64))
+    most = min(2, _kernels_effective(2))
+    assert [c[:3] for c in calls] == [(70, most, 1), (70, most, 2)] * 2
+    assert all(c[3] > 0 for c in calls)
+
+
+def _kernels_effective(n_threads):
+    from skprune.neural._kernels import effective_n_threads
+
+    return effective_n_threads(n_threads)
+
+
+def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    rng = np.random.default_rng(0)
+    first = rng.standard_normal((200, 300)) * (rng.random((200, 300)) < 0.02)
+    coefs = [first, rng.standard_normal((300, 300)), rng.standard_normal((300, 3))]
+    intercepts = [np.ones(300), np.ones(300), np.ones(3)]
+    plan = InferencePlan(coefs, intercepts, "relu", "identity", kernel="csr")
+    # The middle layer through BLAS, the others through the kernels.
+    plan.layers[1].kernels = ("dense",)
+    plan.layers[1].dense = plan.layers[1].sparse["csr"].to_scipy().T.toarray()
+    kernels = ("csr", "dense", "csr")
+    stages = plan._stages_for(kernels, 0)
+    assert [type(s).__name__ for s in stages] == ["_SparseStage", "_DenseStage", "_SparseStage"]
+    seen = []
+    product = plan.layers[1].dense_product
+
+    def spy(H):
+        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+        return product(H)
+
+    monkeypatch.setattr(plan.layers[1], "dense_product", spy)
+    monkeypatch.setattr(plan, "kernels_for", lambda n, t=None: kernels)
+    X = rng.standard_normal((64, 200))
+    expected = dense_forward(coefs, intercepts, "relu", "identity", X)
+    with threadpool_limits(2, user_api="blas"):
+        assert_allclose(plan.predict(X), expected, rtol=1e-12)
+    assert seen == [{1}]
+    # A network of dense layers only keeps the threads of BLAS.
+    dense_plan = InferencePlan(coefs, intercepts, "relu", "identity", kernel="compact")
+    assert not any(s.single_blas_thread for s in dense_plan._stages_for(("dense",) * 3, 0))
 
 
 # ----------------------------------------------------------------------
