@@ -192,9 +192,7 @@ def measure(functions, repeats, min_time):
     loops = {}
     for name, function in functions.items():
         function()
-        start = time.perf_counter()
-        function()
-        once = time.perf_counter() - start
+        once = min(_seconds(function) for _ in range(3))
         loops[name] = max(1, int(min_time / max(once, 1e-7)))
     samples = {name: [] for name in functions}
     names = list(functions)
@@ -206,6 +204,12 @@ def measure(functions, repeats, min_time):
                 function()
             samples[name].append((time.perf_counter() - start) / n)
     return {name: float(np.median(values)) for name, values in samples.items()}
+
+
+def _seconds(function):
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
 
 
 def read_bandwidth(n_bytes, repeats=20):

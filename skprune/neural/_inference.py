@@ -247,28 +247,37 @@ class ThreadChoice:
     """Whether several threads or one run a batch faster, from the plan's calls.
 
     Threads pay only when they have the cores: right after a multi-threaded
-    BLAS call, OpenBLAS's workers keep spinning for about 0.1 s, and other
-    processes may hold the cores; several threads then wait for one another
-    and a call can take 10-25 times as long as on one thread. So the plan
-    times its own calls: for every number of threads and batch size (by
-    powers of two) it keeps the last times per sample with several threads
-    and with one, runs the faster, and tries the other again after
+    BLAS call OpenBLAS's workers keep spinning for about 0.1 s, and other
+    processes may hold the cores; the threads then wait for one another and
+    a call can take 10 to 400 times as long as on one thread. So the plan
+    times its own calls. For every number of threads and batch size (by
+    powers of two) it keeps the last times per sample on one thread and on
+    several, runs the faster, and tries the other again later: after
     ``min_interval`` seconds, twice as long after each try that loses (up to
-    ``max_interval``), or at once when the median time of the one it runs
-    doubles.
+    ``max_interval``), but never sooner than ``cost_ratio`` times the
+    duration of the losing call, so that tries cost at most about
+    ``1 / cost_ratio`` of the time; and at once when the median time of the
+    one it runs doubles.
 
     Parameters
     ----------
     min_interval, max_interval : float, default=0.05, 1.0
         Seconds between two tries of the option not chosen.
+    cost_ratio : float, default=50
+        The first call of each option (which builds its stages and measures
+        their tile sizes) is not counted.
     window : int, default=3
-        Times kept per option; their median is compared.
+        Times kept per option; their median is compared. An option more
+        than twice as slow as the other after one call is not run again.
     clock : callable, default=time.perf_counter
     """
 
-    def __init__(self, min_interval=0.05, max_interval=1.0, window=3, clock=None):
+    def __init__(
+        self, min_interval=0.05, max_interval=1.0, cost_ratio=50, window=3, clock=None
+    ):
         self.min_interval = min_interval
         self.max_interval = max_interval
+        self.cost_ratio = cost_ratio
         self.window = window
         self.clock = time.perf_counter if clock is None else clock
         self._state = {}
@@ -278,11 +287,13 @@ class ThreadChoice:
         if n_threads <= 1:
             return 1
         state = self._state_of(n_samples, n_threads)
-        times = state["times"]
-        for option in (n_threads, 1):
-            if len(times[option]) < self.window:
-                return option
         best = state["best"]
+        if best is None:
+            for option in (1, n_threads):
+                if option not in state["warm"]:
+                    return option
+            times = state["times"]
+            return 1 if len(times[1]) <= len(times[n_threads]) else n_threads
         if self.clock() >= state["retry_at"]:
             return n_threads + 1 - best  # the other option
         return best
@@ -295,11 +306,21 @@ class ThreadChoice:
         times = state["times"]
         per_sample = seconds / n_samples
         best = state["best"]
-        if best is None or len(times[n_threads + 1 - used]) < self.window:
+        if best is None:
+            if used not in state["warm"]:
+                # The first call builds the stages and measures the tiles.
+                state["warm"].add(used)
+                return
             times[used].append(per_sample)
-            if all(len(t) >= self.window for t in times.values()):
-                state["best"] = min(times, key=lambda k: _median(times[k]))
-                self._retry_later(state, self.min_interval)
+            one, many = (_median(times[k]) if times[k] else None for k in (1, n_threads))
+            if one is None or many is None:
+                return
+            if max(one, many) > 2 * min(one, many) or all(
+                len(t) >= self.window for t in times.values()
+            ):
+                state["best"] = 1 if one <= many else n_threads
+                loser = max(one, many) * n_samples
+                self._retry_later(state, self.min_interval, loser)
             return
         if used == best:
             times[used].append(per_sample)
@@ -308,14 +329,18 @@ class ThreadChoice:
             return
         # A try of the other option: its fresh time against the best's.
         times[used].clear()
-        times[used].extend([per_sample] * self.window)
+        times[used].append(per_sample)
         if per_sample < _median(times[best]):
             state["best"] = used
-            self._retry_later(state, self.min_interval)
+            loser = _median(times[best]) * n_samples
+            self._retry_later(state, self.min_interval, loser)
         else:
-            self._retry_later(state, min(2 * state["interval"], self.max_interval))
+            interval = min(2 * state["interval"], self.max_interval)
+            self._retry_later(state, interval, seconds)
 
-    def _retry_later(self, state, interval):
+    def _retry_later(self, state, interval, loser_seconds):
+        """Try the option not chosen again after ``interval`` seconds or more."""
+        interval = max(interval, self.cost_ratio * loser_seconds)
         state["reference"] = _median(state["times"][state["best"]])
         state["interval"] = interval
         state["retry_at"] = self.clock() + interval
@@ -329,6 +354,7 @@ class ThreadChoice:
                     n_threads: deque(maxlen=self.window),
                     1: deque(maxlen=self.window),
                 },
+                "warm": set(),
                 "best": None,
                 "reference": 0.0,
                 "interval": self.min_interval,

@@ -304,6 +304,13 @@ class FakeClock:
         return self.now
 
 
+def _warm(choice, n_samples):
+    """The first call of each option, which is not counted."""
+    for _ in range(2):
+        used = choice.choose(n_samples, 2)
+        choice.record(n_samples, 2, used, 1.0)
+
+
 def _run(choice, n_samples, seconds_per_sample):
     """One call: the threads chosen, timed as ``seconds_per_sample`` says."""
     used = choice.choose(n_samples, 2)
@@ -314,21 +321,44 @@ def _run(choice, n_samples, seconds_per_sample):
 def test_thread_choice_times_both_options_then_runs_the_faster():
     clock = FakeClock()
     choice = ThreadChoice(min_interval=1.0, max_interval=4.0, clock=clock)
+    # Close times: both are timed three times.
+    close = {1: 1e-6, 2: 0.8e-6}
+    _warm(choice, 256)
+    assert [_run(choice, 256, close) for _ in range(6)] == [1, 2, 1, 2, 1, 2]
+    assert [_run(choice, 256, close) for _ in range(5)] == [2] * 5
+    # An option twice as slow as the other is not run again.
     slow_threads = {1: 1e-6, 2: 5e-6}
-    assert [_run(choice, 256, slow_threads) for _ in range(6)] == [2, 2, 2, 1, 1, 1]
-    assert [_run(choice, 256, slow_threads) for _ in range(5)] == [1] * 5
+    _warm(choice, 512)
+    assert [_run(choice, 512, slow_threads) for _ in range(6)] == [1, 2, 1, 1, 1, 1]
     # Other batch sizes (by powers of two) and thread counts are timed apart.
-    assert choice.choose(4096, 2) == 2
-    assert choice.choose(300, 2) == 1
-    assert choice.choose(256, 3) == 3
+    assert choice.choose(300, 2) == 2
+    assert choice.choose(4096, 2) == 1
+    assert choice.choose(256, 3) == 1
     assert choice.choose(256, 1) == 1
+
+
+def test_thread_choice_waits_longer_between_tries_that_cost_more():
+    clock = FakeClock()
+    choice = ThreadChoice(min_interval=1.0, max_interval=4.0, cost_ratio=50, clock=clock)
+    # Two threads take 0.1 s a call: tries cost at most 1/50 of the time.
+    collapse = {1: 1e-6, 2: 0.1 / 256}
+    _warm(choice, 256)
+    for _ in range(3):
+        _run(choice, 256, collapse)
+    tries = []
+    for step in range(100):
+        clock.now = 0.5 * (step + 1)
+        if _run(choice, 256, collapse) == 2:
+            tries.append(clock.now)
+    assert tries == [5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0]
 
 
 def test_thread_choice_tries_the_other_option_less_often_while_it_loses():
     clock = FakeClock()
     choice = ThreadChoice(min_interval=1.0, max_interval=4.0, clock=clock)
     slow_threads = {1: 1e-6, 2: 5e-6}
-    for _ in range(6):
+    _warm(choice, 256)
+    for _ in range(2):
         _run(choice, 256, slow_threads)
     tries = []
     for step in range(40):
@@ -347,8 +377,9 @@ def test_thread_choice_tries_the_other_option_less_often_while_it_loses():
 def test_thread_choice_tries_again_at_once_when_its_choice_slows_down():
     clock = FakeClock()
     choice = ThreadChoice(min_interval=10.0, clock=clock)
+    _warm(choice, 256)
     for _ in range(6):
-        _run(choice, 256, {1: 2e-6, 2: 1e-6})
+        _run(choice, 256, {1: 1.5e-6, 2: 1e-6})
     # Another process takes a core: threads now wait for one another.
     contended = {1: 2e-6, 2: 20e-6}
     used = [_run(choice, 256, contended) for _ in range(5)]
