@@ -28,6 +28,7 @@ the plan's own calls (:class:`ThreadChoice`). Dense layers between segments
 go through BLAS, on one thread.
 """
 
+import math
 import time
 from collections import deque
 
@@ -478,6 +479,17 @@ def _on_one_blas_thread(function, *args):
     finally:
         for lib, limit in zip(libraries, limits):
             lib.set_num_threads(limit)
+
+
+def all_finite(X):
+    """Whether a float ndarray holds no NaN or infinity (False also if its
+    sum of squares overflows, which a full check must then clear).
+
+    One BLAS thread: the workers of a multi-threaded call would keep
+    spinning on the cores that the prediction right after it needs.
+    """
+    flat = X.reshape(-1)
+    return math.isfinite(_on_one_blas_thread(np.dot, flat, flat))
 
 
 class _DenseStage:

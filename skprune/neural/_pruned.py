@@ -13,7 +13,6 @@ and the storage.
 """
 
 import contextlib
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import __version__
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS
-from ._inference import InferencePlan
+from ._inference import InferencePlan, all_finite
 from ._multilayer_perceptron import (
     _COMMON_ATTRIBUTES_DOC,
     _COMMON_PARAMETERS_DOC,
@@ -441,10 +440,7 @@ class _PrunedMLPMixin:
             and X.shape[1] == plan.n_features_in
             and "feature_names_in_" not in self.__dict__
         ):
-            # NaN or infinity makes the sum of squares non-finite (so does an
-            # overflow, which validate_data then clears).
-            flat = X.reshape(-1)
-            if math.isfinite(np.dot(flat, flat)):
+            if all_finite(X):
                 return X
         return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
 

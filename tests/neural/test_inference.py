@@ -23,6 +23,8 @@ from skprune.neural._inference import (
     CostModel,
     InferencePlan,
     ThreadChoice,
+    _on_one_blas_thread,
+    all_finite,
     compact_network,
     find_block_shape,
     measured_cost_model,
@@ -407,6 +409,36 @@ def _kernels_effective(n_threads):
     from skprune.neural._kernels import effective_n_threads
 
     return effective_n_threads(n_threads)
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+
+def test_one_blas_thread_while_the_function_runs_and_the_limit_restored():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(2, user_api="blas"):
+        assert _on_one_blas_thread(_blas_threads) == {1}
+        assert _blas_threads() == {2}
+        with pytest.raises(ZeroDivisionError):
+            _on_one_blas_thread(lambda: 1 / 0)
+        assert _blas_threads() == {2}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_sees_every_nan_and_infinity(dtype):
+    X = np.random.default_rng(0).standard_normal((50, 7)).astype(dtype)
+    assert all_finite(X)
+    for value in (np.nan, np.inf, -np.inf):
+        Y = X.copy()
+        Y[49, 6] = value
+        assert not all_finite(Y)
+    # An overflowing sum of squares is reported too (the full check clears it).
+    with np.errstate(over="ignore"):
+        assert not all_finite(np.full((2, 2), np.finfo(dtype).max, dtype=dtype))
 
 
 def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
