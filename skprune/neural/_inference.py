@@ -258,8 +258,8 @@ class ThreadChoice:
     ``min_interval`` seconds, twice as long after each try that loses (up to
     ``max_interval``), but never sooner than ``cost_ratio`` times the
     duration of the losing call, so that tries cost at most about
-    ``1 / cost_ratio`` of the time; and at once when the median time of the
-    one it runs doubles.
+    ``1 / cost_ratio`` of the time; and as soon as that bound allows when
+    the median time of the one it runs doubles.
 
     Parameters
     ----------
@@ -327,7 +327,7 @@ class ThreadChoice:
         if used == best:
             times[used].append(per_sample)
             if _median(times[used]) > 2 * state["reference"]:
-                state["retry_at"] = self.clock()
+                state["retry_at"] = min(state["retry_at"], state["earliest"])
             return
         # A try of the other option: its fresh time against the best's.
         times[used].clear()
@@ -342,10 +342,11 @@ class ThreadChoice:
 
     def _retry_later(self, state, interval, loser_seconds):
         """Try the option not chosen again after ``interval`` seconds or more."""
-        interval = max(interval, self.cost_ratio * loser_seconds)
+        now = self.clock()
+        state["earliest"] = now + self.cost_ratio * loser_seconds
         state["reference"] = _median(state["times"][state["best"]])
-        state["interval"] = interval
-        state["retry_at"] = self.clock() + interval
+        state["interval"] = max(interval, self.cost_ratio * loser_seconds)
+        state["retry_at"] = now + state["interval"]
 
     def _state_of(self, n_samples, n_threads):
         key = (n_threads, int(n_samples).bit_length())
@@ -359,6 +360,7 @@ class ThreadChoice:
                 "warm": set(),
                 "best": None,
                 "reference": 0.0,
+                "earliest": 0.0,
                 "interval": self.min_interval,
                 "retry_at": 0.0,
             }

@@ -383,9 +383,18 @@ def test_thread_choice_tries_again_at_once_when_its_choice_slows_down():
     for _ in range(6):
         _run(choice, 256, {1: 1.5e-6, 2: 1e-6})
     # Another process takes a core: threads now wait for one another.
-    contended = {1: 2e-6, 2: 20e-6}
+    clock.now += 0.02  # 50 times the last one-thread call
+    contended = {1: 1.5e-6, 2: 20e-6}
     used = [_run(choice, 256, contended) for _ in range(5)]
     assert used == [2, 2, 1, 1, 1]
+    # One thread slows down too, but threads are tried again only 50 times
+    # their last call (0.256 s) later.
+    noisy = {1: 4e-6, 2: 20e-6}
+    clock.now += 0.2
+    used = [_run(choice, 256, noisy) for _ in range(5)]
+    assert used == [1, 1, 1, 1, 1]
+    clock.now += 0.1
+    assert _run(choice, 256, noisy) == 2
 
 
 def test_plan_records_the_threads_and_time_of_every_call(monkeypatch):
