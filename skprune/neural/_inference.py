@@ -176,16 +176,18 @@ _CALIBRATION = {"n_in": 512, "n_out": 512, "density": 0.1, "n_batch": 128}
 def _measure_dense(dtype, rng):
     n_in, n_out, n_batch = (_CALIBRATION[k] for k in ("n_in", "n_out", "n_batch"))
     W = rng.standard_normal((n_in, n_out)).astype(dtype)
-    # The call of a dense stage: a tiny product, its bias and a softmax.
-    tiny = _Layer(W[:8, :8], np.zeros(8, dtype), None, "softmax", None)
+    tiny = W[:8, :8].copy()
     x, X = (rng.standard_normal((n, n_in)).astype(dtype) for n in (1, n_batch))
-    return _fit_costs(
-        _best_time(lambda: tiny.dense_product(x[:, :8])),
+    _, vector, madd = _fit_costs(
+        _best_time(lambda: x[:, :8] @ tiny),
         _best_time(lambda: x @ W),
         _best_time(lambda: X @ W),
         W.size,
         n_batch,
     )
+    # The call of a dense stage: a tiny product with its bias and a softmax.
+    stage = _Layer(tiny, np.zeros(8, dtype), None, "softmax", None)
+    return _best_time(lambda: stage.dense_product(x[:, :8])), vector, madd
 
 
 def _segment(weights, block=(1, 1)):
