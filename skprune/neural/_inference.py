@@ -282,11 +282,12 @@ class ThreadChoice:
     min_interval, max_interval : float, default=0.05, 1.0
         Seconds between two tries of the option not chosen.
     cost_ratio : float, default=50
-        The first call of each option (which builds its stages and measures
-        their tile sizes) is not counted.
+        A try waits at least this many times the last losing call.
     window : int, default=3
-        Times kept per option; their median is compared. An option more
-        than twice as slow as the other after one call is not run again.
+        Times kept per option; their medians are compared. The first call of
+        each option (which builds its stages and measures their tile sizes)
+        is not counted, and an option more than twice as slow as the other
+        after one counted call waits for its next try.
     clock : callable, default=time.perf_counter
     """
 
