@@ -471,6 +471,9 @@ class _Layer:
 
 
 _BLAS = None
+# BLAS libraries run dot products this short on one thread (OpenBLAS up to
+# 10,000 values), so limiting them would only cost time.
+_BLAS_SERIAL_DOT = 10_000
 
 
 def _blas_libraries():
@@ -508,6 +511,8 @@ def all_finite(X):
     spinning on the cores that the prediction right after it needs.
     """
     flat = X.reshape(-1)
+    if len(flat) <= _BLAS_SERIAL_DOT:
+        return math.isfinite(np.dot(flat, flat))
     return math.isfinite(_on_one_blas_thread(np.dot, flat, flat))
 
 

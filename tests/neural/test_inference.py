@@ -438,12 +438,13 @@ def test_one_blas_thread_while_the_function_runs_and_the_limit_restored():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_all_finite_sees_every_nan_and_infinity(dtype):
-    X = np.random.default_rng(0).standard_normal((50, 7)).astype(dtype)
+@pytest.mark.parametrize("shape", [(50, 7), (200, 60)])  # below and above 10,000
+def test_all_finite_sees_every_nan_and_infinity(dtype, shape):
+    X = np.random.default_rng(0).standard_normal(shape).astype(dtype)
     assert all_finite(X)
     for value in (np.nan, np.inf, -np.inf):
         Y = X.copy()
-        Y[49, 6] = value
+        Y[-1, -1] = value
         assert not all_finite(Y)
     # An overflowing sum of squares is reported too (the full check clears it).
     with np.errstate(over="ignore"):
