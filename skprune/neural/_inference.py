@@ -23,14 +23,18 @@ one call: one sample layer by layer (a large layer splitting its rows among
 threads), a batch tile by tile through all the segment's layers, each
 thread taking whole tiles, so that a tile's activations stay in its core's
 cache. The tile size of a segment is measured on the first batch large
-enough to have a choice. Dense layers between segments go through BLAS.
+enough to have a choice, and whether several threads pay is measured on
+the plan's own calls (:class:`ThreadChoice`). Dense layers between segments
+go through BLAS, on one thread.
 """
 
+import math
 import time
+from collections import deque
 
 import numpy as np
 from scipy import sparse
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from . import _kernels
 from ._base import ACTIVATIONS
@@ -58,6 +62,9 @@ _MAX_CACHED_CHOICES = 64
 _MIN_BLOCK_FILL = 0.9
 # Largest activations a tile may hold (two buffers), in bytes.
 _MAX_TILE_BYTES = 4 * 2**20
+# Smallest layer (nonzeros) that one sample may split among threads; whether
+# it pays is measured by ThreadChoice.
+_MIN_SPLIT_NNZ = 20_000
 
 
 # ----------------------------------------------------------------------
@@ -85,13 +92,13 @@ class CostModel:
         inputs). A block shape that is missing costs what ``"csr"`` costs.
     copy : float, default=0.5
         Per value entering or leaving a segment of sparse layers.
-    split_nnz : int, default=200000
-        Nonzeros from which one sample splits a layer's rows among threads:
-        a parallel region costs a few microseconds, and many more when other
-        processes hold the cores.
+    split_nnz : int, default=20000
+        Nonzeros from which one sample may split a layer's rows among
+        threads (a parallel region costs a few microseconds); whether it
+        pays is measured while the plan runs, by :class:`ThreadChoice`.
     """
 
-    def __init__(self, costs, copy=0.5, split_nnz=200_000):
+    def __init__(self, costs, copy=0.5, split_nnz=_MIN_SPLIT_NNZ):
         self.costs = dict(costs)
         self.copy = float(copy)
         self.split_nnz = int(split_nnz)
@@ -119,7 +126,8 @@ class CostModel:
 
     @classmethod
     def measure(cls, dtype, block_shapes=()):
-        """Costs of the kernels for ``dtype`` on this machine, one thread.
+        """Costs of the kernels for ``dtype`` on this machine, one thread,
+        by the CPU time of the calling thread.
 
         About 0.1 s: products of a 512x512 matrix of 10% nonzeros (blocks of
         the same fill for block shapes), for 1 and 128 samples.
@@ -134,24 +142,37 @@ class CostModel:
         return cls(costs, copy=_measure_copy(dtype, rng))
 
 
-def _best_time(function, min_time=2e-3, repeats=3):
-    """Shortest time of ``function``, in nanoseconds per call."""
+# One-thread work is timed by the CPU time of the thread where that clock is
+# fine-grained: other processes on the machine then do not count.
+_CPU_CLOCK = (
+    time.thread_time
+    if time.get_clock_info("thread_time").resolution <= 1e-6
+    else time.perf_counter
+)
+
+
+def _best_time(function, min_time=2e-3, repeats=3, clock=_CPU_CLOCK):
+    """Shortest time of ``function``, in nanoseconds per call.
+
+    The default clock counts the calling thread only: pass
+    ``time.perf_counter`` for functions that run threads.
+    """
     function()
     loops = 1
     while True:
-        start = time.perf_counter()
+        start = clock()
         for _ in range(loops):
             function()
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
         if elapsed >= min_time or loops >= 1 << 16:
             break
         loops *= 4
     best = elapsed / loops
     for _ in range(repeats - 1):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(loops):
             function()
-        best = min(best, (time.perf_counter() - start) / loops)
+        best = min(best, (clock() - start) / loops)
     return best * 1e9
 
 
@@ -171,13 +192,16 @@ def _measure_dense(dtype, rng):
     W = rng.standard_normal((n_in, n_out)).astype(dtype)
     tiny = W[:8, :8].copy()
     x, X = (rng.standard_normal((n, n_in)).astype(dtype) for n in (1, n_batch))
-    return _fit_costs(
+    _, vector, madd = _fit_costs(
         _best_time(lambda: x[:, :8] @ tiny),
         _best_time(lambda: x @ W),
         _best_time(lambda: X @ W),
         W.size,
         n_batch,
     )
+    # The call of a dense stage: a tiny product with its bias and a softmax.
+    stage = _Layer(tiny, np.zeros(8, dtype), None, "softmax", None)
+    return _best_time(lambda: stage.dense_product(x[:, :8])), vector, madd
 
 
 def _segment(weights, block=(1, 1)):
@@ -230,6 +254,138 @@ def measured_cost_model(dtype, block_shapes=()):
         for block in missing:
             model.costs[block] = _measure_sparse(dtype, block, rng)
     return model
+
+
+# ----------------------------------------------------------------------
+# Threads, measured while the plan runs
+# ----------------------------------------------------------------------
+
+
+class ThreadChoice:
+    """Whether several threads or one run a batch faster, from the plan's calls.
+
+    Threads pay only when they have the cores: right after a multi-threaded
+    BLAS call OpenBLAS's workers keep spinning for about 0.1 s, and other
+    processes may hold the cores; the threads then wait for one another and
+    a call can take 10 to 400 times as long as on one thread. So the plan
+    times its own calls. For every number of threads and batch size (by
+    powers of two) it keeps the last times per sample on one thread and on
+    several, runs the faster, and tries the other again later: after
+    ``min_interval`` seconds, twice as long after each try that loses (up to
+    ``max_interval``), but never sooner than ``cost_ratio`` times the
+    duration of the losing call, so that tries cost at most about
+    ``1 / cost_ratio`` of the time; and as soon as that bound allows when
+    the median time of the one it runs doubles.
+
+    Parameters
+    ----------
+    min_interval, max_interval : float, default=0.05, 1.0
+        Seconds between two tries of the option not chosen.
+    cost_ratio : float, default=50
+        A try waits at least this many times the last losing call.
+    window : int, default=3
+        Times kept per option; their medians are compared. The first call of
+        each option (which builds its stages and measures their tile sizes)
+        is not counted, and an option more than twice as slow as the other
+        after one counted call waits for its next try.
+    clock : callable, default=time.perf_counter
+    """
+
+    def __init__(
+        self, min_interval=0.05, max_interval=1.0, cost_ratio=50, window=3, clock=None
+    ):
+        self.min_interval = min_interval
+        self.max_interval = max_interval
+        self.cost_ratio = cost_ratio
+        self.window = window
+        self.clock = time.perf_counter if clock is None else clock
+        self._state = {}
+
+    def choose(self, n_samples, n_threads):
+        """Threads to run a batch of ``n_samples`` with: ``n_threads`` or 1."""
+        if n_threads <= 1:
+            return 1
+        state = self._state_of(n_samples, n_threads)
+        best = state["best"]
+        if best is None:
+            for option in (1, n_threads):
+                if option not in state["warm"]:
+                    return option
+            times = state["times"]
+            return 1 if len(times[1]) <= len(times[n_threads]) else n_threads
+        if self.clock() >= state["retry_at"]:
+            return n_threads + 1 - best  # the other option
+        return best
+
+    def record(self, n_samples, n_threads, used, seconds):
+        """Note that a batch of ``n_samples`` took ``seconds`` on ``used`` threads."""
+        if n_threads <= 1:
+            return
+        state = self._state_of(n_samples, n_threads)
+        times = state["times"]
+        per_sample = seconds / n_samples
+        best = state["best"]
+        if best is None:
+            if used not in state["warm"]:
+                # The first call builds the stages and measures the tiles.
+                state["warm"].add(used)
+                return
+            times[used].append(per_sample)
+            one, many = (_median(times[k]) if times[k] else None for k in (1, n_threads))
+            if one is None or many is None:
+                return
+            if max(one, many) > 2 * min(one, many) or all(
+                len(t) >= self.window for t in times.values()
+            ):
+                state["best"] = 1 if one <= many else n_threads
+                loser = max(one, many) * n_samples
+                self._retry_later(state, self.min_interval, loser)
+            return
+        if used == best:
+            times[used].append(per_sample)
+            if _median(times[used]) > 2 * state["reference"]:
+                state["retry_at"] = min(state["retry_at"], state["earliest"])
+            return
+        # A try of the other option: its fresh time against the best's.
+        times[used].clear()
+        times[used].append(per_sample)
+        if per_sample < _median(times[best]):
+            state["best"] = used
+            loser = _median(times[best]) * n_samples
+            self._retry_later(state, self.min_interval, loser)
+        else:
+            interval = min(2 * state["interval"], self.max_interval)
+            self._retry_later(state, interval, seconds)
+
+    def _retry_later(self, state, interval, loser_seconds):
+        """Try the option not chosen again after ``interval`` seconds or more."""
+        now = self.clock()
+        state["earliest"] = now + self.cost_ratio * loser_seconds
+        state["reference"] = _median(state["times"][state["best"]])
+        state["interval"] = max(interval, self.cost_ratio * loser_seconds)
+        state["retry_at"] = now + state["interval"]
+
+    def _state_of(self, n_samples, n_threads):
+        key = (n_threads, int(n_samples).bit_length())
+        state = self._state.get(key)
+        if state is None:
+            state = self._state[key] = {
+                "times": {
+                    n_threads: deque(maxlen=self.window),
+                    1: deque(maxlen=self.window),
+                },
+                "warm": set(),
+                "best": None,
+                "reference": 0.0,
+                "earliest": 0.0,
+                "interval": self.min_interval,
+                "retry_at": 0.0,
+            }
+        return state
+
+
+def _median(values):
+    return sorted(values)[len(values) // 2]
 
 
 # ----------------------------------------------------------------------
@@ -314,12 +470,68 @@ class _Layer:
         return ACTIVATIONS[self.activation](Z)
 
 
+_BLAS = None
+# BLAS libraries run dot products this short on one thread (OpenBLAS up to
+# 10,000 values), so limiting them would only cost time.
+_BLAS_SERIAL_DOT = 10_000
+
+
+def _blas_libraries():
+    """threadpoolctl's controllers of the BLAS libraries loaded (found once)."""
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _BLAS
+
+
+def _on_one_blas_thread(function, *args):
+    """``function(*args)`` with BLAS limited to one thread.
+
+    Cheaper than :func:`threadpoolctl.threadpool_limits` (which costs about
+    10 microseconds, the time of a whole one-sample prediction's last layer).
+    """
+    libraries = [lib for lib in _blas_libraries() if lib.num_threads > 1]
+    if not libraries:
+        return function(*args)
+    limits = [lib.num_threads for lib in libraries]
+    for lib in libraries:
+        lib.set_num_threads(1)
+    try:
+        return function(*args)
+    finally:
+        for lib, limit in zip(libraries, limits):
+            lib.set_num_threads(limit)
+
+
+def all_finite(X):
+    """Whether a float ndarray holds no NaN or infinity (False also if its
+    sum of squares overflows, which a full check must then clear).
+
+    One BLAS thread: the workers of a multi-threaded call would keep
+    spinning on the cores that the prediction right after it needs.
+    """
+    flat = X.reshape(-1)
+    if len(flat) <= _BLAS_SERIAL_DOT:
+        return math.isfinite(np.dot(flat, flat))
+    return math.isfinite(_on_one_blas_thread(np.dot, flat, flat))
+
+
 class _DenseStage:
-    def __init__(self, layer):
+    """A dense layer, multiplied by BLAS.
+
+    Between sparse layers it runs on one BLAS thread: OpenBLAS's workers
+    keep spinning after a multi-threaded call and would take the cores of
+    the compiled kernels' threads.
+    """
+
+    def __init__(self, layer, single_blas_thread=False):
         self.layer = layer
+        self.single_blas_thread = single_blas_thread
 
     def __call__(self, H, n_threads, tile):
-        return self.layer.dense_product(H)
+        if not self.single_blas_thread:
+            return self.layer.dense_product(H)
+        return _on_one_blas_thread(self.layer.dense_product, H)
 
 
 class _SparseStage:
@@ -359,7 +571,9 @@ class _SparseStage:
             return tiles[0]  # too small a batch to tell; measured later
         sample = np.ascontiguousarray(H[: max(TILE_SIZES[-1] * n_threads, 512)])
         times = {
-            t: _best_time(lambda: self.segment(sample, n_threads, t), 0, 2)
+            t: _best_time(
+                lambda: self.segment(sample, n_threads, t), 0, 2, time.perf_counter
+            )
             for t in tiles
         }
         best = min(times, key=times.get)
@@ -456,10 +670,12 @@ class InferencePlan:
         Cost model of ``kernel="auto"``; None measures one on this machine
         (once per process and dtype, about 0.1 s).
     n_threads : int, default=None
-        Threads of the compiled kernels: None follows the OpenMP limit in
-        force (``OMP_NUM_THREADS``, :func:`threadpoolctl.threadpool_limits`),
+        Most threads of the compiled kernels: None follows the OpenMP limit
+        in force (``OMP_NUM_THREADS``, :func:`threadpoolctl.threadpool_limits`),
         at most the number of physical cores; a negative value counts from
-        the number of cores as ``n_jobs`` does.
+        the number of cores as ``n_jobs`` does. Each batch size runs on that
+        many threads or on one, whichever :attr:`thread_choice` measured
+        faster in the latest calls.
     tile_size : int, default=None
         Samples per tile of a batch; None measures the fastest of
         :data:`TILE_SIZES` on the first batch large enough.
@@ -478,6 +694,8 @@ class InferencePlan:
         Width of every layer after compaction, input and output included.
     layers : list
         The compacted layers.
+    thread_choice : ThreadChoice
+        Times of the latest calls, with several threads and with one.
     """
 
     def __init__(
@@ -540,6 +758,9 @@ class InferencePlan:
             layer.keep(kernels)
         self._choices = {}
         self._stages = {}
+        self.thread_choice = ThreadChoice()
+        split_nnz = getattr(cost_model, "split_nnz", _MIN_SPLIT_NNZ)
+        self._may_split = any(layer.nnz >= split_nnz for layer in self.layers)
 
     def _possible_kernels(self):
         """Kernels each layer may run, for any batch size and threads."""
@@ -575,8 +796,10 @@ class InferencePlan:
         for layer in self.layers:
             step = {}
             for kernel in layer.kernels:
+                # Dense layers run on one BLAS thread beside the kernels'.
+                threads = 1 if kernel == "dense" else n_threads
                 work = model.work(
-                    layer.cost_key(kernel), layer.n_weights(kernel), n_samples, n_threads
+                    layer.cost_key(kernel), layer.n_weights(kernel), n_samples, threads
                 )
                 for previous, (total, kernels) in best.items():
                     extra = work
@@ -628,13 +851,17 @@ class InferencePlan:
                 while stop < len(self.layers) and kernels[stop] != "dense":
                     stop += 1
                 n_features = self.n_features_in if k == 0 else self.layers[k].n_in
-                split_nnz = getattr(self.cost_model, "split_nnz", 200_000)
+                split_nnz = getattr(self.cost_model, "split_nnz", _MIN_SPLIT_NNZ)
                 stages.append(
                     _SparseStage(
                         self.layers[k:stop], kernels[k:stop], n_features, split_nnz
                     )
                 )
                 k = stop
+            if any(isinstance(stage, _SparseStage) for stage in stages):
+                for stage in stages:
+                    if isinstance(stage, _DenseStage):
+                        stage.single_blas_thread = True
             self._stages[key] = stages
         return stages
 
@@ -653,7 +880,11 @@ class InferencePlan:
         n_samples = X.shape[0]
         if n_samples == 0:
             return np.empty((0, self.n_units[-1]), dtype=self.dtype)
-        n_threads = _kernels.effective_n_threads(self.n_threads)
+        most = _kernels.effective_n_threads(self.n_threads)
+        if n_samples == 1 and not self._may_split:
+            most = 1
+        n_threads = self.thread_choice.choose(n_samples, most)
+        started = time.perf_counter()
         kernels = self.kernels_for(n_samples, n_threads)
         start = 0
         if sparse.issparse(X):
@@ -663,6 +894,9 @@ class InferencePlan:
             H = X if X.dtype == self.dtype else X.astype(self.dtype)
         for stage in self._stages_for(kernels, start):
             H = stage(H, n_threads, self.tile_size)
+        self.thread_choice.record(
+            n_samples, most, n_threads, time.perf_counter() - started
+        )
         return H
 
     def _first_layer_sparse(self, X):

@@ -13,7 +13,6 @@ and the storage.
 """
 
 import contextlib
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -26,7 +25,7 @@ from .. import __version__
 from ..utils._docstrings import FIT_PARAMETERS_DOC, RETURNS_SELF_DOC, fill_doc
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS
-from ._inference import InferencePlan
+from ._inference import InferencePlan, all_finite
 from ._multilayer_perceptron import (
     PrunableMLPClassifier,
     PrunableMLPRegressor,
@@ -436,10 +435,7 @@ class _PrunedMLPMixin:
             and X.shape[1] == plan.n_features_in
             and "feature_names_in_" not in self.__dict__
         ):
-            # NaN or infinity makes the sum of squares non-finite (so does an
-            # overflow, which validate_data then clears).
-            flat = X.reshape(-1)
-            if math.isfinite(np.dot(flat, flat)):
+            if all_finite(X):
                 return X
         return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
 

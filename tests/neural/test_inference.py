@@ -22,6 +22,9 @@ from skprune.neural import PrunedMLPClassifier, PrunedMLPRegressor, _pruned
 from skprune.neural._inference import (
     CostModel,
     InferencePlan,
+    ThreadChoice,
+    _on_one_blas_thread,
+    all_finite,
     compact_network,
     find_block_shape,
     measured_cost_model,
@@ -288,6 +291,197 @@ def test_measured_cost_model_is_kept_per_dtype():
     # A plan with the default cost model measures it once.
     coefs, intercepts = random_network([6, 5, 2], 0.5, np.float32)
     assert InferencePlan(coefs, intercepts, "relu", "identity").cost_model is model
+
+
+# ----------------------------------------------------------------------
+# Threads chosen by timing the plan's own calls
+# ----------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _warm(choice, n_samples):
+    """The first call of each option, which is not counted."""
+    for _ in range(2):
+        used = choice.choose(n_samples, 2)
+        choice.record(n_samples, 2, used, 1.0)
+
+
+def _run(choice, n_samples, seconds_per_sample):
+    """One call: the threads chosen, timed as ``seconds_per_sample`` says."""
+    used = choice.choose(n_samples, 2)
+    choice.record(n_samples, 2, used, seconds_per_sample[used] * n_samples)
+    return used
+
+
+def test_thread_choice_times_both_options_then_runs_the_faster():
+    clock = FakeClock()
+    choice = ThreadChoice(min_interval=1.0, max_interval=4.0, clock=clock)
+    # Close times: both are timed three times.
+    close = {1: 1e-6, 2: 0.8e-6}
+    _warm(choice, 256)
+    assert [_run(choice, 256, close) for _ in range(6)] == [1, 2, 1, 2, 1, 2]
+    assert [_run(choice, 256, close) for _ in range(5)] == [2] * 5
+    # An option twice as slow as the other is not run again.
+    slow_threads = {1: 1e-6, 2: 5e-6}
+    _warm(choice, 512)
+    assert [_run(choice, 512, slow_threads) for _ in range(6)] == [1, 2, 1, 1, 1, 1]
+    # Other batch sizes (by powers of two) and thread counts are timed apart.
+    assert choice.choose(300, 2) == 2
+    assert choice.choose(4096, 2) == 1
+    assert choice.choose(256, 3) == 1
+    assert choice.choose(256, 1) == 1
+
+
+def test_thread_choice_waits_longer_between_tries_that_cost_more():
+    clock = FakeClock()
+    choice = ThreadChoice(min_interval=1.0, max_interval=4.0, cost_ratio=50, clock=clock)
+    # Two threads take 0.1 s a call: tries cost at most 1/50 of the time.
+    collapse = {1: 1e-6, 2: 0.1 / 256}
+    _warm(choice, 256)
+    for _ in range(3):
+        _run(choice, 256, collapse)
+    tries = []
+    for step in range(100):
+        clock.now = 0.5 * (step + 1)
+        if _run(choice, 256, collapse) == 2:
+            tries.append(clock.now)
+    assert tries == [5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0]
+
+
+def test_thread_choice_tries_the_other_option_less_often_while_it_loses():
+    clock = FakeClock()
+    choice = ThreadChoice(min_interval=1.0, max_interval=4.0, clock=clock)
+    slow_threads = {1: 1e-6, 2: 5e-6}
+    _warm(choice, 256)
+    for _ in range(2):
+        _run(choice, 256, slow_threads)
+    tries = []
+    for step in range(40):
+        clock.now = 0.5 * (step + 1)
+        if _run(choice, 256, slow_threads) == 2:
+            tries.append(clock.now)
+    # Waits 1, 2, 4, then at most 4 seconds between tries.
+    assert np.diff(tries).tolist()[:4] == [2.0, 4.0, 4.0, 4.0]
+    # Once threads win a try, they run.
+    fast_threads = {1: 1e-6, 2: 0.5e-6}
+    while _run(choice, 256, fast_threads) != 2:
+        clock.now += 0.5
+    assert [_run(choice, 256, fast_threads) for _ in range(5)] == [2] * 5
+
+
+def test_thread_choice_tries_again_at_once_when_its_choice_slows_down():
+    clock = FakeClock()
+    choice = ThreadChoice(min_interval=10.0, clock=clock)
+    _warm(choice, 256)
+    for _ in range(6):
+        _run(choice, 256, {1: 1.5e-6, 2: 1e-6})
+    # Another process takes a core: threads now wait for one another.
+    clock.now += 0.02  # 50 times the last one-thread call
+    contended = {1: 1.5e-6, 2: 20e-6}
+    used = [_run(choice, 256, contended) for _ in range(5)]
+    assert used == [2, 2, 1, 1, 1]
+    # One thread slows down too, but threads are tried again only 50 times
+    # their last call (0.256 s) later.
+    noisy = {1: 4e-6, 2: 20e-6}
+    clock.now += 0.2
+    used = [_run(choice, 256, noisy) for _ in range(5)]
+    assert used == [1, 1, 1, 1, 1]
+    clock.now += 0.1
+    assert _run(choice, 256, noisy) == 2
+
+
+def test_plan_records_the_threads_and_time_of_every_call(monkeypatch):
+    coefs, intercepts = random_network([30, 20, 4], 0.3)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax", n_threads=2)
+    calls = []
+    monkeypatch.setattr(plan.thread_choice, "choose", lambda n, most: 1 + len(calls) % 2)
+    monkeypatch.setattr(
+        plan.thread_choice, "record", lambda *args: calls.append(args)
+    )
+    X = np.random.default_rng(0).standard_normal((70, 30))
+    expected = dense_forward(coefs, intercepts, "relu", "softmax", X)
+    for _ in range(4):
+        assert_allclose(plan.predict(X), expected, **tolerance(np.float64))
+    most = min(2, _kernels_effective(2))
+    assert [c[:3] for c in calls] == [(70, most, 1), (70, most, 2)] * 2
+    assert all(c[3] > 0 for c in calls)
+
+
+def _kernels_effective(n_threads):
+    from skprune.neural._kernels import effective_n_threads
+
+    return effective_n_threads(n_threads)
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+
+def test_one_blas_thread_while_the_function_runs_and_the_limit_restored():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(2, user_api="blas"):
+        assert _on_one_blas_thread(_blas_threads) == {1}
+        assert _blas_threads() == {2}
+        with pytest.raises(ZeroDivisionError):
+            _on_one_blas_thread(lambda: 1 / 0)
+        assert _blas_threads() == {2}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(50, 7), (200, 60)])  # below and above 10,000
+def test_all_finite_sees_every_nan_and_infinity(dtype, shape):
+    X = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    assert all_finite(X)
+    for value in (np.nan, np.inf, -np.inf):
+        Y = X.copy()
+        Y[-1, -1] = value
+        assert not all_finite(Y)
+    # An overflowing sum of squares is reported too (the full check clears it).
+    with np.errstate(over="ignore"):
+        assert not all_finite(np.full((2, 2), np.finfo(dtype).max, dtype=dtype))
+
+
+def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    rng = np.random.default_rng(0)
+    first = rng.standard_normal((200, 300)) * (rng.random((200, 300)) < 0.02)
+    coefs = [first, rng.standard_normal((300, 300)), rng.standard_normal((300, 3))]
+    intercepts = [np.ones(300), np.ones(300), np.ones(3)]
+    plan = InferencePlan(coefs, intercepts, "relu", "identity", kernel="csr")
+    # The middle layer through BLAS, the others through the kernels.
+    plan.layers[1].kernels = ("dense",)
+    plan.layers[1].dense = plan.layers[1].sparse["csr"].to_scipy().T.toarray()
+    kernels = ("csr", "dense", "csr")
+    stages = plan._stages_for(kernels, 0)
+    assert [type(s).__name__ for s in stages] == ["_SparseStage", "_DenseStage", "_SparseStage"]
+    seen = []
+    product = plan.layers[1].dense_product
+
+    def spy(H):
+        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+        return product(H)
+
+    monkeypatch.setattr(plan.layers[1], "dense_product", spy)
+    monkeypatch.setattr(plan, "kernels_for", lambda n, t=None: kernels)
+    X = rng.standard_normal((64, 200))
+    expected = dense_forward(coefs, intercepts, "relu", "identity", X)
+    with threadpool_limits(2, user_api="blas"):
+        assert_allclose(plan.predict(X), expected, rtol=1e-12)
+    assert seen == [{1}]
+    # A network of dense layers only keeps the threads of BLAS.
+    dense_plan = InferencePlan(coefs, intercepts, "relu", "identity", kernel="compact")
+    assert not any(s.single_blas_thread for s in dense_plan._stages_for(("dense",) * 3, 0))
 
 
 # ----------------------------------------------------------------------

@@ -34,6 +34,11 @@ typedef double skp_vd __attribute__((vector_size(SKP_VECTOR_BYTES)));
 
 #if SKP_VECTORS
 
+/* A vector of copies of x: one broadcast (``(V){0} + x`` would add zero
+ * first, which the compiler must keep, since it turns -0.0 into +0.0). */
+#define SKP_SPLAT_float(x) ((skp_vf){(x), (x), (x), (x), (x), (x), (x), (x)})
+#define SKP_SPLAT_double(x) ((skp_vd){(x), (x), (x), (x)})
+
 #define SKP_CHUNK(T, V, I, N)                                                 \
     static inline void skp_chunk##N##_##T##_##I(                              \
         const I *indices, const T *data, int64_t p0, int64_t p1, T b,        \
@@ -42,10 +47,10 @@ typedef double skp_vd __attribute__((vector_size(SKP_VECTOR_BYTES)));
         V acc[N], x;                                                          \
         int v;                                                                \
         int64_t p;                                                            \
-        for (v = 0; v < N; v++) acc[v] = (V){0} + b;                          \
+        for (v = 0; v < N; v++) acc[v] = SKP_SPLAT_##T(b);                    \
         for (p = p0; p < p1; p++) {                                           \
             const T *row = H + (Py_ssize_t)indices[p] * width;                \
-            V w = (V){0} + data[p];                                           \
+            V w = SKP_SPLAT_##T(data[p]);                                     \
             if (p + SKP_AHEAD < p1) {                                         \
                 const char *next =                                            \
                     (const char *)(H + (Py_ssize_t)indices[p + SKP_AHEAD] * width); \
@@ -70,27 +75,45 @@ typedef double skp_vd __attribute__((vector_size(SKP_VECTOR_BYTES)));
         int64_t p;                                                            \
         Py_ssize_t c;                                                         \
         for (r = 0; r < R; r++)                                               \
-            for (v = 0; v < 8 / R; v++) acc[r][v] = (V){0} + bias[r];         \
-        for (p = p0; p < p1; p++) {                                           \
-            const T *block = data + p * R * C;                                \
-            if (p + SKP_AHEAD < p1) {                                         \
-                const T *next =                                               \
-                    H + (Py_ssize_t)indices[p + SKP_AHEAD] * C * width;       \
-                for (c = 0; c < C; c++)                                       \
-                    for (v = 0; v < 8 / R * SKP_VECTOR_BYTES; v += 64)        \
-                        __builtin_prefetch((const char *)(next + c * width) + v); \
-            }                                                                 \
-            for (c = 0; c < C; c++) {                                         \
-                const T *row = H + ((Py_ssize_t)indices[p] * C + c) * width;  \
-                for (v = 0; v < 8 / R; v++)                                   \
-                    memcpy(&x[v], row + v * SKP_LANES(T), sizeof x[v]);       \
-                for (r = 0; r < R; r++) {                                     \
-                    V w = (V){0} + block[r * C + c];                          \
-                    for (v = 0; v < 8 / R; v++) acc[r][v] += w * x[v];        \
+            for (v = 0; v < 8 / R; v++) acc[r][v] = SKP_SPLAT_##T(bias[r]);   \
+        /* The same loop with C known to be 1, the fastest shapes. */         \
+        if (C == 1)                                                           \
+            SKP_BLOCK_LOOP(T, V, R, 1)                                        \
+        else                                                                  \
+            SKP_BLOCK_LOOP(T, V, R, C)                                        \
+        memcpy(acc_out, acc, sizeof acc);                                     \
+    }
+
+/* With one row per block, each input vector is loaded just before its
+ * multiply-add: eight loaded ahead and eight sums would not fit in the
+ * sixteen vector registers. */
+#define SKP_BLOCK_LOOP(T, V, R, CC)                                           \
+    for (p = p0; p < p1; p++) {                                               \
+        const T *block = data + p * R * (CC);                                 \
+        if (p + SKP_AHEAD < p1) {                                             \
+            const T *next =                                                   \
+                H + (Py_ssize_t)indices[p + SKP_AHEAD] * (CC) * width;        \
+            for (c = 0; c < (CC); c++)                                        \
+                for (v = 0; v < 8 / R * SKP_VECTOR_BYTES; v += 64)            \
+                    __builtin_prefetch((const char *)(next + c * width) + v); \
+        }                                                                     \
+        for (c = 0; c < (CC); c++) {                                          \
+            const T *row = H + ((Py_ssize_t)indices[p] * (CC) + c) * width;   \
+            if (R == 1) {                                                     \
+                V w = SKP_SPLAT_##T(block[c]);                                \
+                for (v = 0; v < 8; v++) {                                     \
+                    memcpy(&x[0], row + v * SKP_LANES(T), sizeof x[0]);       \
+                    acc[0][v] += w * x[0];                                    \
                 }                                                             \
+                continue;                                                     \
+            }                                                                 \
+            for (v = 0; v < 8 / R; v++)                                       \
+                memcpy(&x[v], row + v * SKP_LANES(T), sizeof x[v]);           \
+            for (r = 0; r < R; r++) {                                         \
+                V w = SKP_SPLAT_##T(block[r * (CC) + c]);                     \
+                for (v = 0; v < 8 / R; v++) acc[r][v] += w * x[v];            \
             }                                                                 \
         }                                                                     \
-        memcpy(acc_out, acc, sizeof acc);                                     \
     }
 
 #else /* plain loops */
