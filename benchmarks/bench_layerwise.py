@@ -1,4 +1,4 @@
-"""One-shot layer-wise pruning without fine-tuning: Wanda, OBC and the re-fit.
+"""One-shot layer-wise pruning without fine-tuning: Wanda, OBC, SparseGPT, the re-fit.
 
 For each seed, trains a network with the library's defaults (Adam,
 ``alpha=1e-4``) on a 75/25 stratified split of scaled inputs, prunes a copy
@@ -39,6 +39,7 @@ from skprune.neural import (
     LayerwiseRefit,
     OBCCriterion,
     PrunableMLPClassifier,
+    SparseGPTCriterion,
     WandaCriterion,
 )
 
@@ -81,6 +82,9 @@ def criteria(quick):
         "wanda": ("wanda", "global", False),
         "obc": ("obc", "global", False),
         "obc layer": ("obc", "layer", False),
+        "sparsegpt": ("sparsegpt", "global", False),
+        "sparsegpt layer": ("sparsegpt", "layer", False),
+        "sparsegpt + refit": ("sparsegpt", "global", True),
         "magnitude + refit": ("magnitude", "global", True),
         "wanda + refit": ("wanda", "global", True),
     }
@@ -97,6 +101,16 @@ def criteria(quick):
             "magnitude layer + refit": ("magnitude", "layer", True),
             "obs + refit": ("obs", "global", True),
             "obc damp=0.1": (OBCCriterion(damp=0.1), "global", False),
+            "sparsegpt 4096 samples": (
+                SparseGPTCriterion(num_samples=4096),
+                "global",
+                False,
+            ),
+            "sparsegpt 1024 samples": (
+                SparseGPTCriterion(num_samples=1024),
+                "global",
+                False,
+            ),
             "obc 1024 samples": (OBCCriterion(num_samples=1024), "global", False),
             "magnitude + refit, 4096 samples": (
                 LayerwiseRefit(num_samples=4096),

@@ -56,7 +56,7 @@ from ..utils._sklearn import (
     check_sample_weight,
 )
 from ._base import ACTIVATIONS, DERIVATIVES, LOSSES
-from ._criteria import PruningContext, resolve_criterion
+from ._criteria import PruningContext, PruningStep, resolve_criterion
 from ._layerwise import LayerwiseRefit
 from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._patterns import resolve_pattern
@@ -1075,9 +1075,10 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
             Importance of each weight, higher is more important. A name
             registered with :func:`register_criterion` (built in:
             ``"magnitude"``, ``"taylor"``, ``"movement"``, ``"obd"``,
-            ``"obs"``, ``"wanda"``, ``"obc"``), a :class:`PruningCriterion`
-            or a callable taking a :class:`PruningContext` and returning one
-            score array per weight matrix. A criterion with an
+            ``"obs"``, ``"wanda"``, ``"obc"``, ``"sparsegpt"``), a
+            :class:`PruningCriterion` or a callable taking a
+            :class:`PruningContext` and returning one score array per weight
+            matrix. A criterion with an
             ``n_substeps`` attribute (such as :class:`OBSCriterion`) splits
             the step into that many smaller ones, each scored anew.
         pattern : {"unstructured", "block", "neuron", "n:m"}, \
@@ -1152,7 +1153,10 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
             amounts = [sub_amount for sub_amount in amounts if np.any(sub_amount)]
         with self._restored_on_error():
             for sub_amount in amounts:
-                context = PruningContext(self, X, y, sample_weight, layers)
+                step = PruningStep(pattern, targets, sub_amount, scope)
+                context = PruningContext(
+                    self, X, y, sample_weight, layers, step=step
+                )
                 self._prune_substep(
                     criterion, pattern, context, targets, sub_amount, scope
                 )

@@ -14,15 +14,19 @@ from skprune.neural import (
     OBSCriterion,
     PrunableMLPClassifier,
     PrunedMLPClassifier,
+    SparseGPTCriterion,
     WandaCriterion,
 )
 from skprune.neural._base import ACTIVATIONS
 from skprune.neural._criteria import PruningContext
 from skprune.neural._layerwise import (
+    _SpreadSelector,
+    inverse_cholesky_upper,
     obc_traces,
     oneshot_path,
     refit_kept,
     refit_layer,
+    sparsegpt_pass,
 )
 
 
@@ -295,6 +299,7 @@ def test_obc_weights_of_the_first_layer_are_the_sequential_obs_result(
         WandaCriterion(ranking="global"),
         OBCCriterion(num_samples=None),
         LayerwiseRefit("wanda", num_samples=None),
+        SparseGPTCriterion(num_samples=None),
         OBSCriterion(num_grads=1000),
         OBSCriterion(num_grads=1000, fisher="empirical", fisher_block_size=8),
         "obd",
@@ -305,6 +310,7 @@ def test_obc_weights_of_the_first_layer_are_the_sequential_obs_result(
         "wanda-global",
         "obc",
         "wanda-refit",
+        "sparsegpt",
         "obs",
         "obs-empirical",
         "obd",
@@ -398,6 +404,8 @@ def test_pruned_classifier_clones_and_uses_the_layerwise_criteria(three_classes)
         (OBCCriterion(damp=-1.0), "damp must be"),
         (OBCCriterion(num_samples=2.5), "num_samples must be"),
         (LayerwiseRefit(damp="high"), "damp must be"),
+        (SparseGPTCriterion(block_size=0), "block_size must be"),
+        (SparseGPTCriterion(damp=np.nan), "damp must be"),
     ],
 )
 def test_bad_parameters_raise_before_the_masks_change(
@@ -411,7 +419,7 @@ def test_bad_parameters_raise_before_the_masks_change(
         assert mask.all()
 
 
-@pytest.mark.parametrize("criterion", ["wanda", "obc", LayerwiseRefit()])
+@pytest.mark.parametrize("criterion", ["wanda", "obc", "sparsegpt", LayerwiseRefit()])
 def test_layerwise_criteria_need_data(network, criterion):
     with pytest.raises(ValueError, match="needs data"):
         copy.deepcopy(network).prune(amount=0.5, criterion=criterion)
@@ -447,3 +455,172 @@ def test_calibration_samples_with_zero_weights_are_rejected(network, three_class
         copy.deepcopy(network).prune(
             X, y, amount=0.5, criterion=criterion, sample_weight=weights
         )
+
+
+# ----------------------------------------------------------------------------
+# SparseGPT
+# ----------------------------------------------------------------------------
+
+
+def sequential_obs_reference(A, lam, w, removed):
+    """The removed inputs zeroed from first to last, each by a direct solve.
+
+    After removing input ``p`` the inputs after it minimise
+    ``||A (v - w)||^2 + lam ||v - w||^2`` with the inputs up to ``p``
+    fixed, solved by ``lstsq``.
+    """
+    d = w.size
+    design = np.vstack([A, np.sqrt(lam) * np.eye(d)])
+    v = w.copy()
+    for p in np.flatnonzero(removed):
+        v[p] = 0.0
+        free, fixed = np.arange(p + 1, d), np.arange(p + 1)
+        if free.size:
+            target = design @ w - design[:, fixed] @ v[fixed]
+            v[free] = np.linalg.lstsq(design[:, free], target, rcond=None)[0]
+    return v
+
+
+def damped_problem(seed, n_units=3, n_inputs=9):
+    rng, A = random_problem(seed, n_inputs=n_inputs)
+    lam = 0.05 * np.mean(np.sum(A**2, axis=0))
+    gram = A.T @ A + lam * np.eye(A.shape[1])
+    return rng, A, lam, gram, rng.normal(size=(n_units, A.shape[1]))
+
+
+def test_inverse_cholesky_rows_are_the_obs_steps_of_the_trailing_blocks():
+    _, _, _, gram, _ = damped_problem(0)
+    upper = inverse_cholesky_upper(gram)
+    np.testing.assert_allclose(np.triu(upper), upper)
+    np.testing.assert_allclose(upper.T @ upper, np.linalg.inv(gram), rtol=1e-8)
+    for i in range(gram.shape[0]):
+        trailing = np.linalg.inv(gram[i:, i:])
+        np.testing.assert_allclose(upper[i, i:] * upper[i, i], trailing[0], rtol=1e-8)
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 4, 10])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sparsegpt_pass_with_a_fixed_mask_equals_sequential_least_squares(
+    seed, block_size
+):
+    rng, A, lam, gram, w = damped_problem(seed)
+    removed = rng.rand(*w.shape) < 0.5
+    removed[:, -1] = False
+    got = sparsegpt_pass(
+        inverse_cholesky_upper(gram), w.copy(), removed.copy(), None, block_size
+    )
+    for unit in range(w.shape[0]):
+        expected = sequential_obs_reference(A, lam, w[unit], removed[unit])
+        np.testing.assert_allclose(got[unit], expected, rtol=1e-7, atol=1e-9)
+        assert np.all(got[unit][removed[unit]] == 0)
+
+
+def test_sparsegpt_pass_removing_a_prefix_gives_the_minimiser_on_the_kept_inputs():
+    # Once no kept input comes before a removed one, every kept weight is
+    # still free at the last removal: the pass ends at the constrained
+    # least-squares minimiser.
+    _, A, lam, gram, w = damped_problem(2)
+    removed = np.zeros(w.shape, dtype=bool)
+    for unit, n_removed in enumerate([2, 5, 8]):
+        removed[unit, :n_removed] = True
+    got = sparsegpt_pass(inverse_cholesky_upper(gram), w.copy(), removed, None, 4)
+    for unit in range(w.shape[0]):
+        expected = constrained_minimiser(A, w[unit], ~removed[unit], lam)
+        np.testing.assert_allclose(got[unit], expected, rtol=1e-7, atol=1e-9)
+
+
+def test_sparsegpt_one_block_removes_the_lowest_weight_over_trailing_inverse():
+    rng, _, _, gram, w = damped_problem(3, n_units=4)
+    candidates = np.ones(w.shape, dtype=bool)
+    candidates[:, -1] = False
+    candidates[0, :3] = False
+    removed = np.zeros(w.shape, dtype=bool)
+    selector = _SpreadSelector(candidates, 13)
+    d = gram.shape[0]
+    sparsegpt_pass(inverse_cholesky_upper(gram), w.copy(), removed, selector, d)
+    trailing = np.array([np.linalg.inv(gram[i:, i:])[0, 0] for i in range(d)])
+    saliency = np.where(candidates, w**2 / trailing**2, np.inf)
+    expected = np.zeros(w.shape, dtype=bool)
+    expected.flat[np.argsort(saliency.ravel(), kind="stable")[:13]] = True
+    np.testing.assert_array_equal(removed, expected)
+
+
+def test_sparsegpt_spreads_a_count_over_the_blocks_by_their_candidates():
+    _, _, _, gram, w = damped_problem(4, n_units=5, n_inputs=11)
+    # 55 candidates: 20, 20 and 15 in the blocks, so the cumulative counts
+    # 30 * 20 / 55, 30 * 40 / 55 and 30 round to 11, 22 and 30.
+    candidates = np.ones(w.shape, dtype=bool)
+    candidates[:, -1] = False
+    removed = np.zeros(w.shape, dtype=bool)
+    selector = _SpreadSelector(candidates, 30)
+    sparsegpt_pass(inverse_cholesky_upper(gram), w.copy(), removed, selector, 4)
+    assert [removed[:, s : s + 4].sum() for s in (0, 4, 8)] == [11, 11, 8]
+
+
+def sparsegpt_network_reference(mlp_before, mlp_after, X, damp):
+    """Layer by layer: the re-fit start, then the sequential reference."""
+    dense_input = pruned_input = X
+    for i in range(len(mlp_before.coefs_)):
+        dense_output = dense_input @ mlp_before.coefs_[i] + mlp_before.intercepts_[i]
+        A = np.hstack([pruned_input, np.ones((X.shape[0], 1))])
+        lam = damp * np.mean(np.sum(A**2, axis=0))
+        w = np.vstack([mlp_before.coefs_[i], mlp_before.intercepts_[i]])
+        got = np.vstack([mlp_after.coefs_[i], mlp_after.intercepts_[i]])
+        for unit in range(w.shape[1]):
+            start = w[:, unit]
+            if i > 0:
+                # The weights that best reproduce the dense outputs.
+                start = constrained_minimiser(A, start, np.ones(start.size, bool), lam)
+                start = start + np.linalg.solve(
+                    A.T @ A + lam * np.eye(A.shape[1]),
+                    A.T @ (dense_output[:, unit] - A @ start),
+                )
+            removed = np.append(~mlp_after.masks_[i][:, unit], False)
+            if i < 2:
+                expected = sequential_obs_reference(A, lam, start, removed)
+            else:
+                expected = start
+            np.testing.assert_allclose(got[:, unit], expected, rtol=1e-6, atol=1e-8)
+        pruned_input = np.maximum(pruned_input @ mlp_after.coefs_[i] + mlp_after.intercepts_[i], 0)
+        dense_input = np.maximum(dense_output, 0)
+
+
+@pytest.mark.parametrize(
+    "pattern, amount, scope",
+    [("unstructured", 0.7, "layer"), ("unstructured", 0.8, "global"), ("n:m", None, "global")],
+)
+def test_sparsegpt_network_prunes_each_layer_on_pruned_inputs(
+    network, three_classes, pattern, amount, scope
+):
+    X, y = three_classes
+    criterion = SparseGPTCriterion(damp=0.05, block_size=4, num_samples=None)
+    mlp = copy.deepcopy(network).prune(
+        X, y, amount=amount, criterion=criterion, pattern=pattern, scope=scope, m=4, n=1
+    )
+    reference = copy.deepcopy(network).prune(
+        amount=amount, criterion="magnitude", pattern=pattern, scope=scope, m=4, n=1
+    )
+    if scope == "layer":
+        for got, expected in zip(mlp.masks_, reference.masks_):
+            assert got.sum() == expected.sum()
+    assert mlp.sparsity_ == reference.sparsity_
+    if pattern == "n:m":
+        for mask in mlp.masks_[:2]:
+            assert (mask[:8].reshape(2, 4, -1).sum(axis=1) <= 1).all()
+    sparsegpt_network_reference(network, mlp, X, 0.05)
+
+
+@pytest.mark.parametrize("pattern", ["block", "neuron"])
+def test_sparsegpt_refuses_groups_of_several_inputs(network, three_classes, pattern):
+    X, y = three_classes
+    mlp = copy.deepcopy(network)
+    with pytest.raises(ValueError, match="supports pattern='unstructured'"):
+        mlp.prune(X, y, amount=0.5, criterion="sparsegpt", pattern=pattern,
+                  block_shape=(2, 2))
+    assert all(mask.all() for mask in mlp.masks_)
+
+
+def test_sparsegpt_scores_only_inside_prune(network, three_classes):
+    X, y = three_classes
+    with pytest.raises(ValueError, match="runs inside prune"):
+        SparseGPTCriterion().score(context_of(network, X, y))
