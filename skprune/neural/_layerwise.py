@@ -969,10 +969,18 @@ class OBCTrace:
             self.X,
             self.y,
             amount=sparsity,
-            criterion=_RecordedScores(self._scores, self.criterion, self._shared),
+            criterion=self.as_criterion(),
             scope=scope,
             sample_weight=self.sample_weight,
         )
+
+    def as_criterion(self):
+        """A criterion that scores by the recorded traces and re-fits as OBC.
+
+        For ``prune`` on the same network and data: it gives the masks and
+        weights of :meth:`pruned` without tracing again.
+        """
+        return _RecordedScores(self._scores, self.criterion, self._shared)
 
     def masks_and_weights(self, sparsity, scope="global"):
         """Masks and compensated weights at ``sparsity``.
