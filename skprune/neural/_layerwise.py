@@ -276,8 +276,61 @@ def layer_system(layer_input, target, anchor, sample_weight, damp):
     return gram, rhs
 
 
+def output_curvature(estimator, logits):
+    """Second derivative of each sample's loss in each output's pre-activation.
+
+    Only the diagonal in the outputs: ``p (1 - p)`` for softmax and logistic
+    outputs with the log loss, ``exp(z)`` for the Poisson deviance, 1 for
+    the squared error. The Gauss-Newton Hessian of unit ``j``'s incoming
+    weights and bias is then ``A^T diag(sample_weight * curvature[:, j]) A``,
+    the exact Hessian of the loss in them since the outputs are linear in
+    them.
+
+    Returns
+    -------
+    curvature : ndarray of shape (n_samples, n_outputs)
+    """
+    out_activation = estimator.out_activation_
+    if out_activation in ("softmax", "logistic"):
+        prob = ACTIVATIONS[out_activation](logits.copy())
+        return prob * (1.0 - prob)
+    if out_activation == "exp":
+        return np.exp(logits)
+    return np.ones_like(logits)
+
+
+def refit_layer_per_unit(
+    layer_input, target, coef, intercept, keep, unit_weights, damp
+):
+    """:func:`refit_layer` with weights of the samples that differ per unit.
+
+    ``unit_weights[:, j]`` weights the samples of unit ``j`` (the sample
+    weights times the curvature of the output, :func:`output_curvature`).
+    """
+    anchor = _stacked(coef, intercept)
+    weights = np.zeros_like(anchor)
+    for unit in range(anchor.shape[1]):
+        gram, rhs = layer_system(
+            layer_input,
+            target[:, [unit]],
+            anchor[:, [unit]],
+            unit_weights[:, unit],
+            damp,
+        )
+        weights[:, [unit]] = refit_kept(gram, rhs, keep[:, [unit]])
+    return weights[:-1], weights[-1]
+
+
 def refit_network(
-    estimator, X, sample_weight, targets, coefs, intercepts, layers, damp
+    estimator,
+    X,
+    sample_weight,
+    targets,
+    coefs,
+    intercepts,
+    layers,
+    damp,
+    output_weights=None,
 ):
     """Re-fit ``layers`` in order to the outputs of the network before the step.
 
@@ -294,6 +347,10 @@ def refit_network(
         also used for the layers not re-fitted.
     layers : iterable of int
         Weight matrices to re-fit.
+    damp : float
+    output_weights : ndarray of shape (n_samples, n_outputs), default=None
+        Weights of the samples per output unit for the output layer (the
+        Gauss-Newton re-fit); ``sample_weight`` for every unit when None.
 
     Returns
     -------
@@ -308,9 +365,14 @@ def refit_network(
         mask, intercept_mask = estimator.masks_[i], estimator.intercept_masks_[i]
         if i in layers:
             keep = np.vstack([mask, intercept_mask[np.newaxis, :]])
-            coef, intercept = refit_layer(
-                current, targets[i], coef, intercept, keep, sample_weight, damp
-            )
+            if i == last and output_weights is not None:
+                coef, intercept = refit_layer_per_unit(
+                    current, targets[i], coef, intercept, keep, output_weights, damp
+                )
+            else:
+                coef, intercept = refit_layer(
+                    current, targets[i], coef, intercept, keep, sample_weight, damp
+                )
         else:
             coef, intercept = coef * mask, intercept * intercept_mask
         new_coefs.append(coef)
@@ -320,11 +382,23 @@ def refit_network(
     return new_coefs, new_intercepts
 
 
-def refit_updates(context, coefs, intercepts, old_masks, damp, num_samples, name):
+def refit_updates(
+    context,
+    coefs,
+    intercepts,
+    old_masks,
+    damp,
+    num_samples,
+    name,
+    gauss_newton_output=False,
+):
     """Updates that re-fit every layer from the first one whose mask changed.
 
     ``coefs`` and ``intercepts`` are the weights to start from (the current
-    ones, possibly moved by another criterion).
+    ones, possibly moved by another criterion). With
+    ``gauss_newton_output``, the output layer is re-fitted with the samples
+    of each unit weighted by the curvature of the loss at the outputs before
+    the step (:func:`output_curvature`).
     """
     X, weights = calibration_data(context, num_samples, name)
     masks = context.estimator._parameter_masks()
@@ -342,8 +416,21 @@ def refit_updates(context, coefs, intercepts, old_masks, damp, num_samples, name
     # or not (re-fitting the output layer as well was measured better).
     layers = range(min(changed), len(coefs))
     _, targets = network_forward(context, num_samples, name)
+    output_weights = None
+    if gauss_newton_output:
+        output_weights = weights[:, np.newaxis] * output_curvature(
+            context.estimator, targets[-1]
+        )
     new_coefs, new_intercepts = refit_network(
-        context.estimator, X, weights, targets, coefs, intercepts, layers, damp
+        context.estimator,
+        X,
+        weights,
+        targets,
+        coefs,
+        intercepts,
+        layers,
+        damp,
+        output_weights,
     )
     params = context.coefs + context.intercepts
     return [
@@ -368,8 +455,9 @@ def obc_traces(hessian_inverse, weights, removable, forced):
 
     Parameters
     ----------
-    hessian_inverse : ndarray of shape (d, d)
-        Inverse of the damped ``A^T A`` of the layer.
+    hessian_inverse : ndarray of shape (d, d) or (n_units, d, d)
+        Inverse of the damped ``A^T A`` of the layer, shared by the units or
+        one per unit.
     weights : ndarray of shape (d, n_units)
     removable : ndarray of bool of shape (d, n_units)
         Entries that may be removed (not the bias).
@@ -393,7 +481,7 @@ def obc_traces(hessian_inverse, weights, removable, forced):
     for start in range(0, n_units, batch):
         units = np.arange(start, min(start + batch, n_units))
         order[units], losses[units] = _trace_batch(
-            hessian_inverse,
+            hessian_inverse if hessian_inverse.ndim == 2 else hessian_inverse[units],
             weights[:, units].T.copy(),
             (removable | forced)[:, units].T.copy(),
             forced[:, units].T.copy(),
@@ -415,8 +503,10 @@ class _UnitInverses:
     """
 
     def __init__(self, hessian_inverse, n_units):
-        d = hessian_inverse.shape[0]
-        self.folded = np.repeat(hessian_inverse[np.newaxis], n_units, axis=0)
+        d = hessian_inverse.shape[-1]
+        self.folded = np.array(
+            np.broadcast_to(hessian_inverse, (n_units, d, d)), dtype=np.float64
+        )
         self.diagonal = np.einsum("bii->bi", self.folded).copy()
         self.pending = np.zeros((n_units, d, _FOLD_EVERY))
         self.n_pending = 0
@@ -802,9 +892,14 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     The scores are computed on the network before the step; the re-fit is
     where the layers see the pruned layers before them. Structured patterns
     sum the scores of a group and the re-fit moves the kept weights, which
-    compensates removed hidden units in the next layer. The output layer,
-    when prunable, is treated as the others: its reconstruction error is
-    that of the logits, not a loss-aware Gauss-Newton one.
+    compensates removed hidden units in the next layer.
+
+    The output layer (re-fitted always, traced when prunable) is loss-aware
+    by default: the squared error of each output unit is weighted per
+    sample by the curvature of the loss at the network's outputs before the
+    step (``p (1 - p)`` for probabilities, see ``output_hessian``), so its
+    Hessian is the Gauss-Newton (here exact) Hessian of the loss in the
+    unit's weights, one per unit.
 
     The cost is that of the downdates, about ``fan_out * fan_in ** 3 / 3``
     operations per layer: well under a second for fan-ins of a few hundred,
@@ -821,6 +916,11 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
         for :class:`WandaCriterion` and :class:`LayerwiseRefit`: the
         traces cost the same for any number, and 4096 instead of 1024 kept
         more accuracy (see the user guide).
+    output_hessian : {"gauss-newton", "reconstruction"}, default="gauss-newton"
+        Hessian of the output layer: ``"gauss-newton"`` weights each output
+        unit's samples by the curvature of the loss (one Hessian per unit),
+        ``"reconstruction"`` uses the layer's ``A^T A`` as for the hidden
+        layers.
 
     References
     ----------
@@ -830,13 +930,35 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     pruning: Optimal Brain Surgeon. NeurIPS.
     """
 
-    def __init__(self, damp=0.01, num_samples=4096):
+    def __init__(self, damp=0.01, num_samples=4096, output_hessian="gauss-newton"):
         self.damp = damp
         self.num_samples = num_samples
+        self.output_hessian = output_hessian
 
     def _check_parameters(self):
         _check_damp(self.damp)
         _check_num_samples(self.num_samples)
+        if self.output_hessian not in ("gauss-newton", "reconstruction"):
+            raise ValueError(
+                "output_hessian must be 'gauss-newton' or 'reconstruction', got "
+                f"{self.output_hessian!r}."
+            )
+
+    def _hessian_inverse(self, context, layer):
+        """Inverse of the damped Hessian of ``coefs_[layer]``, or one per unit."""
+        _, weights = calibration_data(context, self.num_samples, "obc")
+        inputs, outputs = network_forward(context, self.num_samples, "obc")
+        damp = max(self.damp, 1e-10)
+        output_layer = layer == len(context.coefs) - 1
+        if output_layer and self.output_hessian == "gauss-newton":
+            curvature = output_curvature(context.estimator, outputs[layer])
+            grams = [
+                damped_gram(_design(inputs[layer], weights * column), damp)[0]
+                for column in curvature.T
+            ]
+            return np.linalg.inv(np.stack(grams))
+        gram, _ = damped_gram(_design(inputs[layer], weights), damp)
+        return np.linalg.inv(gram)
 
     def layer_trace(self, context, layer):
         """Removal order and step losses of every unit of ``coefs_[layer]``.
@@ -849,10 +971,6 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
         traces = context._cache.setdefault("obc_traces", {})
         if layer not in traces:
             self._check_parameters()
-            _, weights = calibration_data(context, self.num_samples, "obc")
-            inputs, _ = network_forward(context, self.num_samples, "obc")
-            design = _design(inputs[layer], weights)
-            gram, _ = damped_gram(design, max(self.damp, 1e-10))
             stacked = _stacked(context.coefs[layer], context.intercepts[layer])
             mask = context.masks[layer]
             fan_out = mask.shape[1]
@@ -860,7 +978,9 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
             forced = np.vstack(
                 [~mask, ~context.intercept_masks[layer][np.newaxis, :]]
             )
-            order, losses = obc_traces(np.linalg.inv(gram), stacked, removable, forced)
+            order, losses = obc_traces(
+                self._hessian_inverse(context, layer), stacked, removable, forced
+            )
             traces[layer] = order, losses
         return traces[layer]
 
@@ -903,6 +1023,7 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
             self.damp,
             self.num_samples,
             "obc",
+            gauss_newton_output=self.output_hessian == "gauss-newton",
         )
 
 

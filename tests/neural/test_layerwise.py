@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import Bunch
 
 from skprune.neural import (
     LayerwiseRefit,
@@ -23,6 +24,7 @@ from skprune.neural._layerwise import (
     _SpreadSelector,
     inverse_cholesky_upper,
     obc_traces,
+    output_curvature,
     oneshot_path,
     refit_kept,
     refit_layer,
@@ -403,6 +405,7 @@ def test_pruned_classifier_clones_and_uses_the_layerwise_criteria(three_classes)
         (WandaCriterion(num_samples=0), "num_samples must be"),
         (OBCCriterion(damp=-1.0), "damp must be"),
         (OBCCriterion(num_samples=2.5), "num_samples must be"),
+        (OBCCriterion(output_hessian="fisher"), "output_hessian must be"),
         (LayerwiseRefit(damp="high"), "damp must be"),
         (SparseGPTCriterion(block_size=0), "block_size must be"),
         (SparseGPTCriterion(damp=np.nan), "damp must be"),
@@ -624,3 +627,106 @@ def test_sparsegpt_scores_only_inside_prune(network, three_classes):
     X, y = three_classes
     with pytest.raises(ValueError, match="runs inside prune"):
         SparseGPTCriterion().score(context_of(network, X, y))
+
+
+# ----------------------------------------------------------------------------
+# The Gauss-Newton output layer
+# ----------------------------------------------------------------------------
+
+
+def _softmax_loss(z, y):
+    z = z - z.max(axis=1, keepdims=True)
+    return -(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1)))
+
+
+def _logistic_loss(z, y):
+    return np.logaddexp(0, z).sum(axis=1) - (z * np.eye(z.shape[1])[y]).sum(axis=1)
+
+
+def _poisson_loss(z, y):
+    return (np.exp(z) - z * (y[:, np.newaxis] + 1.0)).sum(axis=1)
+
+
+@pytest.mark.parametrize(
+    "out_activation, loss",
+    [("softmax", _softmax_loss), ("logistic", _logistic_loss), ("exp", _poisson_loss)],
+)
+def test_output_curvature_gives_the_hessian_of_the_loss_in_a_unit_weights(
+    out_activation, loss
+):
+    rng, A = random_problem(5, n_samples=30, n_inputs=4)
+    V = rng.normal(scale=0.5, size=(A.shape[1], 3))
+    y = rng.randint(0, 3, A.shape[0])
+    weights = rng.uniform(0.5, 2.0, A.shape[0])
+    estimator = Bunch(out_activation_=out_activation)
+    curvature = output_curvature(estimator, A @ V)
+
+    def total(V):
+        return weights @ loss(A @ V, y)
+
+    h = 1e-3
+    d = A.shape[1]
+    for unit in range(3):
+        expected = (A * (weights * curvature[:, unit])[:, np.newaxis]).T @ A
+        hessian = np.empty((d, d))
+        for i in range(d):
+            for k in range(d):
+                steps = [np.zeros_like(V) for _ in range(2)]
+                steps[0][i, unit], steps[1][k, unit] = h, h
+                hessian[i, k] = (
+                    total(V + steps[0] + steps[1])
+                    - total(V + steps[0] - steps[1])
+                    - total(V - steps[0] + steps[1])
+                    + total(V - steps[0] - steps[1])
+                ) / (4 * h * h)
+        np.testing.assert_allclose(hessian, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_obc_traces_the_output_layer_on_each_unit_gauss_newton_hessian(
+    network, three_classes
+):
+    X, y = three_classes
+    mlp = copy.deepcopy(network)
+    mlp.prunable_layers = "all"
+    criterion = OBCCriterion(damp=0.05, num_samples=None)
+    order, losses = criterion.layer_trace(context_of(mlp, X, y), 2)
+    inputs = forward_inputs(network, X)
+    A = np.hstack([inputs[2], np.ones((X.shape[0], 1))])
+    logits = A @ np.vstack([network.coefs_[2], network.intercepts_[2]])
+    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    w = np.vstack([network.coefs_[2], network.intercepts_[2]])
+    removable = np.arange(A.shape[1]) < A.shape[1] - 1
+    for unit in range(3):
+        H = (A * (prob[:, unit] * (1 - prob[:, unit]))[:, np.newaxis]).T @ A
+        H += 0.05 * np.mean(np.diagonal(H)) * np.eye(A.shape[1])
+        ref_order, ref_losses = greedy_obs_reference(H, w[:, unit], removable)
+        np.testing.assert_array_equal(order[unit], ref_order)
+        np.testing.assert_allclose(losses[unit], ref_losses, rtol=1e-6)
+
+
+def test_obc_refits_the_output_layer_by_curvature_weighted_least_squares(
+    network, three_classes
+):
+    X, y = three_classes
+    criterion = OBCCriterion(damp=0.05, num_samples=None)
+    mlp = copy.deepcopy(network).prune(X, y, amount=0.6, criterion=criterion)
+    dense_inputs = forward_inputs(network, X)
+    pruned_inputs = forward_inputs(mlp, X)
+    dense_logits = dense_inputs[2] @ network.coefs_[2] + network.intercepts_[2]
+    prob = np.exp(dense_logits - dense_logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    A = np.hstack([pruned_inputs[2], np.ones((X.shape[0], 1))])
+    anchor = np.vstack([network.coefs_[2], network.intercepts_[2]])
+    for unit in range(3):
+        # Damped towards the weights before the step, relative to the
+        # diagonal of the unit's own weighted A^T A.
+        root = np.sqrt(prob[:, unit] * (1 - prob[:, unit]))[:, np.newaxis]
+        lam = 0.05 * np.mean(np.sum((A * root) ** 2, axis=0))
+        design = np.vstack([A * root, np.sqrt(lam) * np.eye(A.shape[1])])
+        target = np.concatenate(
+            [dense_logits[:, unit] * root[:, 0], np.sqrt(lam) * anchor[:, unit]]
+        )
+        expected = np.linalg.lstsq(design, target, rcond=None)[0]
+        got = np.append(mlp.coefs_[2][:, unit], mlp.intercepts_[2][unit])
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
