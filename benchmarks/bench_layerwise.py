@@ -93,6 +93,16 @@ def criteria(quick):
             False,
         ),
         "sparsegpt": ("sparsegpt", "global", False),
+        "sparsegpt, reconstruction output": (
+            SparseGPTCriterion(output_hessian="reconstruction"),
+            "global",
+            False,
+        ),
+        "magnitude + refit, Gauss-Newton output": (
+            LayerwiseRefit("magnitude", output_hessian="gauss-newton"),
+            "global",
+            False,
+        ),
         "sparsegpt layer": ("sparsegpt", "layer", False),
         "sparsegpt + refit": ("sparsegpt", "global", True),
         "magnitude + refit": ("magnitude", "global", True),

@@ -73,6 +73,24 @@ def _check_damp(damp):
         raise ValueError(f"damp must be a float >= 0, got {damp!r}.")
 
 
+def _check_output_hessian(output_hessian):
+    if output_hessian not in ("gauss-newton", "reconstruction"):
+        raise ValueError(
+            "output_hessian must be 'gauss-newton' or 'reconstruction', got "
+            f"{output_hessian!r}."
+        )
+
+
+_OUTPUT_HESSIAN_DOC = """
+    output_hessian : {"gauss-newton", "reconstruction"}, default="%s"
+        Objective of the output layer's re-fit: ``"gauss-newton"`` weights
+        each output unit's samples by the curvature of the loss at the
+        outputs before the step, floored by its mean
+        (:func:`output_sample_weights`), so the squared error follows the
+        loss to second order; ``"reconstruction"`` weights them alike, as
+        for the hidden layers."""
+
+
 def calibration_weights(sample_weight, m, name):
     """The weights of the first ``m`` samples, ones when there are none.
 
@@ -299,6 +317,25 @@ def output_curvature(estimator, logits):
     return np.ones_like(logits)
 
 
+def output_sample_weights(estimator, logits, sample_weight):
+    """Weights of the samples of every output unit for the loss-aware output layer.
+
+    The curvature of the loss (:func:`output_curvature`) plus its mean over
+    the samples, times the sample weights. The floor keeps the samples the
+    network is sure of, whose curvature on the training samples nearly
+    vanishes, at the weight of an average sample: with the curvature alone
+    the output layer leaned on a few uncertain training samples and lost
+    up to 2 points on Satellite at 95%, see the user guide.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_samples, n_outputs)
+    """
+    curvature = output_curvature(estimator, logits)
+    floor = np.average(curvature, axis=0, weights=sample_weight)
+    return sample_weight[:, np.newaxis] * (curvature + floor)
+
+
 def refit_layer_per_unit(
     layer_input, target, coef, intercept, keep, unit_weights, damp
 ):
@@ -418,8 +455,8 @@ def refit_updates(
     _, targets = network_forward(context, num_samples, name)
     output_weights = None
     if gauss_newton_output:
-        output_weights = weights[:, np.newaxis] * output_curvature(
-            context.estimator, targets[-1]
+        output_weights = output_sample_weights(
+            context.estimator, targets[-1], weights
         )
     new_coefs, new_intercepts = refit_network(
         context.estimator,
@@ -722,7 +759,14 @@ class _NMSelector:
 
 
 def sparsegpt_network(
-    estimator, X, sample_weight, targets, selectors, damp, block_size
+    estimator,
+    X,
+    sample_weight,
+    targets,
+    selectors,
+    damp,
+    block_size,
+    output_weights=None,
 ):
     """Prune the layers of ``selectors`` in order by :func:`sparsegpt_pass`.
 
@@ -748,6 +792,9 @@ def sparsegpt_network(
         shape (fan_out, fan_in + 1).
     damp : float
     block_size : int
+    output_weights : ndarray of shape (n_samples, n_outputs), default=None
+        Weights of the samples per unit for the re-fit of the output layer
+        when it is not pruned (see :func:`refit_network`).
 
     Returns
     -------
@@ -764,7 +811,12 @@ def sparsegpt_network(
     for i, (coef, intercept) in enumerate(zip(estimator.coefs_, estimator.intercepts_)):
         keep = np.vstack([estimator.masks_[i], estimator.intercept_masks_[i]])
         stacked = _stacked(coef, intercept) * keep
-        if i >= first:
+        if i > first and i == last and i not in selectors and output_weights is not None:
+            coef, intercept = refit_layer_per_unit(
+                current, targets[i], coef, intercept, keep, output_weights, damp
+            )
+            stacked = np.vstack([coef, intercept])
+        elif i >= first:
             gram, rhs = layer_system(current, targets[i], stacked, sample_weight, damp)
             if i > first:
                 stacked = refit_kept(gram, rhs, keep)
@@ -897,9 +949,10 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     The output layer (re-fitted always, traced when prunable) is loss-aware
     by default: the squared error of each output unit is weighted per
     sample by the curvature of the loss at the network's outputs before the
-    step (``p (1 - p)`` for probabilities, see ``output_hessian``), so its
-    Hessian is the Gauss-Newton (here exact) Hessian of the loss in the
-    unit's weights, one per unit.
+    step (``p (1 - p)`` for probabilities), floored by its mean over the
+    samples (:func:`output_sample_weights`): the Gauss-Newton Hessian of
+    the loss in the unit's weights, one per unit, regularised towards the
+    reconstruction one.
 
     The cost is that of the downdates, about ``fan_out * fan_in ** 3 / 3``
     operations per layer: well under a second for fan-ins of a few hundred,
@@ -918,9 +971,9 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
         more accuracy (see the user guide).
     output_hessian : {"gauss-newton", "reconstruction"}, default="gauss-newton"
         Hessian of the output layer: ``"gauss-newton"`` weights each output
-        unit's samples by the curvature of the loss (one Hessian per unit),
-        ``"reconstruction"`` uses the layer's ``A^T A`` as for the hidden
-        layers.
+        unit's samples by the floored curvature of the loss (one Hessian per
+        unit), ``"reconstruction"`` uses the layer's ``A^T A`` as for the
+        hidden layers.
 
     References
     ----------
@@ -938,11 +991,7 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     def _check_parameters(self):
         _check_damp(self.damp)
         _check_num_samples(self.num_samples)
-        if self.output_hessian not in ("gauss-newton", "reconstruction"):
-            raise ValueError(
-                "output_hessian must be 'gauss-newton' or 'reconstruction', got "
-                f"{self.output_hessian!r}."
-            )
+        _check_output_hessian(self.output_hessian)
 
     def _hessian_inverse(self, context, layer):
         """Inverse of the damped Hessian of ``coefs_[layer]``, or one per unit."""
@@ -951,10 +1000,12 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
         damp = max(self.damp, 1e-10)
         output_layer = layer == len(context.coefs) - 1
         if output_layer and self.output_hessian == "gauss-newton":
-            curvature = output_curvature(context.estimator, outputs[layer])
+            unit_weights = output_sample_weights(
+                context.estimator, outputs[layer], weights
+            )
             grams = [
-                damped_gram(_design(inputs[layer], weights * column), damp)[0]
-                for column in curvature.T
+                damped_gram(_design(inputs[layer], column), damp)[0]
+                for column in unit_weights.T
             ]
             return np.linalg.inv(np.stack(grams))
         gram, _ = damped_gram(_design(inputs[layer], weights), damp)
@@ -1197,6 +1248,7 @@ class LayerwiseRefit(BaseEstimator, PruningCriterion):
         Relative damping of the re-fit.
     num_samples : int or None, default=1024
         Number of samples read, the first ones; all when None.
+    %s
 
     References
     ----------
@@ -1205,10 +1257,17 @@ class LayerwiseRefit(BaseEstimator, PruningCriterion):
     models. NeurIPS.
     """
 
-    def __init__(self, criterion="magnitude", damp=0.01, num_samples=1024):
+    def __init__(
+        self,
+        criterion="magnitude",
+        damp=0.01,
+        num_samples=1024,
+        output_hessian="reconstruction",
+    ):
         self.criterion = criterion
         self.damp = damp
         self.num_samples = num_samples
+        self.output_hessian = output_hessian
 
     @property
     def n_substeps(self):
@@ -1218,6 +1277,7 @@ class LayerwiseRefit(BaseEstimator, PruningCriterion):
     def score(self, context):
         _check_damp(self.damp)
         _check_num_samples(self.num_samples)
+        _check_output_hessian(self.output_hessian)
         return resolve_criterion(self.criterion).score(context)
 
     def group_scores(self, context, pattern, target, coef_scores, intercept_scores):
@@ -1241,6 +1301,7 @@ class LayerwiseRefit(BaseEstimator, PruningCriterion):
             self.damp,
             self.num_samples,
             "reconstruct",
+            gauss_newton_output=self.output_hessian == "gauss-newton",
         ) or updates
 
 
@@ -1298,6 +1359,10 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
         weights to remove are chosen at once.
     num_samples : int or None, default=2048
         Number of samples read, the first ones; all when None.
+    %s
+        The output layer is re-fitted when it is not pruned; when it is, it
+        is pruned on its ``A^T A`` like the others, since the pass needs
+        one Hessian shared by the units.
 
     References
     ----------
@@ -1305,14 +1370,18 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
     can be accurately pruned in one-shot. ICML.
     """
 
-    def __init__(self, damp=0.01, block_size=128, num_samples=2048):
+    def __init__(
+        self, damp=0.01, block_size=128, num_samples=2048, output_hessian="gauss-newton"
+    ):
         self.damp = damp
         self.block_size = block_size
         self.num_samples = num_samples
+        self.output_hessian = output_hessian
 
     def _check_parameters(self):
         _check_damp(self.damp)
         _check_num_samples(self.num_samples)
+        _check_output_hessian(self.output_hessian)
         if (
             isinstance(self.block_size, (bool, np.bool_))
             or not isinstance(self.block_size, Integral)
@@ -1356,8 +1425,20 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
                 layer: lambda c, k=k: _SpreadSelector(c, k)
                 for layer, k in zip(step.targets, counts)
             }
+        output_weights = None
+        if self.output_hessian == "gauss-newton":
+            output_weights = output_sample_weights(
+                context.estimator, targets[-1], weights
+            )
         coefs, intercepts, masks = sparsegpt_network(
-            context.estimator, X, weights, targets, selectors, damp, block_size
+            context.estimator,
+            X,
+            weights,
+            targets,
+            selectors,
+            damp,
+            block_size,
+            output_weights,
         )
         context._cache["sparsegpt"] = coefs + intercepts
         return [
@@ -1381,6 +1462,13 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
             for new, old in zip(context._cache["sparsegpt"], params)
         ]
 
+
+LayerwiseRefit.__doc__ = LayerwiseRefit.__doc__.replace(
+    "\n    %s", _OUTPUT_HESSIAN_DOC % "reconstruction"
+)
+SparseGPTCriterion.__doc__ = SparseGPTCriterion.__doc__.replace(
+    "\n    %s", _OUTPUT_HESSIAN_DOC % "gauss-newton"
+)
 
 register_criterion("wanda", WandaCriterion())
 register_criterion("obc", OBCCriterion())

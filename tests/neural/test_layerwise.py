@@ -406,6 +406,8 @@ def test_pruned_classifier_clones_and_uses_the_layerwise_criteria(three_classes)
         (OBCCriterion(damp=-1.0), "damp must be"),
         (OBCCriterion(num_samples=2.5), "num_samples must be"),
         (OBCCriterion(output_hessian="fisher"), "output_hessian must be"),
+        (SparseGPTCriterion(output_hessian=None), "output_hessian must be"),
+        (LayerwiseRefit(output_hessian="exact"), "output_hessian must be"),
         (LayerwiseRefit(damp="high"), "damp must be"),
         (SparseGPTCriterion(block_size=0), "block_size must be"),
         (SparseGPTCriterion(damp=np.nan), "damp must be"),
@@ -560,8 +562,12 @@ def test_sparsegpt_spreads_a_count_over_the_blocks_by_their_candidates():
     assert [removed[:, s : s + 4].sum() for s in (0, 4, 8)] == [11, 11, 8]
 
 
-def sparsegpt_network_reference(mlp_before, mlp_after, X, damp):
-    """Layer by layer: the re-fit start, then the sequential reference."""
+def sparsegpt_network_reference(mlp_before, mlp_after, X, damp, gauss_newton):
+    """Layer by layer: the re-fit start, then the sequential reference.
+
+    The output layer, not pruned, is re-fitted; with ``gauss_newton`` each
+    unit's samples are weighted by the floored curvature ``p (1 - p)``.
+    """
     dense_input = pruned_input = X
     for i in range(len(mlp_before.coefs_)):
         dense_output = dense_input @ mlp_before.coefs_[i] + mlp_before.intercepts_[i]
@@ -571,6 +577,21 @@ def sparsegpt_network_reference(mlp_before, mlp_after, X, damp):
         got = np.vstack([mlp_after.coefs_[i], mlp_after.intercepts_[i]])
         for unit in range(w.shape[1]):
             start = w[:, unit]
+            if i == 2 and gauss_newton:
+                prob = np.exp(dense_output - dense_output.max(axis=1, keepdims=True))
+                prob = prob[:, unit] / prob.sum(axis=1)
+                root = np.sqrt(prob * (1 - prob) + np.mean(prob * (1 - prob)))
+                weighted = A * root[:, np.newaxis]
+                lam_unit = damp * np.mean(np.sum(weighted**2, axis=0))
+                expected = np.linalg.lstsq(
+                    np.vstack([weighted, np.sqrt(lam_unit) * np.eye(A.shape[1])]),
+                    np.concatenate(
+                        [dense_output[:, unit] * root, np.sqrt(lam_unit) * start]
+                    ),
+                    rcond=None,
+                )[0]
+                np.testing.assert_allclose(got[:, unit], expected, rtol=1e-6, atol=1e-8)
+                continue
             if i > 0:
                 # The weights that best reproduce the dense outputs.
                 start = constrained_minimiser(A, start, np.ones(start.size, bool), lam)
@@ -589,14 +610,20 @@ def sparsegpt_network_reference(mlp_before, mlp_after, X, damp):
 
 
 @pytest.mark.parametrize(
-    "pattern, amount, scope",
-    [("unstructured", 0.7, "layer"), ("unstructured", 0.8, "global"), ("n:m", None, "global")],
+    "pattern, amount, scope, output_hessian",
+    [
+        ("unstructured", 0.7, "layer", "reconstruction"),
+        ("unstructured", 0.8, "global", "gauss-newton"),
+        ("n:m", None, "global", "reconstruction"),
+    ],
 )
 def test_sparsegpt_network_prunes_each_layer_on_pruned_inputs(
-    network, three_classes, pattern, amount, scope
+    network, three_classes, pattern, amount, scope, output_hessian
 ):
     X, y = three_classes
-    criterion = SparseGPTCriterion(damp=0.05, block_size=4, num_samples=None)
+    criterion = SparseGPTCriterion(
+        damp=0.05, block_size=4, num_samples=None, output_hessian=output_hessian
+    )
     mlp = copy.deepcopy(network).prune(
         X, y, amount=amount, criterion=criterion, pattern=pattern, scope=scope, m=4, n=1
     )
@@ -610,7 +637,9 @@ def test_sparsegpt_network_prunes_each_layer_on_pruned_inputs(
     if pattern == "n:m":
         for mask in mlp.masks_[:2]:
             assert (mask[:8].reshape(2, 4, -1).sum(axis=1) <= 1).all()
-    sparsegpt_network_reference(network, mlp, X, 0.05)
+    sparsegpt_network_reference(
+        network, mlp, X, 0.05, output_hessian == "gauss-newton"
+    )
 
 
 @pytest.mark.parametrize("pattern", ["block", "neuron"])
@@ -698,7 +727,10 @@ def test_obc_traces_the_output_layer_on_each_unit_gauss_newton_hessian(
     w = np.vstack([network.coefs_[2], network.intercepts_[2]])
     removable = np.arange(A.shape[1]) < A.shape[1] - 1
     for unit in range(3):
-        H = (A * (prob[:, unit] * (1 - prob[:, unit]))[:, np.newaxis]).T @ A
+        # The curvature floored by its mean.
+        curvature = prob[:, unit] * (1 - prob[:, unit])
+        curvature += curvature.mean()
+        H = (A * curvature[:, np.newaxis]).T @ A
         H += 0.05 * np.mean(np.diagonal(H)) * np.eye(A.shape[1])
         ref_order, ref_losses = greedy_obs_reference(H, w[:, unit], removable)
         np.testing.assert_array_equal(order[unit], ref_order)
@@ -721,7 +753,8 @@ def test_obc_refits_the_output_layer_by_curvature_weighted_least_squares(
     for unit in range(3):
         # Damped towards the weights before the step, relative to the
         # diagonal of the unit's own weighted A^T A.
-        root = np.sqrt(prob[:, unit] * (1 - prob[:, unit]))[:, np.newaxis]
+        curvature = prob[:, unit] * (1 - prob[:, unit])
+        root = np.sqrt(curvature + curvature.mean())[:, np.newaxis]
         lam = 0.05 * np.mean(np.sum((A * root) ** 2, axis=0))
         design = np.vstack([A * root, np.sqrt(lam) * np.eye(A.shape[1])])
         target = np.concatenate(
