@@ -93,8 +93,8 @@ def criteria(quick):
             False,
         ),
         "sparsegpt": ("sparsegpt", "global", False),
-        "sparsegpt, reconstruction output": (
-            SparseGPTCriterion(output_hessian="reconstruction"),
+        "sparsegpt, Gauss-Newton output": (
+            SparseGPTCriterion(output_hessian="gauss-newton"),
             "global",
             False,
         ),

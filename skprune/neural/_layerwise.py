@@ -1362,7 +1362,9 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
     %s
         The output layer is re-fitted when it is not pruned; when it is, it
         is pruned on its ``A^T A`` like the others, since the pass needs
-        one Hessian shared by the units.
+        one Hessian shared by the units. The loss-aware re-fit gained on
+        digits at 95% but lost half a point on Satellite and on
+        784-300-100-10 (see the user guide), so it is not the default.
 
     References
     ----------
@@ -1371,7 +1373,11 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
     """
 
     def __init__(
-        self, damp=0.01, block_size=128, num_samples=2048, output_hessian="gauss-newton"
+        self,
+        damp=0.01,
+        block_size=128,
+        num_samples=2048,
+        output_hessian="reconstruction",
     ):
         self.damp = damp
         self.block_size = block_size
@@ -1467,7 +1473,7 @@ LayerwiseRefit.__doc__ = LayerwiseRefit.__doc__.replace(
     "\n    %s", _OUTPUT_HESSIAN_DOC % "reconstruction"
 )
 SparseGPTCriterion.__doc__ = SparseGPTCriterion.__doc__.replace(
-    "\n    %s", _OUTPUT_HESSIAN_DOC % "gauss-newton"
+    "\n    %s", _OUTPUT_HESSIAN_DOC % "reconstruction"
 )
 
 register_criterion("wanda", WandaCriterion())
