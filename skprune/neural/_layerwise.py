@@ -192,7 +192,11 @@ def damped_gram(design, damp):
     gram : ndarray of shape (d, d)
     lam : float
     """
-    gram = design.T @ design
+    return _damped(design.T @ design, damp)
+
+
+def _damped(gram, damp):
+    """``gram`` with ``damp`` times the mean of its diagonal added to it, and that amount."""
     lam = damp * np.mean(np.diagonal(gram))
     gram[np.diag_indices_from(gram)] += lam
     return gram, lam
@@ -345,15 +349,12 @@ def refit_layer_per_unit(
     weights times the curvature of the output, :func:`output_curvature`).
     """
     anchor = _stacked(coef, intercept)
+    design = np.hstack([layer_input, np.ones((layer_input.shape[0], 1))])
     weights = np.zeros_like(anchor)
     for unit in range(anchor.shape[1]):
-        gram, rhs = layer_system(
-            layer_input,
-            target[:, [unit]],
-            anchor[:, [unit]],
-            unit_weights[:, unit],
-            damp,
-        )
+        weighted = design * unit_weights[:, [unit]]
+        gram, lam = _damped(weighted.T @ design, damp)
+        rhs = weighted.T @ target[:, [unit]] + lam * anchor[:, [unit]]
         weights[:, [unit]] = refit_kept(gram, rhs, keep[:, [unit]])
     return weights[:-1], weights[-1]
 
