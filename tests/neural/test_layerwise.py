@@ -14,6 +14,7 @@ from skprune.neural import (
     OBCCriterion,
     OBSCriterion,
     PrunableMLPClassifier,
+    PrunableMLPRegressor,
     PrunedMLPClassifier,
     SparseGPTCriterion,
     WandaCriterion,
@@ -763,3 +764,27 @@ def test_obc_refits_the_output_layer_by_curvature_weighted_least_squares(
         expected = np.linalg.lstsq(design, target, rcond=None)[0]
         got = np.append(mlp.coefs_[2][:, unit], mlp.intercepts_[2][unit])
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_gauss_newton_output_of_a_squared_error_regressor_is_the_reconstruction(
+    regression_data,
+):
+    # The curvature of the squared error is 1 for every sample: the floored
+    # weights are uniform, and the relative damping scales with them.
+    X, y = regression_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = PrunableMLPRegressor(
+            hidden_layer_sizes=(12, 6), max_iter=50, random_state=0
+        ).fit(X, y)
+    pruned = [
+        copy.deepcopy(mlp).prune(
+            X, y, amount=0.6, criterion=OBCCriterion(output_hessian=output_hessian)
+        )
+        for output_hessian in ("gauss-newton", "reconstruction")
+    ]
+    for a, b in zip(
+        pruned[0].coefs_ + pruned[0].intercepts_,
+        pruned[1].coefs_ + pruned[1].intercepts_,
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
