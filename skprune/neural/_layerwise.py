@@ -249,7 +249,9 @@ def refit_kept(gram, rhs, keep):
     return weights
 
 
-def refit_layer(layer_input, target, coef, intercept, keep, sample_weight, damp):
+def refit_layer(
+    layer_input, target, coef, intercept, keep, sample_weight, damp, system=None
+):
     """Kept weights and bias of a layer re-fitted to ``target`` outputs.
 
     Minimises, for every unit ``j`` over its kept weights and bias ``v``,
@@ -267,17 +269,39 @@ def refit_layer(layer_input, target, coef, intercept, keep, sample_weight, damp)
         Kept weights, then whether each bias is kept.
     sample_weight : ndarray of shape (n_samples,)
     damp : float
+    system : tuple, default=None
+        :func:`undamped_system` of these inputs, targets and weights, when
+        already computed; it is not changed.
 
     Returns
     -------
     coef, intercept : ndarray
         The re-fitted parameters, zero where not kept.
     """
-    gram, rhs = layer_system(
-        layer_input, target, _stacked(coef, intercept), sample_weight, damp
-    )
+    if system is None:
+        system = undamped_system(layer_input, target, sample_weight, damp)
+    gram, lam, rhs = system
+    rhs = rhs + lam * _stacked(coef, intercept)
     weights = refit_kept(gram, rhs, keep)
     return weights[:-1], weights[-1]
+
+
+def undamped_system(layer_input, target, sample_weight, damp):
+    """The parts of :func:`layer_system` that do not depend on the anchor.
+
+    Returns
+    -------
+    gram : ndarray of shape (fan_in + 1, fan_in + 1)
+        The damped ``A^T A``.
+    lam : float
+        The damping added to its diagonal.
+    rhs : ndarray of shape (fan_in + 1, fan_out)
+        ``A^T T``.
+    """
+    design = _design(layer_input, sample_weight)
+    gram, lam = damped_gram(design, damp)
+    rhs = design.T @ (target * np.sqrt(sample_weight)[:, np.newaxis])
+    return gram, lam, rhs
 
 
 def layer_system(layer_input, target, anchor, sample_weight, damp):
@@ -291,9 +315,7 @@ def layer_system(layer_input, target, anchor, sample_weight, damp):
         ``A^T T + lambda * anchor``, ``anchor`` being the stacked weights
         the damping pulls towards.
     """
-    design = _design(layer_input, sample_weight)
-    gram, lam = damped_gram(design, damp)
-    rhs = design.T @ (target * np.sqrt(sample_weight)[:, np.newaxis])
+    gram, lam, rhs = undamped_system(layer_input, target, sample_weight, damp)
     rhs += lam * anchor
     return gram, rhs
 
@@ -350,11 +372,15 @@ def refit_layer_per_unit(
     """
     anchor = _stacked(coef, intercept)
     design = np.hstack([layer_input, np.ones((layer_input.shape[0], 1))])
+    roots = np.sqrt(unit_weights)
     weights = np.zeros_like(anchor)
     for unit in range(anchor.shape[1]):
-        weighted = design * unit_weights[:, [unit]]
-        gram, lam = _damped(weighted.T @ design, damp)
-        rhs = weighted.T @ target[:, [unit]] + lam * anchor[:, [unit]]
+        # The same array on both sides: numpy computes A^T A as a symmetric
+        # rank-k update, half the work of a general product.
+        weighted = design * roots[:, [unit]]
+        gram, lam = _damped(weighted.T @ weighted, damp)
+        rhs = weighted.T @ (target[:, [unit]] * roots[:, [unit]])
+        rhs += lam * anchor[:, [unit]]
         weights[:, [unit]] = refit_kept(gram, rhs, keep[:, [unit]])
     return weights[:-1], weights[-1]
 
@@ -369,6 +395,7 @@ def refit_network(
     layers,
     damp,
     output_weights=None,
+    first_system=None,
 ):
     """Re-fit ``layers`` in order to the outputs of the network before the step.
 
@@ -389,6 +416,10 @@ def refit_network(
     output_weights : ndarray of shape (n_samples, n_outputs), default=None
         Weights of the samples per output unit for the output layer (the
         Gauss-Newton re-fit); ``sample_weight`` for every unit when None.
+    first_system : tuple, default=None
+        :func:`undamped_system` of the first layer of ``layers``, whose
+        inputs are those of the network before the step, when already
+        computed.
 
     Returns
     -------
@@ -408,8 +439,10 @@ def refit_network(
                     current, targets[i], coef, intercept, keep, output_weights, damp
                 )
             else:
+                system = first_system if i == min(layers) else None
                 coef, intercept = refit_layer(
-                    current, targets[i], coef, intercept, keep, sample_weight, damp
+                    current, targets[i], coef, intercept, keep, sample_weight, damp,
+                    system,
                 )
         else:
             coef, intercept = coef * mask, intercept * intercept_mask
@@ -469,12 +502,30 @@ def refit_updates(
         layers,
         damp,
         output_weights,
+        first_system(context, layers[0], damp, num_samples, name),
     )
     params = context.coefs + context.intercepts
     return [
         (new - old).astype(old.dtype)
         for new, old in zip(new_coefs + new_intercepts, params)
     ]
+
+
+def first_system(context, layer, damp, num_samples, name):
+    """:func:`undamped_system` of ``layer`` in the network before the step.
+
+    The first re-fitted layer sees the inputs of the network before the
+    step, so its system is cached with the forward pass: the prunes of a
+    path from one trace share it (see :class:`OBCTrace`).
+    """
+    key = ("layerwise_first_system", num_samples, layer, damp)
+    if key not in context._cache:
+        _, weights = calibration_data(context, num_samples, name)
+        inputs, targets = network_forward(context, num_samples, name)
+        context._cache[key] = undamped_system(
+            inputs[layer], targets[layer], weights, damp
+        )
+    return context._cache[key]
 
 
 # ----------------------------------------------------------------------------
@@ -1096,7 +1147,20 @@ class _RecordedScores(PruningCriterion):
         return self.scores
 
     def compensate(self, context, old_masks):
-        return self.criterion.compensate(context, old_masks)
+        updates = self.criterion.compensate(context, old_masks)
+        # What the re-fit cached on the network before the step serves the
+        # other prunes from the same recording too.
+        self.shared.update(_layerwise_cache(context))
+        return updates
+
+
+def _layerwise_cache(context):
+    """The entries of the context's cache computed on the network before the step."""
+    return {
+        key: value
+        for key, value in context._cache.items()
+        if isinstance(key, tuple) and key[0].startswith("layerwise")
+    }
 
 
 class OBCTrace:
@@ -1117,11 +1181,7 @@ class OBCTrace:
             estimator, X, y, sample_weight, estimator._prunable_coef_layers()
         )
         self._scores = criterion.prepare_scores(context)[0]
-        self._shared = {
-            key: value
-            for key, value in context._cache.items()
-            if isinstance(key, tuple) and key[0].startswith("layerwise")
-        }
+        self._shared = _layerwise_cache(context)
 
     def pruned(self, sparsity, scope="global"):
         """A pruned copy of the network.

@@ -452,6 +452,45 @@ def test_oneshot_path_from_one_trace_equals_separate_prunes(network, three_class
         np.testing.assert_array_equal(a, b)
 
 
+def test_path_levels_share_the_system_of_the_first_refitted_layer(
+    network, three_classes
+):
+    # With only the middle layer pruned, the re-fit starts there, on the
+    # dense first layer's outputs: every level reuses that layer's system.
+    X, y = three_classes
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, size=X.shape[0])
+    mlp = copy.deepcopy(network).set_params(prunable_layers=[1])
+    criterion = OBCCriterion(damp=0.02, num_samples=None)
+    trace = criterion.trace(mlp, X, y, sample_weight=weights)
+    for sparsity in (0.4, 0.8):
+        pruned = trace.pruned(sparsity)
+        separate = copy.deepcopy(mlp).prune(
+            X, y, amount=sparsity, criterion=criterion, sample_weight=weights
+        )
+        for a, b in zip(pruned.masks_, separate.masks_):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(
+            pruned.coefs_ + pruned.intercepts_,
+            separate.coefs_ + separate.intercepts_,
+        ):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    (system,) = [
+        value
+        for key, value in trace._shared.items()
+        if key[0] == "layerwise_first_system"
+    ]
+    # The cached system is the one of the dense inputs, left unchanged by
+    # the levels that used it.
+    hidden = forward_inputs(network, X)[1]
+    A = np.hstack([hidden, np.ones((X.shape[0], 1))]) * np.sqrt(weights)[:, None]
+    gram = A.T @ A
+    lam = 0.02 * np.mean(np.diag(gram))
+    dense_out = hidden @ network.coefs_[1] + network.intercepts_[1]
+    np.testing.assert_allclose(system[0], gram + lam * np.eye(A.shape[1]))
+    assert system[1] == pytest.approx(lam)
+    np.testing.assert_allclose(system[2], A.T @ (dense_out * np.sqrt(weights)[:, None]))
+
+
 def test_calibration_samples_with_zero_weights_are_rejected(network, three_classes):
     X, y = three_classes
     weights = np.ones(X.shape[0])
