@@ -19,6 +19,7 @@ them shuffled), weighted by ``sample_weight``.
 """
 
 import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -44,6 +45,9 @@ _UNIT_BATCH = 32
 _TRACE_ENTRIES = 2**23
 # Downdates of the inverses stacked before they are applied at once.
 _FOLD_EVERY = 32
+# Smallest relative damping: keeps singular Gram matrices (dead units,
+# constant inputs) invertible when damp is 0.
+_MIN_DAMP = 1e-10
 
 
 # ----------------------------------------------------------------------------
@@ -196,8 +200,12 @@ def damped_gram(design, damp):
 
 
 def _damped(gram, damp):
-    """``gram`` with ``damp`` times the mean of its diagonal added to it, and that amount."""
-    lam = damp * np.mean(np.diagonal(gram))
+    """``gram`` with ``damp`` times the mean of its diagonal added to it, and that amount.
+
+    ``damp`` is floored at ``_MIN_DAMP``: with ``damp=0`` the Gram matrix of
+    inputs that are constant or linearly dependent (dead units) is singular.
+    """
+    lam = max(damp, _MIN_DAMP) * np.mean(np.diagonal(gram))
     gram[np.diag_indices_from(gram)] += lam
     return gram, lam
 
@@ -659,6 +667,7 @@ def _trace_batch(hessian_inverse, w, alive, forced, n_steps):
             break
         column = inverses.column(rows, p) * active[:, np.newaxis]
         pivot = np.where(active, column[rows, p], 1.0)
+        pivot = _usable_pivots(pivot)
         removed = w[rows, p] * active
         losses[active, step] = (removed**2 / pivot)[active]
         losses[forced[rows, p] & active, step] = 0.0
@@ -673,6 +682,26 @@ def _trace_batch(hessian_inverse, w, alive, forced, n_steps):
                 in_matrix, [w, alive, forced]
             )
     return order, losses
+
+
+def _usable_pivots(pivot):
+    """``pivot`` with the non-positive ones, lost to rounding, made infinite.
+
+    The inverse of a positive definite matrix has positive pivots; a
+    non-positive one means the damped Hessian is numerically singular. An
+    infinite pivot removes the weight at no loss and without updating the
+    others or the inverse.
+    """
+    lost = ~(pivot > 0)
+    if lost.any():
+        warnings.warn(
+            "The OBS trace met non-positive pivots of the inverse Hessian: the "
+            "damped Hessian of a layer is numerically singular, and those "
+            "weights are removed without compensation. Increase damp.",
+            RuntimeWarning,
+        )
+        pivot = np.where(lost, np.inf, pivot)
+    return pivot
 
 
 def trace_scores(order, losses, shape):
@@ -1014,8 +1043,10 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     ----------
     damp : float, default=0.01
         Damping, a fraction of the mean diagonal of ``A^T A``; at least
-        ``1e-10`` for the traces, whose inverse must exist, and used as
-        given by the re-fit.
+        ``1e-10``, so that the systems of constant inputs or dead units
+        stay solvable. A trace whose damped Hessian is still numerically
+        singular warns and removes the weights of its lost pivots without
+        compensation.
     num_samples : int or None, default=4096
         Number of samples read, the first ones; all when None. More than
         for :class:`WandaCriterion` and :class:`LayerwiseRefit`: the
@@ -1049,7 +1080,7 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
         """Inverse of the damped Hessian of ``coefs_[layer]``, or one per unit."""
         _, weights = calibration_data(context, self.num_samples, "obc")
         inputs, outputs = network_forward(context, self.num_samples, "obc")
-        damp = max(self.damp, 1e-10)
+        damp = max(self.damp, _MIN_DAMP)
         output_layer = layer == len(context.coefs) - 1
         if output_layer and self.output_hessian == "gauss-newton":
             unit_weights = output_sample_weights(
@@ -1306,7 +1337,8 @@ class LayerwiseRefit(BaseEstimator, PruningCriterion):
     criterion : str or PruningCriterion or callable, default="magnitude"
         The criterion that chooses the weights.
     damp : float, default=0.01
-        Relative damping of the re-fit.
+        Relative damping of the re-fit; at least ``1e-10``, so that the
+        systems of constant inputs or dead units stay solvable.
     num_samples : int or None, default=1024
         Number of samples read, the first ones; all when None.
     %s
@@ -1477,7 +1509,7 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
         self._check_step(step)
         X, weights = calibration_data(context, self.num_samples, "sparsegpt")
         _, targets = network_forward(context, self.num_samples, "sparsegpt")
-        damp = max(self.damp, 1e-10)
+        damp = max(self.damp, _MIN_DAMP)
         block_size = self.block_size
         if isinstance(step.pattern, NMPattern):
             m = step.pattern.m

@@ -23,6 +23,7 @@ from skprune.neural._base import ACTIVATIONS
 from skprune.neural._criteria import PruningContext
 from skprune.neural._layerwise import (
     _SpreadSelector,
+    _usable_pivots,
     inverse_cholesky_upper,
     obc_traces,
     output_curvature,
@@ -489,6 +490,60 @@ def test_path_levels_share_the_system_of_the_first_refitted_layer(
     np.testing.assert_allclose(system[0], gram + lam * np.eye(A.shape[1]))
     assert system[1] == pytest.approx(lam)
     np.testing.assert_allclose(system[2], A.T @ (dense_out * np.sqrt(weights)[:, None]))
+
+
+@pytest.fixture(scope="module")
+def singular_network(three_classes):
+    # A constant input makes every Gram matrix of the first layer singular.
+    X, y = three_classes
+    X = np.hstack([X, np.zeros((X.shape[0], 1))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = PrunableMLPClassifier(
+            hidden_layer_sizes=(12, 10), max_iter=50, random_state=0
+        ).fit(X, y)
+    return mlp, X, y
+
+
+def test_zero_damping_solves_singular_systems_at_the_smallest_damping(
+    singular_network,
+):
+    mlp, X, y = singular_network
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        undamped = copy.deepcopy(mlp).prune(
+            X, y, amount=0.6, criterion=SparseGPTCriterion(damp=0.0)
+        )
+    floored = copy.deepcopy(mlp).prune(
+        X, y, amount=0.6, criterion=SparseGPTCriterion(damp=1e-10)
+    )
+    for a, b in zip(
+        undamped.coefs_ + undamped.intercepts_, floored.coefs_ + floored.intercepts_
+    ):
+        assert np.isfinite(a).all()
+        np.testing.assert_array_equal(a, b)
+
+
+def test_obc_trace_of_a_numerically_singular_hessian_warns_to_raise_damp(
+    singular_network,
+):
+    mlp, X, y = singular_network
+    with pytest.warns(RuntimeWarning, match="Increase damp"):
+        pruned = copy.deepcopy(mlp).prune(
+            X, y, amount=0.6, criterion=OBCCriterion(damp=0.0)
+        )
+    assert pruned.sparsity_ == pytest.approx(0.6, abs=0.01)
+    assert all(np.isfinite(c).all() for c in pruned.coefs_ + pruned.intercepts_)
+    # The default damping keeps the same Hessians positive definite.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        copy.deepcopy(mlp).prune(X, y, amount=0.6, criterion=OBCCriterion())
+
+
+def test_usable_pivots_turn_the_lost_ones_infinite():
+    with pytest.warns(RuntimeWarning, match="damp"):
+        pivot = _usable_pivots(np.array([2.0, 0.0, -1e-12, np.nan]))
+    np.testing.assert_array_equal(pivot, [2.0, np.inf, np.inf, np.inf])
 
 
 def test_calibration_samples_with_zero_weights_are_rejected(network, three_classes):
