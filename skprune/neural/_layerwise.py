@@ -176,8 +176,21 @@ def network_forward(context, num_samples, name):
 
 def _design(layer_input, sample_weight):
     """The weighted inputs with a column of ones for the bias: ``A``."""
-    ones = np.ones((layer_input.shape[0], 1))
-    return np.hstack([layer_input, ones]) * np.sqrt(sample_weight)[:, np.newaxis]
+    n_samples, n_inputs = layer_input.shape
+    design = np.empty((n_samples, n_inputs + 1))
+    design[:, :n_inputs] = layer_input
+    design[:, n_inputs] = 1.0
+    return _weighted_rows(design, sample_weight)
+
+
+def _weighted_rows(array, sample_weight):
+    """``array`` with its rows times the square roots of the sample weights.
+
+    Unit weights, the usual case, leave it as it is: no copy.
+    """
+    if np.all(sample_weight == 1.0):
+        return array
+    return array * np.sqrt(sample_weight)[:, np.newaxis]
 
 
 def _stacked(coef, intercept):
@@ -308,7 +321,7 @@ def undamped_system(layer_input, target, sample_weight, damp):
     """
     design = _design(layer_input, sample_weight)
     gram, lam = damped_gram(design, damp)
-    rhs = design.T @ (target * np.sqrt(sample_weight)[:, np.newaxis])
+    rhs = design.T @ _weighted_rows(target, sample_weight)
     return gram, lam, rhs
 
 
@@ -379,7 +392,7 @@ def refit_layer_per_unit(
     weights times the curvature of the output, :func:`output_curvature`).
     """
     anchor = _stacked(coef, intercept)
-    design = np.hstack([layer_input, np.ones((layer_input.shape[0], 1))])
+    design = _design(layer_input, np.ones(layer_input.shape[0]))
     roots = np.sqrt(unit_weights)
     weights = np.zeros_like(anchor)
     for unit in range(anchor.shape[1]):
