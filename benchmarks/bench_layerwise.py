@@ -1,4 +1,4 @@
-"""One-shot layer-wise pruning without fine-tuning: Wanda, OBC and the re-fit.
+"""One-shot layer-wise pruning without fine-tuning: Wanda, OBC, SparseGPT, the re-fit.
 
 For each seed, trains a network with the library's defaults (Adam,
 ``alpha=1e-4``) on a 75/25 stratified split of scaled inputs, prunes a copy
@@ -15,8 +15,10 @@ Data sets (``--dataset``):
 - ``synthetic``: the 784-300-100-10 problem of
   ``bench_oneshot_second_order.py``, 10 epochs.
 
-``--path`` also times a one-shot sparsity path of 10 levels (0.5 to 0.95)
-from one OBC trace against one prune.
+``--path`` times a one-shot sparsity path of 10 levels (0.5 to 0.95)
+from one OBC trace against one prune; ``--sparsity-path`` times
+``sparsity_path(..., from_dense=True)`` with ``"obc"`` over 10 levels
+against one level and against re-tracing at every level.
 
 Run: ``OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_layerwise.py
 --dataset digits``; ``--quick`` for one seed and the main criteria.
@@ -39,7 +41,11 @@ from skprune.neural import (
     LayerwiseRefit,
     OBCCriterion,
     PrunableMLPClassifier,
+    PrunedMLPClassifier,
+    PruningCriterion,
+    SparseGPTCriterion,
     WandaCriterion,
+    sparsity_path,
 )
 
 from bench_oneshot_second_order import synthetic_problem as make_synthetic_problem
@@ -81,6 +87,24 @@ def criteria(quick):
         "wanda": ("wanda", "global", False),
         "obc": ("obc", "global", False),
         "obc layer": ("obc", "layer", False),
+        "obc, reconstruction output": (
+            OBCCriterion(output_hessian="reconstruction"),
+            "global",
+            False,
+        ),
+        "sparsegpt": ("sparsegpt", "global", False),
+        "sparsegpt, Gauss-Newton output": (
+            SparseGPTCriterion(output_hessian="gauss-newton"),
+            "global",
+            False,
+        ),
+        "magnitude + refit, Gauss-Newton output": (
+            LayerwiseRefit("magnitude", output_hessian="gauss-newton"),
+            "global",
+            False,
+        ),
+        "sparsegpt layer": ("sparsegpt", "layer", False),
+        "sparsegpt + refit": ("sparsegpt", "global", True),
         "magnitude + refit": ("magnitude", "global", True),
         "wanda + refit": ("wanda", "global", True),
     }
@@ -97,6 +121,16 @@ def criteria(quick):
             "magnitude layer + refit": ("magnitude", "layer", True),
             "obs + refit": ("obs", "global", True),
             "obc damp=0.1": (OBCCriterion(damp=0.1), "global", False),
+            "sparsegpt 4096 samples": (
+                SparseGPTCriterion(num_samples=4096),
+                "global",
+                False,
+            ),
+            "sparsegpt 1024 samples": (
+                SparseGPTCriterion(num_samples=1024),
+                "global",
+                False,
+            ),
             "obc 1024 samples": (OBCCriterion(num_samples=1024), "global", False),
             "magnitude + refit, 4096 samples": (
                 LayerwiseRefit(num_samples=4096),
@@ -175,6 +209,47 @@ def time_path(dataset, seeds, data_dir, n_repeats=3):
     )
 
 
+class _Untraced(PruningCriterion):
+    """OBC without its trace: every prune traces again."""
+
+    def __init__(self):
+        self.criterion = OBCCriterion()
+
+    def score(self, context):
+        return self.criterion.score(context)
+
+    def compensate(self, context, old_masks):
+        return self.criterion.compensate(context, old_masks)
+
+
+def time_sparsity_path(dataset, seeds, data_dir):
+    """Seconds of ``sparsity_path(from_dense=True)`` with and without the trace.
+
+    10 levels (0.5 to 0.95) of a ``PrunedMLPClassifier`` with ``"obc"`` and
+    2 epochs of fine-tuning per level, against the same path re-tracing at
+    every level and against a path of one level.
+    """
+    levels = np.concatenate([[0.0], np.linspace(0.5, 0.95, 10)])
+    rows = {"one level": [], "10 levels, one trace": [], "10 levels, traced each": []}
+    for seed in seeds:
+        X_train, _, y_train, _, network = load(dataset, seed, data_dir)
+        for name, grid, criterion in [
+            ("one level", [0.0, 0.9], "obc"),
+            ("10 levels, one trace", levels, "obc"),
+            ("10 levels, traced each", levels, _Untraced()),
+        ]:
+            estimator = PrunedMLPClassifier(
+                random_state=seed, criterion=criterion, finetune_iter=2, **network
+            )
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                sparsity_path(estimator, X_train, y_train, grid, from_dense=True)
+            rows[name].append(time.perf_counter() - start)
+    for name, seconds in rows.items():
+        print(f"{name}: {np.median(seconds):.2f} s")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -188,11 +263,19 @@ def main():
         "--sparsities", type=float, nargs="*", default=list(SPARSITIES)
     )
     parser.add_argument("--path", action="store_true", help="time the path only")
+    parser.add_argument(
+        "--sparsity-path",
+        action="store_true",
+        help="time sparsity_path(from_dense=True) only",
+    )
     args = parser.parse_args()
     seeds = range(args.seeds)
     start = time.perf_counter()
     if args.path:
         time_path(args.dataset, seeds, args.data)
+        return
+    if args.sparsity_path:
+        time_sparsity_path(args.dataset, seeds, args.data)
         return
     dense, accuracy, seconds = run(
         args.dataset, seeds, args.sparsities, args.quick, args.data, args.only

@@ -10,7 +10,8 @@ and the median of the per-seed gap to the dense network, in points.
 
 ``--digits`` instead compares, on ``load_digits`` with the same split and
 network, the default gradual schedule with the magnitude criterion against
-``"obc"`` and ``LayerwiseRefit("obs")`` at 95% and 98% sparsity.
+``"obc"`` (global and per-layer scope, and its choice of weights without
+its re-fit) and ``LayerwiseRefit("obs")`` at 95% and 98% sparsity.
 
 Run from the repository root, with the data sets in ``../shared/data``
 (``--data DIR`` otherwise): ``OMP_NUM_THREADS=1 PYTHONPATH=. python
@@ -29,7 +30,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from skprune.neural import LayerwiseRefit, PrunedMLPClassifier
+from skprune.neural import (
+    LayerwiseRefit,
+    OBCCriterion,
+    PrunedMLPClassifier,
+    PruningCriterion,
+)
 
 DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 TARGETS = {"Satellite": "classes", "DNA": "Class", "Vehicle": "Class"}
@@ -71,13 +77,28 @@ def score(data, seed, sparsity, params):
     return model.score(X_test, y_test)
 
 
-def digits_finetuned(seeds):
+class _ScoresOnly(PruningCriterion):
+    """OBC's choice of the weights without its re-fit of the kept ones."""
+
+    def __init__(self):
+        self.criterion = OBCCriterion()
+
+    def score(self, context):
+        return self.criterion.score(context)
+
+
+DIGITS_CONFIGS = {
+    "magnitude": {},
+    "obc": {"criterion": "obc"},
+    "obc layer": {"criterion": "obc", "scope": "layer"},
+    "obc, masks only": {"criterion": _ScoresOnly()},
+    "obs + refit": {"criterion": LayerwiseRefit("obs")},
+}
+
+
+def digits_finetuned(seeds, names=None):
     """Gradual schedule on digits: magnitude against the layer-wise criteria."""
-    configs = {
-        "magnitude": {},
-        "obc": {"criterion": "obc"},
-        "obs + refit": {"criterion": LayerwiseRefit("obs")},
-    }
+    configs = {k: DIGITS_CONFIGS[k] for k in (names or DIGITS_CONFIGS)}
     sparsities = (0.95, 0.98)
     accuracy = {(k, s): [] for k in configs for s in sparsities}
     for seed in range(seeds):
@@ -103,7 +124,7 @@ def main():
     parser.add_argument("--digits", action="store_true", help="fine-tuned, digits")
     args = parser.parse_args()
     if args.digits:
-        digits_finetuned(args.seeds)
+        digits_finetuned(args.seeds, args.only)
         return
     configs = {k: CONFIGS[k] for k in (args.only or CONFIGS)}
     start = time.perf_counter()

@@ -540,7 +540,7 @@ class PathCVMixin:
     - ``_curve_complexity``: the key of ``cv_results_`` and the label of the
       size that :class:`~skprune.model_selection.PruningCurveDisplay` draws;
     - ``_fold_estimator``: the single estimator fitted on each fold;
-    - ``_walk_path``: a staticmethod walking the path on one fold, see
+    - ``_walk_path``: walks the path on one fold, see
       :func:`score_path_on_fold`.
     """
 

@@ -3,7 +3,13 @@
 from ._convert import from_sklearn, to_sklearn
 from ._criteria import PruningContext, PruningCriterion, register_criterion
 from ._cv import PrunedMLPClassifierCV, PrunedMLPRegressorCV
-from ._layerwise import LayerwiseRefit, OBCCriterion, WandaCriterion, oneshot_path
+from ._layerwise import (
+    LayerwiseRefit,
+    OBCCriterion,
+    SparseGPTCriterion,
+    WandaCriterion,
+    oneshot_path,
+)
 from ._multilayer_perceptron import PrunableMLPClassifier, PrunableMLPRegressor
 from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor
 from ._pruning_run import sparsity_schedule
@@ -25,6 +31,7 @@ __all__ = [
     "PrunedMLPRegressorCV",
     "PruningContext",
     "PruningCriterion",
+    "SparseGPTCriterion",
     "WandaCriterion",
     "from_sklearn",
     "oneshot_path",

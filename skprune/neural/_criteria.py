@@ -13,6 +13,8 @@ Criteria are looked up by name in a registry; :func:`register_criterion` adds
 new ones.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy import sparse
 
@@ -32,14 +34,18 @@ class PruningContext:
         Sample weights.
     prunable_layers : list of int
         Indices into ``coefs_`` of the layers that may be pruned.
+    step : PruningStep or None, default=None
+        What the step being scored removes, for criteria that choose the
+        weights while they compensate (SparseGPT); None outside ``prune``.
     """
 
-    def __init__(self, estimator, X, y, sample_weight, prunable_layers):
+    def __init__(self, estimator, X, y, sample_weight, prunable_layers, step=None):
         self.estimator = estimator
         self.X = X
         self.y = y
         self.sample_weight = sample_weight
         self.prunable_layers = prunable_layers
+        self.step = step
         self._cache = {}
 
     @property
@@ -169,6 +175,25 @@ class PruningContext:
                 )
             self._cache["fisher"] = fisher
         return self._cache["fisher"]
+
+
+class PruningStep(NamedTuple):
+    """What one pruning step removes: the arguments of ``pattern.select``.
+
+    Attributes
+    ----------
+    pattern : PruningPattern
+    targets : list of int
+        What the pattern's groups are indexed within.
+    amount : int or float or list of int or None
+        The step's ``amount``, as :meth:`PruningPattern.select` takes it.
+    scope : {"global", "layer"}
+    """
+
+    pattern: object
+    targets: list
+    amount: object
+    scope: str
 
 
 class PruningCriterion:

@@ -33,7 +33,7 @@ from ._pruned import (
 from ._sparsity_path import check_path_estimator, sparsity_grid, walk_sparsity_path
 
 
-def walk_network_path(template, X, y, sample_weight, grid, visit):
+def walk_network_path(template, X, y, sample_weight, grid, visit, from_dense=False):
     """Walk the sparsity path on one fold, visiting the snapshot at every point.
 
     See :func:`~skprune.model_selection._search.score_path_on_fold`.
@@ -43,7 +43,13 @@ def walk_network_path(template, X, y, sample_weight, grid, visit):
         visit(index, snapshot, snapshot.n_nonzero_)
 
     walk_sparsity_path(
-        clone(template), X, y, sample_weight, grid, on_snapshot=on_snapshot
+        clone(template),
+        X,
+        y,
+        sample_weight,
+        grid,
+        on_snapshot=on_snapshot,
+        from_dense=from_dense,
     )
 
 
@@ -54,7 +60,11 @@ class PrunedMLPCVMixin(PathCVMixin):
     _grid_parameter = "sparsities"
     _size_name = "n_nonzero"
     _curve_complexity = ("mean_n_nonzero", "Nonzero weights")
-    _walk_path = staticmethod(walk_network_path)
+
+    def _walk_path(self, template, X, y, sample_weight, grid, visit):
+        walk_network_path(
+            template, X, y, sample_weight, grid, visit, from_dense=self.from_dense
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     @fill_doc(fit_data=FIT_DATA_DOC, returns_self=RETURNS_SELF_DOC)
@@ -82,14 +92,18 @@ class PrunedMLPCVMixin(PathCVMixin):
         )
         # The data as given, so that the fit keeps its feature names.
         chosen = self.best_params_["sparsity"]
-        run = walk_sparsity_path(self, X, y, sample_weight, grid, until=chosen)
+        run = walk_sparsity_path(
+            self, X, y, sample_weight, grid, until=chosen, from_dense=self.from_dense
+        )
         return run.finish(chosen)
 
 
 def _cv_constraints(network):
     """Parameter constraints of a CV estimator: the network's, pruning's, the CV's."""
     single = {**network._parameter_constraints, **_PrunedMLPMixin._pruning_constraints}
-    return path_cv_constraints(single, knob="sparsity", grid="sparsities")
+    return path_cv_constraints(
+        single, knob="sparsity", grid="sparsities", from_dense=["boolean"]
+    )
 
 
 _PATH_CV_PARAMETERS_DOC, _PATH_CV_ATTRIBUTES_DOC = path_cv_doc(
@@ -109,7 +123,13 @@ _CV_DOC = (
         network. An int ``k`` takes ``k`` values from 0 to 0.98 whose
         densities ``1 - sparsity`` are evenly spread on a log scale (6 gives
         0, 0.54, 0.79, 0.90, 0.96, 0.98). An array must hold at least 2
-        distinct values."""
+        distinct values.
+    from_dense : bool, default=False
+        Whether every sparsity is one prune of the dense network, fine-tuned
+        on its own (each network is then the one ``schedule="oneshot"``
+        fits), rather than a point of one walk along ``schedule``; a
+        criterion that records traces (``"obc"``) is traced once per fold.
+        See :func:`sparsity_path`."""
     + _PATH_CV_PARAMETERS_DOC
 )
 
@@ -216,6 +236,7 @@ class PrunedMLPClassifierCV(PrunedMLPCVMixin, _PrunedMLPMixin, PrunableMLPClassi
         distillation_weight=0.0,
         temperature=2.0,
         sparsities=6,
+        from_dense=False,
         cv=None,
         scoring=None,
         selection="1se",
@@ -259,6 +280,7 @@ class PrunedMLPClassifierCV(PrunedMLPCVMixin, _PrunedMLPMixin, PrunableMLPClassi
         self.distillation_weight = distillation_weight
         self.temperature = temperature
         self.sparsities = sparsities
+        self.from_dense = from_dense
         self.cv = cv
         self.scoring = scoring
         self.selection = selection
@@ -325,6 +347,7 @@ class PrunedMLPRegressorCV(PrunedMLPCVMixin, _PrunedMLPMixin, PrunableMLPRegress
         distillation_weight=0.0,
         temperature=2.0,
         sparsities=6,
+        from_dense=False,
         cv=None,
         scoring=None,
         selection="1se",
@@ -369,6 +392,7 @@ class PrunedMLPRegressorCV(PrunedMLPCVMixin, _PrunedMLPMixin, PrunableMLPRegress
         self.distillation_weight = distillation_weight
         self.temperature = temperature
         self.sparsities = sparsities
+        self.from_dense = from_dense
         self.cv = cv
         self.scoring = scoring
         self.selection = selection

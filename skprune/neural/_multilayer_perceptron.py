@@ -64,7 +64,7 @@ from ..utils._sklearn import (
     check_sample_weight,
 )
 from ._base import ACTIVATIONS, DERIVATIVES, LOSSES
-from ._criteria import PruningContext, resolve_criterion
+from ._criteria import PruningContext, PruningStep, resolve_criterion
 from ._layerwise import LayerwiseRefit
 from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._patterns import resolve_pattern
@@ -1053,9 +1053,10 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
             Importance of each weight, higher is more important. A name
             registered with :func:`register_criterion` (built in:
             ``"magnitude"``, ``"taylor"``, ``"movement"``, ``"obd"``,
-            ``"obs"``, ``"wanda"``, ``"obc"``), a :class:`PruningCriterion`
-            or a callable taking a :class:`PruningContext` and returning one
-            score array per weight matrix. A criterion with an
+            ``"obs"``, ``"wanda"``, ``"obc"``, ``"sparsegpt"``), a
+            :class:`PruningCriterion` or a callable taking a
+            :class:`PruningContext` and returning one score array per weight
+            matrix. A criterion with an
             ``n_substeps`` attribute (such as :class:`OBSCriterion`) splits
             the step into that many smaller ones, each scored anew.
         pattern : {"unstructured", "block", "neuron", "n:m"}, \
@@ -1131,7 +1132,10 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         with self._restored_on_error():
             self._ensure_training_state()
             for sub_amount in amounts:
-                context = PruningContext(self, X, y, sample_weight, layers)
+                step = PruningStep(pattern, targets, sub_amount, scope)
+                context = PruningContext(
+                    self, X, y, sample_weight, layers, step=step
+                )
                 self._prune_substep(
                     criterion, pattern, context, targets, sub_amount, scope
                 )

@@ -207,8 +207,24 @@ class PruningRun:
         self.y = y
         self.sample_weight = sample_weight
         self.pattern = pattern_of(network)
+        self.criterion = network.criterion
         self.random_state = check_random_state(network.random_state)
         self.history = {key: [] for key in HISTORY_KEYS}
+
+    def branch(self, criterion=None):
+        """An independent run from a copy of the network as it is now.
+
+        The copy continues the same random stream and history, so pruning it
+        gives what this run would; the pruning steps of the branch use
+        ``criterion`` (a :class:`PruningCriterion`) when given.
+        """
+        branch = copy.copy(self)
+        branch.network = copy.deepcopy(self.network)
+        branch.random_state = copy.deepcopy(self.random_state)
+        branch.history = copy.deepcopy(self.history)
+        if criterion is not None:
+            branch.criterion = criterion
+        return branch
 
     def train_dense(self):
         """Train the dense network and record it as step 0."""
@@ -265,7 +281,7 @@ class PruningRun:
             self.X,
             self.y,
             amount=amount,
-            criterion=network.criterion,
+            criterion=self.criterion,
             pattern=network.pattern,
             scope=network.scope,
             block_shape=tuple(network.block_shape),

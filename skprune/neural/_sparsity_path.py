@@ -17,6 +17,7 @@ from sklearn.utils import Bunch
 
 from ..model_selection._search import check_grid
 from ._pruned import PrunedMLPClassifier, PrunedMLPRegressor
+from ._criteria import resolve_criterion
 from ._pruning_run import PruningRun, pattern_of, schedule_targets
 
 DEFAULT_MIN_DENSITY = 0.02
@@ -78,7 +79,15 @@ def path_targets(estimator, grid):
 
 
 def walk_sparsity_path(
-    estimator, X, y, sample_weight, grid, *, on_snapshot=None, until=None
+    estimator,
+    X,
+    y,
+    sample_weight,
+    grid,
+    *,
+    on_snapshot=None,
+    until=None,
+    from_dense=False,
 ):
     """Train ``estimator`` densely, then prune it along the path through ``grid``.
 
@@ -96,30 +105,57 @@ def walk_sparsity_path(
     until : float, default=None
         Stop after the step reaching this sparsity. The steps before are those
         of the whole path, so the network equals the path's snapshot there.
+    from_dense : bool, default=False
+        Prune the dense network once to each sparsity of ``grid`` and
+        fine-tune each on its own, instead of walking the schedule; see
+        :func:`sparsity_path`. With ``until``, the run prunes once to it.
 
     Returns
     -------
     run : PruningRun
-        The run, to finish the fit of ``estimator`` with.
+        The run, to finish the fit of ``estimator`` with; with
+        ``from_dense`` and no ``until``, left dense.
     """
     check_path_estimator(estimator, X, y, grid)
     points = {float(sparsity): index for index, sparsity in enumerate(grid)}
     run = PruningRun(estimator, X, y, sample_weight)
 
-    def take(target):
-        if on_snapshot is not None and float(target) in points:
-            on_snapshot(points[float(target)], run.snapshot(target))
+    def take_from(branch):
+        def take(target):
+            if on_snapshot is not None and float(target) in points:
+                on_snapshot(points[float(target)], branch.snapshot(target))
 
-    targets = path_targets(estimator, grid)
+        return take
+
+    if from_dense:
+        targets = grid[grid > 0] if until is None else np.array([until])
+    else:
+        targets = path_targets(estimator, grid)
     if until is not None:
-        targets = targets[targets <= until]
+        targets = targets[(targets > 0) & (targets <= until)]
     run.train_dense()
-    take(0.0)
-    run.prune_along(targets, on_step=take)
+    take_from(run)(0.0)
+    if not from_dense or until is not None:
+        run.prune_along(targets, on_step=take_from(run))
+        return run
+    criterion = _traced_criterion(run)
+    for target in targets:
+        branch = run.branch(criterion)
+        branch.prune_along([target], on_step=take_from(branch))
     return run
 
 
-def sparsity_path(estimator, X, y, sparsities=6, *, sample_weight=None):
+def _traced_criterion(run):
+    """The run's criterion, from traces recorded once if it records any."""
+    criterion = resolve_criterion(run.criterion)
+    if not hasattr(criterion, "trace"):
+        return criterion
+    return criterion.trace(run.network, run.X, run.y, run.sample_weight).as_criterion()
+
+
+def sparsity_path(
+    estimator, X, y, sparsities=6, *, sample_weight=None, from_dense=False
+):
     """Fitted pruned networks at increasing sparsities, from one dense training.
 
     The dense network is trained once. Then the pruning schedule of
@@ -129,6 +165,13 @@ def sparsity_path(estimator, X, y, sparsities=6, *, sample_weight=None):
     step a fitted copy is taken. A copy at a sparsity below the largest has
     thus seen fewer pruning steps than a network fitted to that sparsity
     alone, but has always ended on fine-tuning.
+
+    With ``from_dense=True`` every sparsity is instead reached by one prune
+    of the dense network, fine-tuned on its own for ``finetune_iter``
+    epochs: each network equals the estimator fitted to that sparsity alone
+    with ``schedule="oneshot"``. A criterion that records traces
+    (``"obc"``) traces the dense network once for all the sparsities, so
+    the pruning of the whole path costs about one prune.
 
     Parameters
     ----------
@@ -145,6 +188,10 @@ def sparsity_path(estimator, X, y, sparsities=6, *, sample_weight=None):
         ``log(1 - sparsity)``.
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights.
+    from_dense : bool, default=False
+        Whether every sparsity is one prune of the dense network (the
+        estimator's schedule is then not used) rather than a point of one
+        walk along the schedule.
 
     Returns
     -------
@@ -185,7 +232,11 @@ def sparsity_path(estimator, X, y, sparsities=6, *, sample_weight=None):
     def keep(index, snapshot):
         estimators[index] = snapshot
 
-    walk_sparsity_path(estimator, X, y, sample_weight, grid, on_snapshot=keep)
+    if not isinstance(from_dense, (bool, np.bool_)):
+        raise TypeError(f"from_dense must be a bool, got {from_dense!r}.")
+    walk_sparsity_path(
+        estimator, X, y, sample_weight, grid, on_snapshot=keep, from_dense=from_dense
+    )
     return Bunch(
         sparsities=grid,
         estimators=estimators,

@@ -7,22 +7,30 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import Bunch
 
 from skprune.neural import (
     LayerwiseRefit,
     OBCCriterion,
     OBSCriterion,
     PrunableMLPClassifier,
+    PrunableMLPRegressor,
     PrunedMLPClassifier,
+    SparseGPTCriterion,
     WandaCriterion,
 )
 from skprune.neural._base import ACTIVATIONS
 from skprune.neural._criteria import PruningContext
 from skprune.neural._layerwise import (
+    _SpreadSelector,
+    _usable_pivots,
+    inverse_cholesky_upper,
     obc_traces,
+    output_curvature,
     oneshot_path,
     refit_kept,
     refit_layer,
+    sparsegpt_pass,
 )
 
 
@@ -295,6 +303,7 @@ def test_obc_weights_of_the_first_layer_are_the_sequential_obs_result(
         WandaCriterion(ranking="global"),
         OBCCriterion(num_samples=None),
         LayerwiseRefit("wanda", num_samples=None),
+        SparseGPTCriterion(num_samples=None),
         OBSCriterion(num_grads=1000),
         OBSCriterion(num_grads=1000, fisher="empirical", fisher_block_size=8),
         "obd",
@@ -305,6 +314,7 @@ def test_obc_weights_of_the_first_layer_are_the_sequential_obs_result(
         "wanda-global",
         "obc",
         "wanda-refit",
+        "sparsegpt",
         "obs",
         "obs-empirical",
         "obd",
@@ -397,7 +407,12 @@ def test_pruned_classifier_clones_and_uses_the_layerwise_criteria(three_classes)
         (WandaCriterion(num_samples=0), "num_samples must be"),
         (OBCCriterion(damp=-1.0), "damp must be"),
         (OBCCriterion(num_samples=2.5), "num_samples must be"),
+        (OBCCriterion(output_hessian="fisher"), "output_hessian must be"),
+        (SparseGPTCriterion(output_hessian=None), "output_hessian must be"),
+        (LayerwiseRefit(output_hessian="exact"), "output_hessian must be"),
         (LayerwiseRefit(damp="high"), "damp must be"),
+        (SparseGPTCriterion(block_size=0), "block_size must be"),
+        (SparseGPTCriterion(damp=np.nan), "damp must be"),
     ],
 )
 def test_bad_parameters_raise_before_the_masks_change(
@@ -411,7 +426,7 @@ def test_bad_parameters_raise_before_the_masks_change(
         assert mask.all()
 
 
-@pytest.mark.parametrize("criterion", ["wanda", "obc", LayerwiseRefit()])
+@pytest.mark.parametrize("criterion", ["wanda", "obc", "sparsegpt", LayerwiseRefit()])
 def test_layerwise_criteria_need_data(network, criterion):
     with pytest.raises(ValueError, match="needs data"):
         copy.deepcopy(network).prune(amount=0.5, criterion=criterion)
@@ -438,6 +453,99 @@ def test_oneshot_path_from_one_trace_equals_separate_prunes(network, three_class
         np.testing.assert_array_equal(a, b)
 
 
+def test_path_levels_share_the_system_of_the_first_refitted_layer(
+    network, three_classes
+):
+    # With only the middle layer pruned, the re-fit starts there, on the
+    # dense first layer's outputs: every level reuses that layer's system.
+    X, y = three_classes
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, size=X.shape[0])
+    mlp = copy.deepcopy(network).set_params(prunable_layers=[1])
+    criterion = OBCCriterion(damp=0.02, num_samples=None)
+    trace = criterion.trace(mlp, X, y, sample_weight=weights)
+    for sparsity in (0.4, 0.8):
+        pruned = trace.pruned(sparsity)
+        separate = copy.deepcopy(mlp).prune(
+            X, y, amount=sparsity, criterion=criterion, sample_weight=weights
+        )
+        for a, b in zip(pruned.masks_, separate.masks_):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(
+            pruned.coefs_ + pruned.intercepts_,
+            separate.coefs_ + separate.intercepts_,
+        ):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    (system,) = [
+        value
+        for key, value in trace._shared.items()
+        if key[0] == "layerwise_first_system"
+    ]
+    # The cached system is the one of the dense inputs, left unchanged by
+    # the levels that used it.
+    hidden = forward_inputs(network, X)[1]
+    A = np.hstack([hidden, np.ones((X.shape[0], 1))]) * np.sqrt(weights)[:, None]
+    gram = A.T @ A
+    lam = 0.02 * np.mean(np.diag(gram))
+    dense_out = hidden @ network.coefs_[1] + network.intercepts_[1]
+    np.testing.assert_allclose(system[0], gram + lam * np.eye(A.shape[1]))
+    assert system[1] == pytest.approx(lam)
+    np.testing.assert_allclose(system[2], A.T @ (dense_out * np.sqrt(weights)[:, None]))
+
+
+@pytest.fixture(scope="module")
+def singular_network(three_classes):
+    # A constant input makes every Gram matrix of the first layer singular.
+    X, y = three_classes
+    X = np.hstack([X, np.zeros((X.shape[0], 1))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = PrunableMLPClassifier(
+            hidden_layer_sizes=(12, 10), max_iter=50, random_state=0
+        ).fit(X, y)
+    return mlp, X, y
+
+
+def test_zero_damping_solves_singular_systems_at_the_smallest_damping(
+    singular_network,
+):
+    mlp, X, y = singular_network
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        undamped = copy.deepcopy(mlp).prune(
+            X, y, amount=0.6, criterion=SparseGPTCriterion(damp=0.0)
+        )
+    floored = copy.deepcopy(mlp).prune(
+        X, y, amount=0.6, criterion=SparseGPTCriterion(damp=1e-10)
+    )
+    for a, b in zip(
+        undamped.coefs_ + undamped.intercepts_, floored.coefs_ + floored.intercepts_
+    ):
+        assert np.isfinite(a).all()
+        np.testing.assert_array_equal(a, b)
+
+
+def test_obc_trace_of_a_numerically_singular_hessian_warns_to_raise_damp(
+    singular_network,
+):
+    mlp, X, y = singular_network
+    with pytest.warns(RuntimeWarning, match="Increase damp"):
+        pruned = copy.deepcopy(mlp).prune(
+            X, y, amount=0.6, criterion=OBCCriterion(damp=0.0)
+        )
+    assert pruned.sparsity_ == pytest.approx(0.6, abs=0.01)
+    assert all(np.isfinite(c).all() for c in pruned.coefs_ + pruned.intercepts_)
+    # The default damping keeps the same Hessians positive definite.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        copy.deepcopy(mlp).prune(X, y, amount=0.6, criterion=OBCCriterion())
+
+
+def test_usable_pivots_turn_the_lost_ones_infinite():
+    with pytest.warns(RuntimeWarning, match="damp"):
+        pivot = _usable_pivots(np.array([2.0, 0.0, -1e-12, np.nan]))
+    np.testing.assert_array_equal(pivot, [2.0, np.inf, np.inf, np.inf])
+
+
 def test_calibration_samples_with_zero_weights_are_rejected(network, three_classes):
     X, y = three_classes
     weights = np.ones(X.shape[0])
@@ -447,3 +555,330 @@ def test_calibration_samples_with_zero_weights_are_rejected(network, three_class
         copy.deepcopy(network).prune(
             X, y, amount=0.5, criterion=criterion, sample_weight=weights
         )
+
+
+# ----------------------------------------------------------------------------
+# SparseGPT
+# ----------------------------------------------------------------------------
+
+
+def sequential_obs_reference(A, lam, w, removed):
+    """The removed inputs zeroed from first to last, each by a direct solve.
+
+    After removing input ``p`` the inputs after it minimise
+    ``||A (v - w)||^2 + lam ||v - w||^2`` with the inputs up to ``p``
+    fixed, solved by ``lstsq``.
+    """
+    d = w.size
+    design = np.vstack([A, np.sqrt(lam) * np.eye(d)])
+    v = w.copy()
+    for p in np.flatnonzero(removed):
+        v[p] = 0.0
+        free, fixed = np.arange(p + 1, d), np.arange(p + 1)
+        if free.size:
+            target = design @ w - design[:, fixed] @ v[fixed]
+            v[free] = np.linalg.lstsq(design[:, free], target, rcond=None)[0]
+    return v
+
+
+def damped_problem(seed, n_units=3, n_inputs=9):
+    rng, A = random_problem(seed, n_inputs=n_inputs)
+    lam = 0.05 * np.mean(np.sum(A**2, axis=0))
+    gram = A.T @ A + lam * np.eye(A.shape[1])
+    return rng, A, lam, gram, rng.normal(size=(n_units, A.shape[1]))
+
+
+def test_inverse_cholesky_rows_are_the_obs_steps_of_the_trailing_blocks():
+    _, _, _, gram, _ = damped_problem(0)
+    upper = inverse_cholesky_upper(gram)
+    np.testing.assert_allclose(np.triu(upper), upper)
+    np.testing.assert_allclose(upper.T @ upper, np.linalg.inv(gram), rtol=1e-8)
+    for i in range(gram.shape[0]):
+        trailing = np.linalg.inv(gram[i:, i:])
+        np.testing.assert_allclose(upper[i, i:] * upper[i, i], trailing[0], rtol=1e-8)
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 4, 10])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sparsegpt_pass_with_a_fixed_mask_equals_sequential_least_squares(
+    seed, block_size
+):
+    rng, A, lam, gram, w = damped_problem(seed)
+    removed = rng.rand(*w.shape) < 0.5
+    removed[:, -1] = False
+    got = sparsegpt_pass(
+        inverse_cholesky_upper(gram), w.copy(), removed.copy(), None, block_size
+    )
+    for unit in range(w.shape[0]):
+        expected = sequential_obs_reference(A, lam, w[unit], removed[unit])
+        np.testing.assert_allclose(got[unit], expected, rtol=1e-7, atol=1e-9)
+        assert np.all(got[unit][removed[unit]] == 0)
+
+
+def test_sparsegpt_pass_removing_a_prefix_gives_the_minimiser_on_the_kept_inputs():
+    # Once no kept input comes before a removed one, every kept weight is
+    # still free at the last removal: the pass ends at the constrained
+    # least-squares minimiser.
+    _, A, lam, gram, w = damped_problem(2)
+    removed = np.zeros(w.shape, dtype=bool)
+    for unit, n_removed in enumerate([2, 5, 8]):
+        removed[unit, :n_removed] = True
+    got = sparsegpt_pass(inverse_cholesky_upper(gram), w.copy(), removed, None, 4)
+    for unit in range(w.shape[0]):
+        expected = constrained_minimiser(A, w[unit], ~removed[unit], lam)
+        np.testing.assert_allclose(got[unit], expected, rtol=1e-7, atol=1e-9)
+
+
+def test_sparsegpt_one_block_removes_the_lowest_weight_over_trailing_inverse():
+    rng, _, _, gram, w = damped_problem(3, n_units=4)
+    candidates = np.ones(w.shape, dtype=bool)
+    candidates[:, -1] = False
+    candidates[0, :3] = False
+    removed = np.zeros(w.shape, dtype=bool)
+    selector = _SpreadSelector(candidates, 13)
+    d = gram.shape[0]
+    sparsegpt_pass(inverse_cholesky_upper(gram), w.copy(), removed, selector, d)
+    trailing = np.array([np.linalg.inv(gram[i:, i:])[0, 0] for i in range(d)])
+    saliency = np.where(candidates, w**2 / trailing**2, np.inf)
+    expected = np.zeros(w.shape, dtype=bool)
+    expected.flat[np.argsort(saliency.ravel(), kind="stable")[:13]] = True
+    np.testing.assert_array_equal(removed, expected)
+
+
+def test_sparsegpt_spreads_a_count_over_the_blocks_by_their_candidates():
+    _, _, _, gram, w = damped_problem(4, n_units=5, n_inputs=11)
+    # 55 candidates: 20, 20 and 15 in the blocks, so the cumulative counts
+    # 30 * 20 / 55, 30 * 40 / 55 and 30 round to 11, 22 and 30.
+    candidates = np.ones(w.shape, dtype=bool)
+    candidates[:, -1] = False
+    removed = np.zeros(w.shape, dtype=bool)
+    selector = _SpreadSelector(candidates, 30)
+    sparsegpt_pass(inverse_cholesky_upper(gram), w.copy(), removed, selector, 4)
+    assert [removed[:, s : s + 4].sum() for s in (0, 4, 8)] == [11, 11, 8]
+
+
+def sparsegpt_network_reference(mlp_before, mlp_after, X, damp, gauss_newton):
+    """Layer by layer: the re-fit start, then the sequential reference.
+
+    The output layer, not pruned, is re-fitted; with ``gauss_newton`` each
+    unit's samples are weighted by the floored curvature ``p (1 - p)``.
+    """
+    dense_input = pruned_input = X
+    for i in range(len(mlp_before.coefs_)):
+        dense_output = dense_input @ mlp_before.coefs_[i] + mlp_before.intercepts_[i]
+        A = np.hstack([pruned_input, np.ones((X.shape[0], 1))])
+        lam = damp * np.mean(np.sum(A**2, axis=0))
+        w = np.vstack([mlp_before.coefs_[i], mlp_before.intercepts_[i]])
+        got = np.vstack([mlp_after.coefs_[i], mlp_after.intercepts_[i]])
+        for unit in range(w.shape[1]):
+            start = w[:, unit]
+            if i == 2 and gauss_newton:
+                prob = np.exp(dense_output - dense_output.max(axis=1, keepdims=True))
+                prob = prob[:, unit] / prob.sum(axis=1)
+                root = np.sqrt(prob * (1 - prob) + np.mean(prob * (1 - prob)))
+                weighted = A * root[:, np.newaxis]
+                lam_unit = damp * np.mean(np.sum(weighted**2, axis=0))
+                expected = np.linalg.lstsq(
+                    np.vstack([weighted, np.sqrt(lam_unit) * np.eye(A.shape[1])]),
+                    np.concatenate(
+                        [dense_output[:, unit] * root, np.sqrt(lam_unit) * start]
+                    ),
+                    rcond=None,
+                )[0]
+                np.testing.assert_allclose(got[:, unit], expected, rtol=1e-6, atol=1e-8)
+                continue
+            if i > 0:
+                # The weights that best reproduce the dense outputs.
+                start = constrained_minimiser(A, start, np.ones(start.size, bool), lam)
+                start = start + np.linalg.solve(
+                    A.T @ A + lam * np.eye(A.shape[1]),
+                    A.T @ (dense_output[:, unit] - A @ start),
+                )
+            removed = np.append(~mlp_after.masks_[i][:, unit], False)
+            if i < 2:
+                expected = sequential_obs_reference(A, lam, start, removed)
+            else:
+                expected = start
+            np.testing.assert_allclose(got[:, unit], expected, rtol=1e-6, atol=1e-8)
+        pruned_input = np.maximum(pruned_input @ mlp_after.coefs_[i] + mlp_after.intercepts_[i], 0)
+        dense_input = np.maximum(dense_output, 0)
+
+
+@pytest.mark.parametrize(
+    "pattern, amount, scope, output_hessian",
+    [
+        ("unstructured", 0.7, "layer", "reconstruction"),
+        ("unstructured", 0.8, "global", "gauss-newton"),
+        ("n:m", None, "global", "reconstruction"),
+    ],
+)
+def test_sparsegpt_network_prunes_each_layer_on_pruned_inputs(
+    network, three_classes, pattern, amount, scope, output_hessian
+):
+    X, y = three_classes
+    criterion = SparseGPTCriterion(
+        damp=0.05, block_size=4, num_samples=None, output_hessian=output_hessian
+    )
+    mlp = copy.deepcopy(network).prune(
+        X, y, amount=amount, criterion=criterion, pattern=pattern, scope=scope, m=4, n=1
+    )
+    reference = copy.deepcopy(network).prune(
+        amount=amount, criterion="magnitude", pattern=pattern, scope=scope, m=4, n=1
+    )
+    if scope == "layer":
+        for got, expected in zip(mlp.masks_, reference.masks_):
+            assert got.sum() == expected.sum()
+    assert mlp.sparsity_ == reference.sparsity_
+    if pattern == "n:m":
+        for mask in mlp.masks_[:2]:
+            assert (mask[:8].reshape(2, 4, -1).sum(axis=1) <= 1).all()
+    sparsegpt_network_reference(
+        network, mlp, X, 0.05, output_hessian == "gauss-newton"
+    )
+
+
+@pytest.mark.parametrize("pattern", ["block", "neuron"])
+def test_sparsegpt_refuses_groups_of_several_inputs(network, three_classes, pattern):
+    X, y = three_classes
+    mlp = copy.deepcopy(network)
+    with pytest.raises(ValueError, match="supports pattern='unstructured'"):
+        mlp.prune(X, y, amount=0.5, criterion="sparsegpt", pattern=pattern,
+                  block_shape=(2, 2))
+    assert all(mask.all() for mask in mlp.masks_)
+
+
+def test_sparsegpt_scores_only_inside_prune(network, three_classes):
+    X, y = three_classes
+    with pytest.raises(ValueError, match="runs inside prune"):
+        SparseGPTCriterion().score(context_of(network, X, y))
+
+
+# ----------------------------------------------------------------------------
+# The Gauss-Newton output layer
+# ----------------------------------------------------------------------------
+
+
+def _softmax_loss(z, y):
+    z = z - z.max(axis=1, keepdims=True)
+    return -(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1)))
+
+
+def _logistic_loss(z, y):
+    return np.logaddexp(0, z).sum(axis=1) - (z * np.eye(z.shape[1])[y]).sum(axis=1)
+
+
+def _poisson_loss(z, y):
+    return (np.exp(z) - z * (y[:, np.newaxis] + 1.0)).sum(axis=1)
+
+
+@pytest.mark.parametrize(
+    "out_activation, loss",
+    [("softmax", _softmax_loss), ("logistic", _logistic_loss), ("exp", _poisson_loss)],
+)
+def test_output_curvature_gives_the_hessian_of_the_loss_in_a_unit_weights(
+    out_activation, loss
+):
+    rng, A = random_problem(5, n_samples=30, n_inputs=4)
+    V = rng.normal(scale=0.5, size=(A.shape[1], 3))
+    y = rng.randint(0, 3, A.shape[0])
+    weights = rng.uniform(0.5, 2.0, A.shape[0])
+    estimator = Bunch(out_activation_=out_activation)
+    curvature = output_curvature(estimator, A @ V)
+
+    def total(V):
+        return weights @ loss(A @ V, y)
+
+    h = 1e-3
+    d = A.shape[1]
+    for unit in range(3):
+        expected = (A * (weights * curvature[:, unit])[:, np.newaxis]).T @ A
+        hessian = np.empty((d, d))
+        for i in range(d):
+            for k in range(d):
+                steps = [np.zeros_like(V) for _ in range(2)]
+                steps[0][i, unit], steps[1][k, unit] = h, h
+                hessian[i, k] = (
+                    total(V + steps[0] + steps[1])
+                    - total(V + steps[0] - steps[1])
+                    - total(V - steps[0] + steps[1])
+                    + total(V - steps[0] - steps[1])
+                ) / (4 * h * h)
+        np.testing.assert_allclose(hessian, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_obc_traces_the_output_layer_on_each_unit_gauss_newton_hessian(
+    network, three_classes
+):
+    X, y = three_classes
+    mlp = copy.deepcopy(network)
+    mlp.prunable_layers = "all"
+    criterion = OBCCriterion(damp=0.05, num_samples=None)
+    order, losses = criterion.layer_trace(context_of(mlp, X, y), 2)
+    inputs = forward_inputs(network, X)
+    A = np.hstack([inputs[2], np.ones((X.shape[0], 1))])
+    logits = A @ np.vstack([network.coefs_[2], network.intercepts_[2]])
+    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    w = np.vstack([network.coefs_[2], network.intercepts_[2]])
+    removable = np.arange(A.shape[1]) < A.shape[1] - 1
+    for unit in range(3):
+        # The curvature floored by its mean.
+        curvature = prob[:, unit] * (1 - prob[:, unit])
+        curvature += curvature.mean()
+        H = (A * curvature[:, np.newaxis]).T @ A
+        H += 0.05 * np.mean(np.diagonal(H)) * np.eye(A.shape[1])
+        ref_order, ref_losses = greedy_obs_reference(H, w[:, unit], removable)
+        np.testing.assert_array_equal(order[unit], ref_order)
+        np.testing.assert_allclose(losses[unit], ref_losses, rtol=1e-6)
+
+
+def test_obc_refits_the_output_layer_by_curvature_weighted_least_squares(
+    network, three_classes
+):
+    X, y = three_classes
+    criterion = OBCCriterion(damp=0.05, num_samples=None)
+    mlp = copy.deepcopy(network).prune(X, y, amount=0.6, criterion=criterion)
+    dense_inputs = forward_inputs(network, X)
+    pruned_inputs = forward_inputs(mlp, X)
+    dense_logits = dense_inputs[2] @ network.coefs_[2] + network.intercepts_[2]
+    prob = np.exp(dense_logits - dense_logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    A = np.hstack([pruned_inputs[2], np.ones((X.shape[0], 1))])
+    anchor = np.vstack([network.coefs_[2], network.intercepts_[2]])
+    for unit in range(3):
+        # Damped towards the weights before the step, relative to the
+        # diagonal of the unit's own weighted A^T A.
+        curvature = prob[:, unit] * (1 - prob[:, unit])
+        root = np.sqrt(curvature + curvature.mean())[:, np.newaxis]
+        lam = 0.05 * np.mean(np.sum((A * root) ** 2, axis=0))
+        design = np.vstack([A * root, np.sqrt(lam) * np.eye(A.shape[1])])
+        target = np.concatenate(
+            [dense_logits[:, unit] * root[:, 0], np.sqrt(lam) * anchor[:, unit]]
+        )
+        expected = np.linalg.lstsq(design, target, rcond=None)[0]
+        got = np.append(mlp.coefs_[2][:, unit], mlp.intercepts_[2][unit])
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_gauss_newton_output_of_a_squared_error_regressor_is_the_reconstruction(
+    regression_data,
+):
+    # The curvature of the squared error is 1 for every sample: the floored
+    # weights are uniform, and the relative damping scales with them.
+    X, y = regression_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = PrunableMLPRegressor(
+            hidden_layer_sizes=(12, 6), max_iter=50, random_state=0
+        ).fit(X, y)
+    pruned = [
+        copy.deepcopy(mlp).prune(
+            X, y, amount=0.6, criterion=OBCCriterion(output_hessian=output_hessian)
+        )
+        for output_hessian in ("gauss-newton", "reconstruction")
+    ]
+    for a, b in zip(
+        pruned[0].coefs_ + pruned[0].intercepts_,
+        pruned[1].coefs_ + pruned[1].intercepts_,
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)

@@ -219,3 +219,22 @@ def test_invalid_parameters(three_classes, params, error, match):
 def test_has_no_sparsity_parameter():
     assert "sparsity" not in PrunedMLPClassifierCV().get_params()
     assert "sparsity" not in PrunedMLPRegressorCV().get_params()
+
+
+def test_cv_from_dense_matches_grid_search_over_oneshot_fits(three_classes):
+    # Every point of the path is one prune of the dense network from one
+    # OBC trace, so GridSearchCV over one-shot fits must agree exactly.
+    X, y = three_classes
+    params = {**SMALL_PRUNED, "criterion": "obc"}
+    grid = [0.0, 0.5, 0.9]
+    cv_est = PrunedMLPClassifierCV(
+        **params, sparsities=grid, cv=3, selection="best", from_dense=True
+    ).fit(X, y)
+    search = GridSearchCV(
+        PrunedMLPClassifier(**params, schedule="oneshot"), {"sparsity": grid}, cv=3
+    ).fit(X, y)
+    assert_array_equal(
+        cv_est.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"]
+    )
+    chosen = search.best_estimator_
+    assert_array_equal(cv_est.predict_proba(X), chosen.predict_proba(X))

@@ -154,3 +154,52 @@ def test_invalid_estimator_and_settings(three_classes):
         sparsity_path(PrunedMLPClassifier(**SMALL_PRUNED, initial_sparsity=0.6), X, y, [0.5])
     with pytest.raises(ValueError, match="finetune_iter"):
         sparsity_path(PrunedMLPClassifier(**SMALL_PRUNED | {"finetune_iter": 0}), X, y, [0.5])
+
+
+@pytest.mark.parametrize("criterion", ["magnitude", "obc"])
+def test_path_from_dense_equals_separate_oneshot_fits(three_classes, criterion):
+    X, y = three_classes
+    params = {**SMALL_PRUNED, "hidden_layer_sizes": (16, 8), "criterion": criterion}
+    grid = [0.0, 0.5, 0.8, 0.9]
+    path = sparsity_path(
+        PrunedMLPClassifier(**params, schedule="gradual"), X, y, grid, from_dense=True
+    )
+    for sparsity, snapshot in zip(grid, path.estimators):
+        reference = PrunedMLPClassifier(
+            **params, schedule="oneshot", sparsity=sparsity
+        ).fit(X, y)
+        # One prune of the dense network per point, whatever the schedule.
+        assert_array_equal(
+            snapshot.pruning_history_["step"], reference.pruning_history_["step"]
+        )
+        for a, b in zip(
+            snapshot.coefs_ + snapshot.intercepts_ + snapshot.masks_,
+            reference.coefs_ + reference.intercepts_ + reference.masks_,
+        ):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        assert snapshot.sparsity_ == reference.sparsity_
+
+
+def test_path_from_dense_traces_obc_once(three_classes, monkeypatch):
+    from skprune.neural import _layerwise
+
+    calls = []
+    traced = _layerwise.obc_traces
+    monkeypatch.setattr(
+        _layerwise, "obc_traces", lambda *args: calls.append(1) or traced(*args)
+    )
+    X, y = three_classes
+    est = PrunedMLPClassifier(**SMALL_PRUNED, criterion="obc")
+    sparsity_path(est, X, y, [0.0, 0.3, 0.6, 0.9], from_dense=True)
+    # One trace of the one prunable layer for the three sparsities.
+    assert len(calls) == 1
+    calls.clear()
+    sparsity_path(est, X, y, [0.0, 0.3, 0.6, 0.9])
+    # The walk traces again at every one of its steps.
+    assert len(calls) == len(path_targets(est, np.array([0.0, 0.3, 0.6, 0.9])))
+
+
+def test_path_from_dense_must_be_a_bool(three_classes):
+    X, y = three_classes
+    with pytest.raises(TypeError, match="from_dense must be a bool"):
+        sparsity_path(PrunedMLPClassifier(**SMALL_PRUNED), X, y, 3, from_dense="yes")
