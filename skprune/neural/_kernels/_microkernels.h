@@ -175,12 +175,12 @@ SKP_ALL(double, skp_vd, uint16_t)
 SKP_ALL(double, skp_vd, uint32_t)
 
 /* One entry point per value type; the index type is given by its size and
- * passed to CALL after the other arguments. */
-#define SKP_INDEX_SWITCH(SIZE, CALL, ...)                                     \
+ * passed to CALL after the width N (or rows R) and the value type T. */
+#define SKP_INDEX_SWITCH(SIZE, CALL, N, T)                                    \
     switch (SIZE) {                                                           \
-    case 1: CALL(__VA_ARGS__, uint8_t); break;                                \
-    case 2: CALL(__VA_ARGS__, uint16_t); break;                               \
-    default: CALL(__VA_ARGS__, uint32_t); break;                              \
+    case 1: CALL(N, T, uint8_t); break;                                       \
+    case 2: CALL(N, T, uint16_t); break;                                      \
+    default: CALL(N, T, uint32_t); break;                                     \
     }
 
 /* The same, choosing first the routine for blocks of R rows. */
