@@ -328,7 +328,9 @@ class PruningCurveDisplay:
 
         Examples
         --------
-        >>> import matplotlib.pyplot as plt
+        A search over two parameters: the curve of ``ccp_alpha`` is drawn
+        among the candidates with the best candidate's ``criterion``.
+
         >>> from sklearn.datasets import load_breast_cancer
         >>> from sklearn.model_selection import GridSearchCV
         >>> from skprune.model_selection import PruningCurveDisplay
@@ -336,12 +338,16 @@ class PruningCurveDisplay:
         >>> X, y = load_breast_cancer(return_X_y=True)
         >>> search = GridSearchCV(
         ...     PrunedTreeClassifier(random_state=0),
-        ...     {"ccp_alpha": [0.0, 0.005, 0.01, 0.05]},
+        ...     {
+        ...         "ccp_alpha": [0.0, 0.005, 0.01, 0.05],
+        ...         "criterion": ["gini", "entropy"],
+        ...     },
         ... ).fit(X, y)
         >>> display = PruningCurveDisplay.from_cv_results(search.cv_results_)
-        >>> display.param_name
-        'ccp_alpha'
-        >>> plt.show()
+        >>> display.param_name, len(display.param_values)
+        ('ccp_alpha', 4)
+        >>> bool(display.chosen_value == search.best_params_["ccp_alpha"])
+        True
         """
         if not isinstance(cv_results, dict):
             raise TypeError(

@@ -118,6 +118,11 @@ def check_risk(risk, estimator):
         )
 
 
+def _pruned_tree_constraints(grown):
+    """Parameter constraints of a pruned tree: scikit-learn's tree's, and ``risk``."""
+    return {**grown._parameter_constraints, "risk": [StrOptions(set(RISKS))]}
+
+
 class PrunedTreeMixin(DocLinkMixin):
     """Fitting, pruning and path logic shared by the pruned tree estimators.
 
@@ -260,10 +265,7 @@ feature_names_in_
     True
     """
 
-    _parameter_constraints = {
-        **DecisionTreeClassifier._parameter_constraints,
-        "risk": [StrOptions(set(RISKS))],
-    }
+    _parameter_constraints = _pruned_tree_constraints(DecisionTreeClassifier)
 
     def __init__(
         self,
@@ -334,10 +336,7 @@ class PrunedTreeRegressor(PrunedTreeMixin, DecisionTreeRegressor):
     8
     """
 
-    _parameter_constraints = {
-        **DecisionTreeRegressor._parameter_constraints,
-        "risk": [StrOptions(set(RISKS))],
-    }
+    _parameter_constraints = _pruned_tree_constraints(DecisionTreeRegressor)
 
     def __init__(
         self,

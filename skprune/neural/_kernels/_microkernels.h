@@ -174,57 +174,48 @@ SKP_ALL(double, skp_vd, uint8_t)
 SKP_ALL(double, skp_vd, uint16_t)
 SKP_ALL(double, skp_vd, uint32_t)
 
-/* One entry point per value type; the index type is given by its size. */
-#define SKP_INDEX_SWITCH(SIZE, CALL)                                          \
+/* One entry point per value type; the index type is given by its size and
+ * passed to CALL after the width N (or rows R) and the value type T. */
+#define SKP_INDEX_SWITCH(SIZE, CALL, N, T)                                    \
     switch (SIZE) {                                                           \
-    case 1: CALL(uint8_t); break;                                             \
-    case 2: CALL(uint16_t); break;                                            \
-    default: CALL(uint32_t); break;                                           \
+    case 1: CALL(N, T, uint8_t); break;                                       \
+    case 2: CALL(N, T, uint16_t); break;                                      \
+    default: CALL(N, T, uint32_t); break;                                     \
+    }
+
+/* The same, choosing first the routine for blocks of R rows. */
+#define SKP_ROWS_SWITCH(R, SIZE, CALL, T)                                     \
+    switch (R) {                                                              \
+    case 1: SKP_INDEX_SWITCH(SIZE, CALL, 1, T) break;                         \
+    case 2: SKP_INDEX_SWITCH(SIZE, CALL, 2, T) break;                         \
+    case 4: SKP_INDEX_SWITCH(SIZE, CALL, 4, T) break;                         \
+    default: SKP_INDEX_SWITCH(SIZE, CALL, 8, T) break;                        \
+    }
+
+#define SKP_CHUNK_ENTRY(T, N)                                                 \
+    static inline void skp_chunk##N##_##T(                                    \
+        const void *indices, int index_size, const T *data, int64_t p0,       \
+        int64_t p1, T b, const T *H, Py_ssize_t width, T *out)                \
+    {                                                                         \
+        SKP_INDEX_SWITCH(index_size, SKP_CALL_CHUNK, N, T)                    \
     }
 
 #define SKP_ENTRY(T)                                                          \
-    static inline void skp_chunk8_##T(                                        \
-        const void *indices, int index_size, const T *data, int64_t p0,      \
-        int64_t p1, T b, const T *H, Py_ssize_t width, T *out)                \
-    {                                                                         \
-        SKP_INDEX_SWITCH(index_size, SKP_CALL_CHUNK8_##T)                     \
-    }                                                                         \
-    static inline void skp_chunk2_##T(                                        \
-        const void *indices, int index_size, const T *data, int64_t p0,      \
-        int64_t p1, T b, const T *H, Py_ssize_t width, T *out)                \
-    {                                                                         \
-        SKP_INDEX_SWITCH(index_size, SKP_CALL_CHUNK2_##T)                     \
-    }                                                                         \
+    SKP_CHUNK_ENTRY(T, 8)                                                     \
+    SKP_CHUNK_ENTRY(T, 2)                                                     \
     static inline void skp_block_##T(                                         \
-        const void *indices, int index_size, int R, const T *data,           \
-        int64_t p0, int64_t p1, const T *bias, Py_ssize_t C, const T *H,     \
+        const void *indices, int index_size, int R, const T *data,            \
+        int64_t p0, int64_t p1, const T *bias, Py_ssize_t C, const T *H,      \
         Py_ssize_t width, T *acc)                                             \
     {                                                                         \
-        switch (R) {                                                          \
-        case 1: SKP_INDEX_SWITCH(index_size, SKP_CALL_BLOCK1_##T) break;      \
-        case 2: SKP_INDEX_SWITCH(index_size, SKP_CALL_BLOCK2_##T) break;      \
-        case 4: SKP_INDEX_SWITCH(index_size, SKP_CALL_BLOCK4_##T) break;      \
-        default: SKP_INDEX_SWITCH(index_size, SKP_CALL_BLOCK8_##T) break;     \
-        }                                                                     \
+        SKP_ROWS_SWITCH(R, index_size, SKP_CALL_BLOCK, T)                     \
     }
 
 #define SKP_CALL_CHUNK(N, T, I)                                               \
     skp_chunk##N##_##T##_##I((const I *)indices, data, p0, p1, b, H, width, out)
 #define SKP_CALL_BLOCK(R, T, I)                                               \
-    skp_block##R##_##T##_##I((const I *)indices, data, p0, p1, bias, C, H,   \
+    skp_block##R##_##T##_##I((const I *)indices, data, p0, p1, bias, C, H,    \
                              width, acc)
-#define SKP_CALL_CHUNK8_float(I) SKP_CALL_CHUNK(8, float, I)
-#define SKP_CALL_CHUNK2_float(I) SKP_CALL_CHUNK(2, float, I)
-#define SKP_CALL_CHUNK8_double(I) SKP_CALL_CHUNK(8, double, I)
-#define SKP_CALL_CHUNK2_double(I) SKP_CALL_CHUNK(2, double, I)
-#define SKP_CALL_BLOCK1_float(I) SKP_CALL_BLOCK(1, float, I)
-#define SKP_CALL_BLOCK2_float(I) SKP_CALL_BLOCK(2, float, I)
-#define SKP_CALL_BLOCK4_float(I) SKP_CALL_BLOCK(4, float, I)
-#define SKP_CALL_BLOCK8_float(I) SKP_CALL_BLOCK(8, float, I)
-#define SKP_CALL_BLOCK1_double(I) SKP_CALL_BLOCK(1, double, I)
-#define SKP_CALL_BLOCK2_double(I) SKP_CALL_BLOCK(2, double, I)
-#define SKP_CALL_BLOCK4_double(I) SKP_CALL_BLOCK(4, double, I)
-#define SKP_CALL_BLOCK8_double(I) SKP_CALL_BLOCK(8, double, I)
 
 SKP_ENTRY(float)
 SKP_ENTRY(double)
@@ -269,54 +260,51 @@ static inline int64_t skp_index_at(const void *indices, int size, int64_t p)
     return ((const uint32_t *)indices)[p];
 }
 
-static inline float skp_dot_float(const void *indices, int size,
-                                  const float *data, int64_t p, int64_t end,
-                                  const float *x)
+/* Horizontal sums of a vector of sums. */
+static inline float skp_sum_ps(__m256 a)
 {
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    float tail = 0.0f;
-    for (; p + 16 <= end; p += 16) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(data + p),
-                             _mm256_i32gather_ps(x, skp_index8(indices, size, p), 4), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(data + p + 8),
-                             _mm256_i32gather_ps(x, skp_index8(indices, size, p + 8), 4), a1);
-    }
-    if (p + 8 <= end) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(data + p),
-                             _mm256_i32gather_ps(x, skp_index8(indices, size, p), 4), a0);
-        p += 8;
-    }
-    for (; p < end; p++) tail += data[p] * x[skp_index_at(indices, size, p)];
-    a0 = _mm256_add_ps(a0, a1);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));
     h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h) + tail;
+    return _mm_cvtss_f32(h);
 }
 
-static inline double skp_dot_double(const void *indices, int size,
-                                    const double *data, int64_t p, int64_t end,
-                                    const double *x)
+static inline double skp_sum_pd(__m256d a)
 {
-    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
-    double tail = 0.0;
-    for (; p + 8 <= end; p += 8) {
-        a0 = _mm256_fmadd_pd(_mm256_loadu_pd(data + p),
-                             _mm256_i32gather_pd(x, skp_index4(indices, size, p), 8), a0);
-        a1 = _mm256_fmadd_pd(_mm256_loadu_pd(data + p + 4),
-                             _mm256_i32gather_pd(x, skp_index4(indices, size, p + 4), 8), a1);
-    }
-    if (p + 4 <= end) {
-        a0 = _mm256_fmadd_pd(_mm256_loadu_pd(data + p),
-                             _mm256_i32gather_pd(x, skp_index4(indices, size, p), 8), a0);
-        p += 4;
-    }
-    for (; p < end; p++) tail += data[p] * x[skp_index_at(indices, size, p)];
-    a0 = _mm256_add_pd(a0, a1);
-    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(a0), _mm256_extractf128_pd(a0, 1));
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
     h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
-    return _mm_cvtsd_f64(h) + tail;
+    return _mm_cvtsd_f64(h);
 }
+
+/* acc + data[q:q + LANES] * x[indices[q:q + LANES]], S being the intrinsics'
+ * suffix (ps or pd) and INDEX the loader of LANES indices. */
+#define SKP_GATHER_FMA(T, S, INDEX, q, acc)                                   \
+    _mm256_fmadd_##S(_mm256_loadu_##S(data + (q)),                            \
+                     _mm256_i32gather_##S(x, INDEX(indices, size, (q)),       \
+                                          sizeof(T)),                         \
+                     acc)
+
+/* Two vectors of sums a step, then one vector, then the scalar tail. */
+#define SKP_GATHER_DOT(T, V, S, LANES, INDEX)                                 \
+    static inline T skp_dot_##T(const void *indices, int size, const T *data, \
+                                int64_t p, int64_t end, const T *x)           \
+    {                                                                         \
+        V a0 = _mm256_setzero_##S(), a1 = _mm256_setzero_##S();               \
+        T tail = 0;                                                           \
+        for (; p + 2 * (LANES) <= end; p += 2 * (LANES)) {                    \
+            a0 = SKP_GATHER_FMA(T, S, INDEX, p, a0);                          \
+            a1 = SKP_GATHER_FMA(T, S, INDEX, p + (LANES), a1);                \
+        }                                                                     \
+        if (p + (LANES) <= end) {                                             \
+            a0 = SKP_GATHER_FMA(T, S, INDEX, p, a0);                          \
+            p += (LANES);                                                     \
+        }                                                                     \
+        for (; p < end; p++) tail += data[p] * x[skp_index_at(indices, size, p)]; \
+        return skp_sum_##S(_mm256_add_##S(a0, a1)) + tail;                    \
+    }
+
+SKP_GATHER_DOT(float, __m256, ps, 8, skp_index8)
+SKP_GATHER_DOT(double, __m256d, pd, 4, skp_index4)
 
 #else
 
@@ -401,26 +389,13 @@ SKP_BLOCK_VECTOR_ALL(double, uint32_t)
 
 #define SKP_CALL_BLOCK_VECTOR(R, T, I)                                        \
     skp_block_vector##R##_##T##_##I((const I *)indices, data, p0, p1, C, x, out)
-#define SKP_CALL_BV1_float(I) SKP_CALL_BLOCK_VECTOR(1, float, I)
-#define SKP_CALL_BV2_float(I) SKP_CALL_BLOCK_VECTOR(2, float, I)
-#define SKP_CALL_BV4_float(I) SKP_CALL_BLOCK_VECTOR(4, float, I)
-#define SKP_CALL_BV8_float(I) SKP_CALL_BLOCK_VECTOR(8, float, I)
-#define SKP_CALL_BV1_double(I) SKP_CALL_BLOCK_VECTOR(1, double, I)
-#define SKP_CALL_BV2_double(I) SKP_CALL_BLOCK_VECTOR(2, double, I)
-#define SKP_CALL_BV4_double(I) SKP_CALL_BLOCK_VECTOR(4, double, I)
-#define SKP_CALL_BV8_double(I) SKP_CALL_BLOCK_VECTOR(8, double, I)
 
 #define SKP_BLOCK_VECTOR_ENTRY(T)                                             \
     static inline void skp_block_vector_##T(                                  \
         const void *indices, int index_size, int R, const T *data,           \
         int64_t p0, int64_t p1, Py_ssize_t C, const T *x, T *out)            \
     {                                                                         \
-        switch (R) {                                                          \
-        case 1: SKP_INDEX_SWITCH(index_size, SKP_CALL_BV1_##T) break;         \
-        case 2: SKP_INDEX_SWITCH(index_size, SKP_CALL_BV2_##T) break;         \
-        case 4: SKP_INDEX_SWITCH(index_size, SKP_CALL_BV4_##T) break;         \
-        default: SKP_INDEX_SWITCH(index_size, SKP_CALL_BV8_##T) break;        \
-        }                                                                     \
+        SKP_ROWS_SWITCH(R, index_size, SKP_CALL_BLOCK_VECTOR, T)              \
     }
 
 SKP_BLOCK_VECTOR_ENTRY(float)
