@@ -85,6 +85,13 @@ def _check_output_hessian(output_hessian):
         )
 
 
+def _check_calibration_settings(criterion):
+    """Check the ``damp``, ``num_samples`` and ``output_hessian`` of a criterion."""
+    _check_damp(criterion.damp)
+    _check_num_samples(criterion.num_samples)
+    _check_output_hessian(criterion.output_hessian)
+
+
 _OUTPUT_HESSIAN_DOC = """
     output_hessian : {"gauss-newton", "reconstruction"}, default="%s"
         Objective of the output layer's re-fit: ``"gauss-newton"`` weights
@@ -1085,9 +1092,7 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
         self.output_hessian = output_hessian
 
     def _check_parameters(self):
-        _check_damp(self.damp)
-        _check_num_samples(self.num_samples)
-        _check_output_hessian(self.output_hessian)
+        _check_calibration_settings(self)
 
     def _hessian_inverse(self, context, layer):
         """Inverse of the damped Hessian of ``coefs_[layer]``, or one per unit."""
@@ -1381,9 +1386,7 @@ class LayerwiseRefit(BaseEstimator, PruningCriterion):
         return getattr(resolve_criterion(self.criterion), "n_substeps", 1)
 
     def score(self, context):
-        _check_damp(self.damp)
-        _check_num_samples(self.num_samples)
-        _check_output_hessian(self.output_hessian)
+        _check_calibration_settings(self)
         return resolve_criterion(self.criterion).score(context)
 
     def group_scores(self, context, pattern, target, coef_scores, intercept_scores):
@@ -1491,9 +1494,7 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
         self.output_hessian = output_hessian
 
     def _check_parameters(self):
-        _check_damp(self.damp)
-        _check_num_samples(self.num_samples)
-        _check_output_hessian(self.output_hessian)
+        _check_calibration_settings(self)
         if (
             isinstance(self.block_size, (bool, np.bool_))
             or not isinstance(self.block_size, Integral)
