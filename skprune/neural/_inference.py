@@ -885,7 +885,10 @@ class InferencePlan:
             most = 1
         n_threads = self.thread_choice.choose(n_samples, most)
         started = time.perf_counter()
-        kernels = self.kernels_for(n_samples, n_threads)
+        # Kernels chosen for the thread limit, not for this call's threads:
+        # kernels add up in different orders, and a call must give the bits
+        # of the last whatever threads it runs on.
+        kernels = self.kernels_for(n_samples, most)
         start = 0
         if sparse.issparse(X):
             H = self._first_layer_sparse(X)
