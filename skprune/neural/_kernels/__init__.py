@@ -7,9 +7,9 @@ baseline of the target and, on x86-64, ``_skprune_kernels_avx2`` (AVX2 and
 FMA) and ``_skprune_kernels_avx512`` (AVX-512F as well), the fastest of them
 that the processor runs imported instead (``SKPRUNE_KERNELS=generic`` or
 ``avx2`` in the environment keeps a slower one). With AVX-512, only the
-block kernels take 64-byte vectors: their sums of several outputs use its 32
-vector registers, whereas the CSR kernels wait on the cache, not on
-arithmetic, and were measured no faster with them.
+block kernels of 4 and 8 outputs take 64-byte vectors, which made them
+faster in batches; the CSR kernels wait on the cache, not on arithmetic, and
+were measured slower with them, as were the blocks of 1 and 2 outputs.
 
 The kernels trust their arguments: :class:`Segment` checks every array once
 when it is built, and every input when it runs, so that no input a user can

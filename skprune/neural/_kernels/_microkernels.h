@@ -8,11 +8,11 @@
  * x86-64 build); other compilers get plain loops over the same chunk.
  *
  * SKP_CHUNK(T, I, N) adds N vectors of sums per row;
- * SKP_BLOCK(T, I, R) handles blocks of R rows by C columns with
- * SKP_BLOCK_VECTORS(R) vectors of sums per row, so that each input row
- * loaded serves R rows. With AVX-512, the block kernels take 64-byte
- * vectors: their sums of R rows fill the 32 vector registers, where the CSR
- * chunks, which wait on the cache, run no faster than with 32 bytes.
+ * SKP_BLOCK(T, I, R) handles blocks of R rows by C columns with 8 / R
+ * vectors of sums per row, so that each input row loaded serves R rows.
+ * With AVX-512, the block kernels of 4 and 8 rows take 64-byte vectors,
+ * which made them faster; the CSR chunks, which wait on the cache, and the
+ * blocks of 1 and 2 rows were measured no faster, and keep 32 bytes.
  */
 #include <stdint.h>
 #include <string.h>
@@ -28,19 +28,17 @@ typedef double skp_vd __attribute__((vector_size(SKP_VECTOR_BYTES)));
 #endif
 
 #if SKP_VECTORS && defined(__AVX512F__)
-#define SKP_BLOCK_BYTES 64
-typedef float skp_bf __attribute__((vector_size(SKP_BLOCK_BYTES)));
-typedef double skp_bd __attribute__((vector_size(SKP_BLOCK_BYTES)));
-/* Eight vectors of sums for R = 1 would be 128 floats, one chunk more
- * than most tiles hold. */
-#define SKP_BLOCK_VECTORS(R) ((R) == 1 ? 4 : 8 / (R))
+#define SKP_WIDE 1
+typedef float skp_bf __attribute__((vector_size(64)));
+typedef double skp_bd __attribute__((vector_size(64)));
 #else
-#define SKP_BLOCK_BYTES SKP_VECTOR_BYTES
-#define SKP_BLOCK_VECTORS(R) (8 / (R))
+#define SKP_WIDE 0
 #endif
 
-/* Samples of a chunk of the block kernels, for values of SIZE bytes. */
-#define SKP_BLOCK_CHUNK(R, SIZE) (SKP_BLOCK_VECTORS(R) * SKP_BLOCK_BYTES / (SIZE))
+/* Bytes of a vector of the block kernel of R rows, and its samples per
+ * chunk for values of SIZE bytes. */
+#define SKP_BLOCK_BYTES(R) (SKP_WIDE && (R) >= 4 ? 64 : SKP_VECTOR_BYTES)
+#define SKP_BLOCK_CHUNK(R, SIZE) (8 / (R) * SKP_BLOCK_BYTES(R) / (SIZE))
 
 /* Nonzeros ahead whose input rows are prefetched: the rows are scattered
  * through a tile's activations, where no hardware prefetcher finds them. */
@@ -49,7 +47,7 @@ typedef double skp_bd __attribute__((vector_size(SKP_BLOCK_BYTES)));
 #endif
 
 #define SKP_LANES(T) (SKP_VECTOR_BYTES / (int)sizeof(T))
-#define SKP_BLOCK_LANES(T) (SKP_BLOCK_BYTES / (int)sizeof(T))
+#define SKP_V_LANES(V, T) ((int)(sizeof(V) / sizeof(T)))
 
 #if SKP_VECTORS
 
@@ -57,7 +55,7 @@ typedef double skp_bd __attribute__((vector_size(SKP_BLOCK_BYTES)));
  * first, which the compiler must keep, since it turns -0.0 into +0.0). */
 #define SKP_SPLAT_float(x) ((skp_vf){(x), (x), (x), (x), (x), (x), (x), (x)})
 #define SKP_SPLAT_double(x) ((skp_vd){(x), (x), (x), (x)})
-#if SKP_BLOCK_BYTES == 64
+#if SKP_WIDE
 #define SKP_BSPLAT_float(x)                                                   \
     ((skp_bf){(x), (x), (x), (x), (x), (x), (x), (x),                         \
               (x), (x), (x), (x), (x), (x), (x), (x)})
@@ -94,54 +92,53 @@ typedef double skp_bd __attribute__((vector_size(SKP_BLOCK_BYTES)));
         memcpy(out, acc, sizeof acc);                                         \
     }
 
-#define SKP_BLOCK(T, V, I, R)                                                 \
+#define SKP_BLOCK(T, V, SPLAT, I, R)                                          \
     static inline void skp_block##R##_##T##_##I(                              \
         const I *indices, const T *data, int64_t p0, int64_t p1,             \
         const T *bias, Py_ssize_t C, const T *H, Py_ssize_t width, T *acc_out)\
     {                                                                         \
-        V acc[R][SKP_BLOCK_VECTORS(R)], x[SKP_BLOCK_VECTORS(R)];              \
+        V acc[R][8 / R], x[8 / R];                                            \
         int r, v;                                                             \
         int64_t p;                                                            \
         Py_ssize_t c;                                                         \
         for (r = 0; r < R; r++)                                               \
-            for (v = 0; v < SKP_BLOCK_VECTORS(R); v++)                        \
-                acc[r][v] = SKP_BSPLAT_##T(bias[r]);                          \
+            for (v = 0; v < 8 / R; v++) acc[r][v] = SPLAT##_##T(bias[r]);     \
         /* The same loop with C known to be 1, the fastest shapes. */         \
         if (C == 1)                                                           \
-            SKP_BLOCK_LOOP(T, V, R, 1)                                        \
+            SKP_BLOCK_LOOP(T, V, SPLAT, R, 1)                                 \
         else                                                                  \
-            SKP_BLOCK_LOOP(T, V, R, C)                                        \
+            SKP_BLOCK_LOOP(T, V, SPLAT, R, C)                                 \
         memcpy(acc_out, acc, sizeof acc);                                     \
     }
 
 /* With one row per block, each input vector is loaded just before its
  * multiply-add: eight loaded ahead and eight sums would not fit in
  * sixteen vector registers. */
-#define SKP_BLOCK_LOOP(T, V, R, CC)                                           \
+#define SKP_BLOCK_LOOP(T, V, SPLAT, R, CC)                                    \
     for (p = p0; p < p1; p++) {                                               \
         const T *block = data + p * R * (CC);                                 \
         if (p + SKP_AHEAD < p1) {                                             \
             const T *next =                                                   \
                 H + (Py_ssize_t)indices[p + SKP_AHEAD] * (CC) * width;        \
             for (c = 0; c < (CC); c++)                                        \
-                for (v = 0; v < SKP_BLOCK_VECTORS(R) * SKP_BLOCK_BYTES; v += 64) \
+                for (v = 0; v < 8 / R * (int)sizeof(V); v += 64)              \
                     __builtin_prefetch((const char *)(next + c * width) + v); \
         }                                                                     \
         for (c = 0; c < (CC); c++) {                                          \
             const T *row = H + ((Py_ssize_t)indices[p] * (CC) + c) * width;   \
             if (R == 1) {                                                     \
-                V w = SKP_BSPLAT_##T(block[c]);                               \
-                for (v = 0; v < SKP_BLOCK_VECTORS(1); v++) {                  \
-                    memcpy(&x[0], row + v * SKP_BLOCK_LANES(T), sizeof x[0]); \
+                V w = SPLAT##_##T(block[c]);                                  \
+                for (v = 0; v < 8; v++) {                                     \
+                    memcpy(&x[0], row + v * SKP_V_LANES(V, T), sizeof x[0]);  \
                     acc[0][v] += w * x[0];                                    \
                 }                                                             \
                 continue;                                                     \
             }                                                                 \
-            for (v = 0; v < SKP_BLOCK_VECTORS(R); v++)                        \
-                memcpy(&x[v], row + v * SKP_BLOCK_LANES(T), sizeof x[v]);     \
+            for (v = 0; v < 8 / R; v++)                                       \
+                memcpy(&x[v], row + v * SKP_V_LANES(V, T), sizeof x[v]);      \
             for (r = 0; r < R; r++) {                                         \
-                V w = SKP_BSPLAT_##T(block[r * (CC) + c]);                    \
-                for (v = 0; v < SKP_BLOCK_VECTORS(R); v++) acc[r][v] += w * x[v]; \
+                V w = SPLAT##_##T(block[r * (CC) + c]);                       \
+                for (v = 0; v < 8 / R; v++) acc[r][v] += w * x[v];            \
             }                                                                 \
         }                                                                     \
     }
@@ -162,7 +159,7 @@ typedef double skp_bd __attribute__((vector_size(SKP_BLOCK_BYTES)));
         }                                                                     \
     }
 
-#define SKP_BLOCK(T, V, I, R)                                                 \
+#define SKP_BLOCK(T, V, SPLAT, I, R)                                          \
     static void skp_block##R##_##T##_##I(                                     \
         const I *indices, const T *data, int64_t p0, int64_t p1,             \
         const T *bias, Py_ssize_t C, const T *H, Py_ssize_t width, T *acc)    \
@@ -187,16 +184,16 @@ typedef double skp_bd __attribute__((vector_size(SKP_BLOCK_BYTES)));
 #define SKP_ALL(T, V, B, I)                                                   \
     SKP_CHUNK(T, V, I, 8)                                                     \
     SKP_CHUNK(T, V, I, 2)                                                     \
-    SKP_BLOCK(T, B, I, 1)                                                     \
-    SKP_BLOCK(T, B, I, 2)                                                     \
-    SKP_BLOCK(T, B, I, 4)                                                     \
-    SKP_BLOCK(T, B, I, 8)
+    SKP_BLOCK(T, V, SKP_SPLAT, I, 1)                                          \
+    SKP_BLOCK(T, V, SKP_SPLAT, I, 2)                                          \
+    SKP_BLOCK(T, B, SKP_BSPLAT, I, 4)                                         \
+    SKP_BLOCK(T, B, SKP_BSPLAT, I, 8)
 
 #if !SKP_VECTORS
 typedef float skp_vf;
 typedef double skp_vd;
 #endif
-#if SKP_BLOCK_BYTES != 64
+#if !SKP_WIDE
 typedef skp_vf skp_bf;
 typedef skp_vd skp_bd;
 #endif
