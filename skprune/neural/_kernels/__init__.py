@@ -4,7 +4,8 @@ The kernels (``_impl.pxi``) are compiled once per instruction set, into
 top-level modules (so that a source checkout, which has no compiled files,
 still finds those pip installed): ``_skprune_kernels_generic`` for the
 baseline of the target and, on x86-64, ``_skprune_kernels_avx2`` (AVX2 and
-FMA) and ``_skprune_kernels_avx512`` (AVX-512F as well), the fastest of them
+FMA) and ``_skprune_kernels_avx512`` (the same, with AVX-512F for the block
+kernels of 4 and 8 outputs), the fastest of them
 that the processor runs imported instead (``SKPRUNE_KERNELS=generic`` or
 ``avx2`` in the environment keeps a slower one). With AVX-512, only the
 block kernels of 4 and 8 outputs take 64-byte vectors, which made them

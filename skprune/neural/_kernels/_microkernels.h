@@ -27,7 +27,9 @@ typedef double skp_vd __attribute__((vector_size(SKP_VECTOR_BYTES)));
 #define SKP_VECTOR_BYTES 32
 #endif
 
-#if SKP_VECTORS && defined(__AVX512F__)
+/* The variant built with SKP_AVX512_BLOCKS compiles only those block kernels
+ * for AVX-512F (GCC's target pragma), the rest exactly as the AVX2 one. */
+#if SKP_VECTORS && defined(SKP_AVX512_BLOCKS) && defined(__GNUC__) && !defined(__clang__)
 #define SKP_WIDE 1
 typedef float skp_bf __attribute__((vector_size(64)));
 typedef double skp_bd __attribute__((vector_size(64)));
@@ -181,11 +183,13 @@ typedef double skp_bd __attribute__((vector_size(64)));
 
 #endif
 
-#define SKP_ALL(T, V, B, I)                                                   \
+#define SKP_ALL(T, V, I)                                                      \
     SKP_CHUNK(T, V, I, 8)                                                     \
     SKP_CHUNK(T, V, I, 2)                                                     \
     SKP_BLOCK(T, V, SKP_SPLAT, I, 1)                                          \
-    SKP_BLOCK(T, V, SKP_SPLAT, I, 2)                                          \
+    SKP_BLOCK(T, V, SKP_SPLAT, I, 2)
+
+#define SKP_ALL_WIDE(T, B, I)                                                 \
     SKP_BLOCK(T, B, SKP_BSPLAT, I, 4)                                         \
     SKP_BLOCK(T, B, SKP_BSPLAT, I, 8)
 
@@ -198,12 +202,26 @@ typedef skp_vf skp_bf;
 typedef skp_vd skp_bd;
 #endif
 
-SKP_ALL(float, skp_vf, skp_bf, uint8_t)
-SKP_ALL(float, skp_vf, skp_bf, uint16_t)
-SKP_ALL(float, skp_vf, skp_bf, uint32_t)
-SKP_ALL(double, skp_vd, skp_bd, uint8_t)
-SKP_ALL(double, skp_vd, skp_bd, uint16_t)
-SKP_ALL(double, skp_vd, skp_bd, uint32_t)
+SKP_ALL(float, skp_vf, uint8_t)
+SKP_ALL(float, skp_vf, uint16_t)
+SKP_ALL(float, skp_vf, uint32_t)
+SKP_ALL(double, skp_vd, uint8_t)
+SKP_ALL(double, skp_vd, uint16_t)
+SKP_ALL(double, skp_vd, uint32_t)
+
+#if SKP_WIDE
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#endif
+SKP_ALL_WIDE(float, skp_bf, uint8_t)
+SKP_ALL_WIDE(float, skp_bf, uint16_t)
+SKP_ALL_WIDE(float, skp_bf, uint32_t)
+SKP_ALL_WIDE(double, skp_bd, uint8_t)
+SKP_ALL_WIDE(double, skp_bd, uint16_t)
+SKP_ALL_WIDE(double, skp_bd, uint32_t)
+#if SKP_WIDE
+#pragma GCC pop_options
+#endif
 
 /* One entry point per value type; the index type is given by its size and
  * passed to CALL after the width N (or rows R) and the value type T. */
