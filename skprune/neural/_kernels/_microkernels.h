@@ -202,23 +202,23 @@ typedef skp_vf skp_bf;
 typedef skp_vd skp_bd;
 #endif
 
-SKP_ALL(float, skp_vf, uint8_t)
-SKP_ALL(float, skp_vf, uint16_t)
-SKP_ALL(float, skp_vf, uint32_t)
-SKP_ALL(double, skp_vd, uint8_t)
-SKP_ALL(double, skp_vd, uint16_t)
-SKP_ALL(double, skp_vd, uint32_t)
+/* MACRO(T, V, I) for both value types (vectors VF and VD) and every index
+ * type. */
+#define SKP_FOR_TYPES(MACRO, VF, VD)                                          \
+    MACRO(float, VF, uint8_t)                                                 \
+    MACRO(float, VF, uint16_t)                                                \
+    MACRO(float, VF, uint32_t)                                                \
+    MACRO(double, VD, uint8_t)                                                \
+    MACRO(double, VD, uint16_t)                                               \
+    MACRO(double, VD, uint32_t)
+
+SKP_FOR_TYPES(SKP_ALL, skp_vf, skp_vd)
 
 #if SKP_WIDE
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 #endif
-SKP_ALL_WIDE(float, skp_bf, uint8_t)
-SKP_ALL_WIDE(float, skp_bf, uint16_t)
-SKP_ALL_WIDE(float, skp_bf, uint32_t)
-SKP_ALL_WIDE(double, skp_bd, uint8_t)
-SKP_ALL_WIDE(double, skp_bd, uint16_t)
-SKP_ALL_WIDE(double, skp_bd, uint32_t)
+SKP_FOR_TYPES(SKP_ALL_WIDE, skp_bf, skp_bd)
 #if SKP_WIDE
 #pragma GCC pop_options
 #endif
