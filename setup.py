@@ -3,8 +3,9 @@
 The kernels are built with OpenMP when the compiler has it (checked by
 compiling and linking a small program), serially otherwise or when the
 environment variable ``SKPRUNE_NO_OPENMP`` is set to a non-empty value other
-than ``0``. On x86-64 a copy is also compiled with AVX2 and FMA, used at
-run time on processors that have them.
+than ``0``. On x86-64 copies are also compiled with AVX2 and FMA, and with
+AVX-512F for the block kernels of 4 and 8 outputs, used at run time on
+processors that have them.
 """
 
 import os
@@ -40,6 +41,8 @@ VECTOR_TEST = textwrap.dedent(
 # Instruction-set variants of the kernels compiled on x86-64 and their flags.
 VARIANTS = {
     "_avx2": ["-mavx2", "-mfma"],
+    # The block kernels of 4 and 8 outputs only, by a target pragma.
+    "_avx512": ["-mavx2", "-mfma", "-DSKP_AVX512_BLOCKS"],
 }
 
 

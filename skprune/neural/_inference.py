@@ -31,6 +31,7 @@ go through BLAS, on one thread.
 import math
 import time
 from collections import deque
+from functools import partial
 
 import numpy as np
 from scipy import sparse
@@ -60,6 +61,8 @@ _MAX_CACHED_CHOICES = 64
 # Blocks of a shape are used if at least this fraction of the values they
 # store are nonzero.
 _MIN_BLOCK_FILL = 0.9
+# Rounds of the interleaved measurement of a segment's tile size.
+_TILE_ROUNDS = 4
 # Largest activations a tile may hold (two buffers), in bytes.
 _MAX_TILE_BYTES = 4 * 2**20
 # Smallest layer (nonzeros) that one sample may split among threads; whether
@@ -174,6 +177,24 @@ def _best_time(function, min_time=2e-3, repeats=3, clock=_CPU_CLOCK):
             function()
         best = min(best, (clock() - start) / loops)
     return best * 1e9
+
+
+def _interleaved_best_times(functions, rounds, clock=time.perf_counter):
+    """Shortest time of every function of a dict over ``rounds`` rounds that
+    call each once in turn, after a first call each.
+
+    Interleaved, a burst of load from elsewhere slows all of them alike
+    instead of the few that it happens to fall on.
+    """
+    for function in functions.values():
+        function()
+    best = dict.fromkeys(functions, math.inf)
+    for _ in range(rounds):
+        for key, function in functions.items():
+            start = clock()
+            function()
+            best[key] = min(best[key], clock() - start)
+    return best
 
 
 def _fit_costs(small, one, batch, n_weights, n_batch):
@@ -570,12 +591,10 @@ class _SparseStage:
         if len(H) < 2 * TILE_SIZES[0] or len(tiles) == 1:
             return tiles[0]  # too small a batch to tell; measured later
         sample = np.ascontiguousarray(H[: max(TILE_SIZES[-1] * n_threads, 512)])
-        times = {
-            t: _best_time(
-                lambda: self.segment(sample, n_threads, t), 0, 2, time.perf_counter
-            )
-            for t in tiles
-        }
+        times = _interleaved_best_times(
+            {t: partial(self.segment, sample, n_threads, t) for t in tiles},
+            _TILE_ROUNDS,
+        )
         best = min(times, key=times.get)
         self._tiles[n_threads] = best
         return best

@@ -4,9 +4,13 @@ The kernels (``_impl.pxi``) are compiled once per instruction set, into
 top-level modules (so that a source checkout, which has no compiled files,
 still finds those pip installed): ``_skprune_kernels_generic`` for the
 baseline of the target and, on x86-64, ``_skprune_kernels_avx2`` (AVX2 and
-FMA), imported instead on processors that have them
-(``SKPRUNE_KERNELS=generic`` in the environment keeps the baseline). AVX-512
-was measured no faster: the kernels wait on the cache, not on arithmetic.
+FMA) and ``_skprune_kernels_avx512`` (the same, with AVX-512F for the block
+kernels of 4 and 8 outputs), the fastest of them
+that the processor runs imported instead (``SKPRUNE_KERNELS=generic`` or
+``avx2`` in the environment keeps a slower one). With AVX-512, only the
+block kernels of 4 and 8 outputs take 64-byte vectors, which made them
+faster in batches; the CSR kernels wait on the cache, not on arithmetic, and
+were measured slower with them, as were the blocks of 1 and 2 outputs.
 
 The kernels trust their arguments: :class:`Segment` checks every array once
 when it is built, and every input when it runs, so that no input a user can
@@ -73,7 +77,7 @@ def _select_module():
 _module = _select_module()
 
 KERNEL_VARIANT = _module.__name__.rsplit("_", 1)[-1]
-"""Instruction set the kernels run with: "generic" or "avx2"."""
+"""Instruction set the kernels run with: "generic", "avx2" or "avx512"."""
 
 HAVE_OPENMP = _generic.HAVE_OPENMP
 """Whether the kernels were built with OpenMP."""

@@ -40,6 +40,7 @@ cdef extern from *:
 
 cdef extern from "_microkernels.h" nogil:
     int SKP_VECTOR_BYTES
+    Py_ssize_t SKP_BLOCK_CHUNK(Py_ssize_t, Py_ssize_t)
     float skp_dot_float(const void*, int, const float*, int64_t, int64_t, const float*)
     double skp_dot_double(const void*, int, const double*, int64_t, int64_t, const double*)
     void skp_block_vector_float(const void*, int, int, const float*, int64_t, int64_t, Py_ssize_t, const float*, float*)
@@ -89,7 +90,9 @@ cdef extern from *:
     static int skprune_cpu_level(void) {
     #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+            return 0;
+        return 1 + (__builtin_cpu_supports("avx512f") != 0);
     #else
         return 0;
     #endif
@@ -100,7 +103,7 @@ cdef extern from *:
 
 def cpu_variants():
     """Variants of the kernels this processor runs, the fastest last."""
-    return ("generic", "avx2")[: skprune_cpu_level() + 1]
+    return ("generic", "avx2", "avx512")[: skprune_cpu_level() + 1]
 
 
 def max_threads():
@@ -357,7 +360,7 @@ cdef void block_tile(
     serves the ``R`` outputs of its block (register blocking over outputs).
     """
     cdef Py_ssize_t i, p, r, c, t, s, n
-    cdef Py_ssize_t chunk = 8 // R * (SKP_VECTOR_BYTES // sizeof(floating))
+    cdef Py_ssize_t chunk = SKP_BLOCK_CHUNK(R, sizeof(floating))
     cdef floating acc[128]
     cdef floating w
     cdef const floating* block
