@@ -31,7 +31,8 @@ go through BLAS, on one thread.
 import math
 import time
 from collections import deque
-from functools import partial
+from functools import cache, partial
+from statistics import median_high
 
 import numpy as np
 from scipy import sparse
@@ -352,7 +353,9 @@ class ThreadChoice:
                 state["warm"].add(used)
                 return
             times[used].append(per_sample)
-            one, many = (_median(times[k]) if times[k] else None for k in (1, n_threads))
+            one, many = (
+                median_high(times[k]) if times[k] else None for k in (1, n_threads)
+            )
             if one is None or many is None:
                 return
             if max(one, many) > 2 * min(one, many) or all(
@@ -364,15 +367,15 @@ class ThreadChoice:
             return
         if used == best:
             times[used].append(per_sample)
-            if _median(times[used]) > 2 * state["reference"]:
+            if median_high(times[used]) > 2 * state["reference"]:
                 state["retry_at"] = min(state["retry_at"], state["earliest"])
             return
         # A try of the other option: its fresh time against the best's.
         times[used].clear()
         times[used].append(per_sample)
-        if per_sample < _median(times[best]):
+        if per_sample < median_high(times[best]):
             state["best"] = used
-            loser = _median(times[best]) * n_samples
+            loser = median_high(times[best]) * n_samples
             self._retry_later(state, self.min_interval, loser)
         else:
             interval = min(2 * state["interval"], self.max_interval)
@@ -382,7 +385,7 @@ class ThreadChoice:
         """Try the option not chosen again after ``interval`` seconds or more."""
         now = self.clock()
         state["earliest"] = now + self.cost_ratio * loser_seconds
-        state["reference"] = _median(state["times"][state["best"]])
+        state["reference"] = median_high(state["times"][state["best"]])
         state["interval"] = max(interval, self.cost_ratio * loser_seconds)
         state["retry_at"] = now + state["interval"]
 
@@ -403,10 +406,6 @@ class ThreadChoice:
                 "retry_at": 0.0,
             }
         return state
-
-
-def _median(values):
-    return sorted(values)[len(values) // 2]
 
 
 # ----------------------------------------------------------------------
@@ -491,18 +490,15 @@ class _Layer:
         return ACTIVATIONS[self.activation](Z)
 
 
-_BLAS = None
 # BLAS libraries run dot products this short on one thread (OpenBLAS up to
 # 10,000 values), so limiting them would only cost time.
 _BLAS_SERIAL_DOT = 10_000
 
 
+@cache
 def _blas_libraries():
     """threadpoolctl's controllers of the BLAS libraries loaded (found once)."""
-    global _BLAS
-    if _BLAS is None:
-        _BLAS = ThreadpoolController().select(user_api="blas").lib_controllers
-    return _BLAS
+    return ThreadpoolController().select(user_api="blas").lib_controllers
 
 
 def _on_one_blas_thread(function, *args):
