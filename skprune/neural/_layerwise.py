@@ -298,7 +298,7 @@ def refit_layer(
     sample_weight : ndarray of shape (n_samples,)
     damp : float
     system : tuple, default=None
-        :func:`undamped_system` of these inputs, targets and weights, when
+        :func:`unanchored_system` of these inputs, targets and weights, when
         already computed; it is not changed.
 
     Returns
@@ -307,14 +307,14 @@ def refit_layer(
         The re-fitted parameters, zero where not kept.
     """
     if system is None:
-        system = undamped_system(layer_input, target, sample_weight, damp)
+        system = unanchored_system(layer_input, target, sample_weight, damp)
     gram, lam, rhs = system
     rhs = rhs + lam * _stacked(coef, intercept)
     weights = refit_kept(gram, rhs, keep)
     return weights[:-1], weights[-1]
 
 
-def undamped_system(layer_input, target, sample_weight, damp):
+def unanchored_system(layer_input, target, sample_weight, damp):
     """The parts of :func:`layer_system` that do not depend on the anchor.
 
     Returns
@@ -343,7 +343,7 @@ def layer_system(layer_input, target, anchor, sample_weight, damp):
         ``A^T T + lambda * anchor``, ``anchor`` being the stacked weights
         the damping pulls towards.
     """
-    gram, lam, rhs = undamped_system(layer_input, target, sample_weight, damp)
+    gram, lam, rhs = unanchored_system(layer_input, target, sample_weight, damp)
     rhs += lam * anchor
     return gram, rhs
 
@@ -445,7 +445,7 @@ def refit_network(
         Weights of the samples per output unit for the output layer (the
         Gauss-Newton re-fit); ``sample_weight`` for every unit when None.
     first_system : tuple, default=None
-        :func:`undamped_system` of the first layer of ``layers``, whose
+        :func:`unanchored_system` of the first layer of ``layers``, whose
         inputs are those of the network before the step, when already
         computed.
 
@@ -540,7 +540,7 @@ def refit_updates(
 
 
 def first_system(context, layer, damp, num_samples, name):
-    """:func:`undamped_system` of ``layer`` in the network before the step.
+    """:func:`unanchored_system` of ``layer`` in the network before the step.
 
     The first re-fitted layer sees the inputs of the network before the
     step, so its system is cached with the forward pass: the prunes of a
@@ -550,7 +550,7 @@ def first_system(context, layer, damp, num_samples, name):
     if key not in context._cache:
         _, weights = calibration_data(context, num_samples, name)
         inputs, targets = network_forward(context, num_samples, name)
-        context._cache[key] = undamped_system(
+        context._cache[key] = unanchored_system(
             inputs[layer], targets[layer], weights, damp
         )
     return context._cache[key]
