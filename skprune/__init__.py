@@ -16,11 +16,4 @@ them while increasing the loss as little as possible:
 
 __version__ = "0.1.0"
 
-# skprune.tree registers scikit-learn's trees with
-# skprune.model_selection.PruningCurveDisplay, which cannot import it (the
-# tree's CV estimator is built on skprune.model_selection): importing it here,
-# before any subpackage, lets the display draw a scikit-learn tree whichever
-# subpackage the user imported.
-from . import tree  # noqa: E402, F401
-
 __all__ = ["__version__"]

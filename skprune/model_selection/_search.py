@@ -160,6 +160,14 @@ def register_cv_estimator(estimator_class, factory):
     _CV_ESTIMATOR_FACTORIES[estimator_class] = factory
 
 
+def _registered_factory(estimator):
+    """The factory registered for the class of ``estimator``, or None."""
+    for estimator_class, factory in _CV_ESTIMATOR_FACTORIES.items():
+        if isinstance(estimator, estimator_class):
+            return factory
+    return None
+
+
 def make_cv_estimator(estimator, *, param_values, **cv_params):
     """The unfitted cross-validated estimator that walks the knob of ``estimator``.
 
@@ -169,9 +177,17 @@ def make_cv_estimator(estimator, *, param_values, **cv_params):
     build = getattr(estimator, "_pruning_curve_cv", None)
     if build is not None:
         return build(param_values=param_values, **cv_params)
-    for estimator_class, factory in _CV_ESTIMATOR_FACTORIES.items():
-        if isinstance(estimator, estimator_class):
-            return factory(estimator, param_values=param_values, **cv_params)
+    factory = _registered_factory(estimator)
+    if factory is None:
+        # skprune.tree registers scikit-learn's trees when it is imported. It
+        # builds its CV estimators on this module, so it can be imported only
+        # here, on first need: importing it with the package would cost every
+        # ``import skprune`` scikit-learn's tree and ensemble modules.
+        from .. import tree  # noqa: F401
+
+        factory = _registered_factory(estimator)
+    if factory is not None:
+        return factory(estimator, param_values=param_values, **cv_params)
     raise TypeError(
         f"PruningCurveDisplay does not know how to prune {type(estimator).__name__}: "
         "it needs a _pruning_curve_cv method or a factory registered with "

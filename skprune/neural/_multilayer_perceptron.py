@@ -1381,7 +1381,7 @@ class PrunableMLPClassifier(ClassifierMixin, BasePrunableMLP):
     >>> from sklearn.datasets import load_digits
     >>> from skprune.neural import PrunableMLPClassifier
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = PrunableMLPClassifier(max_iter=50, random_state=0).fit(X / 16, y)
+    >>> clf = PrunableMLPClassifier(solver="lbfgs", random_state=0).fit(X / 16, y)
     >>> round(clf.prune(amount=0.5).sparsity_, 2)
     0.5
     >>> clf = clf.set_params(warm_start=True).fit(X / 16, y)

@@ -568,7 +568,7 @@ class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
     >>> from skprune.neural import PrunedMLPClassifier
     >>> X, y = make_classification(n_samples=100, random_state=0)
     >>> clf = PrunedMLPClassifier(hidden_layer_sizes=(16,), sparsity=0.8,
-    ...                           max_iter=50, n_pruning_steps=3,
+    ...                           max_iter=1000, n_pruning_steps=3,
     ...                           finetune_iter=5, random_state=0).fit(X, y)
     >>> clf.pruning_history_["target_sparsity"].round(2).tolist()
     [0.0, 0.56, 0.77, 0.8]
@@ -678,7 +678,7 @@ class PrunedMLPRegressor(_PrunedMLPMixin, PrunableMLPRegressor):
     >>> from skprune.neural import PrunedMLPRegressor
     >>> X, y = make_regression(n_samples=100, n_features=5, random_state=0)
     >>> reg = PrunedMLPRegressor(hidden_layer_sizes=(16,), sparsity=0.5,
-    ...                          pattern="neuron", solver="lbfgs", max_iter=50,
+    ...                          pattern="neuron", solver="lbfgs", max_iter=1000,
     ...                          random_state=0).fit(X, y)
     >>> reg.n_units_
     [5, 8, 1]

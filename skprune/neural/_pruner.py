@@ -163,7 +163,7 @@ class MLPPruner(
     >>> from sklearn.neural_network import MLPClassifier
     >>> from skprune.neural import MLPPruner
     >>> X, y = load_digits(return_X_y=True)
-    >>> mlp = MLPClassifier(hidden_layer_sizes=(32,), max_iter=50,
+    >>> mlp = MLPClassifier(hidden_layer_sizes=(32,), solver="lbfgs",
     ...                     random_state=0).fit(X / 16, y)
     >>> pruner = MLPPruner(mlp, sparsity=0.9, n_pruning_steps=3,
     ...                    finetune_iter=5, prefit=True).fit(X / 16, y)

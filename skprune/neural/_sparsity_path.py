@@ -213,7 +213,7 @@ def sparsity_path(
     >>> from skprune.neural import PrunedMLPClassifier, sparsity_path
     >>> X, y = load_digits(return_X_y=True)
     >>> path = sparsity_path(
-    ...     PrunedMLPClassifier((32,), max_iter=30, finetune_iter=3,
+    ...     PrunedMLPClassifier((32,), solver="lbfgs", finetune_iter=3,
     ...                         n_pruning_steps=3, random_state=0),
     ...     X / 16, y, [0.0, 0.5, 0.9])
     >>> [round(est.sparsity_, 2) for est in path.estimators]

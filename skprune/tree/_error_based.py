@@ -260,7 +260,9 @@ def tree_training_weights(tree, X, y, sample_weight, drawn=None):
     ------
     ValueError
         If no candidate gives the tree's class weights at every node: ``X``,
-        ``y`` and ``sample_weight`` are not the data it was fitted on.
+        ``y`` and ``sample_weight`` are not the data it was fitted on, or the
+        tree was fitted on their missing values by a scikit-learn (before
+        1.8) that did not send the samples where its splits send them.
     """
     candidates = [sample_weight] if drawn is None else [drawn * sample_weight, drawn]
     for base_weight in candidates:
@@ -270,10 +272,21 @@ def tree_training_weights(tree, X, y, sample_weight, drawn=None):
         weight = base_weight * factor[y]
         if _gives_node_weights(tree, X, y, weight):
             return weight
-    raise ValueError(
+    message = (
         "subtree_raising=True needs X, y and sample_weight to be the data the "
         "estimator was fitted on: they do not give the trees' node weights."
     )
+    if np.isnan(X[:, tree.feature[tree.children_left != TREE_LEAF]]).any():
+        message += (
+            " If they are, the estimator was fitted on these missing values by "
+            "scikit-learn before 1.8, which could put some samples of a node "
+            "in the other child than its split (threshold and "
+            "missing_go_to_left) sends them to, where the split's feature has "
+            "missing values; the tree does not record which. Refit it with "
+            "scikit-learn 1.8 or later, or on data with the missing values "
+            "imputed, or prune it with subtree_raising=False."
+        )
+    raise ValueError(message)
 
 
 def _gives_node_weights(tree, X, y, weight):
@@ -401,9 +414,13 @@ def error_based_pruning(
     Without subtree raising this is J48 run with ``-S``. Subtree raising
     needs the training data, which a fitted tree does not keep, hence ``X``
     and ``y``; it walks the trees in Python and takes seconds for a forest of
-    fully grown trees on a few thousand samples. With scikit-learn 1.6, a
-    tree fitted on data with missing values is refused: its ``apply`` does
-    not send the training samples where fitting did.
+    fully grown trees on a few thousand samples. A tree fitted on data with
+    missing values by scikit-learn before 1.8 is refused with an error that
+    says so: when the feature of a split had missing values, that fitting
+    could send some of the node's samples to the other child than the split
+    (threshold and ``missing_go_to_left``) sends them, depending on the
+    order the samples were in, so its training samples cannot be routed
+    again.
 
     References
     ----------

@@ -330,6 +330,48 @@ def test_subtree_raising_sends_missing_values_as_the_tree_does(
     )
 
 
+def _fitted_routing_is_lost(tree, X):
+    """Whether fitting sent ``X`` elsewhere than ``apply`` does, at some leaf."""
+    is_leaf = tree.tree_.children_left == -1
+    routed = np.bincount(tree.apply(X), minlength=tree.tree_.node_count)
+    return np.any(routed[is_leaf] != tree.tree_.n_node_samples[is_leaf])
+
+
+def test_subtree_raising_tells_why_a_tree_fitted_on_missing_values_is_refused():
+    # The root made to send missing values the other way than fitting did:
+    # a tree as scikit-learn before 1.8 could fit on these data.
+    X, y = noisy_problem(1)
+    X[np.random.default_rng(0).random(X.shape) < 0.15] = np.nan
+    tree = DecisionTreeClassifier(random_state=0).fit(X, y)
+    state = tree.tree_.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes["missing_go_to_left"][0] = 1 - nodes["missing_go_to_left"][0]
+    tree.tree_.__setstate__({**state, "nodes": nodes})
+    assert _fitted_routing_is_lost(tree, X)
+    with pytest.raises(
+        ValueError, match=r"(?s)scikit-learn before 1\.8.*subtree_raising=False"
+    ):
+        error_based_pruning(tree, X, y, subtree_raising=True)
+    # other data without missing values are not blamed on them
+    X_complete, y_complete = noisy_problem(1)
+    with pytest.raises(ValueError, match="fitted on") as error:
+        error_based_pruning(tree, X_complete, y_complete, subtree_raising=True)
+    assert "missing" not in str(error.value)
+
+
+def test_subtree_raising_on_missing_values_works_or_tells_why():
+    X, y = noisy_problem(2)
+    X[np.random.default_rng(2).random(X.shape) < 0.15] = np.nan
+    tree = DecisionTreeClassifier(random_state=0).fit(X, y)
+    if not _fitted_routing_is_lost(tree, X):
+        raised = error_based_pruning(tree, X, y, subtree_raising=True)
+        assert raised.tree_.node_count < tree.tree_.node_count
+        return
+    # scikit-learn before 1.8
+    with pytest.raises(ValueError, match=r"scikit-learn before 1\.8"):
+        error_based_pruning(tree, X, y, subtree_raising=True)
+
+
 def test_subtree_raising_changes_some_trees():
     # the reference above could pass by never raising: make sure it does
     changed = 0
