@@ -377,15 +377,17 @@ def refit_layer_per_unit(
     anchor = _stacked(coef, intercept)
     design = _design(layer_input, np.ones(layer_input.shape[0]))
     roots = np.sqrt(unit_weights)
+    # A^T diag(w_j) t_j of every unit j in one product.
+    rhs = design.T @ (unit_weights * target)
     weights = np.zeros_like(anchor)
+    weighted = np.empty_like(design)
     for unit in range(anchor.shape[1]):
         # The same array on both sides: numpy computes A^T A as a symmetric
         # rank-k update, half the work of a general product.
-        weighted = design * roots[:, [unit]]
+        np.multiply(design, roots[:, [unit]], out=weighted)
         gram, lam = _damped(weighted.T @ weighted, damp)
-        rhs = weighted.T @ (target[:, [unit]] * roots[:, [unit]])
-        rhs += lam * anchor[:, [unit]]
-        weights[:, [unit]] = refit_kept(gram, rhs, keep[:, [unit]])
+        unit_rhs = rhs[:, [unit]] + lam * anchor[:, [unit]]
+        weights[:, [unit]] = refit_kept(gram, unit_rhs, keep[:, [unit]])
     return weights[:-1], weights[-1]
 
 
@@ -453,7 +455,9 @@ def refit_network(
         new_coefs.append(coef)
         new_intercepts.append(intercept)
         if i < last:
-            current = activation(current @ coef + intercept)
+            z = current @ coef
+            z += intercept
+            current = activation(z)
     return new_coefs, new_intercepts
 
 
