@@ -16,7 +16,8 @@ Data sets (``--dataset``):
   ``bench_oneshot_second_order.py``, 10 epochs.
 
 ``--path`` times a one-shot sparsity path of 10 levels (0.5 to 0.95)
-from one OBC trace against one prune; ``--sparsity-path`` times
+from one OBC trace against one prune (and prints a level's time, the
+difference over 9); ``--sparsity-path`` times
 ``sparsity_path(..., from_dense=True)`` with ``"obc"`` over 10 levels
 against one level and against re-tracing at every level.
 
@@ -48,6 +49,7 @@ from skprune.neural import (
     sparsity_path,
 )
 
+from bench_layerwise_defaults import FlooredOBC
 from bench_oneshot_second_order import synthetic_problem as make_synthetic_problem
 from bench_oneshot_second_order import timed_prune_score
 
@@ -121,6 +123,8 @@ def criteria(quick):
             "magnitude layer + refit": ("magnitude", "layer", True),
             "obs + refit": ("obs", "global", True),
             "obc damp=0.1": (OBCCriterion(damp=0.1), "global", False),
+            "obc, floor 0.75": (FlooredOBC(0.75), "global", False),
+            "obc, floor 1": (FlooredOBC(1.0), "global", False),
             "sparsegpt 4096 samples": (
                 SparseGPTCriterion(num_samples=4096),
                 "global",
@@ -203,9 +207,11 @@ def time_path(dataset, seeds, data_dir, n_repeats=3):
             oneshot_path(base, X_train, y_train, levels, criterion="obc")
             path_times.append(time.perf_counter() - start)
             ratios.append(path_times[-1] / prune_times[-1])
+    levels_only = (np.array(path_times) - np.array(prune_times)) / (len(levels) - 1)
     print(
         f"one prune {np.median(prune_times):.2f} s, path of 10 levels "
-        f"{np.median(path_times):.2f} s, ratio {np.median(ratios):.2f}"
+        f"{np.median(path_times):.2f} s, ratio {np.median(ratios):.2f}, "
+        f"a level {1000 * np.median(levels_only):.0f} ms"
     )
 
 
