@@ -16,7 +16,7 @@ Data sets (``--dataset``):
   ``bench_oneshot_second_order.py``, 10 epochs.
 
 ``--path`` times a one-shot sparsity path of 10 levels (0.5 to 0.95)
-from one OBC trace against one prune; ``--sparsity-path`` times
+from one OBC trace (its trace, then each level) against one prune; ``--sparsity-path`` times
 ``sparsity_path(..., from_dense=True)`` with ``"obc"`` over 10 levels
 against one level and against re-tracing at every level.
 
@@ -48,6 +48,7 @@ from skprune.neural import (
     sparsity_path,
 )
 
+from bench_layerwise_defaults import FlooredOBC
 from bench_oneshot_second_order import synthetic_problem as make_synthetic_problem
 from bench_oneshot_second_order import timed_prune_score
 
@@ -121,6 +122,8 @@ def criteria(quick):
             "magnitude layer + refit": ("magnitude", "layer", True),
             "obs + refit": ("obs", "global", True),
             "obc damp=0.1": (OBCCriterion(damp=0.1), "global", False),
+            "obc, floor 0.75": (FlooredOBC(0.75), "global", False),
+            "obc, floor 1": (FlooredOBC(1.0), "global", False),
             "sparsegpt 4096 samples": (
                 SparseGPTCriterion(num_samples=4096),
                 "global",
@@ -187,11 +190,13 @@ def table(dense, accuracy, sparsities, seconds):
 
 
 def time_path(dataset, seeds, data_dir, n_repeats=3):
-    """Seconds of one OBC prune and of a one-shot path of 10 levels."""
-    from skprune.neural import oneshot_path
+    """Seconds of one OBC prune and of a one-shot path of 10 levels.
 
+    The path is timed as ``oneshot_path`` runs it, in its two parts: the
+    trace (with the validation of the data) and every level from it.
+    """
     levels = np.linspace(0.5, 0.95, 10)
-    ratios, prune_times, path_times = [], [], []
+    ratios, prune_times, path_times, trace_times, level_times = [], [], [], [], []
     for seed in seeds:
         X_train, _, y_train, _, network = load(dataset, seed, data_dir)
         base = train(X_train, y_train, network, seed)
@@ -200,12 +205,19 @@ def time_path(dataset, seeds, data_dir, n_repeats=3):
             copy.deepcopy(base).prune(X_train, y_train, amount=0.9, criterion="obc")
             prune_times.append(time.perf_counter() - start)
             start = time.perf_counter()
-            oneshot_path(base, X_train, y_train, levels, criterion="obc")
-            path_times.append(time.perf_counter() - start)
+            trace = OBCCriterion().trace(base, X_train, y_train)
+            trace_times.append(time.perf_counter() - start)
+            for sparsity in levels:
+                start = time.perf_counter()
+                trace.pruned(float(sparsity))
+                level_times.append(time.perf_counter() - start)
+            path_times.append(trace_times[-1] + sum(level_times[-len(levels):]))
             ratios.append(path_times[-1] / prune_times[-1])
     print(
         f"one prune {np.median(prune_times):.2f} s, path of 10 levels "
-        f"{np.median(path_times):.2f} s, ratio {np.median(ratios):.2f}"
+        f"{np.median(path_times):.2f} s (trace {np.median(trace_times):.2f} s, "
+        f"a level {1000 * np.median(level_times):.0f} ms), "
+        f"ratio {np.median(ratios):.2f}"
     )
 
 

@@ -10,8 +10,10 @@ and the median of the per-seed gap to the dense network, in points.
 
 ``--digits`` instead compares, on ``load_digits`` with the same split and
 network, the default gradual schedule with the magnitude criterion against
-``"obc"`` (global and per-layer scope, and its choice of weights without
-its re-fit) and ``LayerwiseRefit("obs")`` at 95% and 98% sparsity.
+``"obc"`` (global and per-layer scope, with a per-layer floor on the kept
+weights of its global allocation, :class:`FlooredOBC`, and its choice of
+weights without its re-fit) and ``LayerwiseRefit("obs")`` at 95% and 98%
+sparsity.
 
 Run from the repository root, with the data sets in ``../shared/data``
 (``--data DIR`` otherwise): ``OMP_NUM_THREADS=1 PYTHONPATH=. python
@@ -87,10 +89,52 @@ class _ScoresOnly(PruningCriterion):
         return self.criterion.score(context)
 
 
+class FlooredOBC(OBCCriterion):
+    """OBC whose global allocation leaves every layer a floor of kept weights.
+
+    After the step, no prunable layer keeps less than ``floor`` times the
+    fraction of all prunable weights kept: the highest-scoring weights of a
+    layer below it are moved above every other score, and the rest of the
+    step falls on the other layers.
+    """
+
+    def __init__(self, floor=0.75, damp=0.01, num_samples=4096,
+                 output_hessian="gauss-newton"):
+        super().__init__(damp, num_samples, output_hessian)
+        self.floor = floor
+
+    def score(self, context):
+        scores = [np.array(s, dtype=np.float64) for s in super().score(context)]
+        step = context.step
+        if step is None or step.scope != "global":
+            return scores
+        pattern, targets = step.pattern, step.targets
+        alive = [pattern.alive(context.estimator, t) for t in targets]
+        n_total = sum(a.size for a in alive)
+        for _ in targets:
+            flat = [scores[t].reshape(-1) for t in targets]
+            selected = pattern.select(flat, alive, step.amount, "global")
+            n_kept = sum(a.sum() for a in alive) - sum(len(s) for s in selected)
+            top = max(f.max() for f in flat) + 1.0
+            raised = False
+            for a, chosen, f in zip(alive, selected, flat):
+                need = int(np.ceil(self.floor * n_kept / n_total * a.size))
+                if a.sum() - len(chosen) < need and not np.all(f[a] >= top):
+                    candidates = np.flatnonzero(a)
+                    best = np.argsort(-f[candidates], kind="stable")[:need]
+                    f[candidates[best]] += top
+                    raised = True
+            if not raised:
+                break
+        return scores
+
+
 DIGITS_CONFIGS = {
     "magnitude": {},
     "obc": {"criterion": "obc"},
     "obc layer": {"criterion": "obc", "scope": "layer"},
+    "obc, floor 0.75": {"criterion": FlooredOBC(0.75)},
+    "obc, floor 1": {"criterion": FlooredOBC(1.0)},
     "obc, masks only": {"criterion": _ScoresOnly()},
     "obs + refit": {"criterion": LayerwiseRefit("obs")},
 }

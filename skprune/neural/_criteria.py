@@ -424,6 +424,8 @@ def resolve_criterion(criterion):
     Returns
     -------
     criterion : PruningCriterion
+        Its parameters checked, when it declares ``_parameter_constraints``
+        (a scikit-learn estimator): a bad one raises an error naming it.
     """
     if isinstance(criterion, str):
         if criterion not in _CRITERIA:
@@ -431,5 +433,8 @@ def resolve_criterion(criterion):
                 f"Unknown criterion {criterion!r}; expected one of "
                 f"{sorted(_CRITERIA)} or a PruningCriterion."
             )
-        return _CRITERIA[criterion]
-    return _as_criterion(criterion)
+        criterion = _CRITERIA[criterion]
+    criterion = _as_criterion(criterion)
+    if hasattr(criterion, "_parameter_constraints"):
+        criterion._validate_params()
+    return criterion

@@ -29,6 +29,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ..model_selection._search import check_grid
+from ..utils._sklearn import HasMethods, Interval, StrOptions
 from ._base import ACTIVATIONS
 from ._criteria import (
     PruningContext,
@@ -55,41 +56,16 @@ _MIN_DAMP = 1e-10
 # ----------------------------------------------------------------------------
 
 
-def _check_num_samples(num_samples):
-    if num_samples is None:
-        return
-    if (
-        isinstance(num_samples, (bool, np.bool_))
-        or not isinstance(num_samples, Integral)
-        or num_samples < 1
-    ):
-        raise ValueError(
-            f"num_samples must be None or an int >= 1, got {num_samples!r}."
-        )
-
-
-def _check_damp(damp):
-    if (
-        isinstance(damp, (bool, np.bool_))
-        or not isinstance(damp, Real)
-        or not damp >= 0
-    ):
-        raise ValueError(f"damp must be a float >= 0, got {damp!r}.")
-
-
-def _check_output_hessian(output_hessian):
-    if output_hessian not in ("gauss-newton", "reconstruction"):
-        raise ValueError(
-            "output_hessian must be 'gauss-newton' or 'reconstruction', got "
-            f"{output_hessian!r}."
-        )
-
-
-def _check_calibration_settings(criterion):
-    """Check the ``damp``, ``num_samples`` and ``output_hessian`` of a criterion."""
-    _check_damp(criterion.damp)
-    _check_num_samples(criterion.num_samples)
-    _check_output_hessian(criterion.output_hessian)
+# Parameters the layer-wise criteria share, checked by scikit-learn's
+# parameter validation when the criterion is resolved (see
+# :func:`~skprune.neural._criteria.resolve_criterion`).
+_DAMP_CONSTRAINT = [Interval(Real, 0, None, closed="left")]
+_NUM_SAMPLES_CONSTRAINT = [Interval(Integral, 1, None, closed="left"), None]
+_CALIBRATION_CONSTRAINTS = {
+    "damp": _DAMP_CONSTRAINT,
+    "num_samples": _NUM_SAMPLES_CONSTRAINT,
+    "output_hessian": [StrOptions({"gauss-newton", "reconstruction"})],
+}
 
 
 _OUTPUT_HESSIAN_DOC = """
@@ -401,15 +377,17 @@ def refit_layer_per_unit(
     anchor = _stacked(coef, intercept)
     design = _design(layer_input, np.ones(layer_input.shape[0]))
     roots = np.sqrt(unit_weights)
+    # A^T diag(w_j) t_j of every unit j in one product.
+    rhs = design.T @ (unit_weights * target)
     weights = np.zeros_like(anchor)
+    weighted = np.empty_like(design)
     for unit in range(anchor.shape[1]):
         # The same array on both sides: numpy computes A^T A as a symmetric
         # rank-k update, half the work of a general product.
-        weighted = design * roots[:, [unit]]
+        np.multiply(design, roots[:, [unit]], out=weighted)
         gram, lam = _damped(weighted.T @ weighted, damp)
-        rhs = weighted.T @ (target[:, [unit]] * roots[:, [unit]])
-        rhs += lam * anchor[:, [unit]]
-        weights[:, [unit]] = refit_kept(gram, rhs, keep[:, [unit]])
+        unit_rhs = rhs[:, [unit]] + lam * anchor[:, [unit]]
+        weights[:, [unit]] = refit_kept(gram, unit_rhs, keep[:, [unit]])
     return weights[:-1], weights[-1]
 
 
@@ -477,7 +455,9 @@ def refit_network(
         new_coefs.append(coef)
         new_intercepts.append(intercept)
         if i < last:
-            current = activation(current @ coef + intercept)
+            z = current @ coef
+            z += intercept
+            current = activation(z)
     return new_coefs, new_intercepts
 
 
@@ -975,19 +955,16 @@ class WandaCriterion(BaseEstimator, PruningCriterion):
     effective pruning approach for large language models. ICLR 2024.
     """
 
+    _parameter_constraints: dict = {
+        "ranking": [StrOptions({"unit", "global"})],
+        "num_samples": _NUM_SAMPLES_CONSTRAINT,
+    }
+
     def __init__(self, ranking="unit", num_samples=1024):
         self.ranking = ranking
         self.num_samples = num_samples
 
-    def _check_parameters(self):
-        if self.ranking not in ("unit", "global"):
-            raise ValueError(
-                f"ranking must be 'unit' or 'global', got {self.ranking!r}."
-            )
-        _check_num_samples(self.num_samples)
-
     def score(self, context):
-        self._check_parameters()
         _, weights = calibration_data(context, self.num_samples, "wanda")
         inputs, _ = network_forward(context, self.num_samples, "wanda")
         coef_scores = []
@@ -1086,13 +1063,12 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     pruning: Optimal Brain Surgeon. NeurIPS.
     """
 
+    _parameter_constraints: dict = dict(_CALIBRATION_CONSTRAINTS)
+
     def __init__(self, damp=0.01, num_samples=4096, output_hessian="gauss-newton"):
         self.damp = damp
         self.num_samples = num_samples
         self.output_hessian = output_hessian
-
-    def _check_parameters(self):
-        _check_calibration_settings(self)
 
     def _hessian_inverse(self, context, layer):
         """Inverse of the damped Hessian of ``coefs_[layer]``, or one per unit."""
@@ -1122,7 +1098,6 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
         """
         traces = context._cache.setdefault("obc_traces", {})
         if layer not in traces:
-            self._check_parameters()
             stacked = _stacked(context.coefs[layer], context.intercepts[layer])
             mask = context.masks[layer]
             fan_out = mask.shape[1]
@@ -1163,10 +1138,10 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
         trace : OBCTrace
             Gives the masks and weights at any sparsity without new traces.
         """
+        self._validate_params()
         return OBCTrace(self, estimator, X, y, sample_weight)
 
     def compensate(self, context, old_masks):
-        self._check_parameters()
         return refit_updates(
             context,
             context.coefs,
@@ -1223,11 +1198,10 @@ class OBCTrace:
     def __init__(self, criterion, estimator, X, y, sample_weight=None):
         check_is_fitted(estimator)
         self.estimator = estimator
-        self.X, self.y, self.sample_weight = X, y, sample_weight
         self.criterion = criterion
-        X, y, sample_weight = estimator._validate_pruning_data(X, y, sample_weight)
+        self._data = estimator._validate_pruning_data(X, y, sample_weight)
         context = PruningContext(
-            estimator, X, y, sample_weight, estimator._prunable_coef_layers()
+            estimator, *self._data, estimator._prunable_coef_layers()
         )
         self._scores = criterion.prepare_scores(context)[0]
         self._shared = _layerwise_cache(context)
@@ -1247,14 +1221,12 @@ class OBCTrace:
         estimator : BasePrunableMLP
         """
         model = copy.deepcopy(self.estimator)
-        return model.prune(
-            self.X,
-            self.y,
-            amount=sparsity,
-            criterion=self.as_criterion(),
-            scope=scope,
-            sample_weight=self.sample_weight,
+        # The data were validated once, by the trace.
+        arguments = model._checked_pruning_arguments(
+            sparsity, self.as_criterion(), "unstructured", scope, None, None, None,
+            False,
         )
+        return model._prune_validated(*self._data, *arguments)
 
     def as_criterion(self):
         """A criterion that scores by the recorded traces and re-fits as OBC.
@@ -1368,6 +1340,11 @@ class LayerwiseRefit(BaseEstimator, PruningCriterion):
     models. NeurIPS.
     """
 
+    _parameter_constraints: dict = {
+        "criterion": [str, HasMethods(["score"]), callable],
+        **_CALIBRATION_CONSTRAINTS,
+    }
+
     def __init__(
         self,
         criterion="magnitude",
@@ -1385,8 +1362,12 @@ class LayerwiseRefit(BaseEstimator, PruningCriterion):
         """Sub-steps of the wrapped criterion."""
         return getattr(resolve_criterion(self.criterion), "n_substeps", 1)
 
+    def _validate_params(self):
+        super()._validate_params()
+        # The wrapped criterion, resolved (which checks its parameters too).
+        resolve_criterion(self.criterion)
+
     def score(self, context):
-        _check_calibration_settings(self)
         return resolve_criterion(self.criterion).score(context)
 
     def group_scores(self, context, pattern, target, coef_scores, intercept_scores):
@@ -1481,6 +1462,11 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
     can be accurately pruned in one-shot. ICML.
     """
 
+    _parameter_constraints: dict = {
+        **_CALIBRATION_CONSTRAINTS,
+        "block_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(
         self,
         damp=0.01,
@@ -1492,17 +1478,6 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
         self.block_size = block_size
         self.num_samples = num_samples
         self.output_hessian = output_hessian
-
-    def _check_parameters(self):
-        _check_calibration_settings(self)
-        if (
-            isinstance(self.block_size, (bool, np.bool_))
-            or not isinstance(self.block_size, Integral)
-            or self.block_size < 1
-        ):
-            raise ValueError(
-                f"block_size must be an int >= 1, got {self.block_size!r}."
-            )
 
     def _check_step(self, step):
         if step is None:
@@ -1518,7 +1493,6 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
             )
 
     def score(self, context):
-        self._check_parameters()
         step = context.step
         self._check_step(step)
         X, weights = calibration_data(context, self.num_samples, "sparsegpt")

@@ -1099,6 +1099,26 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         self : object
             The pruned estimator.
         """
+        arguments = self._checked_pruning_arguments(
+            amount, criterion, pattern, scope, block_shape, n, m, reconstruct
+        )
+        if X is not None:
+            if y is None:
+                raise ValueError("prune needs y together with X.")
+            X, y, sample_weight = self._validate_pruning_data(X, y, sample_weight)
+        return self._prune_validated(X, y, sample_weight, *arguments)
+
+    def _checked_pruning_arguments(
+        self, amount, criterion, pattern, scope, block_shape, n, m, reconstruct
+    ):
+        """The arguments of :meth:`prune` but the data, checked and resolved.
+
+        Returns
+        -------
+        arguments : tuple
+            ``amount, criterion, pattern, scope, layers`` for
+            :meth:`_prune_validated`.
+        """
         check_is_fitted(self)
         if not isinstance(reconstruct, (bool, np.bool_)):
             raise TypeError(f"reconstruct must be a bool, got {reconstruct!r}.")
@@ -1117,10 +1137,16 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
                 "'all' or to a list of layer indices."
             )
         pattern.check(self, layers, amount)
-        if X is not None:
-            if y is None:
-                raise ValueError("prune needs y together with X.")
-            X, y, sample_weight = self._validate_pruning_data(X, y, sample_weight)
+        return amount, criterion, pattern, scope, layers
+
+    def _prune_validated(
+        self, X, y, sample_weight, amount, criterion, pattern, scope, layers
+    ):
+        """:meth:`prune` on data from :meth:`_validate_pruning_data`.
+
+        The other arguments from :meth:`_checked_pruning_arguments`; the
+        prunes of a path share one validation of the data.
+        """
         targets = pattern.targets(self, layers)
         alive = [pattern.alive(self, target) for target in targets]
         # A criterion may split the step into smaller ones, each scored anew.

@@ -60,8 +60,25 @@ def _split_count(amount, counts):
 
 
 def _lowest(scores, k):
-    """Indices of the ``k`` lowest scores, ties broken by index."""
-    return np.argsort(scores, kind="stable")[:k]
+    """Indices of the ``k`` lowest scores, ties broken by index, in increasing order.
+
+    The set of the first ``k`` of a stable sort (NaN last), found by a
+    partition rather than a sort: the path of a recorded trace selects from
+    the same scores at every level.
+    """
+    n = scores.shape[0]
+    if k <= 0:
+        return np.zeros(0, dtype=np.intp)
+    if k >= n:
+        return np.arange(n)
+    kth = np.partition(scores, k - 1)[k - 1]
+    if np.isnan(kth):
+        below, tied = ~np.isnan(scores), np.isnan(scores)
+    else:
+        below, tied = scores < kth, scores == kth
+    below = np.flatnonzero(below)
+    tied = np.flatnonzero(tied)[: k - below.size]
+    return np.sort(np.concatenate([below, tied]))
 
 
 def select_groups(group_scores, alive, amount, scope):
@@ -91,7 +108,7 @@ def select_groups(group_scores, alive, amount, scope):
         pooled = np.concatenate(
             [scores[c] for scores, c in zip(group_scores, candidates)]
         )
-        chosen = np.sort(_lowest(pooled, k))
+        chosen = _lowest(pooled, k)
         bounds = np.cumsum([0] + counts)
         return [
             c[chosen[(chosen >= lo) & (chosen < hi)] - lo]
@@ -105,7 +122,7 @@ def select_groups(group_scores, alive, amount, scope):
     else:
         ks = [_count_to_prune(amount, count) for count in counts]
     return [
-        c[np.sort(_lowest(scores[c], k))]
+        c[_lowest(scores[c], k)]
         for scores, c, k in zip(group_scores, candidates, ks)
     ]
 

@@ -15,6 +15,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
+from ..utils._sklearn import Interval, StrOptions
+
 from ._criteria import PruningCriterion, register_criterion
 from ._fisher import (
     KroneckerFisherInverse,
@@ -229,6 +231,19 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
     # estimator holding the criterion can be cloned and searched over
     # (``criterion__damp`` in a grid).
 
+    _parameter_constraints: dict = {
+        "num_grads": [Interval(numbers.Integral, 1, None, closed="left")],
+        "damp": [Interval(numbers.Real, 0, None, closed="neither")],
+        "damp_mode": [StrOptions({"relative", "absolute"})],
+        "fisher_block_size": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            None,
+        ],
+        "grad_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_substeps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "fisher": [StrOptions({"empirical", "kfac"})],
+    }
+
     def __init__(
         self,
         num_grads=512,
@@ -247,25 +262,6 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
         self.n_substeps = n_substeps
         self.fisher = fisher
 
-    def _check_parameters(self):
-        for name in ("num_grads", "grad_batch_size", "n_substeps"):
-            value = getattr(self, name)
-            if (
-                isinstance(value, (bool, np.bool_))
-                or not isinstance(value, numbers.Integral)
-                or value < 1
-            ):
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
-        if self.damp_mode not in ("relative", "absolute"):
-            raise ValueError(
-                f"damp_mode must be 'relative' or 'absolute', got {self.damp_mode!r}."
-            )
-        if self.fisher not in ("empirical", "kfac"):
-            raise ValueError(
-                f"fisher must be 'empirical' or 'kfac', got {self.fisher!r}."
-            )
-        check_fisher_parameters(self.damp, self.fisher_block_size, np.inf)
-
     # ------------------------------------------------------------------
     # The inverse Fisher of a layer
     # ------------------------------------------------------------------
@@ -278,7 +274,6 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
         empirical Fisher and ``E[delta_j ** 2]`` are weighted.
         """
         if "obs_factors" not in context._cache:
-            self._check_parameters()
             context.require_data("obs")
             m = min(self.num_grads, context.X.shape[0])
             inputs, deltas = context.estimator._per_sample_deltas(
@@ -378,7 +373,6 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
         if layer not in inverses:
             if mask is None:
                 mask = context.masks[layer]
-            self._check_parameters()
             inverses[layer] = self._build_inverse(context, layer, mask)
         return inverses[layer]
 

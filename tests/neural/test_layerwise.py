@@ -403,16 +403,32 @@ def test_pruned_classifier_clones_and_uses_the_layerwise_criteria(three_classes)
 @pytest.mark.parametrize(
     "criterion, message",
     [
-        (WandaCriterion(ranking="layer"), "ranking must be"),
-        (WandaCriterion(num_samples=0), "num_samples must be"),
-        (OBCCriterion(damp=-1.0), "damp must be"),
-        (OBCCriterion(num_samples=2.5), "num_samples must be"),
-        (OBCCriterion(output_hessian="fisher"), "output_hessian must be"),
-        (SparseGPTCriterion(output_hessian=None), "output_hessian must be"),
-        (LayerwiseRefit(output_hessian="exact"), "output_hessian must be"),
-        (LayerwiseRefit(damp="high"), "damp must be"),
-        (SparseGPTCriterion(block_size=0), "block_size must be"),
-        (SparseGPTCriterion(damp=np.nan), "damp must be"),
+        (WandaCriterion(ranking="layer"), "'ranking' parameter of WandaCriterion"),
+        (WandaCriterion(num_samples=0), "'num_samples' parameter of WandaCriterion"),
+        (OBCCriterion(damp=-1.0), "'damp' parameter of OBCCriterion"),
+        (OBCCriterion(damp=np.inf), "'damp' parameter of OBCCriterion"),
+        (OBCCriterion(num_samples=2.5), "'num_samples' parameter of OBCCriterion"),
+        (
+            OBCCriterion(output_hessian="fisher"),
+            "'output_hessian' parameter of OBCCriterion",
+        ),
+        (
+            SparseGPTCriterion(output_hessian=None),
+            "'output_hessian' parameter of SparseGPTCriterion",
+        ),
+        (
+            LayerwiseRefit(output_hessian="exact"),
+            "'output_hessian' parameter of LayerwiseRefit",
+        ),
+        (LayerwiseRefit(damp="high"), "'damp' parameter of LayerwiseRefit"),
+        (LayerwiseRefit(criterion=3), "'criterion' parameter of LayerwiseRefit"),
+        (
+            LayerwiseRefit(OBCCriterion(damp=-1.0)),
+            "'damp' parameter of OBCCriterion",
+        ),
+        (LayerwiseRefit("nonexistent"), "Unknown criterion 'nonexistent'"),
+        (SparseGPTCriterion(block_size=0), "'block_size' parameter of SparseGPT"),
+        (SparseGPTCriterion(damp=np.nan), "'damp' parameter of SparseGPTCriterion"),
     ],
 )
 def test_bad_parameters_raise_before_the_masks_change(
@@ -424,6 +440,32 @@ def test_bad_parameters_raise_before_the_masks_change(
         mlp.prune(X, y, amount=0.5, criterion=criterion)
     for mask in mlp.masks_:
         assert mask.all()
+
+
+def test_bad_criterion_parameters_raise_before_the_dense_training(
+    three_classes, monkeypatch
+):
+    from skprune.neural._pruning_run import PruningRun
+
+    def fail(run):
+        raise AssertionError("the dense network was trained")
+
+    monkeypatch.setattr(PruningRun, "train_dense", fail)
+    X, y = three_classes
+    for criterion in [OBCCriterion(damp=-1.0), LayerwiseRefit(WandaCriterion("x"))]:
+        estimator = PrunedMLPClassifier((8,), sparsity=0.5, criterion=criterion)
+        with pytest.raises(ValueError, match="parameter of"):
+            estimator.fit(X, y)
+        assert not hasattr(estimator, "coefs_")
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    [WandaCriterion(), OBCCriterion(), SparseGPTCriterion(), LayerwiseRefit()],
+    ids=lambda criterion: type(criterion).__name__,
+)
+def test_criteria_declare_a_constraint_for_every_parameter(criterion):
+    assert set(criterion._parameter_constraints) == set(criterion.get_params(deep=False))
 
 
 @pytest.mark.parametrize("criterion", ["wanda", "obc", "sparsegpt", LayerwiseRefit()])

@@ -325,3 +325,18 @@ def test_amount_to_reaches_the_target_sparsity(data, name, scope, target):
     n_layers = 1 if scope == "global" else len(layers)
     assert abs(n_pruned - target * n_total) <= group * n_layers
     assert pattern.amount_to(n_pruned / n_total, n_total, n_pruned, scope) == 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lowest_scores_are_the_first_of_a_stable_sort(seed):
+    from skprune.neural._patterns import _lowest
+
+    rng = np.random.RandomState(seed)
+    # Few distinct values, so that the k-th score is tied across many entries.
+    scores = rng.randint(0, 6, size=200).astype(np.float64)
+    scores[rng.rand(200) < 0.1] = np.nan
+    scores[rng.rand(200) < 0.1] = np.inf
+    scores[rng.rand(200) < 0.05] = -0.0
+    for k in [0, 1, 7, 50, 100, 170, 190, 199, 200, 250]:
+        expected = np.sort(np.argsort(scores, kind="stable")[:k])
+        assert_array_equal(_lowest(scores, k), expected)

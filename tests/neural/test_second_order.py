@@ -338,6 +338,12 @@ def test_bad_obs_parameters_are_rejected(digits):
             amount=0.1,
             criterion=OBSCriterion(fisher_block_size=10**6, fisher="empirical"),
         )
+    with pytest.raises(ValueError, match="'damp' parameter of OBSCriterion"):
+        mlp.prune(X, y, amount=0.1, criterion=OBSCriterion(damp=np.inf))
+    with pytest.raises(ValueError, match="'fisher_block_size' parameter of OBS"):
+        mlp.prune(X, y, amount=0.1, criterion=OBSCriterion(fisher_block_size=0))
+    criterion = OBSCriterion()
+    assert set(criterion._parameter_constraints) == set(criterion.get_params())
     with pytest.raises(ValueError, match="needs data"):
         mlp.prune(amount=0.1, criterion="obs")
     assert mlp.sparsity_ == 0.0
