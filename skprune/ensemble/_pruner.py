@@ -3,8 +3,9 @@
 :class:`EnsemblePruner` wraps a random forest, extra trees or gradient
 boosting model. Every tree is given a ladder of prunings (level ``l`` keeps at
 most ``2**-l`` of its leaves, by cost-complexity); the candidates are the
-first ``k`` trees (or stages) of the ensemble, all at one level. A
-candidate's node count is its size.
+first ``k`` trees (or stages) of the ensemble, all at one level; for a
+forest, a few of them also with their leaves refitted jointly (global
+refinement). A candidate's node count is its size.
 
 Choosing a candidate on the samples its score is measured on would flatter
 it, so the choice is cross-validated, as ``LassoCV`` scores its path: a clone
@@ -50,8 +51,9 @@ from ..utils._sklearn import (
     _fit_context,
     check_sample_weight,
 )
-from ._boosting import SUPPORTED_LOSSES, BoostingLadder, pruned_booster
+from ._boosting import SUPPORTED_LOSSES, BoostingLadder, as_float32, pruned_booster
 from ._forest import forest_levels, sub_forest_scores
+from ._refine import forest_candidates, refine_forest_trees, refined_scores
 from ._scores import CLASSIFICATION_SCORES, REGRESSION_SCORES, score_function
 
 FORESTS = (
@@ -165,24 +167,34 @@ def _score_booster_fold(estimator, X, y, weights, weighted, train, test, score):
 
 
 def _score_forest_fold(estimator, X, y, weights, weighted, train, test, score):
-    """Fit a forest on a training fold; score its first trees on the test fold.
+    """Fit a forest on a training fold; score its candidates on the test fold.
 
     Returns
     -------
-    scores : ndarray of shape (n_levels, n_trees)
-        Test score of the first k trees at every level.
+    scores : ndarray of shape (n_levels + n_refined_levels, n_trees)
+        Test score of the first k trees at every level, then of the refined
+        candidates (leaves refitted on the training fold), as
+        :func:`forest_candidates` lays them out.
     reference : float
         Test score of the unpruned forest.
     """
+    X_train, X_test = X[train], X[test]
     forest = estimator.fit(
-        X[train], y[train], sample_weight=weights[train] if weighted else None
+        X_train, y[train], sample_weight=weights[train] if weighted else None
     )
+    classifier = is_classifier(forest)
     y_test = encode_labels(forest, y[test], unseen=-1)
     trees = forest_levels(forest, N_LEVELS, Parallel(n_jobs=1))
-    scores = sub_forest_scores(
-        trees, X[test], y_test, weights[test], score, is_classifier(forest)
+    scores = sub_forest_scores(trees, X_test, y_test, weights[test], score, classifier)
+    refined = refined_scores(
+        trees, X_train, encode_labels(forest, y[train]), weights[train],
+        X_test, y_test, weights[test], score, classifier, _n_classes(forest),
     )
-    return scores, float(scores[0, -1])
+    return np.concatenate([scores, refined]), float(scores[0, -1])
+
+
+def _n_classes(forest):
+    return len(forest.classes_) if is_classifier(forest) else None
 
 
 def encode_labels(estimator, y, unseen=None):
@@ -264,6 +276,17 @@ class EnsemblePruner(
     recomputed in order from the training data as the boosting loss
     requires, so that staged predictions stay consistent.
 
+    A forest also has refined candidates: the first quarter and the first
+    half of its trees at levels 1 to 3, with the leaf values of all the kept
+    trees refitted jointly on the training data (global refinement, Ren et
+    al. 2015) so that their mean prediction fits it: a ridge regression on
+    the leaves each sample reaches, of the one-hot classes or the target,
+    shrunk towards the leaves' own values. A classifier's refitted leaves are
+    mapped back to probability distributions by one affine map of all of
+    them, which keeps the predicted classes (the probabilities move towards
+    uniform). Pruned trees that vote together need fewer leaves than trees
+    that each fit the data alone.
+
     The choice is cross-validated: one clone is fitted per training fold of
     ``cv`` and every candidate of the clone is scored on the test fold; the
     ensemble fitted on all the data (or the prefit one) is then pruned the
@@ -325,6 +348,9 @@ class EnsemblePruner(
     level_ : int
         The pruning level of the kept trees: each keeps at most ``2**-level_``
         of its leaves.
+    refined_ : bool
+        Whether the leaves of the kept trees were refitted jointly (forests
+        only).
     reference_score_ : float
         Mean score over the folds of the unpruned clones on their test folds.
     cv_results_ : dict of ndarrays
@@ -353,6 +379,9 @@ class EnsemblePruner(
     L. Breiman, J. Friedman, R. Olshen and C. Stone, *Classification and
     Regression Trees*, Wadsworth, 1984, chapter 3 (minimal cost-complexity
     pruning).
+
+    S. Ren, X. Cao, Y. Wei and J. Sun, "Global Refinement of Random Forest",
+    CVPR 2015 (the joint refit of the leaves).
 
     Examples
     --------
@@ -440,8 +469,9 @@ class EnsemblePruner(
         if self.prefit:
             self._check_prefit(X32, y)
         tables, build = self._cv_tables(X, X32, y, sample_weight, weights, cv, score)
-        self._choose(tables)
-        self.pruned_estimator_ = build(self.level_, self.n_trees_)
+        row, column = self._choose(tables)
+        self.level_, self.n_trees_, self.refined_ = tables["describe"](row, column)
+        self.pruned_estimator_ = build(self.level_, self.n_trees_, self.refined_)
         self.n_nodes_ = total_nodes(self.pruned_estimator_)
         self.n_nodes_original_ = total_nodes(self.estimator_)
         self.compression_ratio_ = self.n_nodes_original_ / self.n_nodes_
@@ -492,7 +522,7 @@ class EnsemblePruner(
             and fold scores of every candidate, for each fold and then for the
             final choice; and the unpruned clones' fold scores.
         build : callable
-            ``build(level, k)`` returns the pruned ensemble.
+            ``build(level, k, refined)`` returns the pruned ensemble.
         """
         classifier = is_classifier(self.estimator)
         booster = isinstance(self.estimator, BOOSTERS)
@@ -508,7 +538,7 @@ class EnsemblePruner(
         )
         self.estimator_ = self._fitted_on_all(X, y, sample_weight)
         ladder = self._booster_ladder if booster else self._forest_ladder
-        n_nodes, build = ladder(X, y, weights)
+        n_nodes, describe, build = ladder(X, y, weights)
         fold_scores = np.stack([scores for scores, _ in folds])
         mean_scores = fold_scores.mean(axis=0)
         n_runs = len(folds) + 1
@@ -517,6 +547,7 @@ class EnsemblePruner(
             "selection": np.broadcast_to(mean_scores, (n_runs, *n_nodes.shape)),
             "fold_scores": np.concatenate([fold_scores, mean_scores[None]]),
             "reference": np.array([reference for _, reference in folds]),
+            "describe": describe,
         }
         return tables, build
 
@@ -529,22 +560,27 @@ class EnsemblePruner(
         return estimator
 
     def _booster_ladder(self, X, y, weights):
-        """Node counts of the fitted booster's candidates, and their builder."""
+        """Node counts of the fitted booster's candidates, and their builder.
+
+        A candidate is the booster's first k stages at one level: table row
+        ``level``, column ``k - 1``.
+        """
         ladder = BoostingLadder(
             self.estimator_, X, encode_labels(self.estimator_, y), weights, N_LEVELS,
             is_classifier(self.estimator_),
         )
 
-        def build(level, n_stages):
+        def build(level, n_stages, refined):
             trees, _, _ = ladder.refit(level)
             return pruned_booster(self.estimator_, trees[:n_stages])
 
-        return ladder.n_nodes(), build
+        return ladder.n_nodes(), lambda row, column: (row, column + 1, False), build
 
     def _forest_ladder(self, X, y, weights):
         """Node counts of the fitted forest's candidates, and their builder.
 
-        A candidate is the forest's first k trees, each pruned to one level.
+        A candidate is the forest's first k trees, each pruned to one level,
+        with their leaves refined on ``X, y`` or not.
         """
         forest = self.estimator_
         trees = forest_levels(forest, N_LEVELS, Parallel(n_jobs=self.n_jobs))
@@ -553,10 +589,16 @@ class EnsemblePruner(
              for level in range(N_LEVELS)]
         ).cumsum(axis=1)
 
-        def build(level, n_trees):
+        def build(level, n_trees, refined):
+            kept = [levels[level] for levels in trees[:n_trees]]
+            if refined:
+                kept = refine_forest_trees(
+                    kept, as_float32(X), encode_labels(forest, y), weights,
+                    is_classifier(forest), _n_classes(forest),
+                )
             pruned = copy.copy(forest)
             pruned.estimators_ = [
-                replace_trees(tree, lambda _, t=t: trees[t][level])
+                replace_trees(tree, lambda _, t=t: kept[t])
                 for t, tree in enumerate(forest.estimators_[:n_trees])
             ]
             pruned.n_estimators = n_trees
@@ -565,10 +607,16 @@ class EnsemblePruner(
                     delattr(pruned, name)
             return pruned
 
-        return n_nodes, build
+        return (*forest_candidates(n_nodes), build)
 
     def _choose(self, tables):
-        """Keep the smallest budget within the score loss: its level and size."""
+        """Keep the smallest budget within the score loss.
+
+        Returns
+        -------
+        row, column : int
+            The kept candidate in the tables.
+        """
         final_nodes, final_scores = tables["n_nodes"][-1], tables["selection"][-1]
         # every run must have a candidate within the smallest budget
         smallest = max(n_nodes.min() for n_nodes in tables["n_nodes"])
@@ -587,16 +635,15 @@ class EnsemblePruner(
             fold_scores, tables["reference"], self.max_score_loss
         )
         final = best_within_budgets(final_nodes, final_scores, budgets)
-        levels, n_trees = np.unravel_index(final, final_nodes.shape)
+        rows, columns = np.unravel_index(final, final_nodes.shape)
         self.cv_results_ = {
             "param_max_nodes": budgets,
             **{f"split{k}_test_score": s for k, s in enumerate(fold_scores)},
             "mean_test_score": mean_scores,
             "std_test_score": fold_scores.std(axis=0),
-            "n_nodes": final_nodes.ravel()[final],
+            "n_nodes": final_nodes.ravel()[final].astype(np.intp),
         }
-        self.level_ = int(levels[self.best_index_])
-        self.n_trees_ = int(n_trees[self.best_index_]) + 1
+        return int(rows[self.best_index_]), int(columns[self.best_index_])
 
     decision_function = available_if(_booster_classifier)(
         delegated_method(
