@@ -276,8 +276,8 @@ class EnsemblePruner(
     recomputed in order from the training data as the boosting loss
     requires, so that staged predictions stay consistent.
 
-    A forest also has refined candidates: the first quarter and the first
-    half of its trees at levels 1 to 3, with the leaf values of all the kept
+    A forest also has refined candidates: its first 30% and first half of
+    its trees at levels 2 and 3, with the leaf values of all the kept
     trees refitted jointly on the training data (global refinement, Ren et
     al. 2015) so that their mean prediction fits it: a ridge regression on
     the leaves each sample reaches, of the one-hot classes or the target,
