@@ -3,9 +3,10 @@
 :class:`EnsemblePruner` wraps a random forest, extra trees or gradient
 boosting model. Every tree is given a ladder of prunings (level ``l`` keeps at
 most ``2**-l`` of its leaves, by cost-complexity); the candidates are the
-first ``k`` trees (or stages) of the ensemble, all at one level; for a
-forest, a few of them also with their leaves refitted jointly (global
-refinement). A candidate's node count is its size.
+first ``k`` trees (or stages) of the ensemble, all at one level; a few of
+them also with the leaves of all their trees refitted jointly (global
+refinement of a forest, a fully corrective refit of a booster). A
+candidate's node count is its size.
 
 Choosing a candidate on the samples its score is measured on would flatter
 it, so the choice is cross-validated, as ``LassoCV`` scores its path: a clone
@@ -52,8 +53,9 @@ from ..utils._sklearn import (
     check_sample_weight,
 )
 from ._boosting import SUPPORTED_LOSSES, BoostingLadder, as_float32, pruned_booster
+from ._corrective import CORRECTIVE_ROWS, refit_stages_jointly, staged_sum_predictions
 from ._forest import forest_levels, sub_forest_scores
-from ._refine import forest_candidates, refine_forest_trees, refined_scores
+from ._refine import REFINED_ROWS, refine_forest_trees, refined_scores
 from ._scores import CLASSIFICATION_SCORES, REGRESSION_SCORES, score_function
 
 FORESTS = (
@@ -144,8 +146,10 @@ def _score_booster_fold(estimator, X, y, weights, weighted, train, test, score):
 
     Returns
     -------
-    scores : ndarray of shape (n_levels, n_stages)
-        Test score of the first k stages at every level, leaves refitted.
+    scores : ndarray of shape (n_levels + n_corrected_levels, n_stages)
+        Test score of the first k stages at every level, leaves refitted
+        stage by stage; then of the candidates whose leaves are refitted
+        jointly, as :meth:`RefitRows.extend` lays them out.
     reference : float
         Test score of the unpruned booster.
     """
@@ -159,11 +163,25 @@ def _score_booster_fold(estimator, X, y, weights, weighted, train, test, score):
     ladder = BoostingLadder(
         booster, X_train, y_train, weights[train], N_LEVELS, classifier, X_test
     )
-    scores = np.stack(
-        [score(y_test, ladder.refit(level)[1], weights[test]) for level in range(N_LEVELS)]
-    )
+    refits = [ladder.refit(level) for level in range(N_LEVELS)]
+    scores = np.stack([score(y_test, staged, weights[test]) for _, staged, _ in refits])
+
+    def corrected_score(level, n_stages):
+        trees = refit_stages_jointly(
+            refits[level][0][:n_stages], ladder.X_train, y_train, weights[train],
+            ladder.initial_train, booster.learning_rate, classifier,
+        )
+        predictions = staged_sum_predictions(
+            trees, ladder.X_val32, ladder.initial_val, booster.learning_rate, classifier
+        )
+        return score(y_test, predictions[None], weights[test])[0]
+
+    corrected = CORRECTIVE_ROWS.scores(N_LEVELS, scores.shape[1], corrected_score)
     unpruned = booster.predict_proba(X_test) if classifier else booster.predict(X_test)
-    return scores, float(score(y_test, unpruned[None], weights[test])[0])
+    return (
+        np.concatenate([scores, corrected]),
+        float(score(y_test, unpruned[None], weights[test])[0]),
+    )
 
 
 def _score_forest_fold(estimator, X, y, weights, weighted, train, test, score):
@@ -174,7 +192,7 @@ def _score_forest_fold(estimator, X, y, weights, weighted, train, test, score):
     scores : ndarray of shape (n_levels + n_refined_levels, n_trees)
         Test score of the first k trees at every level, then of the refined
         candidates (leaves refitted on the training fold), as
-        :func:`forest_candidates` lays them out.
+        :meth:`RefitRows.extend` lays them out.
     reference : float
         Test score of the unpruned forest.
     """
@@ -287,6 +305,12 @@ class EnsemblePruner(
     uniform). Pruned trees that vote together need fewer leaves than trees
     that each fit the data alone.
 
+    A booster likewise has fully corrective candidates: its first quarter and
+    first half of its stages at levels 0 and 1, their leaf values refitted
+    jointly by minimising the boosting loss (log-loss, multinomial deviance or
+    squared error) of the kept stages on the training data, with an L2
+    penalty on the leaf values (L-BFGS from the stagewise values).
+
     The choice is cross-validated: one clone is fitted per training fold of
     ``cv`` and every candidate of the clone is scored on the test fold; the
     ensemble fitted on all the data (or the prefit one) is then pruned the
@@ -349,8 +373,8 @@ class EnsemblePruner(
         The pruning level of the kept trees: each keeps at most ``2**-level_``
         of its leaves.
     refined_ : bool
-        Whether the leaves of the kept trees were refitted jointly (forests
-        only).
+        Whether the leaves of the kept trees were refitted jointly: global
+        refinement for a forest, the fully corrective refit for a booster.
     reference_score_ : float
         Mean score over the folds of the unpruned clones on their test folds.
     cv_results_ : dict of ndarrays
@@ -562,19 +586,24 @@ class EnsemblePruner(
     def _booster_ladder(self, X, y, weights):
         """Node counts of the fitted booster's candidates, and their builder.
 
-        A candidate is the booster's first k stages at one level: table row
-        ``level``, column ``k - 1``.
+        A candidate is the booster's first k stages at one level, their
+        leaves refitted stage by stage, and then jointly or not.
         """
-        ladder = BoostingLadder(
-            self.estimator_, X, encode_labels(self.estimator_, y), weights, N_LEVELS,
-            is_classifier(self.estimator_),
-        )
+        booster = self.estimator_
+        y = encode_labels(booster, y)
+        classifier = is_classifier(booster)
+        ladder = BoostingLadder(booster, X, y, weights, N_LEVELS, classifier)
 
-        def build(level, n_stages, refined):
-            trees, _, _ = ladder.refit(level)
-            return pruned_booster(self.estimator_, trees[:n_stages])
+        def build(level, n_stages, refitted):
+            trees = ladder.refit(level)[0][:n_stages]
+            if refitted:
+                trees = refit_stages_jointly(
+                    trees, ladder.X_train, y, weights, ladder.initial_train,
+                    booster.learning_rate, classifier,
+                )
+            return pruned_booster(booster, trees)
 
-        return ladder.n_nodes(), lambda row, column: (row, column + 1, False), build
+        return (*CORRECTIVE_ROWS.extend(ladder.n_nodes()), build)
 
     def _forest_ladder(self, X, y, weights):
         """Node counts of the fitted forest's candidates, and their builder.
@@ -607,7 +636,7 @@ class EnsemblePruner(
                     delattr(pruned, name)
             return pruned
 
-        return (*forest_candidates(n_nodes), build)
+        return (*REFINED_ROWS.extend(n_nodes), build)
 
     def _choose(self, tables):
         """Keep the smallest budget within the score loss.

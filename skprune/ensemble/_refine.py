@@ -24,10 +24,11 @@ import copy
 import numpy as np
 import scipy.sparse as sp
 
+from ._candidates import RefitRows
 from ._forest import tree_predictions
 
-# Ridge penalty per unit of mean sample weight, in units of the summed squared
-# error of the averaged prediction.
+# Ridge penalty, against the summed weighted squared error of the averaged
+# prediction (a weight of 2 counts as a repeated sample).
 REFINE_PENALTY = 0.01
 # Iteration limit and relative tolerance of the conjugate gradients. With many
 # trees the design is ill-conditioned (each tree's columns add up to the same
@@ -143,8 +144,7 @@ def refine_forest_trees(
     n_classes : int, default=None
         Number of classes of the forest, for a classifier.
     penalty : float, default=None
-        The ridge penalty; if None, ``REFINE_PENALTY`` times the mean sample
-        weight.
+        The ridge penalty; if None, ``REFINE_PENALTY``.
 
     Returns
     -------
@@ -157,7 +157,7 @@ def refine_forest_trees(
         targets = np.asarray(y, dtype=np.float64)[:, None]
     stacked = np.concatenate([tree.value[:, 0, :] for tree in trees])
     if penalty is None:
-        penalty = REFINE_PENALTY * float(np.mean(sample_weight))
+        penalty = REFINE_PENALTY
     values = refined_values(design, targets, stacked, sample_weight, penalty)
     leaves = np.concatenate([tree.children_left == -1 for tree in trees])
     if classifier:
@@ -178,50 +178,7 @@ def refine_forest_trees(
 # The refined candidates: the first 30% and half of the trees, at the levels
 # that keep a quarter and an eighth of each tree's leaves. A refit costs a
 # solve, so only a few candidates get one, where the unrefined ones lose most.
-REFINED_LEVELS = (2, 3)
-REFINED_FRACTIONS = (0.3, 0.5)
-
-
-def refined_sizes(n_trees):
-    """Numbers of trees of the refined candidates, increasing, without repeats."""
-    return np.unique([max(1, round(f * n_trees)) for f in REFINED_FRACTIONS])
-
-
-def refined_levels(n_levels):
-    """The levels of ``REFINED_LEVELS`` below ``n_levels``."""
-    return [level for level in REFINED_LEVELS if level < n_levels]
-
-
-def forest_candidates(n_nodes):
-    """The candidates of a forest: node counts and what each one is.
-
-    Parameters
-    ----------
-    n_nodes : ndarray of shape (n_levels, n_trees)
-        Node counts of the first k trees at each level.
-
-    Returns
-    -------
-    n_nodes : ndarray of float of shape (n_levels + n_refined_levels, n_trees)
-        The first k trees at each level, then the refined candidates: row
-        ``n_levels + r``, column j is the first ``refined_sizes(n_trees)[j]``
-        trees at level ``refined_levels(n_levels)[r]``, refined; ``inf`` past
-        the last size, so that a row is non-decreasing like the others.
-    describe : callable
-        ``describe(row, column)`` gives ``(level, n_trees, refined)``.
-    """
-    n_levels, n_trees = n_nodes.shape
-    levels, sizes = refined_levels(n_levels), refined_sizes(n_trees)
-    refined = np.full((len(levels), n_trees), np.inf)
-    for row, level in enumerate(levels):
-        refined[row, : sizes.size] = n_nodes[level, sizes - 1]
-
-    def describe(row, column):
-        if row < n_levels:
-            return row, column + 1, False
-        return levels[row - n_levels], int(sizes[column]), True
-
-    return np.concatenate([n_nodes, refined]), describe
+REFINED_ROWS = RefitRows(levels=(2, 3), fractions=(0.3, 0.5))
 
 
 def refined_scores(trees, X_train, y_train, w_train, X_test, y_test, w_test,
@@ -243,21 +200,16 @@ def refined_scores(trees, X_train, y_train, w_train, X_test, y_test, w_test,
 
     Returns
     -------
-    scores : ndarray of shape (n_refined_levels, n_trees)
-        Laid out as the refined rows of :func:`forest_candidates`.
+    scores : ndarray of shape (n_refined_rows, n_trees)
+        Laid out as :meth:`RefitRows.scores`.
     """
-    n_trees = len(trees)
-    levels = refined_levels(len(trees[0]))
-    scores = np.full((len(levels), n_trees), -np.inf)
-    for row, level in enumerate(levels):
-        for column, size in enumerate(refined_sizes(n_trees)):
-            kept = [levels_[level] for levels_ in trees[:size]]
-            refined = refine_forest_trees(
-                kept, X_train, y_train, w_train, classifier, n_classes
-            )
-            mean = np.mean(
-                [tree_predictions(tree, X_test, classifier) for tree in refined], axis=0
-            )
-            scores[row, column] = score(y_test, mean[None], w_test)[0]
-    return scores
 
+    def score_of(level, size):
+        kept = [levels[level] for levels in trees[:size]]
+        refined = refine_forest_trees(kept, X_train, y_train, w_train, classifier, n_classes)
+        mean = np.mean(
+            [tree_predictions(tree, X_test, classifier) for tree in refined], axis=0
+        )
+        return score(y_test, mean[None], w_test)[0]
+
+    return REFINED_ROWS.scores(len(trees[0]), len(trees), score_of)

@@ -62,7 +62,7 @@ def test_refined_leaves_are_the_ridge_solution_on_the_leaf_design(
     refined = refine_forest_trees(
         trees, X, y, weights, classifier, 3 if classifier else None, penalty
     )
-    alpha = REFINE_PENALTY * weights.mean() if penalty is None else penalty
+    alpha = REFINE_PENALTY if penalty is None else penalty
     expected, leaves = ridge_refined_values(trees, X, y, weights, classifier, alpha)
     for ours, original, values, ids in zip(refined, trees, expected, leaves):
         # to the solver's tolerance, relative to the size of the values
