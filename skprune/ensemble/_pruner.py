@@ -36,6 +36,7 @@ from sklearn.ensemble import (
 from sklearn.isotonic import isotonic_regression
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_array, check_random_state, get_tags
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -204,8 +205,9 @@ def _score_forest_fold(estimator, X, y, weights, weighted, train, test, score):
     y_test = encode_labels(forest, y[test], unseen=-1)
     trees = forest_levels(forest, N_LEVELS, Parallel(n_jobs=1))
     scores = sub_forest_scores(trees, X_test, y_test, weights[test], score, classifier)
+    y_train = encode_labels(forest, y[train])
     refined = refined_scores(
-        trees, X_train, encode_labels(forest, y[train]), weights[train],
+        trees, X_train, y_train, fitting_weights(forest, y_train, weights[train]),
         X_test, y_test, weights[test], score, classifier, _n_classes(forest),
     )
     return np.concatenate([scores, refined]), float(scores[0, -1])
@@ -213,6 +215,31 @@ def _score_forest_fold(estimator, X, y, weights, weighted, train, test, score):
 
 def _n_classes(forest):
     return len(forest.classes_) if is_classifier(forest) else None
+
+
+def fitting_weights(forest, y, sample_weight):
+    """The weights a forest's trees were grown with: ``class_weight`` applied.
+
+    ``"balanced_subsample"`` is taken as ``"balanced"`` on all the samples.
+
+    Parameters
+    ----------
+    forest : fitted forest
+    y : ndarray of shape (n_samples,)
+        Class indices, for a classifier.
+    sample_weight : ndarray of shape (n_samples,)
+    """
+    class_weight = getattr(forest, "class_weight", None)
+    if class_weight is None:
+        return sample_weight
+    if class_weight == "balanced_subsample":
+        class_weight = "balanced"
+    elif isinstance(class_weight, dict):
+        class_weight = {
+            index: class_weight.get(label, 1.0)
+            for index, label in enumerate(forest.classes_)
+        }
+    return sample_weight * compute_sample_weight(class_weight, y)
 
 
 def encode_labels(estimator, y, unseen=None):
@@ -621,8 +648,10 @@ class EnsemblePruner(
         def build(level, n_trees, refined):
             kept = [levels[level] for levels in trees[:n_trees]]
             if refined:
+                y_encoded = encode_labels(forest, y)
                 kept = refine_forest_trees(
-                    kept, as_float32(X), encode_labels(forest, y), weights,
+                    kept, as_float32(X), y_encoded,
+                    fitting_weights(forest, y_encoded, weights),
                     is_classifier(forest), _n_classes(forest),
                 )
             pruned = copy.copy(forest)

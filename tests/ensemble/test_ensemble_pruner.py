@@ -27,7 +27,11 @@ from sklearn.utils.estimator_checks import (
 
 from skprune.ensemble import EnsemblePruner
 from skprune.ensemble._levels import pruning_levels
-from skprune.ensemble._pruner import best_within_budgets, smallest_budget_within
+from skprune.ensemble._pruner import (
+    best_within_budgets,
+    fitting_weights,
+    smallest_budget_within,
+)
 from skprune.ensemble._refine import refine_forest_trees
 from skprune.model_selection import PruningCurveDisplay
 
@@ -353,3 +357,31 @@ def test_given_splits_are_scored_as_their_splitter(classification, estimator):
             expected.cv_results_["mean_test_score"],
         )
         assert given.n_nodes_ == expected.n_nodes_
+
+
+@pytest.mark.parametrize(
+    "class_weight", [None, "balanced", "balanced_subsample", {0: 1.0, 1: 3.0, 2: 0.5}]
+)
+def test_leaves_are_refined_with_the_weights_the_trees_were_grown_with(
+    classification, class_weight
+):
+    X, y = classification
+    labels = np.array(["a", "b", "c"])[y]
+    forest = RandomForestClassifier(
+        n_estimators=2, random_state=0,
+        class_weight=(
+            {"a": 1.0, "b": 3.0, "c": 0.5} if isinstance(class_weight, dict)
+            else class_weight
+        ),
+    ).fit(X, labels)
+    sample_weight = np.random.default_rng(0).uniform(0.5, 2.0, y.shape[0])
+    # the class weights computed apart, per sample
+    if class_weight is None:
+        per_class = np.ones(3)
+    elif isinstance(class_weight, dict):
+        per_class = np.array([1.0, 3.0, 0.5])
+    else:
+        per_class = y.shape[0] / (3 * np.bincount(y))
+    np.testing.assert_allclose(
+        fitting_weights(forest, y, sample_weight), sample_weight * per_class[y]
+    )
