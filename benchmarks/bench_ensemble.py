@@ -29,15 +29,10 @@ validation split (the forest fitted on 80% of the training part, pruned on the
 rest), against the forest fitted on the whole training part.
 
 With ``--frontier``, it measures what the candidates of a random forest can
-reach, on the test set (a diagnostic, not a method): the forest's trees
-ordered by greedy forward selection on their out-of-bag samples, all at one
-pruning level of :class:`EnsemblePruner`'s ladder (or in the forest's own
-order, :class:`EnsemblePruner`'s candidates), and (tree, level) pairs
-chosen greedily on the same samples with a penalty on nodes, so that each
-tree has its own level; the test loss of the first trees of each order at 4x,
-10x and 15x fewer nodes. With ``GB`` among ``--models`` (the default), also
-the first stages of a ``GradientBoostingClassifier(200)``, whole or with
-halved trees, leaves refitted, at 2x and 4x fewer nodes.
+reach, on the test set (a diagnostic, not a method): the test loss at 4x,
+10x and 15x fewer nodes of the forest's first trees at the best of levels 0
+to 3 of :class:`EnsemblePruner`'s ladder, as they are and with their leaves
+refined on the training part.
 
 Run from the repository root: ``python benchmarks/bench_ensemble.py``
 (``--quick`` for a smoke run on the bundled data sets with small ensembles,
@@ -64,15 +59,9 @@ from sklearn.ensemble import (
 from sklearn.model_selection import train_test_split
 
 from skprune.ensemble import EnsemblePruner
-from skprune.ensemble._boosting import BoostingLadder
-from skprune.ensemble._forest import (
-    ForestLadder,
-    greedy_order,
-    greedy_pairs,
-    tree_predictions,
-)
-from skprune.ensemble._pruner import N_LEVELS, _out_of_bag_samples, encode_labels
-from skprune.ensemble._scores import accuracy, most_probable_class
+from skprune.ensemble._forest import forest_levels, tree_predictions
+from skprune.ensemble._pruner import N_LEVELS, encode_labels
+from skprune.ensemble._refine import refine_forest_trees
 from skprune.tree import error_based_pruning, prune_tree, reduced_error_pruning
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -214,99 +203,48 @@ def run_functions(name, X, y, seed, n_trees):
 
 
 REDUCTIONS = (4, 10, 15)
-FRONTIER_LEVELS = {
-    "level 0 (whole trees)": 0,
-    "level 1 (1/2 of the leaves)": 1,
-    "level 2 (1/4 of the leaves)": 2,
-    "level 6 (error-based 0.25)": 6,
-    "level 7 (error-based 0.05)": 7,
-}
-PAIR_PENALTIES = (0.01, 0.03)
-# EnsemblePruner's candidates for a forest: its first trees, at one level
-NATURAL_ORDER_LEVELS = (0, 1, 2)
+FRONTIER_LEVELS = (0, 1, 2, 3)
 
 
 def run_frontier(name, X, y, seed, n_trees):
-    """Test loss (points) of the first trees of each order at each reduction."""
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, random_state=seed, stratify=y
-    )
-    forest = RandomForestClassifier(n_trees, random_state=seed).fit(X_train, y_train)
-    X32 = np.asarray(X_train, dtype=np.float32)
-    held_out = _out_of_bag_samples(forest, X32.shape[0])
-    ladder = ForestLadder(forest, X32, held_out, N_LEVELS, True, Parallel(n_jobs=1))
-    y_encoded, weights = encode_labels(forest, y_train), np.ones(X32.shape[0])
-    predictions = ladder.all_predictions()
-    X_test32 = np.asarray(X_test, dtype=np.float32)
-    test_predictions = [
-        [tree_predictions(trees[level], X_test32, True) for trees in ladder.trees]
-        for level in range(ladder.n_levels)
-    ]
-    y_test_encoded = encode_labels(forest, y_test)
-    unpruned_nodes = ladder.n_nodes[0].sum()
-    reference = forest.score(X_test, y_test)
+    """Test loss (points) of a forest's first trees at each level and reduction.
 
-    def losses(levels, trees):
-        n_nodes = ladder.n_nodes[levels, trees].cumsum()
-        row = []
-        for reduction in REDUCTIONS:
-            k = np.searchsorted(n_nodes, unpruned_nodes / reduction, side="right")
-            total = sum(test_predictions[lv][t] for lv, t in zip(levels[:k], trees[:k]))
-            right = most_probable_class(np.asarray(total)) == y_test_encoded if k else 0
-            row.append(100 * (reference - np.mean(right)))
-        return row
-
-    order = greedy_order(predictions[0], held_out, y_encoded, weights, accuracy)
-    result = {}
-    for method, level in FRONTIER_LEVELS.items():
-        result[method] = losses(np.full(len(order), level), order)
-    for level in NATURAL_ORDER_LEVELS:
-        result[f"first trees in the forest's order, level {level}"] = losses(
-            np.full(len(order), level), np.arange(len(order))
-        )
-    for penalty in PAIR_PENALTIES:
-        levels, trees = greedy_pairs(
-            predictions, held_out, ladder.n_nodes, y_encoded, weights, accuracy, penalty
-        )
-        result[f"(tree, level) pairs, penalty {penalty}"] = losses(levels, trees)
-    return result
-
-
-BOOSTER_LEVELS = {
-    "GB stages, whole trees": 0,
-    "GB stages, trees halved (level 1)": 1,
-}
-BOOSTER_REDUCTIONS = (2, 4)
-
-
-def run_booster_frontier(name, X, y, seed, n_stages):
-    """Test loss (points) of a booster's first stages at each level and reduction.
-
-    The leaves of the pruned stages are refitted, as :class:`EnsemblePruner`
-    refits them.
+    At each reduction, the most trees of each level within the node budget,
+    as they are and with their leaves refined on the training part (as
+    :class:`EnsemblePruner`'s refined candidates are), chosen on the test set:
+    what the candidates can reach at best.
     """
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, random_state=seed, stratify=y
     )
-    booster = GradientBoostingClassifier(n_estimators=n_stages, random_state=seed)
-    booster.fit(X_train, y_train)
-    reference = booster.score(X_test, y_test)
-    ladder = BoostingLadder(
-        booster, X_train, encode_labels(booster, y_train), np.ones(len(y_train)),
-        N_LEVELS, True, X_test,
-    )
-    n_nodes = ladder.n_nodes()
-    y_test_encoded = encode_labels(booster, y_test)
-    result = {}
-    for method, level in BOOSTER_LEVELS.items():
-        _, staged, _ = ladder.refit(level)
-        right = most_probable_class(staged) == y_test_encoded
-        row = []
-        for reduction in BOOSTER_REDUCTIONS:
-            budget = n_nodes[0, -1] / reduction
-            k = np.searchsorted(n_nodes[level], budget, side="right")
-            row.append(100 * (reference - right[k - 1].mean()) if k else np.nan)
-        result[method] = row
+    forest = RandomForestClassifier(n_trees, random_state=seed).fit(X_train, y_train)
+    X32, X_test32 = (np.asarray(a, dtype=np.float32) for a in (X_train, X_test))
+    y_encoded, y_test_encoded = (encode_labels(forest, a) for a in (y_train, y_test))
+    trees = forest_levels(forest, N_LEVELS, Parallel(n_jobs=1))
+    n_nodes = np.array(
+        [[levels[lv].node_count for levels in trees] for lv in FRONTIER_LEVELS]
+    ).cumsum(axis=1)
+    reference = forest.score(X_test, y_test)
+    weights = np.ones(X32.shape[0])
+
+    def loss(kept):
+        mean = np.mean([tree_predictions(t, X_test32, True) for t in kept], axis=0)
+        return 100 * (reference - np.mean(mean.argmax(axis=1) == y_test_encoded))
+
+    result = {"first trees, one level": [], "first trees, one level, refined": []}
+    for reduction in REDUCTIONS:
+        plain, refined = [], []
+        for row, level in enumerate(FRONTIER_LEVELS):
+            k = np.searchsorted(n_nodes[row], n_nodes[0, -1] / reduction, side="right")
+            if k == 0:
+                continue
+            kept = [levels[level] for levels in trees[:k]]
+            plain.append(loss(kept))
+            refined.append(loss(refine_forest_trees(
+                kept, X32, y_encoded, weights, True, len(forest.classes_)
+            )))
+        result["first trees, one level"].append(min(plain, default=np.nan))
+        result["first trees, one level, refined"].append(min(refined, default=np.nan))
     return result
 
 
@@ -421,16 +359,6 @@ def main(argv=None):
             for name in names if name not in ("BostonHousing",)
         }
         text = frontier_table(results)
-        if "GB" in args.models:
-            n_stages = 30 if args.quick else 200
-            boosters = {
-                name: [
-                    run_booster_frontier(name, *load(name, args.data), seed, n_stages)
-                    for seed in range(seeds)
-                ]
-                for name in results
-            }
-            text += "\n\n" + frontier_table(boosters, BOOSTER_REDUCTIONS)
         print(text)
         if args.markdown:
             Path(args.markdown).write_text(text + "\n")

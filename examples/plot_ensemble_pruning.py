@@ -64,13 +64,16 @@ def predict_time(model, repeats=7):
 # cross-validated on clones (see :ref:`ensemble_pruning`), then
 # applied to the forest. ``pruned_estimator_`` is a scikit-learn
 # :class:`~sklearn.ensemble.RandomForestClassifier` with fewer and smaller
-# trees.
+# trees; ``refined_`` says whether their leaves were refitted jointly on the
+# training data (global refinement), so that the few pruned trees vote well
+# together.
 pruner = EnsemblePruner(forest, prefit=True, max_score_loss=0.005, random_state=0)
 pruner.fit(X_train, y_train)
 small_forest = pruner.pruned_estimator_
 print(
     f"kept {pruner.n_trees_} of {len(forest.estimators_)} trees at level "
-    f"{pruner.level_}, compression {pruner.compression_ratio_:.1f}x"
+    f"{pruner.level_} (leaves refined: {pruner.refined_}), "
+    f"compression {pruner.compression_ratio_:.1f}x"
 )
 for name, model in (("forest", forest), ("pruned forest", small_forest)):
     print(

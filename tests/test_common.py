@@ -65,14 +65,23 @@ _BOOTSTRAP_DRAWS_SAMPLES = (
     "repeated sample (scikit-learn lists this check as failing for the forest "
     "itself)"
 )
+_REPEATS_GROW_OTHER_TREES = (
+    "fitted on the weighted and on the repeated samples, the booster predicts "
+    "the same but grows trees of other node counts (45 and 47 nodes on the "
+    "check's data), so the node budgets differ and the leaves refitted "
+    "jointly on the pruned trees differ"
+)
 EXPECTED_FAILURES = {
     ("EnsemblePruner", "RandomForestClassifier"): {
         "check_sample_weight_equivalence_on_dense_data": _BOOTSTRAP_DRAWS_SAMPLES,
         "check_sample_weight_equivalence_on_sparse_data": _BOOTSTRAP_DRAWS_SAMPLES,
     },
-    # The other wrapped ensembles pass: their cross-validation folds split the
-    # weighted and the repeated samples differently, but on the check's data
-    # both choose the same pruning of the same ensemble fitted on all of it.
+    ("EnsemblePruner", "GradientBoostingRegressor"): {
+        "check_sample_weight_equivalence_on_dense_data": _REPEATS_GROW_OTHER_TREES,
+        "check_sample_weight_equivalence_on_sparse_data": _REPEATS_GROW_OTHER_TREES,
+    },
+    # The other wrapped ensembles pass: on the check's data both fits choose
+    # the same pruning of the same ensemble fitted on all of it.
 }
 
 

@@ -95,7 +95,7 @@ class BoostingLadder:
     ):
         self.booster = booster
         self.classifier = classifier
-        self.X_train = _as_float32(X_train)
+        self.X_train = as_float32(X_train)
         self.X_val = X_val
         self.y_train = y_train
         self.sample_weight = sample_weight
@@ -105,7 +105,7 @@ class BoostingLadder:
         ]
         self.initial_train = initial_raw_predictions(booster, X_train, self.X_train)
         if X_val is not None:
-            self.X_val32 = _as_float32(X_val)
+            self.X_val32 = as_float32(X_val)
             self.initial_val = initial_raw_predictions(booster, X_val, self.X_val32)
 
     def refit(self, level):
@@ -164,7 +164,8 @@ class BoostingLadder:
         return per_stage.cumsum(axis=1)
 
 
-def _as_float32(X):
+def as_float32(X):
+    """``X`` as float32, a CSR matrix if sparse: what a tree's ``apply`` takes."""
     if hasattr(X, "tocsr"):
         return X.astype(np.float32).tocsr()
     return np.asarray(X, dtype=np.float32)

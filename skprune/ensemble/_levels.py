@@ -3,14 +3,11 @@
 Level ``l`` of a tree is the subtree of its minimal cost-complexity pruning
 path with at most ``2**-l`` of its leaves (at least one): level 0 is the tree
 itself. One ladder fits every tree of an ensemble whatever its size, so that a
-level means the same for all of them. Classification trees also get the
-subtrees that C4.5's error-based pruning keeps at a few confidences, which
-prune each tree where its own training counts say a branch does not pay.
+level means the same for all of them.
 """
 
 import numpy as np
 
-from ..tree._error_based import prune_by_estimated_errors
 from ..tree._path import PruningPath, build_subtree
 
 # each level keeps at most 1/LEVEL_BASE of the leaves of the previous one
@@ -39,15 +36,3 @@ def pruning_levels(tree, n_levels):
         trees.append(build_subtree(tree, *path.subtree_nodes(step)))
     return trees
 
-
-# Confidences of the error-based prunings added to a classification tree's
-# ladder (J48's default, and a more pessimistic one).
-ERROR_BASED_CONFIDENCES = (0.25, 0.05)
-
-
-def classification_levels(tree, n_levels):
-    """:func:`pruning_levels`, then the error-based prunings of ``tree``."""
-    return pruning_levels(tree, n_levels) + [
-        prune_by_estimated_errors(tree, confidence)
-        for confidence in ERROR_BASED_CONFIDENCES
-    ]

@@ -3,7 +3,9 @@
 :class:`EnsemblePruner` wraps a random forest, extra trees or gradient
 boosting model. Every tree is given a ladder of prunings (level ``l`` keeps at
 most ``2**-l`` of its leaves, by cost-complexity); the candidates are the
-first ``k`` trees (or stages) of the ensemble, all at one level. A
+first ``k`` trees (or stages) of the ensemble, all at one level; a few of
+them also with the leaves of all their trees refitted jointly (global
+refinement of a forest, a fully corrective refit of a booster). A
 candidate's node count is its size.
 
 Choosing a candidate on the samples its score is measured on would flatter
@@ -34,6 +36,7 @@ from sklearn.ensemble import (
 from sklearn.isotonic import isotonic_regression
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_array, check_random_state, get_tags
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -50,8 +53,10 @@ from ..utils._sklearn import (
     _fit_context,
     check_sample_weight,
 )
-from ._boosting import SUPPORTED_LOSSES, BoostingLadder, pruned_booster
+from ._boosting import SUPPORTED_LOSSES, BoostingLadder, as_float32, pruned_booster
+from ._corrective import CORRECTIVE_ROWS, refit_stages_jointly, staged_sum_predictions
 from ._forest import forest_levels, sub_forest_scores
+from ._refine import REFINED_ROWS, refine_forest_trees, refined_scores
 from ._scores import CLASSIFICATION_SCORES, REGRESSION_SCORES, score_function
 
 FORESTS = (
@@ -142,8 +147,10 @@ def _score_booster_fold(estimator, X, y, weights, weighted, train, test, score):
 
     Returns
     -------
-    scores : ndarray of shape (n_levels, n_stages)
-        Test score of the first k stages at every level, leaves refitted.
+    scores : ndarray of shape (n_levels + n_corrected_levels, n_stages)
+        Test score of the first k stages at every level, leaves refitted
+        stage by stage; then of the candidates whose leaves are refitted
+        jointly, as :meth:`RefitRows.extend` lays them out.
     reference : float
         Test score of the unpruned booster.
     """
@@ -157,32 +164,82 @@ def _score_booster_fold(estimator, X, y, weights, weighted, train, test, score):
     ladder = BoostingLadder(
         booster, X_train, y_train, weights[train], N_LEVELS, classifier, X_test
     )
-    scores = np.stack(
-        [score(y_test, ladder.refit(level)[1], weights[test]) for level in range(N_LEVELS)]
-    )
+    refits = [ladder.refit(level) for level in range(N_LEVELS)]
+    scores = np.stack([score(y_test, staged, weights[test]) for _, staged, _ in refits])
+
+    def corrected_score(level, n_stages):
+        trees = refit_stages_jointly(
+            refits[level][0][:n_stages], ladder.X_train, y_train, weights[train],
+            ladder.initial_train, booster.learning_rate, classifier,
+        )
+        predictions = staged_sum_predictions(
+            trees, ladder.X_val32, ladder.initial_val, booster.learning_rate, classifier
+        )
+        return score(y_test, predictions[None], weights[test])[0]
+
+    corrected = CORRECTIVE_ROWS.scores(N_LEVELS, scores.shape[1], corrected_score)
     unpruned = booster.predict_proba(X_test) if classifier else booster.predict(X_test)
-    return scores, float(score(y_test, unpruned[None], weights[test])[0])
+    return (
+        np.concatenate([scores, corrected]),
+        float(score(y_test, unpruned[None], weights[test])[0]),
+    )
 
 
 def _score_forest_fold(estimator, X, y, weights, weighted, train, test, score):
-    """Fit a forest on a training fold; score its first trees on the test fold.
+    """Fit a forest on a training fold; score its candidates on the test fold.
 
     Returns
     -------
-    scores : ndarray of shape (n_levels, n_trees)
-        Test score of the first k trees at every level.
+    scores : ndarray of shape (n_levels + n_refined_levels, n_trees)
+        Test score of the first k trees at every level, then of the refined
+        candidates (leaves refitted on the training fold), as
+        :meth:`RefitRows.extend` lays them out.
     reference : float
         Test score of the unpruned forest.
     """
+    X_train, X_test = X[train], X[test]
     forest = estimator.fit(
-        X[train], y[train], sample_weight=weights[train] if weighted else None
+        X_train, y[train], sample_weight=weights[train] if weighted else None
     )
+    classifier = is_classifier(forest)
     y_test = encode_labels(forest, y[test], unseen=-1)
     trees = forest_levels(forest, N_LEVELS, Parallel(n_jobs=1))
-    scores = sub_forest_scores(
-        trees, X[test], y_test, weights[test], score, is_classifier(forest)
+    scores = sub_forest_scores(trees, X_test, y_test, weights[test], score, classifier)
+    y_train = encode_labels(forest, y[train])
+    refined = refined_scores(
+        trees, X_train, y_train, fitting_weights(forest, y_train, weights[train]),
+        X_test, y_test, weights[test], score, classifier, _n_classes(forest),
     )
-    return scores, float(scores[0, -1])
+    return np.concatenate([scores, refined]), float(scores[0, -1])
+
+
+def _n_classes(forest):
+    return len(forest.classes_) if is_classifier(forest) else None
+
+
+def fitting_weights(forest, y, sample_weight):
+    """The weights a forest's trees were grown with: ``class_weight`` applied.
+
+    ``"balanced_subsample"`` is taken as ``"balanced"`` on all the samples.
+
+    Parameters
+    ----------
+    forest : fitted forest
+    y : ndarray of shape (n_samples,)
+        Class indices, for a classifier.
+    sample_weight : ndarray of shape (n_samples,)
+    """
+    class_weight = getattr(forest, "class_weight", None)
+    if class_weight is None:
+        return sample_weight
+    if class_weight == "balanced_subsample":
+        class_weight = "balanced"
+    elif isinstance(class_weight, dict):
+        class_weight = {
+            index: class_weight.get(label, 1.0)
+            for index, label in enumerate(forest.classes_)
+        }
+    return sample_weight * compute_sample_weight(class_weight, y)
 
 
 def encode_labels(estimator, y, unseen=None):
@@ -264,6 +321,23 @@ class EnsemblePruner(
     recomputed in order from the training data as the boosting loss
     requires, so that staged predictions stay consistent.
 
+    A forest also has refined candidates: its first 30% and first half of
+    its trees at levels 2 and 3, with the leaf values of all the kept
+    trees refitted jointly on the training data (global refinement, Ren et
+    al. 2015) so that their mean prediction fits it: a ridge regression on
+    the leaves each sample reaches, of the one-hot classes or the target,
+    shrunk towards the leaves' own values. A classifier's refitted leaves are
+    mapped back to probability distributions by one affine map of all of
+    them, which keeps the predicted classes (the probabilities move towards
+    uniform). Pruned trees that vote together need fewer leaves than trees
+    that each fit the data alone.
+
+    A booster likewise has fully corrective candidates: its first quarter and
+    first half of its stages at levels 0 and 1, their leaf values refitted
+    jointly by minimising the boosting loss (log-loss, multinomial deviance or
+    squared error) of the kept stages on the training data, with an L2
+    penalty on the leaf values (L-BFGS from the stagewise values).
+
     The choice is cross-validated: one clone is fitted per training fold of
     ``cv`` and every candidate of the clone is scored on the test fold; the
     ensemble fitted on all the data (or the prefit one) is then pruned the
@@ -325,6 +399,9 @@ class EnsemblePruner(
     level_ : int
         The pruning level of the kept trees: each keeps at most ``2**-level_``
         of its leaves.
+    refined_ : bool
+        Whether the leaves of the kept trees were refitted jointly: global
+        refinement for a forest, the fully corrective refit for a booster.
     reference_score_ : float
         Mean score over the folds of the unpruned clones on their test folds.
     cv_results_ : dict of ndarrays
@@ -353,6 +430,9 @@ class EnsemblePruner(
     L. Breiman, J. Friedman, R. Olshen and C. Stone, *Classification and
     Regression Trees*, Wadsworth, 1984, chapter 3 (minimal cost-complexity
     pruning).
+
+    S. Ren, X. Cao, Y. Wei and J. Sun, "Global Refinement of Random Forest",
+    CVPR 2015 (the joint refit of the leaves).
 
     Examples
     --------
@@ -440,8 +520,9 @@ class EnsemblePruner(
         if self.prefit:
             self._check_prefit(X32, y)
         tables, build = self._cv_tables(X, X32, y, sample_weight, weights, cv, score)
-        self._choose(tables)
-        self.pruned_estimator_ = build(self.level_, self.n_trees_)
+        row, column = self._choose(tables)
+        self.level_, self.n_trees_, self.refined_ = tables["describe"](row, column)
+        self.pruned_estimator_ = build(self.level_, self.n_trees_, self.refined_)
         self.n_nodes_ = total_nodes(self.pruned_estimator_)
         self.n_nodes_original_ = total_nodes(self.estimator_)
         self.compression_ratio_ = self.n_nodes_original_ / self.n_nodes_
@@ -492,7 +573,7 @@ class EnsemblePruner(
             and fold scores of every candidate, for each fold and then for the
             final choice; and the unpruned clones' fold scores.
         build : callable
-            ``build(level, k)`` returns the pruned ensemble.
+            ``build(level, k, refined)`` returns the pruned ensemble.
         """
         classifier = is_classifier(self.estimator)
         booster = isinstance(self.estimator, BOOSTERS)
@@ -508,7 +589,7 @@ class EnsemblePruner(
         )
         self.estimator_ = self._fitted_on_all(X, y, sample_weight)
         ladder = self._booster_ladder if booster else self._forest_ladder
-        n_nodes, build = ladder(X, y, weights)
+        n_nodes, describe, build = ladder(X, y, weights)
         fold_scores = np.stack([scores for scores, _ in folds])
         mean_scores = fold_scores.mean(axis=0)
         n_runs = len(folds) + 1
@@ -517,6 +598,7 @@ class EnsemblePruner(
             "selection": np.broadcast_to(mean_scores, (n_runs, *n_nodes.shape)),
             "fold_scores": np.concatenate([fold_scores, mean_scores[None]]),
             "reference": np.array([reference for _, reference in folds]),
+            "describe": describe,
         }
         return tables, build
 
@@ -529,22 +611,32 @@ class EnsemblePruner(
         return estimator
 
     def _booster_ladder(self, X, y, weights):
-        """Node counts of the fitted booster's candidates, and their builder."""
-        ladder = BoostingLadder(
-            self.estimator_, X, encode_labels(self.estimator_, y), weights, N_LEVELS,
-            is_classifier(self.estimator_),
-        )
+        """Node counts of the fitted booster's candidates, and their builder.
 
-        def build(level, n_stages):
-            trees, _, _ = ladder.refit(level)
-            return pruned_booster(self.estimator_, trees[:n_stages])
+        A candidate is the booster's first k stages at one level, their
+        leaves refitted stage by stage, and then jointly or not.
+        """
+        booster = self.estimator_
+        y = encode_labels(booster, y)
+        classifier = is_classifier(booster)
+        ladder = BoostingLadder(booster, X, y, weights, N_LEVELS, classifier)
 
-        return ladder.n_nodes(), build
+        def build(level, n_stages, refitted):
+            trees = ladder.refit(level)[0][:n_stages]
+            if refitted:
+                trees = refit_stages_jointly(
+                    trees, ladder.X_train, y, weights, ladder.initial_train,
+                    booster.learning_rate, classifier,
+                )
+            return pruned_booster(booster, trees)
+
+        return (*CORRECTIVE_ROWS.extend(ladder.n_nodes()), build)
 
     def _forest_ladder(self, X, y, weights):
         """Node counts of the fitted forest's candidates, and their builder.
 
-        A candidate is the forest's first k trees, each pruned to one level.
+        A candidate is the forest's first k trees, each pruned to one level,
+        with their leaves refined on ``X, y`` or not.
         """
         forest = self.estimator_
         trees = forest_levels(forest, N_LEVELS, Parallel(n_jobs=self.n_jobs))
@@ -553,10 +645,18 @@ class EnsemblePruner(
              for level in range(N_LEVELS)]
         ).cumsum(axis=1)
 
-        def build(level, n_trees):
+        def build(level, n_trees, refined):
+            kept = [levels[level] for levels in trees[:n_trees]]
+            if refined:
+                y_encoded = encode_labels(forest, y)
+                kept = refine_forest_trees(
+                    kept, as_float32(X), y_encoded,
+                    fitting_weights(forest, y_encoded, weights),
+                    is_classifier(forest), _n_classes(forest),
+                )
             pruned = copy.copy(forest)
             pruned.estimators_ = [
-                replace_trees(tree, lambda _, t=t: trees[t][level])
+                replace_trees(tree, lambda _, t=t: kept[t])
                 for t, tree in enumerate(forest.estimators_[:n_trees])
             ]
             pruned.n_estimators = n_trees
@@ -565,10 +665,16 @@ class EnsemblePruner(
                     delattr(pruned, name)
             return pruned
 
-        return n_nodes, build
+        return (*REFINED_ROWS.extend(n_nodes), build)
 
     def _choose(self, tables):
-        """Keep the smallest budget within the score loss: its level and size."""
+        """Keep the smallest budget within the score loss.
+
+        Returns
+        -------
+        row, column : int
+            The kept candidate in the tables.
+        """
         final_nodes, final_scores = tables["n_nodes"][-1], tables["selection"][-1]
         # every run must have a candidate within the smallest budget
         smallest = max(n_nodes.min() for n_nodes in tables["n_nodes"])
@@ -587,16 +693,15 @@ class EnsemblePruner(
             fold_scores, tables["reference"], self.max_score_loss
         )
         final = best_within_budgets(final_nodes, final_scores, budgets)
-        levels, n_trees = np.unravel_index(final, final_nodes.shape)
+        rows, columns = np.unravel_index(final, final_nodes.shape)
         self.cv_results_ = {
             "param_max_nodes": budgets,
             **{f"split{k}_test_score": s for k, s in enumerate(fold_scores)},
             "mean_test_score": mean_scores,
             "std_test_score": fold_scores.std(axis=0),
-            "n_nodes": final_nodes.ravel()[final],
+            "n_nodes": final_nodes.ravel()[final].astype(np.intp),
         }
-        self.level_ = int(levels[self.best_index_])
-        self.n_trees_ = int(n_trees[self.best_index_]) + 1
+        return int(rows[self.best_index_]), int(columns[self.best_index_])
 
     decision_function = available_if(_booster_classifier)(
         delegated_method(

@@ -22,7 +22,7 @@ def most_probable_class(proba):
     """``proba.argmax(axis=-1)``, first maximum on ties.
 
     A loop over the few classes is much faster than numpy's ``argmax`` along
-    a short last axis, and greedy selection calls it hundreds of times.
+    a short last axis, for hundreds of candidates at once.
     """
     best = proba[..., 0]
     predicted = np.zeros(best.shape, dtype=np.intp)
@@ -73,9 +73,6 @@ def neg_mean_absolute_error(y, predicted, weights):
     """Minus the weighted mean absolute error."""
     return -_weighted_mean(np.abs(y - predicted), weights)
 
-
-# Scores of the most probable class only: summed predictions need no averaging.
-SCALE_FREE_SCORES = (accuracy, balanced_accuracy)
 
 CLASSIFICATION_SCORES = {
     "accuracy": accuracy,

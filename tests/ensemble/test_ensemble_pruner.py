@@ -26,10 +26,13 @@ from sklearn.utils.estimator_checks import (
 )
 
 from skprune.ensemble import EnsemblePruner
-from skprune.ensemble._forest import greedy_order, greedy_pairs
 from skprune.ensemble._levels import pruning_levels
-from skprune.ensemble._pruner import best_within_budgets, smallest_budget_within
-from skprune.ensemble._scores import accuracy
+from skprune.ensemble._pruner import (
+    best_within_budgets,
+    fitting_weights,
+    smallest_budget_within,
+)
+from skprune.ensemble._refine import refine_forest_trees
 from skprune.model_selection import PruningCurveDisplay
 
 matplotlib.use("Agg")
@@ -54,6 +57,17 @@ def fitted_pruner(classification):
     X, y = classification
     forest = RandomForestClassifier(n_estimators=20, random_state=0)
     return EnsemblePruner(forest, max_score_loss=0.05, random_state=0).fit(X, y)
+
+
+def candidate_trees(forest, X, y, level, n_trees, refined):
+    """The first trees of a fitted forest classifier at a level, refined or not."""
+    trees = [pruning_levels(tree.tree_, 6)[level] for tree in forest.estimators_[:n_trees]]
+    if not refined:
+        return trees
+    y = np.searchsorted(forest.classes_, y)
+    return refine_forest_trees(
+        trees, X, y, np.ones(y.shape[0]), True, forest.classes_.shape[0]
+    )
 
 
 def total_nodes(ensemble):
@@ -85,76 +99,6 @@ def test_budget_choice_is_the_best_level_at_the_most_trees_that_fit():
         assert index == level * 12 + largest[level]
 
 
-def test_fast_greedy_accuracy_equals_the_full_evaluation(classification):
-    X, y = classification
-    rng = np.random.default_rng(0)
-    predictions = rng.dirichlet(np.ones(3), size=(15, 300)).astype(np.float32)
-    held_out = rng.random((15, 300)) < 0.4
-    predictions *= held_out[..., None]
-    weights = rng.uniform(0, 2, 300) * (rng.random(300) < 0.7)
-
-    def slow_accuracy(y, predictions, weights):
-        return accuracy(y, predictions, weights)
-
-    fast = greedy_order(predictions, held_out, y, weights, accuracy)
-    slow = greedy_order(predictions, held_out, y, weights, slow_accuracy)
-    np.testing.assert_array_equal(fast, slow)
-    assert sorted(fast.tolist()) == list(range(15))
-
-
-@pytest.mark.parametrize("penalty", [0.0, 0.5])
-def test_greedy_pairs_take_the_best_penalised_score_at_each_step(penalty):
-    rng = np.random.default_rng(1)
-    n_levels, n_trees, n_samples = 3, 6, 80
-    y = rng.integers(0, 3, n_samples)
-    predictions = rng.dirichlet(np.ones(3), size=(n_levels, n_trees, n_samples))
-    predictions = predictions.astype(np.float32)
-    held_out = rng.random((n_trees, n_samples)) < 0.5
-    predictions *= held_out[None, ..., None]
-    n_nodes = rng.integers(1, 50, (n_levels, n_trees))
-    weights = rng.uniform(0, 2, n_samples)
-    levels, trees = greedy_pairs(
-        predictions, held_out, n_nodes, y, weights, accuracy, penalty
-    )
-    assert sorted(trees.tolist()) == list(range(n_trees))
-    # each step against a direct evaluation of every pair still available
-    total, count = np.zeros((n_samples, 3)), np.zeros(n_samples)
-    for level, tree in zip(levels, trees):
-        objective = {}
-        chosen_before = trees[: list(trees).index(tree)]
-        for lv in range(n_levels):
-            for t in range(n_trees):
-                if t in chosen_before:
-                    continue
-                covered = (count + held_out[t]) > 0
-                right = (total + predictions[lv, t]).argmax(axis=1) == y
-                score = (weights * covered * right).sum() / (weights * covered).sum()
-                objective[lv, t] = score - penalty * n_nodes[lv, t] / n_nodes[0].sum()
-        best = max(objective.values())
-        assert objective[level, tree] == pytest.approx(best, abs=1e-12)
-        total += predictions[level, tree]
-        count += held_out[tree]
-
-
-def test_greedy_order_is_greedy_pairs_at_one_level_without_penalty():
-    rng = np.random.default_rng(2)
-    y = rng.integers(0, 2, 100)
-    predictions = rng.dirichlet(np.ones(2), size=(8, 100)).astype(np.float32)
-    held_out = np.ones((8, 100), dtype=bool)
-    weights = np.ones(100)
-    _, trees = greedy_pairs(
-        predictions[None], held_out, np.ones((1, 8)), y, weights, accuracy, 0.0
-    )
-    order = greedy_order(predictions, held_out, y, weights, accuracy)
-    np.testing.assert_array_equal(order, trees)
-    # a penalty makes a cheaper level win a tie of scores
-    twice = np.stack([predictions, predictions])
-    levels, _ = greedy_pairs(
-        twice, held_out, np.array([[9.0] * 8, [1.0] * 8]), y, weights, accuracy, 0.1
-    )
-    assert (levels == 1).all()
-
-
 def test_pruned_forest_keeps_pruned_trees_of_the_fitted_one(
     fitted_pruner, classification, assert_is_pruning_of
 ):
@@ -165,6 +109,13 @@ def test_pruned_forest_keeps_pruned_trees_of_the_fitted_one(
     assert len(pruned.estimators_) == pruner.n_trees_ == pruned.n_estimators
     originals = {tree.random_state: tree for tree in pruner.estimator_.estimators_}
     for tree in pruned.estimators_:
+        if pruner.refined_:
+            # the structure is a pruning; the leaf values are refitted
+            unrefined = copy.copy(tree)
+            unrefined.tree_ = pruning_levels(
+                originals[tree.random_state].tree_, 6
+            )[pruner.level_]
+            tree = unrefined
         assert_is_pruning_of(tree, originals[tree.random_state], X.astype(np.float32))
     assert pruner.n_nodes_ == total_nodes(pruned) < pruner.n_nodes_original_
     assert pruner.n_nodes_original_ == total_nodes(pruner.estimator_)
@@ -232,12 +183,15 @@ def test_scores_are_those_of_clones_fitted_on_each_training_fold(classification)
     for train, test in KFold(3).split(X):
         fitted = clone(forest).fit(X32[train], y[train])
         references.append(fitted.score(X32[test], y[test]))
+        trees = candidate_trees(
+            fitted, X32[train], y[train], pruner.level_, pruner.n_trees_, pruner.refined_
+        )
         pruned = copy.copy(fitted)
         pruned.estimators_ = [
             copy.copy(tree) for tree in fitted.estimators_[: pruner.n_trees_]
         ]
-        for tree in pruned.estimators_:
-            tree.tree_ = pruning_levels(tree.tree_, 6)[pruner.level_]
+        for tree, kept in zip(pruned.estimators_, trees):
+            tree.tree_ = kept
         chosen.append(pruned.score(X32[test], y[test]))
     assert pruner.reference_score_ == pytest.approx(np.mean(references), abs=1e-12)
     best = pruner.best_index_
@@ -257,9 +211,11 @@ def test_pruned_forest_is_the_first_trees_of_the_fitted_one_at_the_kept_level(
     pruned = pruner.fit(X, y).pruned_estimator_
     assert 0 < pruner.n_trees_ < 15 or pruner.level_ > 0
     X32 = X.astype(np.float32)
-    for ours, theirs in zip(pruned.estimators_, forest.estimators_):
-        expected = pruning_levels(theirs.tree_, 6)[pruner.level_]
+    trees = candidate_trees(forest, X32, y, pruner.level_, pruner.n_trees_, pruner.refined_)
+    assert len(pruned.estimators_) == len(trees)
+    for ours, expected in zip(pruned.estimators_, trees):
         np.testing.assert_array_equal(ours.tree_.apply(X32), expected.apply(X32))
+        np.testing.assert_array_equal(ours.tree_.value, expected.value)
         assert ours.tree_.node_count == expected.node_count
 
 
@@ -401,3 +357,31 @@ def test_given_splits_are_scored_as_their_splitter(classification, estimator):
             expected.cv_results_["mean_test_score"],
         )
         assert given.n_nodes_ == expected.n_nodes_
+
+
+@pytest.mark.parametrize(
+    "class_weight", [None, "balanced", "balanced_subsample", {0: 1.0, 1: 3.0, 2: 0.5}]
+)
+def test_leaves_are_refined_with_the_weights_the_trees_were_grown_with(
+    classification, class_weight
+):
+    X, y = classification
+    labels = np.array(["a", "b", "c"])[y]
+    forest = RandomForestClassifier(
+        n_estimators=2, random_state=0,
+        class_weight=(
+            {"a": 1.0, "b": 3.0, "c": 0.5} if isinstance(class_weight, dict)
+            else class_weight
+        ),
+    ).fit(X, labels)
+    sample_weight = np.random.default_rng(0).uniform(0.5, 2.0, y.shape[0])
+    # the class weights computed apart, per sample
+    if class_weight is None:
+        per_class = np.ones(3)
+    elif isinstance(class_weight, dict):
+        per_class = np.array([1.0, 3.0, 0.5])
+    else:
+        per_class = y.shape[0] / (3 * np.bincount(y))
+    np.testing.assert_allclose(
+        fitting_weights(forest, y, sample_weight), sample_weight * per_class[y]
+    )
