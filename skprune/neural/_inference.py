@@ -567,7 +567,7 @@ class _SparseStage:
         )
         self._tiles = {}
 
-    def __call__(self, H, n_threads, tile):
+    def __call__(self, H, n_threads, tile, check_finite=False):
         if tile is None and len(H) > 1:
             tile = self._tiles.get(n_threads)
             if tile is None:
@@ -575,7 +575,7 @@ class _SparseStage:
             # Enough tiles for every thread.
             share = -(-len(H) // n_threads)
             tile = min(tile, max(TILE_SIZES[0], -(-share // 8) * 8))
-        return self.segment(H, n_threads, tile or 1)
+        return self.segment(H, n_threads, tile or 1, check_finite)
 
     def _measure_tile(self, H, n_threads):
         """The fastest tile size on up to 512 samples of ``H``, kept."""
@@ -880,17 +880,21 @@ class InferencePlan:
             self._stages[key] = stages
         return stages
 
-    def predict(self, X):
+    def predict(self, X, check_finite=False):
         """Output of the network (after the output activation) for ``X``.
 
         Parameters
         ----------
         X : {ndarray, sparse matrix} of shape (n_samples, n_features)
-            Validated input.
+            Validated input, but for NaN and infinity if ``check_finite``.
+        check_finite : bool, default=False
+            Return None if ``X`` may hold a NaN or an infinity. The kernels
+            check the values as they read them if the first layer is sparse
+            and ``X`` dense; else :func:`all_finite` checks them first.
 
         Returns
         -------
-        y : ndarray of shape (n_samples, n_outputs)
+        y : ndarray of shape (n_samples, n_outputs), or None
         """
         n_samples = X.shape[0]
         if n_samples == 0:
@@ -906,12 +910,27 @@ class InferencePlan:
         kernels = self.kernels_for(n_samples, most)
         start = 0
         if sparse.issparse(X):
+            if check_finite and not all_finite(X.data):
+                return None
             H = self._first_layer_sparse(X)
             start = 1
         else:
             H = X if X.dtype == self.dtype else X.astype(self.dtype)
-        for stage in self._stages_for(kernels, start):
-            H = stage(H, n_threads, self.tile_size)
+        stages = self._stages_for(kernels, start)
+        # The kernels check the input they read if they read it first.
+        kernels_check = (
+            check_finite and start == 0 and isinstance(stages[0], _SparseStage)
+        )
+        if check_finite and start == 0 and not kernels_check and not all_finite(H):
+            return None
+        for stage in stages:
+            if kernels_check:
+                H = stage(H, n_threads, self.tile_size, check_finite=True)
+                if H is None:
+                    return None
+                kernels_check = False
+            else:
+                H = stage(H, n_threads, self.tile_size)
         self.thread_choice.record(
             n_samples, most, n_threads, time.perf_counter() - started
         )

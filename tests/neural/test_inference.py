@@ -846,6 +846,25 @@ def test_non_finite_input_is_rejected(fitted_classifier, value, message, n_sampl
             method(sparse.csr_matrix(X))
 
 
+@pytest.mark.parametrize("n_samples", [1, 300])
+def test_non_finite_input_is_rejected_in_features_the_plan_never_reads(n_samples):
+    X, y = _classification("multiclass")
+    clf = quiet_fit(PrunedMLPClassifier(sparsity=0.8, **SMALL), X, y)
+    clf.coefs_[0][3] = 0.0
+    clf._build_inference_plan()
+    assert 3 not in clf._inference_plan.layers[0].features
+    X = np.resize(X, (n_samples, X.shape[1]))
+    X[-1, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict_proba(X)
+    X[-1, 3] = 0.0
+    assert_allclose(
+        clf.predict_proba(X), dense_forward(
+            clf.coefs_, clf.intercepts_, clf.activation, "softmax", X
+        ), rtol=1e-12,
+    )
+
+
 def test_sparse_input_is_accepted_as_the_tags_say(fitted_classifier):
     clf, X = fitted_classifier
     assert clf.__sklearn_tags__().input_tags.sparse

@@ -169,6 +169,30 @@ def test_output_activations_of_the_last_layer(variant, dtype, out_activation):
         Segment([first, SparseLayer(*layers[1])], np.arange(30), 30)
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_samples, tile", [(1, 1), (5, 2), (70, 16)])
+def test_the_kernels_find_every_nan_and_infinity_of_the_input(
+    variant, dtype, n_samples, tile
+):
+    rng = np.random.default_rng(0)
+    layers = random_layers(rng, (12, 9, 4), 0.5, dtype, ("relu", "softmax"))
+    features = np.arange(1, 13)  # input column 0 is never read
+    segment = Segment(
+        [SparseLayer(w, b, a) for w, b, a in layers], features, 13, variant=variant
+    )
+    X = rng.standard_normal((n_samples, 13)).astype(dtype)
+    checked = segment(X, 2, tile, check_finite=True)
+    assert_array_equal(checked, segment(X, 2, tile))
+    check_close(checked, reference(X, layers, features), dtype)
+    for value in (np.nan, np.inf, -np.inf):
+        for row, column in ((0, 0), (n_samples - 1, 12), (n_samples // 2, 5)):
+            Y = X.copy()
+            Y[row, column] = value
+            assert segment(Y, 2, tile, check_finite=True) is None
+            assert segment(Y, 2, tile) is not None
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_one_sample_splits_large_layers_among_threads(dtype):
     rng = np.random.default_rng(0)

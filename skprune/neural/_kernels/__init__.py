@@ -26,7 +26,7 @@ from scipy import sparse
 
 from .._storage import _smallest_uint
 
-ABI = 1
+ABI = 2
 """Version of the interface between this module and the compiled kernels."""
 
 
@@ -300,11 +300,14 @@ class Segment:
         )
         self.nbytes = sum(layer.nbytes(self.index_itemsize) for layer in layers)
 
-    def __call__(self, X, n_threads=1, tile=64):
+    def __call__(self, X, n_threads=1, tile=64, check_finite=False):
         """Output of the segment for ``X`` of shape (n_samples, n_features).
 
         ``X`` is copied to a C-contiguous array of the segment's dtype if it
-        is not one. Returns an array of shape (n_samples, n_outputs).
+        is not one. Returns an array of shape (n_samples, n_outputs), or
+        None if ``check_finite`` and ``X`` holds a NaN or an infinity: the
+        kernels check every value of ``X`` as they read it, which costs
+        less than another pass over it.
         """
         if not (
             type(X) is np.ndarray
@@ -331,9 +334,10 @@ class Segment:
             size = 2 * n_threads * self.buffer_rows * tile
         workspace = np.empty(size, dtype=self.dtype)
         if self.n_outputs == 0:
-            return Y
-        self._network.forward(X, Y, workspace, tile, n_threads)
-        return Y
+            finite = not check_finite or bool(np.isfinite(X).all())
+        else:
+            finite = self._network.forward(X, Y, workspace, tile, n_threads, check_finite)
+        return Y if finite else None
 
 
 def _joined(arrays, dtype):
