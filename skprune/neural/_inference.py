@@ -31,15 +31,15 @@ go through BLAS, on one thread.
 import math
 import time
 from collections import deque
-from functools import cache, partial
+from functools import partial
 from statistics import median_high
 
 import numpy as np
 from scipy import sparse
-from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from . import _kernels
 from ._base import ACTIVATIONS
+from ._blas import one_blas_thread
 
 PLAN_KERNELS = ("auto", "csr", "block", "compact", "dense")
 
@@ -138,7 +138,7 @@ class CostModel:
         """
         rng = np.random.default_rng(0)
         costs = {}
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             costs["dense"] = _measure_dense(dtype, rng)
         costs["csr"] = _measure_sparse(dtype, (1, 1), rng)
         for block in block_shapes:
@@ -495,31 +495,6 @@ class _Layer:
 _BLAS_SERIAL_DOT = 10_000
 
 
-@cache
-def _blas_libraries():
-    """threadpoolctl's controllers of the BLAS libraries loaded (found once)."""
-    return ThreadpoolController().select(user_api="blas").lib_controllers
-
-
-def _on_one_blas_thread(function, *args):
-    """``function(*args)`` with BLAS limited to one thread.
-
-    Cheaper than :func:`threadpoolctl.threadpool_limits` (which costs about
-    10 microseconds, the time of a whole one-sample prediction's last layer).
-    """
-    libraries = [lib for lib in _blas_libraries() if lib.num_threads > 1]
-    if not libraries:
-        return function(*args)
-    limits = [lib.num_threads for lib in libraries]
-    for lib in libraries:
-        lib.set_num_threads(1)
-    try:
-        return function(*args)
-    finally:
-        for lib, limit in zip(libraries, limits):
-            lib.set_num_threads(limit)
-
-
 def all_finite(X):
     """Whether a float ndarray holds no NaN or infinity (False also if its
     sum of squares overflows, which a full check must then clear).
@@ -530,7 +505,8 @@ def all_finite(X):
     flat = X.reshape(-1)
     if len(flat) <= _BLAS_SERIAL_DOT:
         return math.isfinite(np.dot(flat, flat))
-    return math.isfinite(_on_one_blas_thread(np.dot, flat, flat))
+    with one_blas_thread():
+        return math.isfinite(np.dot(flat, flat))
 
 
 class _DenseStage:
@@ -548,7 +524,8 @@ class _DenseStage:
     def __call__(self, H, n_threads, tile):
         if not self.single_blas_thread:
             return self.layer.dense_product(H)
-        return _on_one_blas_thread(self.layer.dense_product, H)
+        with one_blas_thread():
+            return self.layer.dense_product(H)
 
 
 class _SparseStage:

@@ -23,7 +23,6 @@ from skprune.neural._inference import (
     CostModel,
     InferencePlan,
     ThreadChoice,
-    _on_one_blas_thread,
     all_finite,
     compact_network,
     find_block_shape,
@@ -439,17 +438,6 @@ def _blas_threads():
     from threadpoolctl import threadpool_info
 
     return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
-
-
-def test_one_blas_thread_while_the_function_runs_and_the_limit_restored():
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(2, user_api="blas"):
-        assert _on_one_blas_thread(_blas_threads) == {1}
-        assert _blas_threads() == {2}
-        with pytest.raises(ZeroDivisionError):
-            _on_one_blas_thread(lambda: 1 / 0)
-        assert _blas_threads() == {2}
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
