@@ -238,6 +238,28 @@ def test_threads_share_a_segment():
         check_close(got, reference(X, layers, np.arange(50)), np.float64)
 
 
+def test_each_thread_has_its_own_scratch_memory_on_a_huge_page_boundary():
+    from skprune.neural._kernels import _workspace
+
+    def address(n_values, dtype=np.float64):
+        return _workspace(n_values, dtype).ctypes.data
+
+    first = address(10)
+    assert first % (2 << 20) == 0
+    assert address(1000, np.float32) == first  # kept for the next calls
+    grown = address(1 << 20)  # 8 MiB, more than the first buffer
+    assert grown % (2 << 20) == 0
+    assert _workspace(1 << 20, np.float64).nbytes == 8 << 20
+    mine = _workspace(1 << 20, np.float64)
+    others = []
+    thread = threading.Thread(target=lambda: others.append(_workspace(10, np.float64)))
+    thread.start()
+    thread.join()
+    assert others[0].ctypes.data % (2 << 20) == 0
+    assert not np.shares_memory(others[0], mine)
+
+
+
 # ----------------------------------------------------------------------
 # Checks before the kernels
 # ----------------------------------------------------------------------

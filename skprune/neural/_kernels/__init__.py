@@ -19,6 +19,7 @@ pass reads or writes out of bounds.
 
 import importlib
 import os
+import threading
 
 import numpy as np
 from joblib import cpu_count
@@ -332,12 +333,44 @@ class Segment:
         else:
             n_threads = min(n_threads, -(-n_samples // tile))
             size = 2 * n_threads * self.buffer_rows * tile
-        workspace = np.empty(size, dtype=self.dtype)
+        workspace = _workspace(size, self.dtype)
         if self.n_outputs == 0:
             finite = not check_finite or bool(np.isfinite(X).all())
         else:
             finite = self._network.forward(X, Y, workspace, tile, n_threads, check_finite)
         return Y if finite else None
+
+
+_HUGE_PAGE = 2 << 20
+# numpy asks the system for huge pages for arrays of 4 MiB or more.
+_NUMPY_HUGE_ARRAY = 4 << 20
+
+
+class _Workspaces(threading.local):
+    """Scratch memory of the kernels, one buffer per Python thread."""
+
+    def __init__(self):
+        self.buffer = np.empty(0, dtype=np.uint8)
+
+
+_workspaces = _Workspaces()
+
+
+def _workspace(n_values, dtype):
+    """``n_values`` of ``dtype`` of this thread's scratch memory.
+
+    The buffer starts at a 2 MiB boundary of an array numpy asked huge pages
+    for, and is kept for the next calls: the kernels jump between the rows
+    of a tile's activations, and on 4 KiB pages a batch of a 1024-unit
+    network ran 20 to 40% slower (the pages' places in the cache and the
+    TLB), by an amount fixed for a process's life.
+    """
+    n_bytes = n_values * np.dtype(dtype).itemsize
+    buffer = _workspaces.buffer
+    if buffer.nbytes < n_bytes:
+        raw = np.empty(max(n_bytes, _NUMPY_HUGE_ARRAY) + _HUGE_PAGE, dtype=np.uint8)
+        buffer = _workspaces.buffer = raw[-raw.ctypes.data % _HUGE_PAGE :]
+    return buffer[:n_bytes].view(dtype)
 
 
 def _joined(arrays, dtype):
