@@ -4,13 +4,14 @@ The kernels (``_impl.pxi``) are compiled once per instruction set, into
 top-level modules (so that a source checkout, which has no compiled files,
 still finds those pip installed): ``_skprune_kernels_generic`` for the
 baseline of the target and, on x86-64, ``_skprune_kernels_avx2`` (AVX2 and
-FMA) and ``_skprune_kernels_avx512`` (the same, with AVX-512F for the block
-kernels of 4 and 8 outputs), the fastest of them
+FMA) and ``_skprune_kernels_avx512`` (the same, with AVX-512F for the
+batch kernels of CSR and of blocks of 4 and 8 outputs), the fastest of them
 that the processor runs imported instead (``SKPRUNE_KERNELS=generic`` or
-``avx2`` in the environment keeps a slower one). With AVX-512, only the
-block kernels of 4 and 8 outputs take 64-byte vectors, which made them
-faster in batches; the CSR kernels wait on the cache, not on arithmetic, and
-were measured slower with them, as were the blocks of 1 and 2 outputs.
+``avx2`` in the environment keeps a slower one). With AVX-512, those batch
+kernels take 64-byte vectors, which made them faster (CSR by 4 to 12% at
+its best tile, once the tiles' activations were on huge pages); the blocks
+of 1 and 2 outputs were measured no faster with them, and one sample's
+kernels gather their inputs with AVX2.
 
 The kernels trust their arguments: :class:`Segment` checks every array once
 when it is built, and every input when it runs, so that no input a user can

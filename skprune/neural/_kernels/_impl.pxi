@@ -40,6 +40,7 @@ cdef extern from *:
 
 cdef extern from "_microkernels.h" nogil:
     int SKP_VECTOR_BYTES
+    int SKP_CHUNK_BYTES
     Py_ssize_t SKP_BLOCK_CHUNK(Py_ssize_t, Py_ssize_t)
     float skp_dot_float(const void*, int, const float*, int64_t, int64_t, const float*)
     double skp_dot_double(const void*, int, const double*, int64_t, int64_t, const double*)
@@ -288,7 +289,7 @@ cdef void csr_tile(
     by chunks of eight vectors of sums, then two, then one by one.
     """
     cdef Py_ssize_t j, s, n
-    cdef Py_ssize_t lanes = SKP_VECTOR_BYTES // sizeof(floating)
+    cdef Py_ssize_t lanes = SKP_CHUNK_BYTES // sizeof(floating)
     cdef floating acc[128]
     cdef int index_size = sizeof(index_t)
     for j in range(n_out):
