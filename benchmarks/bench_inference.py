@@ -44,8 +44,8 @@ thread, runs in it too): on a machine shared with other processes it counts
 the work of each side and not the time it waited for a core. Run from the
 repository root::
 
-    PYTHONPATH=. python benchmarks/bench_inference.py            # ~20 minutes
-    PYTHONPATH=. python benchmarks/bench_inference.py --goals    # ~5 minutes
+    PYTHONPATH=. python benchmarks/bench_inference.py            # ~45 minutes
+    PYTHONPATH=. python benchmarks/bench_inference.py --goals    # ~1 minute
     PYTHONPATH=. python benchmarks/bench_inference.py --quick    # seconds
 """
 
