@@ -41,8 +41,9 @@ VECTOR_TEST = textwrap.dedent(
 # Instruction-set variants of the kernels compiled on x86-64 and their flags.
 VARIANTS = {
     "_avx2": ["-mavx2", "-mfma"],
-    # The block kernels of 4 and 8 outputs only, by a target pragma.
-    "_avx512": ["-mavx2", "-mfma", "-DSKP_AVX512_BLOCKS"],
+    # The batch kernels of CSR and of blocks of 4 and 8 outputs only, by a
+    # target pragma.
+    "_avx512": ["-mavx2", "-mfma", "-DSKP_AVX512_BLOCKS", "-DSKP_WIDE_CHUNKS"],
 }
 
 

@@ -31,15 +31,15 @@ go through BLAS, on one thread.
 import math
 import time
 from collections import deque
-from functools import cache, partial
+from functools import partial
 from statistics import median_high
 
 import numpy as np
 from scipy import sparse
-from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from . import _kernels
 from ._base import ACTIVATIONS
+from ._blas import one_blas_thread
 
 PLAN_KERNELS = ("auto", "csr", "block", "compact", "dense")
 
@@ -138,7 +138,7 @@ class CostModel:
         """
         rng = np.random.default_rng(0)
         costs = {}
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             costs["dense"] = _measure_dense(dtype, rng)
         costs["csr"] = _measure_sparse(dtype, (1, 1), rng)
         for block in block_shapes:
@@ -495,31 +495,6 @@ class _Layer:
 _BLAS_SERIAL_DOT = 10_000
 
 
-@cache
-def _blas_libraries():
-    """threadpoolctl's controllers of the BLAS libraries loaded (found once)."""
-    return ThreadpoolController().select(user_api="blas").lib_controllers
-
-
-def _on_one_blas_thread(function, *args):
-    """``function(*args)`` with BLAS limited to one thread.
-
-    Cheaper than :func:`threadpoolctl.threadpool_limits` (which costs about
-    10 microseconds, the time of a whole one-sample prediction's last layer).
-    """
-    libraries = [lib for lib in _blas_libraries() if lib.num_threads > 1]
-    if not libraries:
-        return function(*args)
-    limits = [lib.num_threads for lib in libraries]
-    for lib in libraries:
-        lib.set_num_threads(1)
-    try:
-        return function(*args)
-    finally:
-        for lib, limit in zip(libraries, limits):
-            lib.set_num_threads(limit)
-
-
 def all_finite(X):
     """Whether a float ndarray holds no NaN or infinity (False also if its
     sum of squares overflows, which a full check must then clear).
@@ -530,7 +505,8 @@ def all_finite(X):
     flat = X.reshape(-1)
     if len(flat) <= _BLAS_SERIAL_DOT:
         return math.isfinite(np.dot(flat, flat))
-    return math.isfinite(_on_one_blas_thread(np.dot, flat, flat))
+    with one_blas_thread():
+        return math.isfinite(np.dot(flat, flat))
 
 
 class _DenseStage:
@@ -548,7 +524,8 @@ class _DenseStage:
     def __call__(self, H, n_threads, tile):
         if not self.single_blas_thread:
             return self.layer.dense_product(H)
-        return _on_one_blas_thread(self.layer.dense_product, H)
+        with one_blas_thread():
+            return self.layer.dense_product(H)
 
 
 class _SparseStage:
@@ -567,7 +544,7 @@ class _SparseStage:
         )
         self._tiles = {}
 
-    def __call__(self, H, n_threads, tile):
+    def __call__(self, H, n_threads, tile, check_finite=False):
         if tile is None and len(H) > 1:
             tile = self._tiles.get(n_threads)
             if tile is None:
@@ -575,7 +552,7 @@ class _SparseStage:
             # Enough tiles for every thread.
             share = -(-len(H) // n_threads)
             tile = min(tile, max(TILE_SIZES[0], -(-share // 8) * 8))
-        return self.segment(H, n_threads, tile or 1)
+        return self.segment(H, n_threads, tile or 1, check_finite)
 
     def _measure_tile(self, H, n_threads):
         """The fastest tile size on up to 512 samples of ``H``, kept."""
@@ -880,17 +857,21 @@ class InferencePlan:
             self._stages[key] = stages
         return stages
 
-    def predict(self, X):
+    def predict(self, X, check_finite=False):
         """Output of the network (after the output activation) for ``X``.
 
         Parameters
         ----------
         X : {ndarray, sparse matrix} of shape (n_samples, n_features)
-            Validated input.
+            Validated input, but for NaN and infinity if ``check_finite``.
+        check_finite : bool, default=False
+            Return None if ``X`` may hold a NaN or an infinity. The kernels
+            check the values as they read them if the first layer is sparse
+            and ``X`` dense; else :func:`all_finite` checks them first.
 
         Returns
         -------
-        y : ndarray of shape (n_samples, n_outputs)
+        y : ndarray of shape (n_samples, n_outputs), or None
         """
         n_samples = X.shape[0]
         if n_samples == 0:
@@ -906,12 +887,27 @@ class InferencePlan:
         kernels = self.kernels_for(n_samples, most)
         start = 0
         if sparse.issparse(X):
+            if check_finite and not all_finite(X.data):
+                return None
             H = self._first_layer_sparse(X)
             start = 1
         else:
             H = X if X.dtype == self.dtype else X.astype(self.dtype)
-        for stage in self._stages_for(kernels, start):
-            H = stage(H, n_threads, self.tile_size)
+        stages = self._stages_for(kernels, start)
+        # The kernels check the input they read if they read it first.
+        kernels_check = (
+            check_finite and start == 0 and isinstance(stages[0], _SparseStage)
+        )
+        if check_finite and start == 0 and not kernels_check and not all_finite(H):
+            return None
+        for stage in stages:
+            if kernels_check:
+                H = stage(H, n_threads, self.tile_size, check_finite=True)
+                if H is None:
+                    return None
+                kernels_check = False
+            else:
+                H = stage(H, n_threads, self.tile_size)
         self.thread_choice.record(
             n_samples, most, n_threads, time.perf_counter() - started
         )

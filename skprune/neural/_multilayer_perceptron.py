@@ -45,7 +45,6 @@ from sklearn.utils import check_random_state, column_or_1d, gen_batches, shuffle
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from ..utils._estimators import DocLinkMixin
 from ..utils._docstrings import (
@@ -64,6 +63,7 @@ from ..utils._sklearn import (
     check_sample_weight,
 )
 from ._base import ACTIVATIONS, DERIVATIVES, LOSSES
+from ._blas import one_blas_thread
 from ._criteria import PruningContext, PruningStep, resolve_criterion
 from ._layerwise import LayerwiseRefit
 from ._optimizers import AdamOptimizer, SGDOptimizer
@@ -105,7 +105,7 @@ def _blas_threads_for(n_rows, layer_units):
     """One BLAS thread while training on products of ``n_rows`` rows is small."""
     largest = max(a * b for a, b in pairwise(layer_units)) * n_rows
     if largest < SMALL_PRODUCT:
-        return threadpool_limits(limits=1, user_api="blas")
+        return one_blas_thread()
     return contextlib.nullcontext()
 
 

@@ -25,7 +25,7 @@ from .. import __version__
 from ..utils._docstrings import FIT_PARAMETERS_DOC, RETURNS_SELF_DOC, fill_doc
 from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import ACTIVATIONS
-from ._inference import InferencePlan, all_finite
+from ._inference import InferencePlan
 from ._multilayer_perceptron import (
     PrunableMLPClassifier,
     PrunableMLPRegressor,
@@ -417,27 +417,29 @@ class _PrunedMLPMixin:
             # Unfitted, or ``activation`` set since: check and build.
             check_is_fitted(self)
             plan = self._build_inference_plan()
-        X = self._check_inference_input(X, plan)
+        if self._is_plain_input(X, plan):
+            # Checked for NaN and infinity by the plan as it reads X.
+            y = plan.predict(X, check_finite=True)
+            if y is not None:
+                return y
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         return plan.predict(X)
 
-    def _check_inference_input(self, X, plan):
-        """``validate_data`` without its fixed cost for plain float arrays.
+    def _is_plain_input(self, X, plan):
+        """Whether ``X`` needs no ``validate_data`` but for NaN and infinity.
 
-        A finite, non-empty, 2-D float ndarray of the right width, for an
-        estimator fitted without feature names, is returned as is; anything
-        else goes through ``validate_data``, which raises its usual errors.
+        A non-empty, 2-D float ndarray of the right width, for an estimator
+        fitted without feature names, skips ``validate_data`` and its fixed
+        cost; anything else goes through it, which raises its usual errors.
         """
-        if (
+        return (
             type(X) is np.ndarray
             and X.ndim == 2
             and X.dtype.kind == "f"
             and X.shape[0] > 0
             and X.shape[1] == plan.n_features_in
             and "feature_names_in_" not in self.__dict__
-        ):
-            if all_finite(X):
-                return X
-        return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        )
 
     @property
     def sparse_coefs_(self):

@@ -13,10 +13,9 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from threadpoolctl import threadpool_limits
 
 from ..utils._sklearn import Interval, StrOptions
-
+from ._blas import one_blas_thread
 from ._criteria import PruningCriterion, register_criterion
 from ._fisher import (
     KroneckerFisherInverse,
@@ -52,7 +51,7 @@ def _one_blas_thread(method):
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             return method(*args, **kwargs)
 
     return wrapper

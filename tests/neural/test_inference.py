@@ -23,7 +23,6 @@ from skprune.neural._inference import (
     CostModel,
     InferencePlan,
     ThreadChoice,
-    _on_one_blas_thread,
     all_finite,
     compact_network,
     find_block_shape,
@@ -441,17 +440,6 @@ def _blas_threads():
     return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
 
 
-def test_one_blas_thread_while_the_function_runs_and_the_limit_restored():
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(2, user_api="blas"):
-        assert _on_one_blas_thread(_blas_threads) == {1}
-        assert _blas_threads() == {2}
-        with pytest.raises(ZeroDivisionError):
-            _on_one_blas_thread(lambda: 1 / 0)
-        assert _blas_threads() == {2}
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(50, 7), (200, 60)])  # below and above 10,000
 def test_all_finite_sees_every_nan_and_infinity(dtype, shape):
@@ -844,6 +832,25 @@ def test_non_finite_input_is_rejected(fitted_classifier, value, message, n_sampl
             method(X)
         with pytest.raises(ValueError, match=message):
             method(sparse.csr_matrix(X))
+
+
+@pytest.mark.parametrize("n_samples", [1, 300])
+def test_non_finite_input_is_rejected_in_features_the_plan_never_reads(n_samples):
+    X, y = _classification("multiclass")
+    clf = quiet_fit(PrunedMLPClassifier(sparsity=0.8, **SMALL), X, y)
+    clf.coefs_[0][3] = 0.0
+    clf._build_inference_plan()
+    assert 3 not in clf._inference_plan.layers[0].features
+    X = np.resize(X, (n_samples, X.shape[1]))
+    X[-1, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict_proba(X)
+    X[-1, 3] = 0.0
+    assert_allclose(
+        clf.predict_proba(X), dense_forward(
+            clf.coefs_, clf.intercepts_, clf.activation, "softmax", X
+        ), rtol=1e-12,
+    )
 
 
 def test_sparse_input_is_accepted_as_the_tags_say(fitted_classifier):

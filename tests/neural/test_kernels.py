@@ -169,6 +169,30 @@ def test_output_activations_of_the_last_layer(variant, dtype, out_activation):
         Segment([first, SparseLayer(*layers[1])], np.arange(30), 30)
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_samples, tile", [(1, 1), (5, 2), (70, 16)])
+def test_the_kernels_find_every_nan_and_infinity_of_the_input(
+    variant, dtype, n_samples, tile
+):
+    rng = np.random.default_rng(0)
+    layers = random_layers(rng, (12, 9, 4), 0.5, dtype, ("relu", "softmax"))
+    features = np.arange(1, 13)  # input column 0 is never read
+    segment = Segment(
+        [SparseLayer(w, b, a) for w, b, a in layers], features, 13, variant=variant
+    )
+    X = rng.standard_normal((n_samples, 13)).astype(dtype)
+    checked = segment(X, 2, tile, check_finite=True)
+    assert_array_equal(checked, segment(X, 2, tile))
+    check_close(checked, reference(X, layers, features), dtype)
+    for value in (np.nan, np.inf, -np.inf):
+        for row, column in ((0, 0), (n_samples - 1, 12), (n_samples // 2, 5)):
+            Y = X.copy()
+            Y[row, column] = value
+            assert segment(Y, 2, tile, check_finite=True) is None
+            assert segment(Y, 2, tile) is not None
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_one_sample_splits_large_layers_among_threads(dtype):
     rng = np.random.default_rng(0)
@@ -212,6 +236,28 @@ def test_threads_share_a_segment():
         thread.join()
     for X, got in zip(inputs, results):
         check_close(got, reference(X, layers, np.arange(50)), np.float64)
+
+
+def test_each_thread_has_its_own_scratch_memory_on_a_huge_page_boundary():
+    from skprune.neural._kernels import _workspace
+
+    def address(n_values, dtype=np.float64):
+        return _workspace(n_values, dtype).ctypes.data
+
+    first = address(10)
+    assert first % (2 << 20) == 0
+    assert address(1000, np.float32) == first  # kept for the next calls
+    grown = address(1 << 20)  # 8 MiB, more than the first buffer
+    assert grown % (2 << 20) == 0
+    assert _workspace(1 << 20, np.float64).nbytes == 8 << 20
+    mine = _workspace(1 << 20, np.float64)
+    others = []
+    thread = threading.Thread(target=lambda: others.append(_workspace(10, np.float64)))
+    thread.start()
+    thread.join()
+    assert others[0].ctypes.data % (2 << 20) == 0
+    assert not np.shares_memory(others[0], mine)
+
 
 
 # ----------------------------------------------------------------------

@@ -4,13 +4,14 @@ The kernels (``_impl.pxi``) are compiled once per instruction set, into
 top-level modules (so that a source checkout, which has no compiled files,
 still finds those pip installed): ``_skprune_kernels_generic`` for the
 baseline of the target and, on x86-64, ``_skprune_kernels_avx2`` (AVX2 and
-FMA) and ``_skprune_kernels_avx512`` (the same, with AVX-512F for the block
-kernels of 4 and 8 outputs), the fastest of them
+FMA) and ``_skprune_kernels_avx512`` (the same, with AVX-512F for the
+batch kernels of CSR and of blocks of 4 and 8 outputs), the fastest of them
 that the processor runs imported instead (``SKPRUNE_KERNELS=generic`` or
-``avx2`` in the environment keeps a slower one). With AVX-512, only the
-block kernels of 4 and 8 outputs take 64-byte vectors, which made them
-faster in batches; the CSR kernels wait on the cache, not on arithmetic, and
-were measured slower with them, as were the blocks of 1 and 2 outputs.
+``avx2`` in the environment keeps a slower one). With AVX-512, those batch
+kernels take 64-byte vectors, which made them faster (CSR by 4 to 12% at
+its best tile, once the tiles' activations were on huge pages); the blocks
+of 1 and 2 outputs were measured no faster with them, and one sample's
+kernels gather their inputs with AVX2.
 
 The kernels trust their arguments: :class:`Segment` checks every array once
 when it is built, and every input when it runs, so that no input a user can
@@ -19,6 +20,7 @@ pass reads or writes out of bounds.
 
 import importlib
 import os
+import threading
 
 import numpy as np
 from joblib import cpu_count
@@ -26,7 +28,7 @@ from scipy import sparse
 
 from .._storage import _smallest_uint
 
-ABI = 1
+ABI = 2
 """Version of the interface between this module and the compiled kernels."""
 
 
@@ -300,11 +302,14 @@ class Segment:
         )
         self.nbytes = sum(layer.nbytes(self.index_itemsize) for layer in layers)
 
-    def __call__(self, X, n_threads=1, tile=64):
+    def __call__(self, X, n_threads=1, tile=64, check_finite=False):
         """Output of the segment for ``X`` of shape (n_samples, n_features).
 
         ``X`` is copied to a C-contiguous array of the segment's dtype if it
-        is not one. Returns an array of shape (n_samples, n_outputs).
+        is not one. Returns an array of shape (n_samples, n_outputs), or
+        None if ``check_finite`` and ``X`` holds a NaN or an infinity: the
+        kernels check every value of ``X`` as they read it, which costs
+        less than another pass over it.
         """
         if not (
             type(X) is np.ndarray
@@ -329,11 +334,44 @@ class Segment:
         else:
             n_threads = min(n_threads, -(-n_samples // tile))
             size = 2 * n_threads * self.buffer_rows * tile
-        workspace = np.empty(size, dtype=self.dtype)
+        workspace = _workspace(size, self.dtype)
         if self.n_outputs == 0:
-            return Y
-        self._network.forward(X, Y, workspace, tile, n_threads)
-        return Y
+            finite = not check_finite or bool(np.isfinite(X).all())
+        else:
+            finite = self._network.forward(X, Y, workspace, tile, n_threads, check_finite)
+        return Y if finite else None
+
+
+_HUGE_PAGE = 2 << 20
+# numpy asks the system for huge pages for arrays of 4 MiB or more.
+_NUMPY_HUGE_ARRAY = 4 << 20
+
+
+class _Workspaces(threading.local):
+    """Scratch memory of the kernels, one buffer per Python thread."""
+
+    def __init__(self):
+        self.buffer = np.empty(0, dtype=np.uint8)
+
+
+_workspaces = _Workspaces()
+
+
+def _workspace(n_values, dtype):
+    """``n_values`` of ``dtype`` of this thread's scratch memory.
+
+    The buffer starts at a 2 MiB boundary of an array numpy asked huge pages
+    for, and is kept for the next calls: the kernels jump between the rows
+    of a tile's activations, and on 4 KiB pages a batch of a 1024-unit
+    network ran 20 to 40% slower (the pages' places in the cache and the
+    TLB), by an amount fixed for a process's life.
+    """
+    n_bytes = n_values * np.dtype(dtype).itemsize
+    buffer = _workspaces.buffer
+    if buffer.nbytes < n_bytes:
+        raw = np.empty(max(n_bytes, _NUMPY_HUGE_ARRAY) + _HUGE_PAGE, dtype=np.uint8)
+        buffer = _workspaces.buffer = raw[-raw.ctypes.data % _HUGE_PAGE :]
+    return buffer[:n_bytes].view(dtype)
 
 
 def _joined(arrays, dtype):

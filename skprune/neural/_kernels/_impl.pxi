@@ -40,6 +40,7 @@ cdef extern from *:
 
 cdef extern from "_microkernels.h" nogil:
     int SKP_VECTOR_BYTES
+    int SKP_CHUNK_BYTES
     Py_ssize_t SKP_BLOCK_CHUNK(Py_ssize_t, Py_ssize_t)
     float skp_dot_float(const void*, int, const float*, int64_t, int64_t, const float*)
     double skp_dot_double(const void*, int, const double*, int64_t, int64_t, const double*)
@@ -80,7 +81,7 @@ cdef enum:
     EXP = 4
     SOFTMAX = 5  # of a sample's outputs, once the last layer is done
 
-ABI = 1  # as skprune.neural._kernels.ABI
+ABI = 2  # as skprune.neural._kernels.ABI
 HAVE_OPENMP = bool(SKPRUNE_HAVE_OPENMP)
 META_FIELDS = N_FIELDS
 
@@ -288,7 +289,7 @@ cdef void csr_tile(
     by chunks of eight vectors of sums, then two, then one by one.
     """
     cdef Py_ssize_t j, s, n
-    cdef Py_ssize_t lanes = SKP_VECTOR_BYTES // sizeof(floating)
+    cdef Py_ssize_t lanes = SKP_CHUNK_BYTES // sizeof(floating)
     cdef floating acc[128]
     cdef int index_size = sizeof(index_t)
     for j in range(n_out):
@@ -437,7 +438,7 @@ cdef void layer_tile(
 # ----------------------------------------------------------------------
 
 
-cdef void tile_forward(
+cdef int tile_forward(
     const floating* X,
     Py_ssize_t n_features,
     floating* Y,
@@ -454,13 +455,23 @@ cdef void tile_forward(
     Py_ssize_t n_used,
     floating* buffer_a,
     floating* buffer_b,
+    bint check,
 ) noexcept nogil:
-    """Samples ``start:start + width`` of ``X`` through all the layers."""
+    """Samples ``start:start + width`` of ``X`` through all the layers.
+
+    Returns 1 if ``check`` and one of the tile's rows of ``X`` holds a NaN
+    or an infinity (checked as the values are copied), else 0.
+    """
     cdef Py_ssize_t k
+    cdef int bad = 0
     cdef floating* H = buffer_a
     cdef floating* Z = buffer_b
     cdef floating* swap
-    gather_features(X + start * n_features, n_features, features, n_used, H, width)
+    bad = gather_features(
+        X + start * n_features, n_features, features, n_used, H, width, check
+    )
+    if check and n_used < n_features:  # also the columns that are not read
+        bad |= not_finite(X + start * n_features, width * n_features)
     for k in range(n_layers):
         layer_tile(meta + k * N_FIELDS, indptr, indices, data, bias, H, Z, width)
         swap = H
@@ -469,6 +480,18 @@ cdef void tile_forward(
     scatter_outputs(H, width, Y + start * n_outputs, n_outputs)
     if meta[(n_layers - 1) * N_FIELDS + ACTIVATION] == SOFTMAX:
         softmax_rows(Y + start * n_outputs, width, n_outputs)
+    return bad
+
+
+cdef int not_finite(const floating* X, Py_ssize_t n) noexcept nogil:
+    """1 if one of the ``n`` values of ``X`` is a NaN or an infinity."""
+    cdef Py_ssize_t i
+    cdef int bad = 0
+    cdef floating difference
+    for i in range(n):
+        difference = X[i] - X[i]  # NaN for both
+        bad |= difference != difference
+    return bad
 
 
 # Transposes go by squares of TRANSPOSE x TRANSPOSE: the rows they touch
@@ -477,27 +500,43 @@ cdef enum:
     TRANSPOSE = 8
 
 
-cdef void gather_features(
+cdef int gather_features(
     const floating* X,
     Py_ssize_t n_features,
     const int64_t* features,
     Py_ssize_t n_used,
     floating* H,
     Py_ssize_t width,
+    bint check,
 ) noexcept nogil:
-    """``H[f, s] = X[s, features[f]]``: a tile's inputs, stored by units."""
+    """``H[f, s] = X[s, features[f]]``: a tile's inputs, stored by units.
+
+    Returns 1 if ``check`` and one of the values copied is a NaN or an
+    infinity, else 0.
+    """
     cdef Py_ssize_t s0, f0, s, f, n_s, n_f
+    cdef int bad = 0
+    cdef floating value
     s0 = 0
     while s0 < width:
         n_s = min(width - s0, <Py_ssize_t>TRANSPOSE)
         f0 = 0
         while f0 < n_used:
             n_f = min(n_used - f0, <Py_ssize_t>TRANSPOSE)
-            for f in range(f0, f0 + n_f):
-                for s in range(s0, s0 + n_s):
-                    H[f * width + s] = X[s * n_features + features[f]]
+            if check:
+                for f in range(f0, f0 + n_f):
+                    for s in range(s0, s0 + n_s):
+                        value = X[s * n_features + features[f]]
+                        H[f * width + s] = value
+                        value = value - value  # NaN if not finite
+                        bad |= value != value
+            else:
+                for f in range(f0, f0 + n_f):
+                    for s in range(s0, s0 + n_s):
+                        H[f * width + s] = X[s * n_features + features[f]]
             f0 += n_f
         s0 += n_s
+    return bad
 
 
 cdef void scatter_outputs(
@@ -518,7 +557,7 @@ cdef void scatter_outputs(
         s0 += n_s
 
 
-cdef void batch_forward(
+cdef Py_ssize_t batch_forward(
     const floating* X,
     Py_ssize_t n_samples,
     Py_ssize_t n_features,
@@ -536,25 +575,30 @@ cdef void batch_forward(
     floating* workspace,
     Py_ssize_t buffer_size,
     int n_threads,
+    bint check,
 ) noexcept nogil:
     """Threads take whole tiles, each through all the layers.
 
     Thread ``i`` keeps its tile's activations in its two buffers of
-    ``buffer_size`` values at ``workspace + 2 * i * buffer_size``.
+    ``buffer_size`` values at ``workspace + 2 * i * buffer_size``. Returns
+    the number of tiles whose rows of ``X`` are not all finite (0 unless
+    ``check``).
     """
     cdef Py_ssize_t n_tiles = (n_samples + tile - 1) // tile
     cdef Py_ssize_t t, width
+    cdef Py_ssize_t bad = 0
     cdef floating* own
     for t in prange(n_tiles, num_threads=n_threads, schedule="dynamic"):
         width = n_samples - t * tile
         if width > tile:
             width = tile
         own = workspace + 2 * threadid() * buffer_size
-        tile_forward(
+        bad += tile_forward(
             X, n_features, Y, n_outputs, t * tile, width, meta, n_layers,
             indptr, indices, data, bias, features, n_used, own,
-            own + buffer_size,
+            own + buffer_size, check,
         )
+    return bad
 
 
 cdef void sample_forward(
@@ -664,33 +708,38 @@ cdef class Network:
         workspace,
         Py_ssize_t tile,
         int n_threads,
+        bint check_finite=False,
     ):
         """``Y`` for ``X``, both C-contiguous in the network's dtype.
 
         ``workspace`` holds ``2 * buffer_rows`` values for one sample, else
-        ``2 * n_threads * buffer_rows * tile``.
+        ``2 * n_threads * buffer_rows * tile``. Returns False if
+        ``check_finite`` and ``X`` holds a NaN or an infinity (``Y`` is then
+        meaningless), else True.
         """
         cdef Py_ssize_t n_samples = X.shape[0]
         cdef Py_ssize_t n_features = X.shape[1]
         cdef Py_ssize_t n_outputs = Y.shape[1]
+        cdef Py_ssize_t bad = 0
         if n_samples == 0:
-            return
+            return True
         cdef void* x = data_address(X, False)
         cdef void* y = data_address(Y, True)
         cdef void* w = data_address(workspace, True)
         with nogil:
             if self.single:
-                self.run(
+                bad = self.run(
                     <const float*>x, <float*>y, <float*>w, n_samples,
-                    n_features, n_outputs, tile, n_threads,
+                    n_features, n_outputs, tile, n_threads, check_finite,
                 )
             else:
-                self.run(
+                bad = self.run(
                     <const double*>x, <double*>y, <double*>w, n_samples,
-                    n_features, n_outputs, tile, n_threads,
+                    n_features, n_outputs, tile, n_threads, check_finite,
                 )
+        return bad == 0
 
-    cdef void run(
+    cdef Py_ssize_t run(
         self,
         const floating* X,
         floating* Y,
@@ -700,24 +749,24 @@ cdef class Network:
         Py_ssize_t n_outputs,
         Py_ssize_t tile,
         int n_threads,
+        bint check,
     ) noexcept nogil:
         if self.index_size == 1:
-            self.run_indexed(
+            return self.run_indexed(
                 <const uint8_t*>self.indices, X, Y, workspace, n_samples,
-                n_features, n_outputs, tile, n_threads,
+                n_features, n_outputs, tile, n_threads, check,
             )
-        elif self.index_size == 2:
-            self.run_indexed(
+        if self.index_size == 2:
+            return self.run_indexed(
                 <const uint16_t*>self.indices, X, Y, workspace, n_samples,
-                n_features, n_outputs, tile, n_threads,
+                n_features, n_outputs, tile, n_threads, check,
             )
-        else:
-            self.run_indexed(
-                <const uint32_t*>self.indices, X, Y, workspace, n_samples,
-                n_features, n_outputs, tile, n_threads,
-            )
+        return self.run_indexed(
+            <const uint32_t*>self.indices, X, Y, workspace, n_samples,
+            n_features, n_outputs, tile, n_threads, check,
+        )
 
-    cdef void run_indexed(
+    cdef Py_ssize_t run_indexed(
         self,
         const index_t* indices,
         const floating* X,
@@ -728,19 +777,22 @@ cdef class Network:
         Py_ssize_t n_outputs,
         Py_ssize_t tile,
         int n_threads,
+        bint check,
     ) noexcept nogil:
         cdef const floating* data = <const floating*>self.data
         cdef const floating* bias = <const floating*>self.bias
         if n_samples == 1:
+            if check and not_finite(X, n_features):
+                return 1
             sample_forward(
                 X, Y, self.meta, self.n_layers, self.indptr, indices, data,
                 bias, self.features, self.n_used, workspace,
                 workspace + self.buffer_rows, self.split, n_threads,
             )
-        else:
-            batch_forward(
-                X, n_samples, n_features, Y, n_outputs, self.meta,
-                self.n_layers, self.indptr, indices, data, bias,
-                self.features, self.n_used, tile, workspace,
-                self.buffer_rows * tile, n_threads,
-            )
+            return 0
+        return batch_forward(
+            X, n_samples, n_features, Y, n_outputs, self.meta,
+            self.n_layers, self.indptr, indices, data, bias,
+            self.features, self.n_used, tile, workspace,
+            self.buffer_rows * tile, n_threads, check,
+        )

@@ -7,12 +7,12 @@
  * target (two SSE registers stand for one 32-byte vector on a baseline
  * x86-64 build); other compilers get plain loops over the same chunk.
  *
- * SKP_CHUNK(T, I, N) adds N vectors of sums per row;
+ * SKP_CHUNK(T, V, SPLAT, I, N) adds N vectors of sums per row;
  * SKP_BLOCK(T, I, R) handles blocks of R rows by C columns with 8 / R
  * vectors of sums per row, so that each input row loaded serves R rows.
- * With AVX-512, the block kernels of 4 and 8 rows take 64-byte vectors,
- * which made them faster; the CSR chunks, which wait on the cache, and the
- * blocks of 1 and 2 rows were measured no faster, and keep 32 bytes.
+ * With AVX-512, the block kernels of 4 and 8 rows and the CSR chunks take
+ * 64-byte vectors, which made them faster; the blocks of 1 and 2 rows were
+ * measured no faster, and keep 32 bytes.
  */
 #include <stdint.h>
 #include <string.h>
@@ -27,14 +27,23 @@ typedef double skp_vd __attribute__((vector_size(SKP_VECTOR_BYTES)));
 #define SKP_VECTOR_BYTES 32
 #endif
 
-/* The variant built with SKP_AVX512_BLOCKS compiles only those block kernels
- * for AVX-512F (GCC's target pragma), the rest exactly as the AVX2 one. */
+/* The variant built with SKP_AVX512_BLOCKS (and SKP_WIDE_CHUNKS) compiles
+ * only those kernels for AVX-512F (GCC's target pragma), the rest exactly as
+ * the AVX2 one. */
 #if SKP_VECTORS && defined(SKP_AVX512_BLOCKS) && defined(__GNUC__) && !defined(__clang__)
 #define SKP_WIDE 1
 typedef float skp_bf __attribute__((vector_size(64)));
 typedef double skp_bd __attribute__((vector_size(64)));
 #else
 #define SKP_WIDE 0
+#endif
+
+/* Bytes of a vector of the CSR chunks: 64 in the variant built with
+ * SKP_WIDE_CHUNKS too. */
+#if SKP_WIDE && defined(SKP_WIDE_CHUNKS)
+#define SKP_CHUNK_BYTES 64
+#else
+#define SKP_CHUNK_BYTES SKP_VECTOR_BYTES
 #endif
 
 /* Bytes of a vector of the block kernel of R rows, and its samples per
@@ -48,7 +57,7 @@ typedef double skp_bd __attribute__((vector_size(64)));
 #define SKP_AHEAD 5
 #endif
 
-#define SKP_LANES(T) (SKP_VECTOR_BYTES / (int)sizeof(T))
+#define SKP_LANES(T) (SKP_CHUNK_BYTES / (int)sizeof(T))
 #define SKP_V_LANES(V, T) ((int)(sizeof(V) / sizeof(T)))
 
 #if SKP_VECTORS
@@ -68,7 +77,7 @@ typedef double skp_bd __attribute__((vector_size(64)));
 #define SKP_BSPLAT_double SKP_SPLAT_double
 #endif
 
-#define SKP_CHUNK(T, V, I, N)                                                 \
+#define SKP_CHUNK(T, V, SPLAT, I, N)                                          \
     static inline void skp_chunk##N##_##T##_##I(                              \
         const I *indices, const T *data, int64_t p0, int64_t p1, T b,        \
         const T *H, Py_ssize_t width, T *out)                                 \
@@ -76,18 +85,18 @@ typedef double skp_bd __attribute__((vector_size(64)));
         V acc[N], x;                                                          \
         int v;                                                                \
         int64_t p;                                                            \
-        for (v = 0; v < N; v++) acc[v] = SKP_SPLAT_##T(b);                    \
+        for (v = 0; v < N; v++) acc[v] = SPLAT##_##T(b);                      \
         for (p = p0; p < p1; p++) {                                           \
             const T *row = H + (Py_ssize_t)indices[p] * width;                \
-            V w = SKP_SPLAT_##T(data[p]);                                     \
+            V w = SPLAT##_##T(data[p]);                                       \
             if (p + SKP_AHEAD < p1) {                                         \
                 const char *next =                                            \
                     (const char *)(H + (Py_ssize_t)indices[p + SKP_AHEAD] * width); \
-                for (v = 0; v < N * SKP_VECTOR_BYTES; v += 64)                \
+                for (v = 0; v < N * (int)sizeof(V); v += 64)                  \
                     __builtin_prefetch(next + v);                             \
             }                                                                 \
             for (v = 0; v < N; v++) {                                         \
-                memcpy(&x, row + v * SKP_LANES(T), sizeof x);                 \
+                memcpy(&x, row + v * SKP_V_LANES(V, T), sizeof x);            \
                 acc[v] += w * x;                                              \
             }                                                                 \
         }                                                                     \
@@ -147,7 +156,7 @@ typedef double skp_bd __attribute__((vector_size(64)));
 
 #else /* plain loops */
 
-#define SKP_CHUNK(T, V, I, N)                                                 \
+#define SKP_CHUNK(T, V, SPLAT, I, N)                                          \
     static void skp_chunk##N##_##T##_##I(                                     \
         const I *indices, const T *data, int64_t p0, int64_t p1, T b,        \
         const T *H, Py_ssize_t width, T *out)                                 \
@@ -184,10 +193,16 @@ typedef double skp_bd __attribute__((vector_size(64)));
 #endif
 
 #define SKP_ALL(T, V, I)                                                      \
-    SKP_CHUNK(T, V, I, 8)                                                     \
-    SKP_CHUNK(T, V, I, 2)                                                     \
     SKP_BLOCK(T, V, SKP_SPLAT, I, 1)                                          \
     SKP_BLOCK(T, V, SKP_SPLAT, I, 2)
+
+#define SKP_CHUNKS(T, V, I)                                                   \
+    SKP_CHUNK(T, V, SKP_SPLAT, I, 8)                                          \
+    SKP_CHUNK(T, V, SKP_SPLAT, I, 2)
+
+#define SKP_CHUNKS_WIDE(T, V, I)                                              \
+    SKP_CHUNK(T, V, SKP_BSPLAT, I, 8)                                         \
+    SKP_CHUNK(T, V, SKP_BSPLAT, I, 2)
 
 #define SKP_ALL_WIDE(T, B, I)                                                 \
     SKP_BLOCK(T, B, SKP_BSPLAT, I, 4)                                         \
@@ -213,12 +228,18 @@ typedef skp_vd skp_bd;
     MACRO(double, VD, uint32_t)
 
 SKP_FOR_TYPES(SKP_ALL, skp_vf, skp_vd)
+#if SKP_CHUNK_BYTES == SKP_VECTOR_BYTES
+SKP_FOR_TYPES(SKP_CHUNKS, skp_vf, skp_vd)
+#endif
 
 #if SKP_WIDE
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 #endif
 SKP_FOR_TYPES(SKP_ALL_WIDE, skp_bf, skp_bd)
+#if SKP_CHUNK_BYTES != SKP_VECTOR_BYTES
+SKP_FOR_TYPES(SKP_CHUNKS_WIDE, skp_bf, skp_bd)
+#endif
 #if SKP_WIDE
 #pragma GCC pop_options
 #endif
