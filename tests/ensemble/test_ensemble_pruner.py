@@ -385,3 +385,24 @@ def test_leaves_are_refined_with_the_weights_the_trees_were_grown_with(
     np.testing.assert_allclose(
         fitting_weights(forest, y, sample_weight), sample_weight * per_class[y]
     )
+
+
+@pytest.mark.parametrize("n_standard_errors", [0.5, 1.0, 2.0])
+def test_kept_budget_is_within_the_loss_by_standard_errors(n_standard_errors):
+    rng = np.random.default_rng(1)
+    reference = rng.uniform(0.8, 0.9, 5)
+    fold_scores = reference[:, None] - np.linspace(0.1, 0.0, 30) + rng.normal(0, 0.02, (5, 30))
+    differences = fold_scores - reference[:, None]
+    smoothed = pool_adjacent_violators(differences.mean(axis=0))
+    standard_errors = np.array(
+        [np.std(differences[:, b], ddof=1) for b in range(30)]
+    ) / np.sqrt(5)
+    for loss in (0.0, 0.01, 0.05):
+        index = smallest_budget_within(fold_scores, reference, loss, n_standard_errors)
+        expected = next(
+            (b for b in range(30)
+             if smoothed[b] - n_standard_errors * standard_errors[b] >= -loss - 1e-12),
+            29,
+        )
+        assert index == expected
+        assert index >= smallest_budget_within(fold_scores, reference, loss)
