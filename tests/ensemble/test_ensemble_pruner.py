@@ -25,9 +25,10 @@ from sklearn.utils.estimator_checks import (
     check_param_validation,
 )
 
-from skprune.ensemble import EnsemblePruner
+from skprune.ensemble import EnsemblePruner, _pruner
 from skprune.ensemble._levels import pruning_levels
 from skprune.ensemble._pruner import (
+    BOOSTER_STANDARD_ERRORS,
     best_within_budgets,
     fitting_weights,
     smallest_budget_within,
@@ -406,3 +407,20 @@ def test_kept_budget_is_within_the_loss_by_standard_errors(n_standard_errors):
         )
         assert index == expected
         assert index >= smallest_budget_within(fold_scores, reference, loss)
+
+
+@pytest.mark.parametrize("estimator", ENSEMBLES, ids=lambda e: type(e).__name__)
+def test_only_a_booster_asks_a_margin_of_standard_errors(estimator, classification, monkeypatch):
+    X, y = classification
+    margins = []
+
+    def recording(fold_scores, reference, max_score_loss, n_standard_errors=0):
+        margins.append(n_standard_errors)
+        return smallest_budget_within(fold_scores, reference, max_score_loss, n_standard_errors)
+
+    monkeypatch.setattr(_pruner, "smallest_budget_within", recording)
+    pruner = EnsemblePruner(estimator, cv=3, max_score_loss=0.02, random_state=0).fit(X, y)
+    booster = isinstance(estimator, GradientBoostingClassifier)
+    assert BOOSTER_STANDARD_ERRORS > 0
+    assert margins == [BOOSTER_STANDARD_ERRORS if booster else 0]
+    assert pruner.n_nodes_ <= pruner.n_nodes_original_
