@@ -71,6 +71,10 @@ BOOSTERS = (GradientBoostingClassifier, GradientBoostingRegressor)
 N_LEVELS = 6
 # Node budgets tried, geometrically spaced from the smallest candidate up.
 N_BUDGETS = 40
+# A booster's budget must be within the loss by one standard error of its
+# fold scores: its small candidates' fold scores flattered them by more than
+# the loss on held-out data (see the user guide).
+BOOSTER_STANDARD_ERRORS = 1.0
 
 
 def _booster_classifier(pruner):
@@ -265,7 +269,7 @@ def encode_labels(estimator, y, unseen=None):
     return np.where(known, encoded, unseen if unseen is not None else 0)
 
 
-def smallest_budget_within(fold_scores, reference, max_score_loss):
+def smallest_budget_within(fold_scores, reference, max_score_loss, n_standard_errors=0):
     """Index of the smallest budget whose score is within the loss.
 
     The mean differences between each budget's fold scores and the unpruned
@@ -274,7 +278,8 @@ def smallest_budget_within(fold_scores, reference, max_score_loss):
     noisy fold scores is averaged with its neighbours rather than taken for a
     small ensemble as good as the unpruned one (and an unlucky one does not
     stop the search). The kept budget is the smallest whose smoothed
-    difference is at least ``-max_score_loss``.
+    difference, less ``n_standard_errors`` standard errors of its mean over
+    the folds, is at least ``-max_score_loss``.
 
     Parameters
     ----------
@@ -283,15 +288,23 @@ def smallest_budget_within(fold_scores, reference, max_score_loss):
     reference : ndarray of shape (n_folds,)
         Fold scores of the unpruned ensemble.
     max_score_loss : float
+    n_standard_errors : float, default=0
+        Margin asked of the smoothed difference, in standard errors of the
+        mean difference (the standard deviation over the folds, ``ddof=1``,
+        over the square root of their number).
 
     Returns
     -------
     index : int
         The largest budget if none is within the loss.
     """
-    differences = (fold_scores - reference[:, None]).mean(axis=0)
-    smoothed = isotonic_regression(differences, increasing=True)
-    within = np.flatnonzero(smoothed >= -max_score_loss)
+    fold_differences = fold_scores - reference[:, None]
+    smoothed = isotonic_regression(fold_differences.mean(axis=0), increasing=True)
+    n_folds = fold_differences.shape[0]
+    margin = 0.0
+    if n_standard_errors and n_folds > 1:
+        margin = n_standard_errors * fold_differences.std(axis=0, ddof=1) / np.sqrt(n_folds)
+    within = np.flatnonzero(smoothed - margin >= -max_score_loss)
     return int(within[0]) if within.size else fold_scores.shape[1] - 1
 
 
@@ -345,7 +358,9 @@ class EnsemblePruner(
     within ``max_score_loss`` of the unpruned clones', once the mean
     differences are made non-decreasing in the budget by isotonic regression
     (a larger ensemble is never taken to score worse, which averages out the
-    noise of the fold scores).
+    noise of the fold scores). A booster's must be within it by one standard
+    error of the mean difference over the folds: without that margin, the
+    small boosters chosen lost more than the loss on held-out data.
 
     Histogram gradient boosting is not supported: its trees are not
     scikit-learn ``Tree`` objects and their inner nodes keep no value to
@@ -690,7 +705,8 @@ class EnsemblePruner(
         mean_scores = fold_scores.mean(axis=0)
         self.reference_score_ = float(tables["reference"].mean())
         self.best_index_ = smallest_budget_within(
-            fold_scores, tables["reference"], self.max_score_loss
+            fold_scores, tables["reference"], self.max_score_loss,
+            BOOSTER_STANDARD_ERRORS if isinstance(self.estimator_, BOOSTERS) else 0,
         )
         final = best_within_budgets(final_nodes, final_scores, budgets)
         rows, columns = np.unravel_index(final, final_nodes.shape)

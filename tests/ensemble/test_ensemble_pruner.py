@@ -25,9 +25,10 @@ from sklearn.utils.estimator_checks import (
     check_param_validation,
 )
 
-from skprune.ensemble import EnsemblePruner
+from skprune.ensemble import EnsemblePruner, _pruner
 from skprune.ensemble._levels import pruning_levels
 from skprune.ensemble._pruner import (
+    BOOSTER_STANDARD_ERRORS,
     best_within_budgets,
     fitting_weights,
     smallest_budget_within,
@@ -385,3 +386,41 @@ def test_leaves_are_refined_with_the_weights_the_trees_were_grown_with(
     np.testing.assert_allclose(
         fitting_weights(forest, y, sample_weight), sample_weight * per_class[y]
     )
+
+
+@pytest.mark.parametrize("n_standard_errors", [0.5, 1.0, 2.0])
+def test_kept_budget_is_within_the_loss_by_standard_errors(n_standard_errors):
+    rng = np.random.default_rng(1)
+    reference = rng.uniform(0.8, 0.9, 5)
+    fold_scores = reference[:, None] - np.linspace(0.1, 0.0, 30) + rng.normal(0, 0.02, (5, 30))
+    differences = fold_scores - reference[:, None]
+    smoothed = pool_adjacent_violators(differences.mean(axis=0))
+    standard_errors = np.array(
+        [np.std(differences[:, b], ddof=1) for b in range(30)]
+    ) / np.sqrt(5)
+    for loss in (0.0, 0.01, 0.05):
+        index = smallest_budget_within(fold_scores, reference, loss, n_standard_errors)
+        expected = next(
+            (b for b in range(30)
+             if smoothed[b] - n_standard_errors * standard_errors[b] >= -loss - 1e-12),
+            29,
+        )
+        assert index == expected
+        assert index >= smallest_budget_within(fold_scores, reference, loss)
+
+
+@pytest.mark.parametrize("estimator", ENSEMBLES, ids=lambda e: type(e).__name__)
+def test_only_a_booster_asks_a_margin_of_standard_errors(estimator, classification, monkeypatch):
+    X, y = classification
+    margins = []
+
+    def recording(fold_scores, reference, max_score_loss, n_standard_errors=0):
+        margins.append(n_standard_errors)
+        return smallest_budget_within(fold_scores, reference, max_score_loss, n_standard_errors)
+
+    monkeypatch.setattr(_pruner, "smallest_budget_within", recording)
+    pruner = EnsemblePruner(estimator, cv=3, max_score_loss=0.02, random_state=0).fit(X, y)
+    booster = isinstance(estimator, GradientBoostingClassifier)
+    assert BOOSTER_STANDARD_ERRORS > 0
+    assert margins == [BOOSTER_STANDARD_ERRORS if booster else 0]
+    assert pruner.n_nodes_ <= pruner.n_nodes_original_
