@@ -366,6 +366,22 @@ def output_sample_weights(estimator, logits, sample_weight):
     return sample_weight[:, np.newaxis] * (curvature + floor)
 
 
+def network_output_weights(context, num_samples, name):
+    """:func:`output_sample_weights` of the network before the step.
+
+    Computed once per context, with the forward pass it is made of: the
+    prunes of a path from one trace share it (see :class:`OBCTrace`).
+    """
+    key = ("layerwise_output_weights", num_samples)
+    if key not in context._cache:
+        _, weights = calibration_data(context, num_samples, name)
+        _, outputs = network_forward(context, num_samples, name)
+        context._cache[key] = output_sample_weights(
+            context.estimator, outputs[-1], weights
+        )
+    return context._cache[key]
+
+
 def refit_layer_per_unit(
     layer_input, target, coef, intercept, keep, unit_weights, damp
 ):
@@ -497,9 +513,7 @@ def refit_updates(
     _, targets = network_forward(context, num_samples, name)
     output_weights = None
     if gauss_newton_output:
-        output_weights = output_sample_weights(
-            context.estimator, targets[-1], weights
-        )
+        output_weights = network_output_weights(context, num_samples, name)
     new_coefs, new_intercepts = refit_network(
         context.estimator,
         X,
@@ -1073,13 +1087,11 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     def _hessian_inverse(self, context, layer):
         """Inverse of the damped Hessian of ``coefs_[layer]``, or one per unit."""
         _, weights = calibration_data(context, self.num_samples, "obc")
-        inputs, outputs = network_forward(context, self.num_samples, "obc")
+        inputs, _ = network_forward(context, self.num_samples, "obc")
         damp = max(self.damp, _MIN_DAMP)
         output_layer = layer == len(context.coefs) - 1
         if output_layer and self.output_hessian == "gauss-newton":
-            unit_weights = output_sample_weights(
-                context.estimator, outputs[layer], weights
-            )
+            unit_weights = network_output_weights(context, self.num_samples, "obc")
             grams = [
                 damped_gram(_design(inputs[layer], column), damp)[0]
                 for column in unit_weights.T
@@ -1514,8 +1526,8 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
             }
         output_weights = None
         if self.output_hessian == "gauss-newton":
-            output_weights = output_sample_weights(
-                context.estimator, targets[-1], weights
+            output_weights = network_output_weights(
+                context, self.num_samples, "sparsegpt"
             )
         coefs, intercepts, masks = sparsegpt_network(
             context.estimator,

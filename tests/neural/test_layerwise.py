@@ -532,6 +532,22 @@ def test_path_levels_share_the_system_of_the_first_refitted_layer(
     np.testing.assert_allclose(system[0], gram + lam * np.eye(A.shape[1]))
     assert system[1] == pytest.approx(lam)
     np.testing.assert_allclose(system[2], A.T @ (dense_out * np.sqrt(weights)[:, None]))
+    # So are the Gauss-Newton weights of the output units' samples: the
+    # softmax curvature p (1 - p) plus its weighted mean, times the weights.
+    (output_weights,) = [
+        value
+        for key, value in trace._shared.items()
+        if key[0] == "layerwise_output_weights"
+    ]
+    logits = forward_inputs(network, X)[-1] @ network.coefs_[-1]
+    logits += network.intercepts_[-1]
+    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    curvature = prob * (1 - prob)
+    floor = (weights @ curvature) / weights.sum()
+    np.testing.assert_allclose(
+        output_weights, weights[:, None] * (curvature + floor), rtol=1e-10
+    )
 
 
 @pytest.fixture(scope="module")
