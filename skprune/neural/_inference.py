@@ -894,20 +894,17 @@ class InferencePlan:
         else:
             H = X if X.dtype == self.dtype else X.astype(self.dtype)
         stages = self._stages_for(kernels, start)
-        # The kernels check the input they read if they read it first.
-        kernels_check = (
-            check_finite and start == 0 and isinstance(stages[0], _SparseStage)
-        )
-        if check_finite and start == 0 and not kernels_check and not all_finite(H):
-            return None
-        for stage in stages:
-            if kernels_check:
-                H = stage(H, n_threads, self.tile_size, check_finite=True)
+        if check_finite and start == 0:
+            if isinstance(stages[0], _SparseStage):
+                # The kernels check the input as they read it.
+                H = stages[0](H, n_threads, self.tile_size, check_finite=True)
                 if H is None:
                     return None
-                kernels_check = False
-            else:
-                H = stage(H, n_threads, self.tile_size)
+                stages = stages[1:]
+            elif not all_finite(H):
+                return None
+        for stage in stages:
+            H = stage(H, n_threads, self.tile_size)
         self.thread_choice.record(
             n_samples, most, n_threads, time.perf_counter() - started
         )
