@@ -12,9 +12,9 @@ the leaves each sample reaches, per class (a class's raw prediction sums its
 own trees). The problem is convex (log-loss, multinomial deviance or half the
 squared error); it is solved by L-BFGS from the stagewise values, with the
 analytic gradient, or, for the squared error, a ridge regression, by the
-conjugate gradients of a forest's refinement. The values are written into the trees, so that the model
-stays a scikit-learn booster and its staged predictions are those of its
-stages.
+conjugate gradients of a forest's refinement. The values are written into
+the trees, so that the model stays a scikit-learn booster and its staged
+predictions are those of its stages.
 """
 
 import copy

@@ -161,7 +161,8 @@ def refine_forest_trees(
     values = refined_values(design, targets, stacked, sample_weight, penalty)
     leaves = np.concatenate([tree.children_left == -1 for tree in trees])
     if classifier:
-        # the exact changes sum to zero over the classes; LSQR's nearly do
+        # the exact changes sum to zero over the classes; the conjugate
+        # gradients' nearly do
         change = values[leaves] - stacked[leaves]
         change -= change.mean(axis=1, keepdims=True)
         values[leaves] = onto_simplex(stacked[leaves] + change)

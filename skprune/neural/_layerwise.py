@@ -1235,8 +1235,8 @@ class OBCTrace:
         model = copy.deepcopy(self.estimator)
         # The data were validated once, by the trace.
         arguments = model._checked_pruning_arguments(
-            sparsity, self.as_criterion(), "unstructured", scope, None, None, None,
-            False,
+            sparsity, self.as_criterion(), "unstructured", scope,
+            block_shape=None, n=None, m=None, reconstruct=False,
         )
         return model._prune_validated(*self._data, *arguments)
 
