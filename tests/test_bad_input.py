@@ -6,7 +6,6 @@ names, unseen labels, bad sample weights, out-of-range parameters). Each case
 expects an error whose message names the culprit, or checks the answer.
 """
 
-import re
 import warnings
 
 import numpy as np

@@ -38,6 +38,8 @@ def _axes_titled(figures, start):
     return [ax for ax in axes if ax.get_title().startswith(start)]
 
 
+# The networks of the main job are trained to convergence.
+@pytest.mark.filterwarnings("error::sklearn.exceptions.ConvergenceWarning")
 def test_main_prints_a_table_and_writes_plots(tmp_path, capsys, figures):
     image = pytest.importorskip("matplotlib.image")
     assert main(["--output", str(tmp_path)]) == 0

@@ -98,6 +98,7 @@ def path_cv_doc(*, model, value, param, grid, sizes, most_pruned, least_pruned, 
     )
     return parameters, attributes
 
+
 PATH_CV_CONSTRAINTS = {
     "cv": ["cv_object"],
     "scoring": [StrOptions(set(get_scorer_names())), callable, None],

@@ -25,6 +25,7 @@ STORAGE_FORMAT = 2
 READABLE_FORMATS = (1, 2)
 """Layouts still read: format 1 stored the state dict unpacked."""
 
+
 def _smallest_uint(max_value):
     for dtype in (np.uint8, np.uint16, np.uint32, np.uint64):
         if max_value <= np.iinfo(dtype).max:

@@ -9,7 +9,6 @@ import numbers
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.tree._tree import NODE_DTYPE, TREE_LEAF, TREE_UNDEFINED, Tree
-from sklearn.utils.validation import _check_sample_weight
 from sklearn.utils._param_validation import (
     HasMethods,
     Hidden,

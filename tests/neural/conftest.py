@@ -4,6 +4,7 @@ import pytest
 from sklearn.datasets import make_classification, make_regression
 from sklearn.preprocessing import StandardScaler
 
+
 @pytest.fixture(scope="package")
 def three_classes():
     X, y = make_classification(
