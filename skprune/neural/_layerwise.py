@@ -1121,6 +1121,13 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     operations per layer: well under a second for fan-ins of a few hundred,
     about a minute for a 784-input layer of 300 units.
 
+    Its ``finetuning_scope`` is ``"layer"``: the pruned estimators
+    (``PrunedMLPClassifier`` and the others) prune every layer to the same
+    sparsity with it unless their ``scope`` is set. One-shot, the global
+    allocation keeps more accuracy; along a schedule with fine-tuning it
+    thins one layer into a bottleneck, and the same sparsity in every layer
+    does better (see the user guide).
+
     Parameters
     ----------
     damp : float, default=0.01
@@ -1149,6 +1156,7 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     """
 
     _parameter_constraints: dict = dict(_CALIBRATION_CONSTRAINTS)
+    finetuning_scope = "layer"
 
     def __init__(self, damp=0.01, num_samples=4096, output_hessian="gauss-newton"):
         self.damp = damp
