@@ -169,6 +169,21 @@ def _design(layer_input, sample_weight):
     return _weighted_rows(design, sample_weight)
 
 
+def _next_design(layer_input, coef, intercept, activation):
+    """A layer's activations with a column of ones: the next layer's unweighted ``A``.
+
+    Computed in place in one array, where :func:`_design` would copy them.
+    """
+    n_outputs = coef.shape[1]
+    design = np.empty((layer_input.shape[0], n_outputs + 1))
+    outputs = design[:, :n_outputs]
+    np.matmul(layer_input, coef, out=outputs)
+    outputs += intercept
+    activation(outputs)
+    design[:, n_outputs] = 1.0
+    return design
+
+
 def _weighted_rows(array, sample_weight):
     """``array`` with its rows times the square roots of the sample weights.
 
@@ -297,8 +312,11 @@ def refit_layer(
     return weights[:-1], weights[-1]
 
 
-def unanchored_system(layer_input, target, sample_weight, damp):
+def unanchored_system(layer_input, target, sample_weight, damp, design=None):
     """The parts of :func:`layer_system` that do not depend on the anchor.
+
+    ``design``, when given, is ``layer_input`` with a column of ones (see
+    :func:`_next_design`), used instead of a copy.
 
     Returns
     -------
@@ -309,7 +327,10 @@ def unanchored_system(layer_input, target, sample_weight, damp):
     rhs : ndarray of shape (fan_in + 1, fan_out)
         ``A^T T``.
     """
-    design = _design(layer_input, sample_weight)
+    if design is None:
+        design = _design(layer_input, sample_weight)
+    else:
+        design = _weighted_rows(design, sample_weight)
     gram, lam = damped_gram(design, damp)
     rhs = design.T @ _weighted_rows(target, sample_weight)
     return gram, lam, rhs
@@ -458,16 +479,18 @@ def network_output_weights(context, num_samples, name):
 
 
 def refit_layer_per_unit(
-    layer_input, target, coef, intercept, keep, unit_weights, damp
+    layer_input, target, coef, intercept, keep, unit_weights, damp, design=None
 ):
     """:func:`refit_layer` with weights of the samples that differ per unit.
 
     ``unit_weights`` (:class:`OutputWeights`) weights the samples of every
     unit (the sample weights times the floored curvature of the output,
-    :func:`output_sample_weights`).
+    :func:`output_sample_weights`). ``design``, when given, is
+    ``layer_input`` with a column of ones.
     """
     anchor = _stacked(coef, intercept)
-    design = _design(layer_input, np.ones(layer_input.shape[0]))
+    if design is None:
+        design = _design(layer_input, np.ones(layer_input.shape[0]))
     # A^T diag(w_j) t_j of every unit j in one product.
     rhs = design.T @ (unit_weights.weights * target)
     weights = np.zeros_like(anchor)
@@ -521,7 +544,8 @@ def refit_network(
     """
     activation = ACTIVATIONS[estimator.activation]
     new_coefs, new_intercepts = [], []
-    current = X
+    # The input of the current layer, with a column of ones past the first.
+    current, design = X, None
     last = len(coefs) - 1
     for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
         mask, intercept_mask = estimator.masks_[i], estimator.intercept_masks_[i]
@@ -529,10 +553,15 @@ def refit_network(
             keep = np.vstack([mask, intercept_mask[np.newaxis, :]])
             if i == last and output_weights is not None:
                 coef, intercept = refit_layer_per_unit(
-                    current, targets[i], coef, intercept, keep, output_weights, damp
+                    current, targets[i], coef, intercept, keep, output_weights,
+                    damp, design,
                 )
             else:
                 system = first_system if i == min(layers) else None
+                if system is None:
+                    system = unanchored_system(
+                        current, targets[i], sample_weight, damp, design
+                    )
                 coef, intercept = refit_layer(
                     current, targets[i], coef, intercept, keep, sample_weight, damp,
                     system,
@@ -542,9 +571,8 @@ def refit_network(
         new_coefs.append(coef)
         new_intercepts.append(intercept)
         if i < last:
-            z = current @ coef
-            z += intercept
-            current = activation(z)
+            design = _next_design(current, coef, intercept, activation)
+            current = design[:, :-1]
     return new_coefs, new_intercepts
 
 
