@@ -1479,6 +1479,11 @@ class LayerwiseRefit(BaseEstimator, PruningCriterion):
         """Sub-steps of the wrapped criterion."""
         return getattr(resolve_criterion(self.criterion), "n_substeps", 1)
 
+    @property
+    def finetuning_scope(self):
+        """The wrapped criterion's: it chooses the weights, so the allocation."""
+        return resolve_criterion(self.criterion).finetuning_scope
+
     def _validate_params(self):
         super()._validate_params()
         # The wrapped criterion, resolved (which checks its parameters too).

@@ -1022,3 +1022,10 @@ def test_gauss_newton_output_of_a_squared_error_regressor_is_the_reconstruction(
         pruned[1].coefs_ + pruned[1].intercepts_,
     ):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+
+
+def test_refit_takes_the_scope_for_fine_tuning_of_the_criterion_it_wraps():
+    assert OBCCriterion().finetuning_scope == "layer"
+    assert LayerwiseRefit("obc").finetuning_scope == "layer"
+    assert LayerwiseRefit("magnitude").finetuning_scope == "global"
+    assert LayerwiseRefit(WandaCriterion()).finetuning_scope == "global"
