@@ -16,9 +16,12 @@ Data sets (``--dataset``):
   ``bench_oneshot_second_order.py``, 10 epochs.
 
 ``--path`` times a one-shot sparsity path of 10 levels (0.5 to 0.95)
-from one OBC trace (its trace, then each level) against one prune; ``--sparsity-path`` times
+from one OBC trace (its trace, then each level) against one prune (by the
+CPU time of the process with ``--cpu-time``); ``--sparsity-path`` times
 ``sparsity_path(..., from_dense=True)`` with ``"obc"`` over 10 levels
-against one level and against re-tracing at every level.
+against one level and against re-tracing at every level;
+``--obc-allocation`` prunes with ``"sparsegpt"`` at 90% with the per-layer
+sparsities ``"obc"`` chose.
 
 Run: ``OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_layerwise.py
 --dataset digits``; ``--quick`` for one seed and the main criteria.
@@ -189,11 +192,14 @@ def table(dense, accuracy, sparsities, seconds):
     return "\n".join(lines)
 
 
-def time_path(dataset, seeds, data_dir, n_repeats=3):
+def time_path(dataset, seeds, data_dir, n_repeats=3, clock=time.perf_counter):
     """Seconds of one OBC prune and of a one-shot path of 10 levels.
 
     The path is timed as ``oneshot_path`` runs it, in its two parts: the
     trace (with the validation of the data) and every level from it.
+    ``clock`` is ``time.process_time`` with ``--cpu-time``: with one BLAS
+    thread, the time the process ran, which waiting for a shared core does
+    not lengthen.
     """
     levels = np.linspace(0.5, 0.95, 10)
     ratios, prune_times, path_times, trace_times, level_times = [], [], [], [], []
@@ -201,16 +207,16 @@ def time_path(dataset, seeds, data_dir, n_repeats=3):
         X_train, _, y_train, _, network = load(dataset, seed, data_dir)
         base = train(X_train, y_train, network, seed)
         for _ in range(n_repeats):
-            start = time.perf_counter()
+            start = clock()
             copy.deepcopy(base).prune(X_train, y_train, amount=0.9, criterion="obc")
-            prune_times.append(time.perf_counter() - start)
-            start = time.perf_counter()
+            prune_times.append(clock() - start)
+            start = clock()
             trace = OBCCriterion().trace(base, X_train, y_train)
-            trace_times.append(time.perf_counter() - start)
+            trace_times.append(clock() - start)
             for sparsity in levels:
-                start = time.perf_counter()
+                start = clock()
                 trace.pruned(float(sparsity))
-                level_times.append(time.perf_counter() - start)
+                level_times.append(clock() - start)
             path_times.append(trace_times[-1] + sum(level_times[-len(levels):]))
             ratios.append(path_times[-1] / prune_times[-1])
     print(
@@ -262,6 +268,65 @@ def time_sparsity_path(dataset, seeds, data_dir):
         print(f"{name}: {np.median(seconds):.2f} s")
 
 
+class _CountedSparseGPT(SparseGPTCriterion):
+    """SparseGPT removing given counts of weights from the pruned layers."""
+
+    def __init__(self, counts=(), damp=0.01, block_size=128, num_samples=2048,
+                 output_hessian="reconstruction"):
+        super().__init__(damp, block_size, num_samples, output_hessian)
+        self.counts = counts
+
+    def _layer_counts(self, context, step):
+        return list(self.counts)
+
+
+def sparsegpt_at_obc_allocation(dataset, seeds, data_dir, sparsity=0.9):
+    """SparseGPT with the per-layer sparsities OBC's global allocation chose.
+
+    For each seed: ``"obc"`` at ``sparsity``, then ``"sparsegpt"`` with its
+    own per-layer counts (a global magnitude ranking) and with OBC's, by
+    test accuracy, seconds and densities of the pruned layers.
+    """
+    compared = {
+        "sparsegpt, OBC's layer sparsities": {},
+        "sparsegpt 4096 samples, OBC's layer sparsities": {"num_samples": 4096},
+        "sparsegpt Gauss-Newton output, OBC's layer sparsities": {
+            "output_hessian": "gauss-newton"
+        },
+    }
+    rows = {name: [] for name in ["obc", "sparsegpt", *compared]}
+    for seed in seeds:
+        X_train, X_test, y_train, y_test, network = load(dataset, seed, data_dir)
+        base = train(X_train, y_train, network, seed)
+        order = np.random.RandomState(seed).permutation(X_train.shape[0])
+        X_prune, y_prune = X_train[order], y_train[order]
+
+        def pruned(name, criterion):
+            model = copy.deepcopy(base)
+            start = time.perf_counter()
+            model.prune(X_prune, y_prune, amount=sparsity, criterion=criterion)
+            seconds = time.perf_counter() - start
+            densities = [model.masks_[i].mean() for i in model._prunable_coef_layers()]
+            rows[name].append((model.score(X_test, y_test), seconds, densities))
+            return model
+
+        obc = pruned("obc", "obc")
+        counts = [int((~obc.masks_[i]).sum()) for i in obc._prunable_coef_layers()]
+        pruned("sparsegpt", "sparsegpt")
+        for name, params in compared.items():
+            pruned(name, _CountedSparseGPT(counts, **params))
+        print(f"  seed {seed} done", flush=True)
+    print(f"\n| criterion at {sparsity:.0%} | accuracy | seconds | layer densities (seeds) |")
+    print("|---|---|---|---|")
+    for name, results in rows.items():
+        accuracy, seconds, densities = zip(*results)
+        shown = "; ".join(" / ".join(f"{d:.1%}" for d in ds) for ds in densities)
+        print(
+            f"| {name} | {np.median(accuracy):.4f} | {np.median(seconds):.2f} | "
+            f"{shown} |"
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -276,6 +341,16 @@ def main():
     )
     parser.add_argument("--path", action="store_true", help="time the path only")
     parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time the path by the process's CPU time (one BLAS thread)",
+    )
+    parser.add_argument(
+        "--obc-allocation",
+        action="store_true",
+        help="sparsegpt with the per-layer sparsities of obc, at 90%%",
+    )
+    parser.add_argument(
         "--sparsity-path",
         action="store_true",
         help="time sparsity_path(from_dense=True) only",
@@ -284,10 +359,14 @@ def main():
     seeds = range(args.seeds)
     start = time.perf_counter()
     if args.path:
-        time_path(args.dataset, seeds, args.data)
+        clock = time.process_time if args.cpu_time else time.perf_counter
+        time_path(args.dataset, seeds, args.data, clock=clock)
         return
     if args.sparsity_path:
         time_sparsity_path(args.dataset, seeds, args.data)
+        return
+    if args.obc_allocation:
+        sparsegpt_at_obc_allocation(args.dataset, seeds, args.data)
         return
     dense, accuracy, seconds = run(
         args.dataset, seeds, args.sparsities, args.quick, args.data, args.only

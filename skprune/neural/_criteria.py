@@ -201,7 +201,16 @@ class PruningCriterion:
 
     Subclasses implement :meth:`score`; those that also update the remaining
     weights after a pruning step implement :meth:`compensate`.
+
+    Attributes
+    ----------
+    finetuning_scope : {"global", "layer"}
+        The scope the pruned estimators use with this criterion when their
+        ``scope`` is None: a schedule with fine-tuning between the steps may
+        call for another allocation across layers than one-shot pruning.
     """
+
+    finetuning_scope = "global"
 
     def score(self, context):
         """Importance of every weight, higher is more important.

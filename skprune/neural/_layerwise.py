@@ -49,6 +49,9 @@ _FOLD_EVERY = 32
 # Smallest relative damping: keeps singular Gram matrices (dead units,
 # constant inputs) invertible when damp is 0.
 _MIN_DAMP = 1e-10
+# Curvatures of the output layer's loss below this fraction of their unit's
+# floor are dropped from its weights (see output_sample_weights).
+_CURVATURE_CUTOFF = 1e-3
 
 
 # ----------------------------------------------------------------------------
@@ -166,6 +169,21 @@ def _design(layer_input, sample_weight):
     return _weighted_rows(design, sample_weight)
 
 
+def _next_design(layer_input, coef, intercept, activation):
+    """A layer's activations with a column of ones: the next layer's unweighted ``A``.
+
+    Computed in place in one array, where :func:`_design` would copy them.
+    """
+    n_outputs = coef.shape[1]
+    design = np.empty((layer_input.shape[0], n_outputs + 1))
+    outputs = design[:, :n_outputs]
+    np.matmul(layer_input, coef, out=outputs)
+    outputs += intercept
+    activation(outputs)
+    design[:, n_outputs] = 1.0
+    return design
+
+
 def _weighted_rows(array, sample_weight):
     """``array`` with its rows times the square roots of the sample weights.
 
@@ -231,26 +249,30 @@ def refit_kept(gram, rhs, keep):
     d, n_units = keep.shape
     if keep.all():
         return np.linalg.solve(gram, rhs)
-    weights = np.zeros((d, n_units))
     counts = keep.sum(axis=0)
     units = np.argsort(counts, kind="stable")
     units = units[counts[units] > 0]
+    # Padding entry k of a system is entry d + k of these: the identity in
+    # the Gram matrix, zero in the right-hand sides and in the weights.
+    n_padded = d + int(counts.max())
+    padded_gram = np.eye(n_padded)
+    padded_gram[:d, :d] = gram
+    padded_rhs = np.zeros((n_padded, n_units))
+    padded_rhs[:d] = rhs
+    weights = np.zeros((n_padded, n_units))
     for start in range(0, units.size, _UNIT_BATCH):
         batch = units[start : start + _UNIT_BATCH]
         size = counts[batch].max()
         # Kept indices of every unit first, in increasing order, then padding.
         order = np.argsort(~keep[:, batch].T, axis=1, kind="stable")[:, :size]
-        valid = np.arange(size)[np.newaxis, :] < counts[batch][:, np.newaxis]
-        both = valid[:, :, np.newaxis] & valid[:, np.newaxis, :]
-        systems = np.where(
-            both, gram[order[:, :, np.newaxis], order[:, np.newaxis, :]], 0.0
-        )
-        systems[:, np.arange(size), np.arange(size)] += ~valid
-        right = np.where(valid, rhs[order, batch[:, np.newaxis]], 0.0)
+        positions = np.arange(size)
+        valid = positions[np.newaxis, :] < counts[batch][:, np.newaxis]
+        order = np.where(valid, order, d + positions)
+        systems = padded_gram[order[:, :, np.newaxis], order[:, np.newaxis, :]]
+        right = padded_rhs[order, batch[:, np.newaxis]]
         solution = np.linalg.solve(systems, right[:, :, np.newaxis])[..., 0]
-        rows, cols = np.nonzero(valid)
-        weights[order[rows, cols], batch[rows]] = solution[rows, cols]
-    return weights
+        weights[order, batch[:, np.newaxis]] = solution
+    return weights[:d]
 
 
 def refit_layer(
@@ -290,8 +312,11 @@ def refit_layer(
     return weights[:-1], weights[-1]
 
 
-def unanchored_system(layer_input, target, sample_weight, damp):
+def unanchored_system(layer_input, target, sample_weight, damp, design=None):
     """The parts of :func:`layer_system` that do not depend on the anchor.
+
+    ``design``, when given, is ``layer_input`` with a column of ones (see
+    :func:`_next_design`), used instead of a copy.
 
     Returns
     -------
@@ -302,7 +327,10 @@ def unanchored_system(layer_input, target, sample_weight, damp):
     rhs : ndarray of shape (fan_in + 1, fan_out)
         ``A^T T``.
     """
-    design = _design(layer_input, sample_weight)
+    if design is None:
+        design = _design(layer_input, sample_weight)
+    else:
+        design = _weighted_rows(design, sample_weight)
     gram, lam = damped_gram(design, damp)
     rhs = design.T @ _weighted_rows(target, sample_weight)
     return gram, lam, rhs
@@ -355,15 +383,83 @@ def output_sample_weights(estimator, logits, sample_weight):
     network is sure of, whose curvature on the training samples nearly
     vanishes, at the weight of an average sample: with the curvature alone
     the output layer leaned on a few uncertain training samples and lost
-    up to 2 points on Satellite at 95%, see the user guide.
+    up to 2 points on Satellite at 95%, see the user guide. Curvatures
+    below ``1e-3`` times their unit's floor are dropped (they change no
+    weight by more than 0.1%), so that the units' Gram matrices cost one
+    product over all the samples plus one over each unit's uncertain ones
+    (:meth:`OutputWeights.damped_grams`).
 
     Returns
     -------
-    weights : ndarray of shape (n_samples, n_outputs)
+    weights : OutputWeights
     """
     curvature = output_curvature(estimator, logits)
     floor = np.average(curvature, axis=0, weights=sample_weight)
-    return sample_weight[:, np.newaxis] * (curvature + floor)
+    curvature = np.where(curvature > _CURVATURE_CUTOFF * floor, curvature, 0.0)
+    return OutputWeights(sample_weight, floor, sample_weight[:, np.newaxis] * curvature)
+
+
+class OutputWeights:
+    """Weights of the samples of every output unit, a shared part and a sparse one.
+
+    The weight of sample ``s`` for unit ``j`` is
+    ``sample_weight[s] * floor[j] + curvature[s, j]``.
+
+    Parameters
+    ----------
+    sample_weight : ndarray of shape (n_samples,)
+    floor : ndarray of shape (n_outputs,)
+    curvature : ndarray of shape (n_samples, n_outputs)
+        The curvature of the loss times the sample weights, zero for most
+        samples of a confident network.
+    """
+
+    def __init__(self, sample_weight, floor, curvature):
+        self.sample_weight = sample_weight
+        self.floor = floor
+        self.curvature = curvature
+
+    @property
+    def weights(self):
+        """The weights, shape (n_samples, n_outputs)."""
+        return self.sample_weight[:, np.newaxis] * self.floor + self.curvature
+
+    def damped_grams(self, design, damp):
+        """The damped ``A^T diag(weights[:, j]) A`` of every unit ``j``, in turn.
+
+        When most of a unit's curvatures are zero, its Gram matrix is
+        ``floor[j]`` times the shared ``A^T diag(sample_weight) A`` plus the
+        Gram matrix of the rows with a curvature; otherwise it is computed
+        directly.
+
+        Parameters
+        ----------
+        design : ndarray of shape (n_samples, d)
+            The unweighted ``A``.
+
+        Yields
+        ------
+        gram : ndarray of shape (d, d)
+        lam : float
+            The damping added to its diagonal (:func:`_damped`).
+        """
+        shared = None
+        roots = np.sqrt(self.curvature)
+        for unit in range(self.floor.size):
+            rows = np.flatnonzero(roots[:, unit])
+            if rows.size > design.shape[0] // 2:
+                weighted = design * np.sqrt(self.weights[:, unit])[:, np.newaxis]
+                gram = weighted.T @ weighted
+            else:
+                if shared is None:
+                    shared = _weighted_rows(design, self.sample_weight)
+                    shared = shared.T @ shared
+                uncertain = design[rows] * roots[rows, unit][:, np.newaxis]
+                gram = self.floor[unit] * shared
+                # The same array on both sides: numpy computes A^T A as a
+                # symmetric rank-k update, half the work of a general product.
+                gram += uncertain.T @ uncertain
+            yield _damped(gram, damp)
 
 
 def network_output_weights(context, num_samples, name):
@@ -383,25 +479,23 @@ def network_output_weights(context, num_samples, name):
 
 
 def refit_layer_per_unit(
-    layer_input, target, coef, intercept, keep, unit_weights, damp
+    layer_input, target, coef, intercept, keep, unit_weights, damp, design=None
 ):
     """:func:`refit_layer` with weights of the samples that differ per unit.
 
-    ``unit_weights[:, j]`` weights the samples of unit ``j`` (the sample
-    weights times the curvature of the output, :func:`output_curvature`).
+    ``unit_weights`` (:class:`OutputWeights`) weights the samples of every
+    unit (the sample weights times the floored curvature of the output,
+    :func:`output_sample_weights`). ``design``, when given, is
+    ``layer_input`` with a column of ones.
     """
     anchor = _stacked(coef, intercept)
-    design = _design(layer_input, np.ones(layer_input.shape[0]))
-    roots = np.sqrt(unit_weights)
+    if design is None:
+        design = _design(layer_input, np.ones(layer_input.shape[0]))
     # A^T diag(w_j) t_j of every unit j in one product.
-    rhs = design.T @ (unit_weights * target)
+    rhs = design.T @ (unit_weights.weights * target)
     weights = np.zeros_like(anchor)
-    weighted = np.empty_like(design)
-    for unit in range(anchor.shape[1]):
-        # The same array on both sides: numpy computes A^T A as a symmetric
-        # rank-k update, half the work of a general product.
-        np.multiply(design, roots[:, [unit]], out=weighted)
-        gram, lam = _damped(weighted.T @ weighted, damp)
+    grams = unit_weights.damped_grams(design, damp)
+    for unit, (gram, lam) in enumerate(grams):
         unit_rhs = rhs[:, [unit]] + lam * anchor[:, [unit]]
         weights[:, [unit]] = refit_kept(gram, unit_rhs, keep[:, [unit]])
     return weights[:-1], weights[-1]
@@ -435,7 +529,7 @@ def refit_network(
     layers : iterable of int
         Weight matrices to re-fit.
     damp : float
-    output_weights : ndarray of shape (n_samples, n_outputs), default=None
+    output_weights : OutputWeights, default=None
         Weights of the samples per output unit for the output layer (the
         Gauss-Newton re-fit); ``sample_weight`` for every unit when None.
     first_system : tuple, default=None
@@ -450,7 +544,8 @@ def refit_network(
     """
     activation = ACTIVATIONS[estimator.activation]
     new_coefs, new_intercepts = [], []
-    current = X
+    # The input of the current layer, with a column of ones past the first.
+    current, design = X, None
     last = len(coefs) - 1
     for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
         mask, intercept_mask = estimator.masks_[i], estimator.intercept_masks_[i]
@@ -458,10 +553,15 @@ def refit_network(
             keep = np.vstack([mask, intercept_mask[np.newaxis, :]])
             if i == last and output_weights is not None:
                 coef, intercept = refit_layer_per_unit(
-                    current, targets[i], coef, intercept, keep, output_weights, damp
+                    current, targets[i], coef, intercept, keep, output_weights,
+                    damp, design,
                 )
             else:
                 system = first_system if i == min(layers) else None
+                if system is None:
+                    system = unanchored_system(
+                        current, targets[i], sample_weight, damp, design
+                    )
                 coef, intercept = refit_layer(
                     current, targets[i], coef, intercept, keep, sample_weight, damp,
                     system,
@@ -471,9 +571,8 @@ def refit_network(
         new_coefs.append(coef)
         new_intercepts.append(intercept)
         if i < last:
-            z = current @ coef
-            z += intercept
-            current = activation(z)
+            design = _next_design(current, coef, intercept, activation)
+            current = design[:, :-1]
     return new_coefs, new_intercepts
 
 
@@ -887,7 +986,7 @@ def sparsegpt_network(
         shape (fan_out, fan_in + 1).
     damp : float
     block_size : int
-    output_weights : ndarray of shape (n_samples, n_outputs), default=None
+    output_weights : OutputWeights, default=None
         Weights of the samples per unit for the re-fit of the output layer
         when it is not pruned (see :func:`refit_network`).
 
@@ -1050,6 +1149,13 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     operations per layer: well under a second for fan-ins of a few hundred,
     about a minute for a 784-input layer of 300 units.
 
+    Its ``finetuning_scope`` is ``"layer"``: the pruned estimators
+    (``PrunedMLPClassifier`` and the others) prune every layer to the same
+    sparsity with it unless their ``scope`` is set. One-shot, the global
+    allocation keeps more accuracy; along a schedule with fine-tuning it
+    thins one layer into a bottleneck, and the same sparsity in every layer
+    does better (see the user guide).
+
     Parameters
     ----------
     damp : float, default=0.01
@@ -1078,6 +1184,7 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
     """
 
     _parameter_constraints: dict = dict(_CALIBRATION_CONSTRAINTS)
+    finetuning_scope = "layer"
 
     def __init__(self, damp=0.01, num_samples=4096, output_hessian="gauss-newton"):
         self.damp = damp
@@ -1092,10 +1199,8 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
         output_layer = layer == len(context.coefs) - 1
         if output_layer and self.output_hessian == "gauss-newton":
             unit_weights = network_output_weights(context, self.num_samples, "obc")
-            grams = [
-                damped_gram(_design(inputs[layer], column), damp)[0]
-                for column in unit_weights.T
-            ]
+            design = _design(inputs[layer], np.ones(weights.size))
+            grams = [gram for gram, _ in unit_weights.damped_grams(design, damp)]
             return np.linalg.inv(np.stack(grams))
         gram, _ = damped_gram(_design(inputs[layer], weights), damp)
         return np.linalg.inv(gram)
@@ -1373,6 +1478,11 @@ class LayerwiseRefit(BaseEstimator, PruningCriterion):
     def n_substeps(self):
         """Sub-steps of the wrapped criterion."""
         return getattr(resolve_criterion(self.criterion), "n_substeps", 1)
+
+    @property
+    def finetuning_scope(self):
+        """The wrapped criterion's: it chooses the weights, so the allocation."""
+        return resolve_criterion(self.criterion).finetuning_scope
 
     def _validate_params(self):
         super()._validate_params()

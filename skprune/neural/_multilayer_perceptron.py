@@ -1080,7 +1080,8 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
         scope : {"global", "layer"}, default="global"
             ``"global"`` ranks the groups of all prunable layers together;
             ``"layer"`` prunes each layer by the same fraction. Ignored by
-            ``"n:m"``.
+            ``"n:m"``. The pruned estimators, which fine-tune between their
+            steps, take ``"layer"`` by default with ``"obc"``.
         block_shape : tuple of (int, int), default=(4, 4)
             Rows and columns of a block, for ``pattern="block"``; must divide
             the shape of every prunable weight matrix.

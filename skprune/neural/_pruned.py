@@ -66,8 +66,13 @@ _PRUNING_PARAMETERS_DOC = """
         What is removed together, see :meth:`prune`. ``"neuron"`` removes
         pruned hidden units from the stored layers at the end of ``fit``.
         ``"n:m"`` is always applied in one step.
-    scope : {"global", "layer"}, default="global"
-        Whether groups of all prunable layers are ranked together.
+    scope : {"global", "layer"} or None, default=None
+        Whether groups of all prunable layers are ranked together
+        (``"global"``) or every layer loses the same fraction (``"layer"``).
+        None takes the criterion's ``finetuning_scope``: ``"layer"`` for
+        ``"obc"``, whose global allocation, the better one-shot, thins one
+        layer into a bottleneck along a schedule with fine-tuning (see the
+        user guide), and ``"global"`` for the others.
     block_shape : tuple of (int, int), default=(4, 4)
         Shape of a block, for ``pattern="block"``.
     n, m : int, default=2, 4
@@ -152,7 +157,7 @@ class _PrunedMLPMixin:
         "sparsity": [Interval(Real, 0, 1, closed="left")],
         "criterion": "no_validation",
         "pattern": [StrOptions({"unstructured", "block", "neuron", "n:m"})],
-        "scope": [StrOptions({"global", "layer"})],
+        "scope": [StrOptions({"global", "layer"}), None],
         "block_shape": ["array-like"],
         "n": [Interval(Integral, 1, None, closed="left")],
         "m": [Interval(Integral, 1, None, closed="left")],
@@ -612,7 +617,7 @@ class PrunedMLPClassifier(_PrunedMLPMixin, PrunableMLPClassifier):
         sparsity=0.5,
         criterion="magnitude",
         pattern="unstructured",
-        scope="global",
+        scope=None,
         block_shape=(4, 4),
         n=2,
         m=4,
@@ -723,7 +728,7 @@ class PrunedMLPRegressor(_PrunedMLPMixin, PrunableMLPRegressor):
         sparsity=0.5,
         criterion="magnitude",
         pattern="unstructured",
-        scope="global",
+        scope=None,
         block_shape=(4, 4),
         n=2,
         m=4,

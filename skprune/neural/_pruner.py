@@ -190,7 +190,7 @@ class MLPPruner(
         sparsity=0.5,
         criterion="magnitude",
         pattern="unstructured",
-        scope="global",
+        scope=None,
         block_shape=(4, 4),
         n=2,
         m=4,

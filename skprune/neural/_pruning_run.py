@@ -177,6 +177,24 @@ def check_pruning_parameters(params, coef_shapes, sparsity):
     pattern.check_layers(coef_shapes, layers)
 
 
+def pruning_scope(scope, criterion):
+    """The scope of the pruning steps: ``scope``, or the criterion's choice when None.
+
+    Parameters
+    ----------
+    scope : {"global", "layer"} or None
+    criterion : str or PruningCriterion or callable
+
+    Returns
+    -------
+    scope : {"global", "layer"}
+        ``scope``, or the ``finetuning_scope`` of the criterion.
+    """
+    if scope is not None:
+        return scope
+    return resolve_criterion(criterion).finetuning_scope
+
+
 class PruningRun:
     """Steers one pruning fit of a network.
 
@@ -208,6 +226,7 @@ class PruningRun:
         self.sample_weight = sample_weight
         self.pattern = pattern_of(network)
         self.criterion = network.criterion
+        self.scope = pruning_scope(network.scope, network.criterion)
         self.random_state = check_random_state(network.random_state)
         self.history = {key: [] for key in HISTORY_KEYS}
 
@@ -274,7 +293,7 @@ class PruningRun:
         """One pruning step bringing the sparsity to ``target``."""
         network = self.network
         n_total, n_pruned = network._prunable_counts()
-        amount = self.pattern.amount_to(target, n_total, n_pruned, network.scope)
+        amount = self.pattern.amount_to(target, n_total, n_pruned, self.scope)
         if amount == 0:
             return
         network.prune(
@@ -283,7 +302,7 @@ class PruningRun:
             amount=amount,
             criterion=self.criterion,
             pattern=network.pattern,
-            scope=network.scope,
+            scope=self.scope,
             block_shape=tuple(network.block_shape),
             n=network.n,
             m=network.m,
@@ -358,7 +377,7 @@ class PruningRun:
         elif abs(n_pruned - sparsity * n_total) > 1:
             warnings.warn(
                 f"Requested sparsity={sparsity:g} is not reachable with "
-                f"pattern={network.pattern!r} and scope={network.scope!r}; "
+                f"pattern={network.pattern!r} and scope={self.scope!r}; "
                 f"achieved sparsity_={n_pruned / n_total:g}.",
                 UserWarning,
                 stacklevel=4,

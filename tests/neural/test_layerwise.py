@@ -22,14 +22,17 @@ from skprune.neural import (
 from skprune.neural._base import ACTIVATIONS
 from skprune.neural._criteria import PruningContext
 from skprune.neural._layerwise import (
+    OutputWeights,
     _SpreadSelector,
     _usable_pivots,
     inverse_cholesky_upper,
     obc_traces,
     output_curvature,
     oneshot_path,
+    output_sample_weights,
     refit_kept,
     refit_layer,
+    refit_layer_per_unit,
     sparsegpt_pass,
 )
 
@@ -206,6 +209,83 @@ def test_kept_weight_refit_equals_lstsq_on_the_kept_columns():
                 root * A[:, k], root[:, 0] * target[:, unit], rcond=None
             )[0]
         np.testing.assert_allclose(new[:, unit], expected, atol=1e-9)
+
+
+def test_kept_weight_refit_of_many_units_equals_direct_solves_of_the_kept_systems():
+    # More units than one batch of stacked systems, with all kept counts
+    # from none to all: each unit solves gram[K, K] v = rhs[K] alone.
+    rng, A = random_problem(5, n_samples=60, n_inputs=11)
+    gram = A.T @ A + 0.1 * np.eye(12)
+    rhs = rng.normal(size=(12, 75))
+    keep = rng.uniform(size=(12, 75)) < np.linspace(0, 1, 75)
+    keep[:, 74] = True
+    weights = refit_kept(gram, rhs, keep)
+    for unit in range(75):
+        k = np.flatnonzero(keep[:, unit])
+        expected = np.zeros(12)
+        if k.size:
+            expected[k] = np.linalg.solve(gram[np.ix_(k, k)], rhs[k, unit])
+        np.testing.assert_allclose(weights[:, unit], expected, rtol=1e-10, atol=1e-12)
+
+
+def output_weights_problem(seed, uncertain):
+    """Design, weights and curvatures: ``uncertain`` is the share of curvatures kept."""
+    rng, A = random_problem(seed, n_samples=80, n_inputs=6)
+    sample_weight = rng.uniform(0.5, 2.0, 80)
+    curvature = rng.uniform(0.01, 0.25, size=(80, 3))
+    curvature[rng.uniform(size=(80, 3)) > uncertain] = 1e-9
+    return rng, A, sample_weight, curvature
+
+
+@pytest.mark.parametrize("uncertain", [0.2, 0.9])
+def test_output_weights_drop_small_curvatures_and_give_each_unit_its_weighted_gram(
+    uncertain,
+):
+    # The Gram matrices are computed from a shared part when most samples
+    # are certain (0.2) and directly otherwise (0.9): both equal the
+    # weighted A^T A of every unit, damped relative to its diagonal.
+    rng, A, sample_weight, curvature = output_weights_problem(0, uncertain)
+    floor = (sample_weight @ curvature) / sample_weight.sum()
+    kept = np.where(curvature > 1e-3 * floor, curvature, 0.0)
+    expected_weights = sample_weight[:, None] * (kept + floor)
+
+    class Estimator:
+        out_activation_ = "logistic"
+
+    prob = 0.5 + 0.5 * np.sqrt(1 - 4 * curvature)  # p (1 - p) = curvature
+    logits = np.log(prob / (1 - prob))
+    unit_weights = output_sample_weights(Estimator(), logits, sample_weight)
+    np.testing.assert_allclose(unit_weights.weights, expected_weights, rtol=1e-8)
+    grams = list(unit_weights.damped_grams(A, damp=0.05))
+    for unit, (gram, lam) in enumerate(grams):
+        direct = (A * expected_weights[:, [unit]]).T @ A
+        expected_lam = 0.05 * np.mean(np.diag(direct))
+        assert lam == pytest.approx(expected_lam, rel=1e-8)
+        np.testing.assert_allclose(
+            gram, direct + expected_lam * np.eye(A.shape[1]), rtol=1e-8, atol=1e-10
+        )
+
+
+def test_per_unit_refit_equals_weighted_lstsq_of_each_unit():
+    rng, A, sample_weight, curvature = output_weights_problem(1, 0.3)
+    floor = np.array([0.05, 0.1, 0.2])
+    unit_weights = OutputWeights(sample_weight, floor, curvature)
+    target = rng.normal(size=(80, 3))
+    coef, intercept = rng.normal(size=(6, 3)), rng.normal(size=3)
+    keep = rng.uniform(size=(7, 3)) < 0.7
+    new_coef, new_intercept = refit_layer_per_unit(
+        A[:, :-1], target, coef, intercept, keep, unit_weights, damp=0.0
+    )
+    new = np.vstack([new_coef, new_intercept])
+    w = sample_weight[:, None] * floor + curvature
+    for unit in range(3):
+        k = np.flatnonzero(keep[:, unit])
+        root = np.sqrt(w[:, unit])
+        expected = np.zeros(7)
+        expected[k] = np.linalg.lstsq(
+            root[:, None] * A[:, k], root * target[:, unit], rcond=None
+        )[0]
+        np.testing.assert_allclose(new[:, unit], expected, rtol=1e-6, atol=1e-8)
 
 
 def test_refit_damping_pulls_towards_the_weights_relative_to_the_gram_diagonal():
@@ -533,7 +613,8 @@ def test_path_levels_share_the_system_of_the_first_refitted_layer(
     assert system[1] == pytest.approx(lam)
     np.testing.assert_allclose(system[2], A.T @ (dense_out * np.sqrt(weights)[:, None]))
     # So are the Gauss-Newton weights of the output units' samples: the
-    # softmax curvature p (1 - p) plus its weighted mean, times the weights.
+    # softmax curvature p (1 - p), dropped below 1e-3 of its weighted mean,
+    # plus that mean, times the weights.
     (output_weights,) = [
         value
         for key, value in trace._shared.items()
@@ -545,8 +626,9 @@ def test_path_levels_share_the_system_of_the_first_refitted_layer(
     prob /= prob.sum(axis=1, keepdims=True)
     curvature = prob * (1 - prob)
     floor = (weights @ curvature) / weights.sum()
+    curvature[curvature <= 1e-3 * floor] = 0.0
     np.testing.assert_allclose(
-        output_weights, weights[:, None] * (curvature + floor), rtol=1e-10
+        output_weights.weights, weights[:, None] * (curvature + floor), rtol=1e-10
     )
 
 
@@ -940,3 +1022,10 @@ def test_gauss_newton_output_of_a_squared_error_regressor_is_the_reconstruction(
         pruned[1].coefs_ + pruned[1].intercepts_,
     ):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+
+
+def test_refit_takes_the_scope_for_fine_tuning_of_the_criterion_it_wraps():
+    assert OBCCriterion().finetuning_scope == "layer"
+    assert LayerwiseRefit("obc").finetuning_scope == "layer"
+    assert LayerwiseRefit("magnitude").finetuning_scope == "global"
+    assert LayerwiseRefit(WandaCriterion()).finetuning_scope == "global"

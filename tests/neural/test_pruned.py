@@ -496,3 +496,26 @@ def test_warm_start_below_previous_sparsity_warns_about_masks(multiclass):
     with pytest.warns(UserWarning, match="warm_start"):
         est.set_params(sparsity=0.5, warm_start=True).fit(X, y)
     assert est.sparsity_ == pytest.approx(0.8, abs=1 / 128)
+
+
+def _layer_sparsities(est):
+    return [1 - est.masks_[layer].mean() for layer in est._prunable_coef_layers()]
+
+
+def test_default_scope_is_per_layer_for_obc_and_global_for_magnitude(multiclass):
+    X, y = multiclass
+    params = {**SMALL, "hidden_layer_sizes": (16, 12), "sparsity": 0.8}
+    obc = {"criterion": "obc", **params}
+    default = PrunedMLPClassifier(**obc).fit(X, y)
+    per_layer = PrunedMLPClassifier(scope="layer", **obc).fit(X, y)
+    for a, b in zip(default.coefs_, per_layer.coefs_):
+        assert_array_equal(a, b)
+    np.testing.assert_allclose(_layer_sparsities(default), 0.8, atol=0.01)
+    # Explicitly global, OBC allocates the sparsity across the layers.
+    global_obc = PrunedMLPClassifier(scope="global", **obc).fit(X, y)
+    assert np.ptp(_layer_sparsities(global_obc)) > 0.02
+    magnitude = PrunedMLPClassifier(**params).fit(X, y)
+    global_magnitude = PrunedMLPClassifier(scope="global", **params).fit(X, y)
+    for a, b in zip(magnitude.coefs_, global_magnitude.coefs_):
+        assert_array_equal(a, b)
+    assert np.ptp(_layer_sparsities(magnitude)) > 0.02

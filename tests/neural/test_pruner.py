@@ -25,6 +25,7 @@ from skprune.neural import (
     PrunedMLPRegressor,
     to_sklearn,
 )
+from skprune.neural._criteria import resolve_criterion
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -372,8 +373,14 @@ def test_pruning_defaults_are_those_of_the_pruned_estimators():
 def test_prune_method_defaults_are_those_of_the_pruner(cls):
     pruner = inspect.signature(MLPPruner).parameters
     prune = inspect.signature(cls.prune).parameters
-    for name in ("criterion", "pattern", "scope", "block_shape", "n", "m"):
+    for name in ("criterion", "pattern", "block_shape", "n", "m"):
         assert prune[name].default == pruner[name].default, name
+    # The pruner fine-tunes, so its scope is the criterion's choice for
+    # fine-tuning, which is prune's one-shot "global" for its criterion.
+    assert pruner["scope"].default is None
+    assert prune["scope"].default == "global"
+    criterion = resolve_criterion(pruner["criterion"].default)
+    assert criterion.finetuning_scope == "global"
 
 
 @pytest.mark.parametrize(
