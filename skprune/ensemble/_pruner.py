@@ -56,7 +56,14 @@ from ..utils._sklearn import (
 from ._boosting import SUPPORTED_LOSSES, BoostingLadder, as_float32, pruned_booster
 from ._corrective import CORRECTIVE_ROWS, refit_stages_jointly, staged_sum_predictions
 from ._forest import forest_levels, sub_forest_scores
-from ._refine import REFINED_ROWS, refine_forest_trees, refined_scores
+from ._candidates import stack_rows
+from ._refine import (
+    FOREST_ROWS,
+    MERGED_ROWS,
+    MergedCandidates,
+    refined_candidate,
+    refined_scores,
+)
 from ._scores import CLASSIFICATION_SCORES, REGRESSION_SCORES, score_function
 
 FORESTS = (
@@ -536,8 +543,11 @@ class EnsemblePruner(
             self._check_prefit(X32, y)
         tables, build = self._cv_tables(X, X32, y, sample_weight, weights, cv, score)
         row, column = self._choose(tables)
-        self.level_, self.n_trees_, self.refined_ = tables["describe"](row, column)
-        self.pruned_estimator_ = build(self.level_, self.n_trees_, self.refined_)
+        description = tables["describe"](row, column)
+        self.level_, self.n_trees_, self.refined_ = description[:3]
+        # a forest's candidates also say whether their leaves were merged
+        self.merged_ = bool(description[3:] and description[3])
+        self.pruned_estimator_ = build(*description)
         self.n_nodes_ = total_nodes(self.pruned_estimator_)
         self.n_nodes_original_ = total_nodes(self.estimator_)
         self.compression_ratio_ = self.n_nodes_original_ / self.n_nodes_
@@ -660,15 +670,18 @@ class EnsemblePruner(
              for level in range(N_LEVELS)]
         ).cumsum(axis=1)
 
-        def build(level, n_trees, refined):
+        def build(level, n_trees, refined, merged=False):
             kept = [levels[level] for levels in trees[:n_trees]]
             if refined:
                 y_encoded = encode_labels(forest, y)
-                kept = refine_forest_trees(
-                    kept, as_float32(X), y_encoded,
-                    fitting_weights(forest, y_encoded, weights),
+                data = (
+                    as_float32(X), y_encoded, fitting_weights(forest, y_encoded, weights),
                     is_classifier(forest), _n_classes(forest),
                 )
+                if merged:
+                    kept = MergedCandidates(trees, n_trees, *data).at(level)
+                else:
+                    kept = refined_candidate(trees, level, n_trees, *data)
             pruned = copy.copy(forest)
             pruned.estimators_ = [
                 replace_trees(tree, lambda _, t=t: kept[t])
@@ -680,7 +693,13 @@ class EnsemblePruner(
                     delattr(pruned, name)
             return pruned
 
-        return (*REFINED_ROWS.extend(n_nodes), build)
+        n_nodes, describe_kind = stack_rows(n_nodes, FOREST_ROWS)
+
+        def describe(row, column):
+            level, size, kind = describe_kind(row, column)
+            return level, size, kind > 0, kind > 0 and FOREST_ROWS[kind - 1] is MERGED_ROWS
+
+        return n_nodes, describe, build
 
     def _choose(self, tables):
         """Keep the smallest budget within the score loss.
