@@ -340,6 +340,10 @@ def main(argv=None):
         "--frontier", action="store_true",
         help="measure the test loss of the forest candidates at fixed reductions",
     )
+    parser.add_argument(
+        "--repeats", type=int, default=None,
+        help="predict-time repeats per model (default 7, 3 with --quick)",
+    )
     parser.add_argument("--markdown", default=None)
     args = parser.parse_args(argv)
     names = ["digits", "breast_cancer"]
@@ -348,7 +352,7 @@ def main(argv=None):
     if args.datasets:
         names = [n for n in names if n in args.datasets]
     seeds = 1 if args.quick else args.seeds
-    repeats = 3 if args.quick else 7
+    repeats = args.repeats or (3 if args.quick else 7)
     print(f"# python {platform.python_version()}, scikit-learn {sklearn.__version__}, "
           f"seeds {seeds}", flush=True)
     if args.frontier:

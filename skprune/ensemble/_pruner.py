@@ -5,8 +5,9 @@ boosting model. Every tree is given a ladder of prunings (level ``l`` keeps at
 most ``2**-l`` of its leaves, by cost-complexity); the candidates are the
 first ``k`` trees (or stages) of the ensemble, all at one level; a few of
 them also with the leaves of all their trees refitted jointly (global
-refinement of a forest, a fully corrective refit of a booster). A
-candidate's node count is its size.
+refinement of a forest, a fully corrective refit of a booster), and a few
+forests of fewer, larger trees whose closest leaves are then merged across
+all the trees (global pruning). A candidate's node count is its size.
 
 Choosing a candidate on the samples its score is measured on would flatter
 it, so the choice is cross-validated, as ``LassoCV`` scores its path: a clone
@@ -342,15 +343,23 @@ class EnsemblePruner(
     requires, so that staged predictions stay consistent.
 
     A forest also has refined candidates: its first 30% and first half of
-    its trees at levels 2 and 3, with the leaf values of all the kept
-    trees refitted jointly on the training data (global refinement, Ren et
-    al. 2015) so that their mean prediction fits it: a ridge regression on
-    the leaves each sample reaches, of the one-hot classes or the target,
-    shrunk towards the leaves' own values. A classifier's refitted leaves are
+    its trees at level 3, with the leaf values of all the kept trees
+    refitted jointly on the training data (global refinement, Ren et al.
+    2015) so that their mean prediction fits it: a ridge regression on the
+    leaves each sample reaches, of the one-hot classes or the target, shrunk
+    towards the leaves' own values. A classifier's refitted leaves are
     mapped back to probability distributions by one affine map of all of
     them, which keeps the predicted classes (the probabilities move towards
     uniform). Pruned trees that vote together need fewer leaves than trees
-    that each fit the data alone.
+    that each fit the data alone. And merged candidates (global pruning, in
+    the same paper): its first 30% and 40% of its trees at level 1,
+    refined, then pruned at one cost-complexity parameter for all the trees
+    to the node count of those trees at level 3, where a branch's cost
+    as a leaf is the weighted scatter of its leaves' refitted values (the
+    rise of the training error when they are merged into their weighted
+    mean), and refined again. These are forests of fewer trees for the same
+    node count, and a forest's predict time grows with its number of trees
+    more than with their size.
 
     A booster likewise has fully corrective candidates: its first quarter and
     first half of its stages at levels 0 and 1, their leaf values refitted
@@ -424,6 +433,10 @@ class EnsemblePruner(
     refined_ : bool
         Whether the leaves of the kept trees were refitted jointly: global
         refinement for a forest, the fully corrective refit for a booster.
+    merged_ : bool
+        Whether the kept trees are a merged candidate of a forest: cut to
+        level 1, refined, their closest leaves merged to the node count of
+        ``level_`` and refined again. Always False for a booster.
     reference_score_ : float
         Mean score over the folds of the unpruned clones on their test folds.
     cv_results_ : dict of ndarrays

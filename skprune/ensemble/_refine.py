@@ -415,12 +415,12 @@ def refined_candidate(trees, level, size, X, y, sample_weight, classifier, n_cla
 
 # The refined candidates: the first 30% and half of the trees at the level
 # that keeps an eighth of each tree's leaves; the merged candidates: the
-# first 30% and 40% of the trees with the node counts of the levels that
-# keep a quarter and an eighth. A refit costs a solve, so only a few
-# candidates get one, where the unrefined ones lose most; the merged ones
-# give the choice forests of fewer trees, which predict faster.
+# first 30% and 40% of the trees with the node count of that level. A refit
+# costs a solve, so only a few candidates get one, where the unrefined ones
+# lose most; the merged ones give the choice forests of fewer trees, which
+# predict faster.
 REFINED_ROWS = RefitRows(levels=(3,), fractions=(0.3, 0.5))
-MERGED_ROWS = RefitRows(levels=(2, 3), fractions=(0.3, 0.4))
+MERGED_ROWS = RefitRows(levels=(3,), fractions=(0.3, 0.4))
 FOREST_ROWS = (REFINED_ROWS, MERGED_ROWS)
 
 
@@ -467,6 +467,7 @@ def refined_scores(trees, X_train, y_train, w_train, X_test, y_test, w_test,
         return score(y_test, mean[None], w_test)[0]
 
     n_levels, n_trees = len(trees[0]), len(trees)
+    # in the order of FOREST_ROWS
     return np.concatenate([
         REFINED_ROWS.scores(n_levels, n_trees, refined_score),
         MERGED_ROWS.scores(n_levels, n_trees, merged_score),

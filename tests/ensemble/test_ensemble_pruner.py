@@ -237,6 +237,40 @@ def test_pruned_forest_is_the_first_trees_of_the_fitted_one_at_the_kept_level(
         assert ours.tree_.node_count == expected.node_count
 
 
+# rows of the forest's tables: the six levels, the refined row, then the
+# merged row (both at level 3); columns: the sizes of each row
+@pytest.mark.parametrize(
+    "row, column, expected",
+    [
+        (6, 1, (3, 10, True, False)),
+        (7, 0, (3, 6, True, True)),
+        (7, 1, (3, 8, True, True)),
+        (4, 9, (4, 10, False, False)),
+    ],
+)
+def test_every_kind_of_candidate_is_built_as_it_is_defined(
+    classification, monkeypatch, row, column, expected
+):
+    # each kind of candidate, forced, against the trees computed apart from
+    # the pruner's tables
+    X, y = classification
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y)
+    monkeypatch.setattr(EnsemblePruner, "_choose", lambda self, tables: (row, column))
+    pruner = EnsemblePruner(forest, prefit=True, cv=2, random_state=0).fit(X, y)
+    level, n_trees, refined, merged = expected
+    assert (pruner.level_, pruner.n_trees_, pruner.refined_, pruner.merged_) == expected
+    X32 = X.astype(np.float32)
+    trees = candidate_trees(forest, X32, y, level, n_trees, refined, merged)
+    for ours, tree in zip(pruner.pruned_estimator_.estimators_, trees, strict=True):
+        np.testing.assert_array_equal(ours.tree_.apply(X32), tree.apply(X32))
+        np.testing.assert_array_equal(ours.tree_.value, tree.value)
+    if merged:
+        # merged to at most the node count of the first trees at the level
+        at_level = candidate_trees(forest, X32, y, level, n_trees, False)
+        assert pruner.n_nodes_ <= sum(tree.node_count for tree in at_level)
+    assert pruner.n_nodes_ == total_nodes(pruner.pruned_estimator_)
+
+
 def test_unseeded_forests_are_seeded_by_random_state(classification):
     X, y = classification
     forest = RandomForestClassifier(n_estimators=8).fit(X, y)
