@@ -60,7 +60,7 @@ from ._forest import forest_levels, sub_forest_scores
 from ._candidates import stack_rows
 from ._refine import (
     FOREST_ROWS,
-    MERGED_ROWS,
+    REFINED_ROWS,
     MergedCandidates,
     refined_candidate,
     refined_scores,
@@ -354,7 +354,8 @@ class EnsemblePruner(
     that each fit the data alone. And merged candidates (global pruning, in
     the same paper): its first 30% and 40% of its trees at level 1,
     refined, then pruned at one cost-complexity parameter for all the trees
-    to the node count of those trees at level 3, where a branch's cost
+    to the node count of those trees at level 3 (and the first 30% to that
+    at level 2), where a branch's cost
     as a leaf is the weighted scatter of its leaves' refitted values (the
     rise of the training error when they are merged into their weighted
     mean), and refined again. These are forests of fewer trees for the same
@@ -710,7 +711,7 @@ class EnsemblePruner(
 
         def describe(row, column):
             level, size, kind = describe_kind(row, column)
-            return level, size, kind > 0, kind > 0 and FOREST_ROWS[kind - 1] is MERGED_ROWS
+            return level, size, kind > 0, kind > 0 and FOREST_ROWS[kind - 1] is not REFINED_ROWS
 
         return n_nodes, describe, build
 

@@ -415,13 +415,15 @@ def refined_candidate(trees, level, size, X, y, sample_weight, classifier, n_cla
 
 # The refined candidates: the first 30% and half of the trees at the level
 # that keeps an eighth of each tree's leaves; the merged candidates: the
-# first 30% and 40% of the trees with the node count of that level. A refit
-# costs a solve, so only a few candidates get one, where the unrefined ones
-# lose most; the merged ones give the choice forests of fewer trees, which
+# first 30% and 40% of the trees with the node count of that level, and the
+# first 30% with that of the level above (twice the leaves). A refit costs a
+# solve, so only a few candidates get one, where the unrefined ones lose
+# most; the merged ones give the choice forests of fewer trees, which
 # predict faster.
 REFINED_ROWS = RefitRows(levels=(3,), fractions=(0.3, 0.5))
 MERGED_ROWS = RefitRows(levels=(3,), fractions=(0.3, 0.4))
-FOREST_ROWS = (REFINED_ROWS, MERGED_ROWS)
+MERGED_LARGER_ROWS = RefitRows(levels=(2,), fractions=(0.3,))
+FOREST_ROWS = (REFINED_ROWS, MERGED_ROWS, MERGED_LARGER_ROWS)
 
 
 def refined_scores(trees, X_train, y_train, w_train, X_test, y_test, w_test,
@@ -467,8 +469,7 @@ def refined_scores(trees, X_train, y_train, w_train, X_test, y_test, w_test,
         return score(y_test, mean[None], w_test)[0]
 
     n_levels, n_trees = len(trees[0]), len(trees)
-    # in the order of FOREST_ROWS
     return np.concatenate([
-        REFINED_ROWS.scores(n_levels, n_trees, refined_score),
-        MERGED_ROWS.scores(n_levels, n_trees, merged_score),
+        rows.scores(n_levels, n_trees, refined_score if rows is REFINED_ROWS else merged_score)
+        for rows in FOREST_ROWS
     ])

@@ -237,14 +237,16 @@ def test_pruned_forest_is_the_first_trees_of_the_fitted_one_at_the_kept_level(
         assert ours.tree_.node_count == expected.node_count
 
 
-# rows of the forest's tables: the six levels, the refined row, then the
-# merged row (both at level 3); columns: the sizes of each row
+# rows of the forest's tables: the six levels, the refined row and the
+# merged row at level 3, the merged row at level 2; columns: the sizes of
+# each row
 @pytest.mark.parametrize(
     "row, column, expected",
     [
         (6, 1, (3, 10, True, False)),
         (7, 0, (3, 6, True, True)),
         (7, 1, (3, 8, True, True)),
+        (8, 0, (2, 6, True, True)),
         (4, 9, (4, 10, False, False)),
     ],
 )
