@@ -234,8 +234,14 @@ def leaf_scatter(tree, node_weight):
 
 
 class _StackedTrees:
-    """The nodes of several trees in one array, grouped by depth, for one
-    bottom-up pass over all of them at once."""
+    """The nodes of several trees in one array, grouped by depth.
+
+    One bottom-up pass then prunes all the trees at once, a depth at a time.
+
+    Parameters
+    ----------
+    topologies : list of TreeTopology
+    """
 
     def __init__(self, topologies):
         offsets = np.cumsum([0] + [t.parent.shape[0] for t in topologies])
