@@ -361,9 +361,10 @@ def merge_leaves(trees, X, sample_weight, max_nodes):
 
 
 # The level a merged candidate's trees are cut to before their leaves are
-# refitted (with fewer iterations: the merging only needs their ranking) and
-# merged, and the iteration limit of the refit after merging, which starts
-# from the merged leaves' values.
+# refitted and merged; the iteration limit of that refit (its values only
+# decide what is merged: 15 steps lost 0.1 point against 30 on Satellite, at
+# less cost) and of the refit after merging, which starts from the merged
+# leaves' values.
 MERGED_BASE_LEVEL = 1
 MERGED_BASE_CG_ITER = 15
 MERGED_CG_ITER = 10
@@ -414,7 +415,14 @@ class MergedCandidates:
 
 
 def refined_candidate(trees, level, size, X, y, sample_weight, classifier, n_classes=None):
-    """The first ``size`` trees at ``level``, their leaves refitted jointly."""
+    """The first ``size`` trees at ``level``, their leaves refitted jointly.
+
+    Parameters are those of :class:`MergedCandidates`, with the ``level``.
+
+    Returns
+    -------
+    trees : list of sklearn.tree._tree.Tree
+    """
     kept = [levels[level] for levels in trees[:size]]
     return refine_forest_trees(kept, X, y, sample_weight, classifier, n_classes)
 
