@@ -18,7 +18,9 @@ BostonHousing) and each seed, on a stratified 75/25 split:
   ``--cv``-fold cross-validation (one clone of the ensemble fitted per fold).
 
 Reported: total nodes, pickled size, predict time for a batch of 1000 rows
-(the pruned and unpruned ensembles alternate, median of repeats, one core),
+(the pruned and unpruned ensembles alternate, median of ``--repeats``
+repeats, one core; wall time, or the process's CPU time with
+``--cpu-time``),
 test score, and the fit time of ``EnsemblePruner`` (on the fitted ensemble)
 over one fit of the ensemble; medians over the seeds.
 
@@ -105,15 +107,15 @@ def total_nodes(model):
     return int(sum(tree.tree_.node_count for tree in trees))
 
 
-def predict_times(models, X, repeats):
+def predict_times(models, X, repeats, clock):
     """Median seconds of ``predict`` on ``X`` for each model, interleaved."""
     times = {name: [] for name in models}
     names = list(models)
     for repeat in range(repeats):
         for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
-            start = time.perf_counter()
+            start = clock()
             models[name].predict(X)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
@@ -138,28 +140,36 @@ def uniform_tenfold(model):
     return pruned
 
 
-def run_one(name, kind, make, X, y, seed, repeats, cv):
+def run_one(name, kind, make, X, y, seed, repeats, cv, clock):
     classifier = name != "BostonHousing"
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, random_state=seed, stratify=y if classifier else None
     )
-    start = time.perf_counter()
+    start = clock()
     model = make(seed).fit(X_train, y_train)
-    fit_seconds = time.perf_counter() - start
+    fit_seconds = clock() - start
     reference = model.score(X_test, y_test)
     pruner = EnsemblePruner(
         model, prefit=True, cv=cv, max_score_loss=MAX_LOSS, random_state=seed
     )
-    start = time.perf_counter()
+    start = clock()
     pruner.fit(X_train, y_train)
-    pruner_seconds = time.perf_counter() - start
+    pruner_seconds = clock() - start
     models = {"unpruned": model, "pruner": pruner.pruned_estimator_}
     if kind == "RF":
         models["uniform"] = uniform_alpha(model, X_test, y_test, reference)
         models["uniform 10x"] = uniform_tenfold(model)
     batch = X_test[np.resize(np.arange(X_test.shape[0]), BATCH)]
-    times = predict_times(models, batch, repeats)
+    times = predict_times(models, batch, repeats, clock)
     row = {"fit_ratio": pruner_seconds / fit_seconds}
+    print(
+        f"# {name} {kind} seed {seed}: pruner kept {pruner.n_trees_} trees at level "
+        f"{pruner.level_} (refined {pruner.refined_}, merged "
+        f"{getattr(pruner, 'merged_', False)}), {pruner.compression_ratio_:.1f}x "
+        f"fewer nodes, test loss "
+        f"{100 * (reference - pruner.score(X_test, y_test)):+.2f} points",
+        flush=True,
+    )
     for method, fitted in models.items():
         row[method] = {
             "nodes": total_nodes(fitted),
@@ -340,6 +350,14 @@ def main(argv=None):
         "--frontier", action="store_true",
         help="measure the test loss of the forest candidates at fixed reductions",
     )
+    parser.add_argument(
+        "--repeats", type=int, default=None,
+        help="predict-time repeats per model (default 7, 3 with --quick)",
+    )
+    parser.add_argument(
+        "--cpu-time", action="store_true",
+        help="time with the process's CPU time instead of the wall clock",
+    )
     parser.add_argument("--markdown", default=None)
     args = parser.parse_args(argv)
     names = ["digits", "breast_cancer"]
@@ -348,7 +366,10 @@ def main(argv=None):
     if args.datasets:
         names = [n for n in names if n in args.datasets]
     seeds = 1 if args.quick else args.seeds
-    repeats = 3 if args.quick else 7
+    repeats = args.repeats or (3 if args.quick else 7)
+    # with --cpu-time, the process's CPU time: a busy machine's other
+    # processes do not inflate it
+    clock = time.process_time if args.cpu_time else time.perf_counter
     print(f"# python {platform.python_version()}, scikit-learn {sklearn.__version__}, "
           f"seeds {seeds}", flush=True)
     if args.frontier:
@@ -382,7 +403,7 @@ def main(argv=None):
             if kind not in args.models:
                 continue
             rows = [
-                run_one(name, kind, make, X, y, seed, repeats, args.cv)
+                run_one(name, kind, make, X, y, seed, repeats, args.cv, clock)
                 for seed in range(seeds)
             ]
             results[(name, kind)] = median_rows(rows)

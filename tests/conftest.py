@@ -24,6 +24,11 @@ def assert_is_pruning_of(pruned, original, X):
     return leaves
 
 
+@pytest.fixture(name="leaves_of")
+def leaves_of_fixture():
+    return leaves_of
+
+
 @pytest.fixture(name="assert_is_pruning_of")
 def assert_is_pruning_of_fixture():
     return assert_is_pruning_of

@@ -78,3 +78,37 @@ class RefitRows:
             for column, size in enumerate(sizes):
                 scores[row, column] = score_of(level, int(size))
         return scores
+
+
+def stack_rows(n_nodes, row_sets):
+    """The table of node counts with the rows of several kinds of refit.
+
+    Parameters
+    ----------
+    n_nodes : ndarray of shape (n_levels, n_trees)
+        Node counts of the first k trees at each level.
+    row_sets : list of RefitRows
+        One per kind of refit; their rows follow each other after the levels.
+
+    Returns
+    -------
+    n_nodes : ndarray of float of shape (n_levels + n_rows, n_trees)
+    describe : callable
+        ``describe(row, column)`` gives ``(level, n_trees, kind)``: ``kind`` is
+        0 for the first trees at a level as they are, ``i + 1`` for a
+        candidate of ``row_sets[i]``.
+    """
+    n_levels = n_nodes.shape[0]
+    tables, describes = zip(*(rows.extend(n_nodes) for rows in row_sets))
+    extra = [table[n_levels:] for table in tables]
+    # the first row of each kind: the levels, then each set's rows
+    starts = np.cumsum([0, n_levels] + [rows.shape[0] for rows in extra])
+
+    def describe(row, column):
+        kind = int(np.searchsorted(starts, row, side="right")) - 1
+        if kind == 0:
+            return row, column + 1, 0
+        level, size, _ = describes[kind - 1](row - starts[kind] + n_levels, column)
+        return level, size, kind
+
+    return np.concatenate([n_nodes, *extra]), describe

@@ -5,8 +5,9 @@ boosting model. Every tree is given a ladder of prunings (level ``l`` keeps at
 most ``2**-l`` of its leaves, by cost-complexity); the candidates are the
 first ``k`` trees (or stages) of the ensemble, all at one level; a few of
 them also with the leaves of all their trees refitted jointly (global
-refinement of a forest, a fully corrective refit of a booster). A
-candidate's node count is its size.
+refinement of a forest, a fully corrective refit of a booster), and a few
+forests of fewer, larger trees whose closest leaves are then merged across
+all the trees (global pruning). A candidate's node count is its size.
 
 Choosing a candidate on the samples its score is measured on would flatter
 it, so the choice is cross-validated, as ``LassoCV`` scores its path: a clone
@@ -56,7 +57,14 @@ from ..utils._sklearn import (
 from ._boosting import SUPPORTED_LOSSES, BoostingLadder, as_float32, pruned_booster
 from ._corrective import CORRECTIVE_ROWS, refit_stages_jointly, staged_sum_predictions
 from ._forest import forest_levels, sub_forest_scores
-from ._refine import REFINED_ROWS, refine_forest_trees, refined_scores
+from ._candidates import stack_rows
+from ._refine import (
+    FOREST_ROWS,
+    REFINED_ROWS,
+    MergedCandidates,
+    refined_candidate,
+    refined_scores,
+)
 from ._scores import CLASSIFICATION_SCORES, REGRESSION_SCORES, score_function
 
 FORESTS = (
@@ -335,15 +343,24 @@ class EnsemblePruner(
     requires, so that staged predictions stay consistent.
 
     A forest also has refined candidates: its first 30% and first half of
-    its trees at levels 2 and 3, with the leaf values of all the kept
-    trees refitted jointly on the training data (global refinement, Ren et
-    al. 2015) so that their mean prediction fits it: a ridge regression on
-    the leaves each sample reaches, of the one-hot classes or the target,
-    shrunk towards the leaves' own values. A classifier's refitted leaves are
+    its trees at level 3, with the leaf values of all the kept trees
+    refitted jointly on the training data (global refinement, Ren et al.
+    2015) so that their mean prediction fits it: a ridge regression on the
+    leaves each sample reaches, of the one-hot classes or the target, shrunk
+    towards the leaves' own values. A classifier's refitted leaves are
     mapped back to probability distributions by one affine map of all of
     them, which keeps the predicted classes (the probabilities move towards
     uniform). Pruned trees that vote together need fewer leaves than trees
-    that each fit the data alone.
+    that each fit the data alone. And merged candidates (global pruning, in
+    the same paper): its first 30% and 40% of its trees at level 1,
+    refined, then pruned at one cost-complexity parameter for all the trees
+    to the node count of those trees at level 3 (and the first 30% to that
+    at level 2), where a branch's cost
+    as a leaf is the weighted scatter of its leaves' refitted values (the
+    rise of the training error when they are merged into their weighted
+    mean), and refined again. These are forests of fewer trees for the same
+    node count, and a forest's predict time grows with its number of trees
+    more than with their size.
 
     A booster likewise has fully corrective candidates: its first quarter and
     first half of its stages at levels 0 and 1, their leaf values refitted
@@ -417,6 +434,10 @@ class EnsemblePruner(
     refined_ : bool
         Whether the leaves of the kept trees were refitted jointly: global
         refinement for a forest, the fully corrective refit for a booster.
+    merged_ : bool
+        Whether the kept trees are a merged candidate of a forest: cut to
+        level 1, refined, their closest leaves merged to the node count of
+        ``level_`` and refined again. Always False for a booster.
     reference_score_ : float
         Mean score over the folds of the unpruned clones on their test folds.
     cv_results_ : dict of ndarrays
@@ -536,8 +557,11 @@ class EnsemblePruner(
             self._check_prefit(X32, y)
         tables, build = self._cv_tables(X, X32, y, sample_weight, weights, cv, score)
         row, column = self._choose(tables)
-        self.level_, self.n_trees_, self.refined_ = tables["describe"](row, column)
-        self.pruned_estimator_ = build(self.level_, self.n_trees_, self.refined_)
+        description = tables["describe"](row, column)
+        self.level_, self.n_trees_, self.refined_ = description[:3]
+        # a forest's candidates also say whether their leaves were merged
+        self.merged_ = bool(description[3:] and description[3])
+        self.pruned_estimator_ = build(*description)
         self.n_nodes_ = total_nodes(self.pruned_estimator_)
         self.n_nodes_original_ = total_nodes(self.estimator_)
         self.compression_ratio_ = self.n_nodes_original_ / self.n_nodes_
@@ -660,15 +684,18 @@ class EnsemblePruner(
              for level in range(N_LEVELS)]
         ).cumsum(axis=1)
 
-        def build(level, n_trees, refined):
+        def build(level, n_trees, refined, merged=False):
             kept = [levels[level] for levels in trees[:n_trees]]
             if refined:
                 y_encoded = encode_labels(forest, y)
-                kept = refine_forest_trees(
-                    kept, as_float32(X), y_encoded,
-                    fitting_weights(forest, y_encoded, weights),
+                data = (
+                    as_float32(X), y_encoded, fitting_weights(forest, y_encoded, weights),
                     is_classifier(forest), _n_classes(forest),
                 )
+                if merged:
+                    kept = MergedCandidates(trees, n_trees, *data).at(level)
+                else:
+                    kept = refined_candidate(trees, level, n_trees, *data)
             pruned = copy.copy(forest)
             pruned.estimators_ = [
                 replace_trees(tree, lambda _, t=t: kept[t])
@@ -680,7 +707,13 @@ class EnsemblePruner(
                     delattr(pruned, name)
             return pruned
 
-        return (*REFINED_ROWS.extend(n_nodes), build)
+        n_nodes, describe_kind = stack_rows(n_nodes, FOREST_ROWS)
+
+        def describe(row, column):
+            level, size, kind = describe_kind(row, column)
+            return level, size, kind > 0, kind > 0 and FOREST_ROWS[kind - 1] is not REFINED_ROWS
+
+        return n_nodes, describe, build
 
     def _choose(self, tables):
         """Keep the smallest budget within the score loss.

@@ -33,7 +33,7 @@ from skprune.ensemble._pruner import (
     fitting_weights,
     smallest_budget_within,
 )
-from skprune.ensemble._refine import refine_forest_trees
+from skprune.ensemble._refine import merge_leaves, refine_forest_trees
 from skprune.model_selection import PruningCurveDisplay
 
 matplotlib.use("Agg")
@@ -60,15 +60,26 @@ def fitted_pruner(classification):
     return EnsemblePruner(forest, max_score_loss=0.05, random_state=0).fit(X, y)
 
 
-def candidate_trees(forest, X, y, level, n_trees, refined):
-    """The first trees of a fitted forest classifier at a level, refined or not."""
-    trees = [pruning_levels(tree.tree_, 6)[level] for tree in forest.estimators_[:n_trees]]
+def candidate_trees(forest, X, y, level, n_trees, refined, merged=False):
+    """The first trees of a fitted forest classifier at a level, refined or not.
+
+    Refined, their leaves are refitted jointly. Merged, they are the trees
+    at level 1, refitted (15 iterations), merged to the node count of the
+    level and refitted again (10 iterations).
+    """
+    levels = [pruning_levels(tree.tree_, 6) for tree in forest.estimators_[:n_trees]]
+    trees = [tree_levels[level] for tree_levels in levels]
     if not refined:
         return trees
     y = np.searchsorted(forest.classes_, y)
-    return refine_forest_trees(
-        trees, X, y, np.ones(y.shape[0]), True, forest.classes_.shape[0]
-    )
+    weights = np.ones(y.shape[0])
+    n_classes = forest.classes_.shape[0]
+    if not merged:
+        return refine_forest_trees(trees, X, y, weights, True, n_classes)
+    larger = [tree_levels[1] for tree_levels in levels]
+    base = refine_forest_trees(larger, X, y, weights, True, n_classes, max_iter=15)
+    merged = merge_leaves(base, X, weights, sum(tree.node_count for tree in trees))
+    return refine_forest_trees(merged, X, y, weights, True, n_classes, max_iter=10)
 
 
 def total_nodes(ensemble):
@@ -101,7 +112,7 @@ def test_budget_choice_is_the_best_level_at_the_most_trees_that_fit():
 
 
 def test_pruned_forest_keeps_pruned_trees_of_the_fitted_one(
-    fitted_pruner, classification, assert_is_pruning_of
+    fitted_pruner, classification, assert_is_pruning_of, leaves_of
 ):
     X, y = classification
     pruner = fitted_pruner
@@ -109,15 +120,18 @@ def test_pruned_forest_keeps_pruned_trees_of_the_fitted_one(
     assert type(pruned) is RandomForestClassifier
     assert len(pruned.estimators_) == pruner.n_trees_ == pruned.n_estimators
     originals = {tree.random_state: tree for tree in pruner.estimator_.estimators_}
+    X32 = X.astype(np.float32)
     for tree in pruned.estimators_:
+        original = originals[tree.random_state]
         if pruner.refined_:
-            # the structure is a pruning; the leaf values are refitted
-            unrefined = copy.copy(tree)
-            unrefined.tree_ = pruning_levels(
-                originals[tree.random_state].tree_, 6
-            )[pruner.level_]
-            tree = unrefined
-        assert_is_pruning_of(tree, originals[tree.random_state], X.astype(np.float32))
+            # the structure is a pruning, whose leaves' values are refitted:
+            # its leaves are nodes of the original, one each
+            leaves = leaves_of(tree, original, X32)
+            pairs = np.unique(np.c_[tree.apply(X32), leaves], axis=0)
+            assert np.unique(pairs[:, 0]).size == np.unique(pairs[:, 1]).size == len(pairs)
+            assert tree.tree_.node_count <= original.tree_.node_count
+        else:
+            assert_is_pruning_of(tree, original, X32)
     assert pruner.n_nodes_ == total_nodes(pruned) < pruner.n_nodes_original_
     assert pruner.n_nodes_original_ == total_nodes(pruner.estimator_)
     assert pruner.compression_ratio_ == pruner.n_nodes_original_ / pruner.n_nodes_
@@ -185,7 +199,8 @@ def test_scores_are_those_of_clones_fitted_on_each_training_fold(classification)
         fitted = clone(forest).fit(X32[train], y[train])
         references.append(fitted.score(X32[test], y[test]))
         trees = candidate_trees(
-            fitted, X32[train], y[train], pruner.level_, pruner.n_trees_, pruner.refined_
+            fitted, X32[train], y[train], pruner.level_, pruner.n_trees_,
+            pruner.refined_, pruner.merged_,
         )
         pruned = copy.copy(fitted)
         pruned.estimators_ = [
@@ -212,12 +227,50 @@ def test_pruned_forest_is_the_first_trees_of_the_fitted_one_at_the_kept_level(
     pruned = pruner.fit(X, y).pruned_estimator_
     assert 0 < pruner.n_trees_ < 15 or pruner.level_ > 0
     X32 = X.astype(np.float32)
-    trees = candidate_trees(forest, X32, y, pruner.level_, pruner.n_trees_, pruner.refined_)
+    trees = candidate_trees(
+        forest, X32, y, pruner.level_, pruner.n_trees_, pruner.refined_, pruner.merged_
+    )
     assert len(pruned.estimators_) == len(trees)
     for ours, expected in zip(pruned.estimators_, trees):
         np.testing.assert_array_equal(ours.tree_.apply(X32), expected.apply(X32))
         np.testing.assert_array_equal(ours.tree_.value, expected.value)
         assert ours.tree_.node_count == expected.node_count
+
+
+# rows of the forest's tables: the six levels, the refined row and the
+# merged row at level 3, the merged row at level 2; columns: the sizes of
+# each row
+@pytest.mark.parametrize(
+    "row, column, expected",
+    [
+        (6, 1, (3, 10, True, False)),
+        (7, 0, (3, 6, True, True)),
+        (7, 1, (3, 8, True, True)),
+        (8, 0, (2, 6, True, True)),
+        (4, 9, (4, 10, False, False)),
+    ],
+)
+def test_every_kind_of_candidate_is_built_as_it_is_defined(
+    classification, monkeypatch, row, column, expected
+):
+    # each kind of candidate, forced, against the trees computed apart from
+    # the pruner's tables
+    X, y = classification
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y)
+    monkeypatch.setattr(EnsemblePruner, "_choose", lambda self, tables: (row, column))
+    pruner = EnsemblePruner(forest, prefit=True, cv=2, random_state=0).fit(X, y)
+    level, n_trees, refined, merged = expected
+    assert (pruner.level_, pruner.n_trees_, pruner.refined_, pruner.merged_) == expected
+    X32 = X.astype(np.float32)
+    trees = candidate_trees(forest, X32, y, level, n_trees, refined, merged)
+    for ours, tree in zip(pruner.pruned_estimator_.estimators_, trees, strict=True):
+        np.testing.assert_array_equal(ours.tree_.apply(X32), tree.apply(X32))
+        np.testing.assert_array_equal(ours.tree_.value, tree.value)
+    if merged:
+        # merged to at most the node count of the first trees at the level
+        at_level = candidate_trees(forest, X32, y, level, n_trees, False)
+        assert pruner.n_nodes_ <= sum(tree.node_count for tree in at_level)
+    assert pruner.n_nodes_ == total_nodes(pruner.pruned_estimator_)
 
 
 def test_unseeded_forests_are_seeded_by_random_state(classification):

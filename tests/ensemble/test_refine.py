@@ -93,3 +93,93 @@ def test_refinement_fits_the_training_data_better_and_leaves_the_input_alone():
         return ((mean - y) ** 2).sum()
 
     assert squared_error(refined) < squared_error(trees)
+
+
+def all_prunings(tree, node=0):
+    """Every pruning of the branch below ``node``, as a set of leaf nodes."""
+    left, right = tree.children_left[node], tree.children_right[node]
+    if left == -1:
+        return [(node,)]
+    return [(node,)] + [
+        a + b for a in all_prunings(tree, left) for b in all_prunings(tree, right)
+    ]
+
+
+def squared_change(trees, merged, X, weights):
+    """Weighted squared change of the trees' values (class fractions or
+    targets: ``Tree.predict`` gives both as (n_samples, n_values))."""
+    return sum(
+        (weights[:, None] * (a.predict(X) - b.predict(X)) ** 2).sum()
+        for a, b in zip(trees, merged)
+    )
+
+
+@pytest.mark.parametrize("classifier", [True, False], ids=["classifier", "regressor"])
+@pytest.mark.parametrize("max_nodes", [3, 6, 9, 13])
+def test_merged_leaves_are_the_best_pruning_of_their_size(classifier, max_nodes):
+    # brute force over every pruning of each tree: merging leaves into their
+    # weighted mean changes the training predictions least among all the
+    # prunings of the forest with as many nodes or fewer
+    rng = np.random.default_rng(1)
+    if classifier:
+        X, y = make_classification(
+            n_samples=120, n_features=5, n_informative=3, n_classes=3, random_state=1
+        )
+        make = RandomForestClassifier
+    else:
+        X, y = make_regression(n_samples=120, n_features=5, noise=5.0, random_state=1)
+        make = RandomForestRegressor
+    forest = make(n_estimators=2, max_leaf_nodes=6, random_state=1).fit(X, y)
+    X = X.astype(np.float32)
+    weights = rng.uniform(0.5, 2.0, X.shape[0])
+    trees = [tree.tree_ for tree in forest.estimators_]
+    merged = _refine.merge_leaves(trees, X, weights, max_nodes)
+    n_nodes = sum(tree.node_count for tree in merged)
+    assert n_nodes <= max_nodes
+
+    def change_of(tree, leaves):
+        # every sample goes to the leaf of the pruning on its path, which
+        # takes the weighted mean of the tree's predictions there
+        path = tree.decision_path(X).toarray()[:, list(leaves)]
+        group = path.argmax(axis=1)
+        before = tree.predict(X)
+        change = 0.0
+        for g in np.unique(group):
+            members = group == g
+            mean = np.average(before[members], axis=0, weights=weights[members])
+            change += (weights[members, None] * (before[members] - mean) ** 2).sum()
+        return change
+
+    best = np.inf
+    for first in all_prunings(trees[0]):
+        for second in all_prunings(trees[1]):
+            size = 2 * (len(first) + len(second)) - 2
+            if size <= n_nodes:
+                best = min(best, change_of(trees[0], first) + change_of(trees[1], second))
+    assert squared_change(trees, merged, X, weights) == pytest.approx(best, rel=1e-9, abs=1e-9)
+    for original, tree in zip(trees, merged):
+        # the merged leaves hold the weighted mean of the training predictions
+        leaf = tree.apply(X)
+        before = original.predict(X)
+        for node in np.unique(leaf):
+            members = leaf == node
+            np.testing.assert_allclose(
+                tree.value[node, 0], np.average(before[members], axis=0, weights=weights[members])
+            )
+        if classifier:
+            np.testing.assert_allclose(tree.value.sum(axis=2), 1.0)
+
+
+def test_merging_within_the_node_count_changes_nothing():
+    X, y = make_classification(n_samples=150, n_features=5, random_state=2)
+    forest = RandomForestClassifier(n_estimators=3, random_state=2).fit(X, y)
+    X = X.astype(np.float32)
+    trees = [tree.tree_ for tree in forest.estimators_]
+    total = sum(tree.node_count for tree in trees)
+    merged = _refine.merge_leaves(trees, X, np.ones(X.shape[0]), total)
+    for tree, ours in zip(trees, merged):
+        # grown trees' leaves are pure and differ from their siblings
+        assert ours.node_count == tree.node_count
+        np.testing.assert_array_equal(ours.predict(X), tree.predict(X))
+    one_leaf_each = _refine.merge_leaves(trees, X, np.ones(X.shape[0]), len(trees))
+    assert [tree.node_count for tree in one_leaf_each] == [1, 1, 1]
