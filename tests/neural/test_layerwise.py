@@ -890,6 +890,19 @@ def test_sparsegpt_rounds_refuse_n_m(network, three_classes):
     assert all(mask.all() for mask in mlp.masks_)
 
 
+@pytest.mark.parametrize(
+    "params, name", [({"n_rounds": 0}, "n_rounds"), ({"refit_iter": -1}, "refit_iter")]
+)
+def test_sparsegpt_rounds_validate_their_parameters(
+    network, three_classes, params, name
+):
+    X, y = three_classes
+    mlp = copy.deepcopy(network)
+    with pytest.raises(ValueError, match=f"'{name}' parameter of SparseGPTCriterion"):
+        mlp.prune(X, y, amount=0.5, criterion=SparseGPTCriterion(**params))
+    assert all(mask.all() for mask in mlp.masks_)
+
+
 def sparsegpt_network_reference(mlp_before, mlp_after, X, damp, gauss_newton):
     """Layer by layer: the re-fit start, then the sequential reference.
 
