@@ -20,8 +20,9 @@ from one OBC trace (its trace, then each level) against one prune (by the
 CPU time of the process with ``--cpu-time``); ``--sparsity-path`` times
 ``sparsity_path(..., from_dense=True)`` with ``"obc"`` over 10 levels
 against one level and against re-tracing at every level;
-``--obc-allocation`` prunes with ``"sparsegpt"`` at 90% with the per-layer
-sparsities ``"obc"`` chose.
+``--cpu-time`` also times the prunes of the table by the process's CPU
+time; ``--obc-allocation`` prunes with ``"sparsegpt"`` at 90% with the
+per-layer sparsities ``"obc"`` chose.
 
 Run: ``OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_layerwise.py
 --dataset digits``; ``--quick`` for one seed and the main criteria.
@@ -138,6 +139,20 @@ def criteria(quick):
                 False,
             ),
             "obc 1024 samples": (OBCCriterion(num_samples=1024), "global", False),
+            "sparsegpt, 3 rounds": (SparseGPTCriterion(n_rounds=3), "global", False),
+            "sparsegpt, 5 rounds": (SparseGPTCriterion(n_rounds=5), "global", False),
+            "sparsegpt, 10 rounds": (SparseGPTCriterion(n_rounds=10), "global", False),
+            "sparsegpt, 10 rounds, no re-fit between": (
+                SparseGPTCriterion(n_rounds=10, refit_iter=0),
+                "global",
+                False,
+            ),
+            "sparsegpt, 10 rounds + refit": (
+                SparseGPTCriterion(n_rounds=10),
+                "global",
+                True,
+            ),
+            "sparsegpt, block 32": (SparseGPTCriterion(block_size=32), "global", False),
             "magnitude + refit, 4096 samples": (
                 LayerwiseRefit(num_samples=4096),
                 "global",
@@ -154,7 +169,9 @@ def train(X_train, y_train, network, seed):
         return PrunableMLPClassifier(random_state=seed, **network).fit(X_train, y_train)
 
 
-def run(dataset, seeds, sparsities, quick, data_dir, names=None):
+def run(
+    dataset, seeds, sparsities, quick, data_dir, names=None, clock=time.perf_counter
+):
     compared = criteria(quick)
     if names:
         compared = {name: compared[name] for name in names}
@@ -171,7 +188,8 @@ def run(dataset, seeds, sparsities, quick, data_dir, names=None):
             for sparsity in sparsities:
                 elapsed, score = timed_prune_score(
                     base, X_prune, y_prune, X_test, y_test, amount=sparsity,
-                    criterion=criterion, scope=scope, reconstruct=reconstruct,
+                    clock=clock, criterion=criterion, scope=scope,
+                    reconstruct=reconstruct,
                 )
                 seconds[name].append(elapsed)
                 accuracy[name][sparsity].append(score)
@@ -343,7 +361,7 @@ def main():
     parser.add_argument(
         "--cpu-time",
         action="store_true",
-        help="time the path by the process's CPU time (one BLAS thread)",
+        help="time by the process's CPU time (one BLAS thread)",
     )
     parser.add_argument(
         "--obc-allocation",
@@ -358,8 +376,8 @@ def main():
     args = parser.parse_args()
     seeds = range(args.seeds)
     start = time.perf_counter()
+    clock = time.process_time if args.cpu_time else time.perf_counter
     if args.path:
-        clock = time.process_time if args.cpu_time else time.perf_counter
         time_path(args.dataset, seeds, args.data, clock=clock)
         return
     if args.sparsity_path:
@@ -369,7 +387,7 @@ def main():
         sparsegpt_at_obc_allocation(args.dataset, seeds, args.data)
         return
     dense, accuracy, seconds = run(
-        args.dataset, seeds, args.sparsities, args.quick, args.data, args.only
+        args.dataset, seeds, args.sparsities, args.quick, args.data, args.only, clock
     )
     print(f"\n{args.dataset}: median of {len(seeds)} seeds\n")
     print(table(dense, accuracy, args.sparsities, seconds))

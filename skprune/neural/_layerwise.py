@@ -275,6 +275,51 @@ def refit_kept(gram, rhs, keep):
     return weights[:d]
 
 
+def refit_kept_cg(gram, rhs, keep, weights, n_iter):
+    """Approach :func:`refit_kept` by ``n_iter`` steps of conjugate gradients.
+
+    Every unit runs its own Jacobi-preconditioned conjugate gradients on its
+    normal equations restricted to its kept entries, from ``weights``; all
+    units share each product with ``gram``. In exact arithmetic the steps
+    reach :func:`refit_kept` after as many steps as the unit keeps entries;
+    a few steps from a good start cost a few products instead of a
+    factorisation per unit.
+
+    Parameters
+    ----------
+    gram : ndarray of shape (d, d)
+    rhs : ndarray of shape (d, n_units)
+    keep : ndarray of bool of shape (d, n_units)
+    weights : ndarray of shape (d, n_units)
+        The start; its entries outside ``keep`` are ignored.
+    n_iter : int
+
+    Returns
+    -------
+    weights : ndarray of shape (d, n_units)
+        Zero outside ``keep``.
+    """
+    keep = keep.astype(weights.dtype)
+    inverse_diagonal = 1.0 / np.diagonal(gram)[:, np.newaxis]
+    weights = weights * keep
+    residual = keep * (rhs - gram @ weights)
+    preconditioned = residual * inverse_diagonal
+    direction = preconditioned.copy()
+    rz = np.sum(residual * preconditioned, axis=0)
+    for _ in range(n_iter):
+        product = keep * (gram @ direction)
+        curvature = np.sum(direction * product, axis=0)
+        step = np.divide(rz, curvature, out=np.zeros_like(rz), where=curvature > 0)
+        weights += step * direction
+        residual -= step * product
+        preconditioned = residual * inverse_diagonal
+        rz_next = np.sum(residual * preconditioned, axis=0)
+        ratio = np.divide(rz_next, rz, out=np.zeros_like(rz), where=rz > 0)
+        direction = preconditioned + ratio * direction
+        rz = rz_next
+    return weights
+
+
 def refit_layer(
     layer_input, target, coef, intercept, keep, sample_weight, damp, system=None
 ):
@@ -904,6 +949,62 @@ def sparsegpt_pass(upper, weights, removed, selector, block_size):
     return weights
 
 
+def sparsegpt_rounds(gram, rhs, weights, keep, selectors, block_size, refit_iter):
+    """Prune a layer by successive :func:`sparsegpt_pass` on one factor.
+
+    Before every round after the first, the kept weights are re-fitted to
+    the layer's target (:func:`refit_kept_cg` with ``refit_iter`` steps), so
+    that every kept weight, not only those after the removed ones in the
+    pass's order, compensates the removals so far; the next round then
+    chooses its removals from these weights.
+
+    Parameters
+    ----------
+    gram : ndarray of shape (d, d)
+        The damped ``A^T A``.
+    rhs : ndarray of shape (d, n_units)
+        Right-hand sides of the layer's normal equations.
+    weights : ndarray of shape (d, n_units)
+        The start of the first round, zero outside ``keep``.
+    keep : ndarray of bool of shape (d, n_units)
+        The entries not pruned yet; the last row (the bias) is never removed.
+    selectors : list of callable
+        One per round: ``selectors[r](candidates)`` builds the ``selector``
+        of :func:`sparsegpt_pass` from the removable entries, shape
+        (n_units, d).
+    block_size : int
+    refit_iter : int
+
+    Returns
+    -------
+    weights : ndarray of shape (d, n_units)
+    keep : ndarray of bool of shape (d, n_units)
+    """
+    upper = inverse_cholesky_upper(gram)
+    for round_, make_selector in enumerate(selectors):
+        if round_ > 0:
+            weights = refit_kept_cg(gram, rhs, keep, weights, refit_iter)
+        candidates = keep.T.copy()
+        candidates[:, -1] = False
+        removed = ~keep.T
+        pruned = sparsegpt_pass(
+            upper, weights.T.copy(), removed, make_selector(candidates), block_size
+        )
+        weights, keep = pruned.T, ~removed.T
+    return weights, keep
+
+
+def round_counts(n_alive, n_remove, n_rounds):
+    """Removals of every round, the density falling geometrically to the last."""
+    if n_alive == 0:
+        return np.zeros(n_rounds, dtype=int)
+    fractions = np.arange(1, n_rounds + 1) / n_rounds
+    density = (1.0 - n_remove / n_alive) ** fractions
+    cumulative = np.floor(n_alive * (1.0 - density) + 0.5).astype(int)
+    cumulative[-1] = n_remove
+    return np.diff(cumulative, prepend=0)
+
+
 class _SpreadSelector:
     """Removes ``n_remove`` candidates in all, spread over the blocks.
 
@@ -961,8 +1062,9 @@ def sparsegpt_network(
     damp,
     block_size,
     output_weights=None,
+    refit_iter=0,
 ):
-    """Prune the layers of ``selectors`` in order by :func:`sparsegpt_pass`.
+    """Prune the layers of ``selectors`` in order by :func:`sparsegpt_rounds`.
 
     Each layer is pruned on the inputs produced by the pruned layers before
     it. From the second pruned layer on, the pass starts from the kept
@@ -980,15 +1082,17 @@ def sparsegpt_network(
         Calibration data.
     targets : list of ndarray
         Pre-activations of every layer before the step, on ``X``.
-    selectors : dict of int to callable
-        For every layer to prune, ``selectors[i](candidates)`` builds the
-        ``selector`` of :func:`sparsegpt_pass` from the removable entries,
-        shape (fan_out, fan_in + 1).
+    selectors : dict of int to list of callable
+        For every layer to prune, the selectors of its rounds (see
+        :func:`sparsegpt_rounds`), on removable entries of shape
+        (fan_out, fan_in + 1).
     damp : float
     block_size : int
     output_weights : OutputWeights, default=None
         Weights of the samples per unit for the re-fit of the output layer
         when it is not pruned (see :func:`refit_network`).
+    refit_iter : int, default=0
+        Steps of the re-fit between rounds.
 
     Returns
     -------
@@ -1015,17 +1119,9 @@ def sparsegpt_network(
             if i > first:
                 stacked = refit_kept(gram, rhs, keep)
             if i in selectors:
-                candidates = keep.T.copy()
-                candidates[:, -1] = False
-                removed = ~keep.T
-                pruned = sparsegpt_pass(
-                    inverse_cholesky_upper(gram),
-                    stacked.T.copy(),
-                    removed,
-                    selectors[i](candidates),
-                    block_size,
+                stacked, keep = sparsegpt_rounds(
+                    gram, rhs, stacked, keep, selectors[i], block_size, refit_iter
                 )
-                stacked, keep = pruned.T, ~removed.T
         coefs.append(stacked[:-1])
         intercepts.append(stacked[-1])
         masks.append(keep[:-1])
@@ -1577,6 +1673,21 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
         one Hessian shared by the units. The loss-aware re-fit gained on
         digits at 95% but lost half a point on Satellite and on
         784-300-100-10 (see the user guide), so it is not the default.
+    n_rounds : int, default=1
+        Passes per layer with ``pattern="unstructured"``, the layer's
+        density falling geometrically from one to the next down to the
+        step's (three rounds to 90% remove about 54%, 78% and 90%). All the
+        rounds of a layer share its factor; before each round after the
+        first, the kept weights are re-fitted to the layer's target by
+        ``refit_iter`` steps of conjugate gradients, so that the next round
+        chooses among weights that every kept weight has compensated, not
+        only the later ones in the pass's order. On 784-300-100-10 at 90%
+        ten rounds keep 0.947 against 0.920 for one, in about 1 s of CPU
+        against 0.2 s (see the user guide). Values above one raise a
+        ValueError with ``pattern="n:m"``.
+    refit_iter : int, default=5
+        Steps of conjugate gradients of the re-fit between rounds; 0 starts
+        every round from the weights of the previous one as they are.
 
     References
     ----------
@@ -1587,6 +1698,8 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
     _parameter_constraints: dict = {
         **_CALIBRATION_CONSTRAINTS,
         "block_size": [Interval(Integral, 1, None, closed="left")],
+        "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "refit_iter": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -1595,11 +1708,15 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
         block_size=128,
         num_samples=2048,
         output_hessian="reconstruction",
+        n_rounds=1,
+        refit_iter=5,
     ):
         self.damp = damp
         self.block_size = block_size
         self.num_samples = num_samples
         self.output_hessian = output_hessian
+        self.n_rounds = n_rounds
+        self.refit_iter = refit_iter
 
     def _check_step(self, step):
         if step is None:
@@ -1613,6 +1730,12 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
                 "The 'sparsegpt' criterion supports pattern='unstructured' and "
                 f"'n:m', got {type(step.pattern).__name__}."
             )
+        if self.n_rounds > 1 and isinstance(step.pattern, NMPattern):
+            raise ValueError(
+                "The 'sparsegpt' criterion with n_rounds > 1 supports "
+                f"pattern='unstructured' only, got n_rounds={self.n_rounds} "
+                "with pattern='n:m'."
+            )
 
     def score(self, context):
         step = context.step
@@ -1625,14 +1748,19 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
             m = step.pattern.m
             block_size = max(block_size // m, 1) * m
             selectors = {
-                layer: lambda c, n=step.pattern.n, m=m: _NMSelector(c, n, m)
+                layer: [lambda c, n=step.pattern.n, m=m: _NMSelector(c, n, m)]
                 for layer in step.targets
             }
         else:
             counts = self._layer_counts(context, step)
             selectors = {
-                layer: lambda c, k=k: _SpreadSelector(c, k)
-                for layer, k in zip(step.targets, counts)
+                layer: [
+                    lambda c, k=k: _SpreadSelector(c, k)
+                    for k in round_counts(
+                        int(context.estimator.masks_[layer].sum()), count, self.n_rounds
+                    )
+                ]
+                for layer, count in zip(step.targets, counts)
             }
         output_weights = None
         if self.output_hessian == "gauss-newton":
@@ -1648,6 +1776,7 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
             damp,
             block_size,
             output_weights,
+            self.refit_iter,
         )
         context._cache["sparsegpt"] = coefs + intercepts
         return [

@@ -30,10 +30,13 @@ from skprune.neural._layerwise import (
     output_curvature,
     oneshot_path,
     output_sample_weights,
+    round_counts,
     refit_kept,
+    refit_kept_cg,
     refit_layer,
     refit_layer_per_unit,
     sparsegpt_pass,
+    sparsegpt_rounds,
 )
 
 
@@ -795,6 +798,109 @@ def test_sparsegpt_spreads_a_count_over_the_blocks_by_their_candidates():
     selector = _SpreadSelector(candidates, 30)
     sparsegpt_pass(inverse_cholesky_upper(gram), w.copy(), removed, selector, 4)
     assert [removed[:, s : s + 4].sum() for s in (0, 4, 8)] == [11, 11, 8]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_refit_kept_cg_reaches_the_constrained_minimiser(seed):
+    rng, A, lam, gram, w = damped_problem(seed, n_units=4)
+    keep = rng.rand(*w.shape) < 0.6
+    keep[:, -1] = True
+    keep[3] = False
+    start = rng.normal(size=w.shape)
+    got = refit_kept_cg(gram, gram @ w.T, keep.T, start.T, gram.shape[0])
+    for unit in range(w.shape[0]):
+        expected = constrained_minimiser(A, w[unit], keep[unit], lam)
+        np.testing.assert_allclose(got[:, unit], expected, rtol=1e-7, atol=1e-9)
+    np.testing.assert_array_equal(
+        refit_kept_cg(gram, gram @ w.T, keep.T, start.T, 0), start.T * keep.T
+    )
+
+
+def test_round_counts_make_the_density_fall_geometrically():
+    # Densities 0.1 ** (1/3) and 0.1 ** (2/3): 46.4% and 21.5% of 1000.
+    np.testing.assert_array_equal(round_counts(1000, 900, 3), [536, 249, 115])
+    np.testing.assert_array_equal(round_counts(1000, 900, 1), [900])
+    np.testing.assert_array_equal(round_counts(10, 10, 2), [10, 0])
+    np.testing.assert_array_equal(round_counts(0, 0, 2), [0, 0])
+
+
+@pytest.mark.parametrize("seed, block_size", [(0, 4), (1, 3), (2, 12)])
+def test_sparsegpt_rounds_equal_passes_after_exact_refits(seed, block_size):
+    # By hand: each round is a pass from the weights re-fitted exactly (by
+    # lstsq) on the mask of the round before, the first from the dense ones.
+    rng, A, lam, gram, w = damped_problem(seed, n_units=4, n_inputs=11)
+    counts = [9, 7, 5]
+    keep = np.ones(w.shape, dtype=bool)
+    start = w.copy()
+    masks = []
+    for round_, count in enumerate(counts):
+        if round_ > 0:
+            start = np.array(
+                [constrained_minimiser(A, w[u], keep[u], lam) for u in range(4)]
+            )
+        candidates = keep.copy()
+        candidates[:, -1] = False
+        removed = ~keep
+        start = sparsegpt_pass(
+            inverse_cholesky_upper(gram),
+            start.copy(),
+            removed,
+            _SpreadSelector(candidates, count),
+            block_size,
+        )
+        keep = ~removed
+        masks.append(keep.copy())
+    selectors = [lambda c, k=k: _SpreadSelector(c, k) for k in counts]
+    got, got_keep = sparsegpt_rounds(
+        gram, gram @ w.T, w.T.copy(), np.ones(w.T.shape, dtype=bool), selectors,
+        block_size, refit_iter=gram.shape[0],
+    )
+    np.testing.assert_array_equal(got_keep, keep.T)
+    np.testing.assert_allclose(got, start.T, rtol=1e-6, atol=1e-8)
+    for before, after in zip(masks, masks[1:]):
+        assert np.all(before >= after)
+    assert [(~m[:, :-1]).sum() for m in masks] == list(np.cumsum(counts))
+
+
+def test_sparsegpt_rounds_prune_the_step_amount(network, three_classes):
+    X, y = three_classes
+    criterion = SparseGPTCriterion(n_rounds=3, block_size=4, num_samples=None)
+    mlp = copy.deepcopy(network).prune(
+        X, y, amount=0.8, criterion=criterion, scope="layer"
+    )
+    reference = copy.deepcopy(network).prune(
+        amount=0.8, criterion="magnitude", scope="layer"
+    )
+    for got, expected in zip(mlp.masks_, reference.masks_):
+        assert got.sum() == expected.sum()
+    single = copy.deepcopy(network).prune(
+        X, y, amount=0.8, criterion=SparseGPTCriterion(block_size=4, num_samples=None),
+        scope="layer",
+    )
+    assert any((a != b).any() for a, b in zip(mlp.masks_, single.masks_))
+
+
+def test_sparsegpt_rounds_refuse_n_m(network, three_classes):
+    X, y = three_classes
+    mlp = copy.deepcopy(network)
+    with pytest.raises(ValueError, match="n_rounds > 1 supports"):
+        mlp.prune(
+            X, y, criterion=SparseGPTCriterion(n_rounds=2), pattern="n:m", n=1, m=4
+        )
+    assert all(mask.all() for mask in mlp.masks_)
+
+
+@pytest.mark.parametrize(
+    "params, name", [({"n_rounds": 0}, "n_rounds"), ({"refit_iter": -1}, "refit_iter")]
+)
+def test_sparsegpt_rounds_validate_their_parameters(
+    network, three_classes, params, name
+):
+    X, y = three_classes
+    mlp = copy.deepcopy(network)
+    with pytest.raises(ValueError, match=f"'{name}' parameter of SparseGPTCriterion"):
+        mlp.prune(X, y, amount=0.5, criterion=SparseGPTCriterion(**params))
+    assert all(mask.all() for mask in mlp.masks_)
 
 
 def sparsegpt_network_reference(mlp_before, mlp_after, X, damp, gauss_newton):
