@@ -446,11 +446,16 @@ class _Layer:
     def __init__(self, coef, bias, features, activation, block_shape):
         # coef: (n_in, n_out) as stored by the network; features: the input
         # units it reads (None: all of them).
-        if features is not None:
-            coef = coef[features]
         self.features = features
+        self.unread = None
+        if features is not None:
+            self.unread = np.setdiff1d(np.arange(coef.shape[0]), features)
+            coef = coef[features]
         self.n_in, self.n_out = coef.shape
         self.nnz = int(np.count_nonzero(coef))
+        # A NaN or infinity read by a row with a nonzero weight reaches the
+        # product, whatever a BLAS library skips, so the product can check it.
+        self.reads_every_row = bool(coef.any(axis=1).all())
         self.bias = bias
         self.activation = activation
         self.block_shape = block_shape
@@ -481,13 +486,33 @@ class _Layer:
             return self.n_in * self.n_out
         return self.sparse[kernel].n_stored
 
-    def dense_product(self, H):
-        """Activations of the layer for ``H`` of shape (n_samples, n_in)."""
-        if self.features is not None:
-            H = H[:, self.features]
-        Z = H @ self.dense
+    def dense_product(self, H, check_finite=False):
+        """Activations of the layer for ``H`` of shape (n_samples, n_in).
+
+        With ``check_finite``, ``H`` has all the network's inputs (the
+        columns of ``features`` and the others) and None is returned if it
+        may hold a NaN or an infinity.
+        """
+        read = H if self.features is None else H[:, self.features]
+        Z = read @ self.dense
+        if check_finite and not self._finite_input(H, read, Z):
+            return None
         Z += self.bias
         return ACTIVATIONS[self.activation](Z)
+
+    def _finite_input(self, H, read, Z):
+        """Whether ``H`` holds no NaN or infinity, given ``Z = read @ dense``.
+
+        A NaN or infinity read reaches ``Z`` (NaN times 0 and infinity times
+        0 are NaN), so a finite ``Z``, often smaller than ``read``, clears
+        it. A ``Z`` that is not finite may have overflowed from finite
+        inputs: ``read`` itself is checked then.
+        """
+        if self.unread is not None and not all_finite(H[:, self.unread]):
+            return False
+        if self.reads_every_row and Z.size < read.size and all_finite(Z):
+            return True
+        return all_finite(read)
 
 
 # BLAS libraries run dot products this short on one thread (OpenBLAS up to
@@ -521,11 +546,11 @@ class _DenseStage:
         self.layer = layer
         self.single_blas_thread = single_blas_thread
 
-    def __call__(self, H, n_threads, tile):
+    def __call__(self, H, n_threads, tile, check_finite=False):
         if not self.single_blas_thread:
-            return self.layer.dense_product(H)
+            return self.layer.dense_product(H, check_finite)
         with one_blas_thread():
-            return self.layer.dense_product(H)
+            return self.layer.dense_product(H, check_finite)
 
 
 class _SparseStage:
@@ -865,9 +890,10 @@ class InferencePlan:
         X : {ndarray, sparse matrix} of shape (n_samples, n_features)
             Validated input, but for NaN and infinity if ``check_finite``.
         check_finite : bool, default=False
-            Return None if ``X`` may hold a NaN or an infinity. The kernels
-            check the values as they read them if the first layer is sparse
-            and ``X`` dense; else :func:`all_finite` checks them first.
+            Return None if ``X`` may hold a NaN or an infinity. For a dense
+            ``X`` the first layer checks it: the kernels as they read the
+            values, a dense layer by its product (see
+            :meth:`_Layer.dense_product`); a sparse ``X`` is checked first.
 
         Returns
         -------
@@ -895,14 +921,12 @@ class InferencePlan:
             H = X if X.dtype == self.dtype else X.astype(self.dtype)
         stages = self._stages_for(kernels, start)
         if check_finite and start == 0:
-            if isinstance(stages[0], _SparseStage):
-                # The kernels check the input as they read it.
-                H = stages[0](H, n_threads, self.tile_size, check_finite=True)
-                if H is None:
-                    return None
-                stages = stages[1:]
-            elif not all_finite(H):
+            # The first stage checks the input: the kernels as they read
+            # it, BLAS by its product.
+            H = stages[0](H, n_threads, self.tile_size, check_finite=True)
+            if H is None:
                 return None
+            stages = stages[1:]
         for stage in stages:
             H = stage(H, n_threads, self.tile_size)
         self.thread_choice.record(

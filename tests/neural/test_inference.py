@@ -20,6 +20,7 @@ from sklearn.neural_network import MLPClassifier
 
 from skprune.neural import PrunedMLPClassifier, PrunedMLPRegressor, _pruned
 from skprune.neural._inference import (
+    _DenseStage,
     CostModel,
     InferencePlan,
     ThreadChoice,
@@ -454,6 +455,50 @@ def test_all_finite_sees_every_nan_and_infinity(dtype, shape):
         assert not all_finite(np.full((2, 2), np.finfo(dtype).max, dtype=dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_samples", [1, 5, 70])
+@pytest.mark.parametrize("kernel", ["compact", "dense"])
+@pytest.mark.parametrize("n_hidden", [4, 30])  # product smaller, larger than X
+def test_a_dense_first_layer_checks_the_input_by_its_product(
+    dtype, n_samples, kernel, n_hidden
+):
+    rng = np.random.default_rng(0)
+    coefs = [rng.standard_normal((12, n_hidden)), rng.standard_normal((n_hidden, 3))]
+    coefs[0][3] = 0.0  # input column 3 is never read
+    coefs = [c.astype(dtype) for c in coefs]
+    intercepts = [np.ones(n_hidden, dtype), np.ones(3, dtype)]
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax", kernel=kernel)
+    assert isinstance(plan._stages_for(plan.kernels_for(n_samples), 0)[0], _DenseStage)
+    X = rng.standard_normal((n_samples, 12)).astype(dtype)
+    checked = plan.predict(X, check_finite=True)
+    assert_array_equal(checked, plan.predict(X))
+    assert_allclose(
+        checked, dense_forward(coefs, intercepts, "relu", "softmax", X),
+        rtol=1e-12 if dtype == np.float64 else 1e-5,
+        atol=0 if dtype == np.float64 else 1e-6,
+    )
+    for value in (np.nan, np.inf, -np.inf):
+        for row, column in ((0, 0), (n_samples - 1, 11), (n_samples // 2, 3)):
+            Y = X.copy()
+            Y[row, column] = value
+            assert plan.predict(Y, check_finite=True) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_input_whose_product_overflows_is_accepted(dtype):
+    X, y = _classification("multiclass")
+    X = X.astype(dtype)
+    clf = quiet_fit(PrunedMLPClassifier(sparsity=0.0, **SMALL), X, y)
+    clf._inference_plan = plan = InferencePlan(
+        clf.coefs_, clf.intercepts_, clf.activation, "softmax", kernel="compact"
+    )
+    X = X[:5].copy()
+    X[-1] = np.finfo(dtype).max * np.sign(clf.coefs_[0][:, 0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(X[-1] @ clf.coefs_[0]).all()
+        assert_array_equal(clf.predict_proba(X), plan.predict(X))
+
+
 def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -471,9 +516,9 @@ def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
     seen = []
     product = plan.layers[1].dense_product
 
-    def spy(H):
+    def spy(H, check_finite=False):
         seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
-        return product(H)
+        return product(H, check_finite)
 
     monkeypatch.setattr(plan.layers[1], "dense_product", spy)
     monkeypatch.setattr(plan, "kernels_for", lambda n, t=None: kernels)
