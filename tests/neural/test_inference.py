@@ -119,14 +119,17 @@ def test_plan_matches_dense_forward(activation, out_activation, kernel, dtype):
 
 def test_predictions_do_not_change_with_the_threads_chosen_per_call():
     # The plan tries one thread and all threads on its first calls; with
-    # these costs the cheapest kernels differ between one and two threads.
+    # these costs the cheapest kernels of one sample differ between one and
+    # two threads, which split the sparse layers.
     coefs, intercepts = random_network([20, 12, 9, 4], 0.4, np.float64)
-    costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 3.0)}, copy=0.0)
+    costs = CostModel(
+        {"dense": (0.0, 1.0, 1.0), "csr": (0.0, 3.0, 3.0)}, copy=0.0, split_nnz=1
+    )
     plan = InferencePlan(
         coefs, intercepts, "relu", "softmax", cost_model=costs, n_threads=2
     )
-    assert plan.kernels_for(1024, 1) != plan.kernels_for(1024, 2)
-    X = np.random.default_rng(0).standard_normal((1024, 20))
+    assert plan.kernels_for(1, 1) != plan.kernels_for(1, 2)
+    X = np.random.default_rng(0).standard_normal((1, 20))
     first = plan.predict(X)
     for _ in range(7):
         assert_array_equal(plan.predict(X), first)
