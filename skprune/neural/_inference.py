@@ -40,7 +40,7 @@ from scipy import sparse
 
 from . import _kernels
 from ._base import ACTIVATIONS
-from ._blas import one_blas_thread
+from ._blas import blas_libraries, one_blas_thread
 
 PLAN_KERNELS = ("auto", "csr", "block", "compact", "dense")
 
@@ -223,6 +223,15 @@ def _interleaved_best_times(functions, rounds, clock=time.perf_counter, min_time
                 function()
             best[key] = min(best[key], (clock() - start) / loops[key])
     return best
+
+
+def _choice_clock(n_threads):
+    """The clock of a measurement on ``n_threads``: the CPU time of the
+    calling thread if it does all the work (BLAS included), where other
+    processes' load then does not count; else the wall clock."""
+    if n_threads == 1 and all(lib.num_threads == 1 for lib in blas_libraries()):
+        return _CPU_CLOCK
+    return time.perf_counter
 
 
 def _fit_costs(small, one, batch, n_weights, n_batch):
@@ -961,11 +970,14 @@ class InferencePlan:
             n = min(n_samples, _CHOICE_SAMPLES)
             X = rng.standard_normal((n, self.n_features_in)).astype(self.dtype)
             times = _interleaved_best_times(
+                # With the input check, which dense and sparse first
+                # layers pay differently, as the estimators call them.
                 {
-                    kind: partial(self._run, kernels, X, n_threads)
+                    kind: partial(self._run, kernels, X, n_threads, 0, True)
                     for kind, kernels in candidates.items()
                 },
                 _CHOICE_ROUNDS,
+                clock=_choice_clock(n_threads),
                 min_time=_CHOICE_MIN_TIME,
             )
             fastest = self._measured[key] = min(times, key=times.get)
@@ -1036,30 +1048,32 @@ class InferencePlan:
         n_samples = X.shape[0]
         if n_samples == 0:
             return np.empty((0, self.n_units[-1]), dtype=self.dtype)
-        most = _kernels.effective_n_threads(self.n_threads)
         if n_samples == 1 and not self._may_split:
             most = 1
+        else:
+            most = _kernels.effective_n_threads(self.n_threads)
+        if most == 1:
+            return self._predict(X, 1, 1, check_finite)
         n_threads = self.thread_choice.choose(n_samples, most)
         started = time.perf_counter()
+        y = self._predict(X, most, n_threads, check_finite)
+        if y is not None:
+            self.thread_choice.record(
+                n_samples, most, n_threads, time.perf_counter() - started
+            )
+        return y
+
+    def _predict(self, X, most, n_threads, check_finite):
         # Kernels chosen for the thread limit, not for this call's threads:
         # kernels add up in different orders, and a call must give the bits
         # of the last whatever threads it runs on.
-        kernels = self.kernels_for(n_samples, most)
-        start = 0
-        if sparse.issparse(X):
-            if check_finite and not all_finite(X.data):
-                return None
-            H = self._first_layer_sparse(X)
-            start = 1
-        else:
+        kernels = self.kernels_for(X.shape[0], most)
+        if type(X) is np.ndarray or not sparse.issparse(X):
             H = X if X.dtype == self.dtype else X.astype(self.dtype)
-        H = self._run(kernels, H, n_threads, start, check_finite and start == 0)
-        if H is None:
+            return self._run(kernels, H, n_threads, 0, check_finite)
+        if check_finite and not all_finite(X.data):
             return None
-        self.thread_choice.record(
-            n_samples, most, n_threads, time.perf_counter() - started
-        )
-        return H
+        return self._run(kernels, self._first_layer_sparse(X), n_threads, 1)
 
     def _first_layer_sparse(self, X):
         """Activations of the first layer for a sparse ``X``."""

@@ -458,6 +458,70 @@ def test_all_finite_sees_every_nan_and_infinity(dtype, shape):
         assert not all_finite(np.full((2, 2), np.finfo(dtype).max, dtype=dtype))
 
 
+def _two_layer_network(density, seed=0):
+    rng = np.random.default_rng(seed)
+    coefs = [
+        rng.standard_normal((40, 30)) * (rng.random((40, 30)) < density),
+        rng.standard_normal((30, 3)) * (rng.random((30, 3)) < density),
+    ]
+    return coefs, [rng.standard_normal(30), rng.standard_normal(3)]
+
+
+def test_dense_layers_only_are_priced_on_all_blas_threads():
+    # Sparse products cost twice a dense one per multiply-add: at 60%
+    # density dense layers win on one thread; on two, sparse ones would win
+    # against dense layers on one BLAS thread, but not against dense layers
+    # only, on both BLAS threads.
+    coefs, intercepts = _two_layer_network(0.6)
+    costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 2.0)}, copy=0.0)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax", cost_model=costs)
+    assert plan._cheapest(1024, 2)[1] == ("csr", "csr")
+    for n_threads in (1, 2):
+        kernels = plan.kernels_for(1024, n_threads)
+        assert kernels == ("dense", "dense")
+        assert not any(s.single_blas_thread for s in plan._stages_for(kernels, 0))
+
+
+@pytest.mark.parametrize("fastest", ["dense", "sparse"])
+def test_close_candidates_are_measured_once_per_batch_size(monkeypatch, fastest):
+    from skprune.neural import _inference
+
+    coefs, intercepts = _two_layer_network(0.6)
+    costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0)
+    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    candidates = plan._candidates(256, 1)
+    assert set(candidates.values()) == {("csr", "csr"), ("dense", "dense")}
+    measured = []
+    expected = {"dense": ("dense", "dense"), "sparse": ("csr", "csr")}[fastest]
+    real_times = _inference._interleaved_best_times
+
+    def fake_times(functions, rounds, **kwargs):
+        if not all(isinstance(kind, str) for kind in functions):
+            return real_times(functions, rounds, **kwargs)  # tile sizes
+        measured.append(set(functions))
+        # The candidates run, checking their input, then the expected wins.
+        return {
+            kind: 1.0 if function() is not None and function.args[0] == expected else 2.0
+            for kind, function in functions.items()
+        }
+
+    monkeypatch.setattr(_inference, "_interleaved_best_times", fake_times)
+    X = np.random.default_rng(1).standard_normal((300, 40))
+    reference = dense_forward(coefs, intercepts, "relu", "softmax", X)
+    for n_samples in (256, 300, 511):  # one batch size by powers of two
+        assert plan.kernels_for(n_samples, 1) == expected
+        assert_allclose(plan.predict(X[:n_samples]), reference[:n_samples], rtol=1e-12)
+    assert len(measured) == 1
+    plan.kernels_for(1024, 1)
+    assert len(measured) == 2
+    # A cost model given is followed without measuring.
+    given = InferencePlan(coefs, intercepts, "relu", "softmax", cost_model=costs)
+    assert len(given._candidates(256, 1)) == 1
+    given.kernels_for(256, 1)
+    assert len(measured) == 2
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_samples", [1, 5, 70])
 @pytest.mark.parametrize("kernel", ["compact", "dense"])
