@@ -1067,7 +1067,9 @@ class InferencePlan:
         # Kernels chosen for the thread limit, not for this call's threads:
         # kernels add up in different orders, and a call must give the bits
         # of the last whatever threads it runs on.
-        kernels = self.kernels_for(X.shape[0], most)
+        kernels = self._choices.get((X.shape[0], most))
+        if kernels is None:
+            kernels = self.kernels_for(X.shape[0], most)
         if type(X) is np.ndarray or not sparse.issparse(X):
             H = X if X.dtype == self.dtype else X.astype(self.dtype)
             return self._run(kernels, H, n_threads, 0, check_finite)
