@@ -67,9 +67,9 @@ _MIN_BLOCK_FILL = 0.9
 _TILE_ROUNDS = 4
 # Largest activations a tile may hold (two buffers), in bytes.
 _MAX_TILE_BYTES = 4 * 2**20
-# When the best plan with sparse layers and dense layers only (numpy's own
-# forward pass) are predicted within this factor of each other, the faster
-# is measured, on the first batch of each size (by powers of two).
+# Candidate plans (the cheapest, dense layers only, which is numpy's own
+# forward pass, and sparse layers only) predicted within this factor of the
+# cheapest are timed on the first batch of each size (by powers of two).
 _CLOSE_CALL = 2.0
 # Samples and rounds of that measurement; calls shorter than the time given
 # are repeated.
