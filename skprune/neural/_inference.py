@@ -1056,7 +1056,13 @@ class InferencePlan:
             return self._predict(X, 1, 1, check_finite)
         n_threads = self.thread_choice.choose(n_samples, most)
         started = time.perf_counter()
-        y = self._predict(X, most, n_threads, check_finite)
+        if n_threads < most:
+            # One thread for BLAS too: dense layers only leave BLAS its
+            # threads, which lose as the kernels' do when the cores are busy.
+            with one_blas_thread():
+                y = self._predict(X, most, n_threads, check_finite)
+        else:
+            y = self._predict(X, most, n_threads, check_finite)
         if y is not None:
             self.thread_choice.record(
                 n_samples, most, n_threads, time.perf_counter() - started

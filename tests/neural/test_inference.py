@@ -482,6 +482,32 @@ def test_dense_layers_only_are_priced_on_all_blas_threads():
         assert not any(s.single_blas_thread for s in plan._stages_for(kernels, 0))
 
 
+@pytest.mark.parametrize("chosen", [1, 2])
+def test_dense_layers_only_follow_the_thread_choice(monkeypatch, chosen):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    coefs, intercepts = _two_layer_network(1.0)
+    plan = InferencePlan(
+        coefs, intercepts, "relu", "softmax", kernel="compact", n_threads=2
+    )
+    monkeypatch.setattr(plan.thread_choice, "choose", lambda n, most: chosen)
+    seen = []
+    product = plan.layers[0].dense_product
+
+    def spy(H, check_finite=False):
+        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+        return product(H, check_finite)
+
+    monkeypatch.setattr(plan.layers[0], "dense_product", spy)
+    X = np.random.default_rng(0).standard_normal((64, 40))
+    with threadpool_limits(2, user_api="blas"):
+        assert_allclose(
+            plan.predict(X), dense_forward(coefs, intercepts, "relu", "softmax", X),
+            rtol=1e-12,
+        )
+    assert seen == [{chosen}]
+
+
 @pytest.mark.parametrize("fastest", ["dense", "sparse"])
 def test_close_candidates_are_measured_once_per_batch_size(monkeypatch, fastest):
     from skprune.neural import _inference
