@@ -482,23 +482,31 @@ def test_dense_layers_only_are_priced_on_all_blas_threads():
         assert not any(s.single_blas_thread for s in plan._stages_for(kernels, 0))
 
 
+def _record_blas_threads(monkeypatch, layer):
+    """List that receives the BLAS thread counts of each dense product of ``layer``."""
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    product = layer.dense_product
+
+    def spy(H, check_finite=False):
+        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+        return product(H, check_finite)
+
+    monkeypatch.setattr(layer, "dense_product", spy)
+    return seen
+
+
 @pytest.mark.parametrize("chosen", [1, 2])
 def test_dense_layers_only_follow_the_thread_choice(monkeypatch, chosen):
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
     coefs, intercepts = _two_layer_network(1.0)
     plan = InferencePlan(
         coefs, intercepts, "relu", "softmax", kernel="compact", n_threads=2
     )
     monkeypatch.setattr(plan.thread_choice, "choose", lambda n, most: chosen)
-    seen = []
-    product = plan.layers[0].dense_product
-
-    def spy(H, check_finite=False):
-        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
-        return product(H, check_finite)
-
-    monkeypatch.setattr(plan.layers[0], "dense_product", spy)
+    seen = _record_blas_threads(monkeypatch, plan.layers[0])
     X = np.random.default_rng(0).standard_normal((64, 40))
     with threadpool_limits(2, user_api="blas"):
         assert_allclose(
@@ -593,7 +601,7 @@ def test_finite_input_whose_product_overflows_is_accepted(dtype):
 
 
 def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(0)
     first = rng.standard_normal((200, 300)) * (rng.random((200, 300)) < 0.02)
@@ -606,14 +614,7 @@ def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
     kernels = ("csr", "dense", "csr")
     stages = plan._stages_for(kernels, 0)
     assert [type(s).__name__ for s in stages] == ["_SparseStage", "_DenseStage", "_SparseStage"]
-    seen = []
-    product = plan.layers[1].dense_product
-
-    def spy(H, check_finite=False):
-        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
-        return product(H, check_finite)
-
-    monkeypatch.setattr(plan.layers[1], "dense_product", spy)
+    seen = _record_blas_threads(monkeypatch, plan.layers[1])
     monkeypatch.setattr(plan, "kernels_for", lambda n, t=None: kernels)
     X = rng.standard_normal((64, 200))
     expected = dense_forward(coefs, intercepts, "relu", "identity", X)
