@@ -40,7 +40,7 @@ from scipy import sparse
 
 from . import _kernels
 from ._base import ACTIVATIONS
-from ._blas import blas_libraries, one_blas_thread
+from ._blas import one_blas_thread
 
 PLAN_KERNELS = ("auto", "csr", "block", "compact", "dense")
 
@@ -223,15 +223,6 @@ def _interleaved_best_times(functions, rounds, clock=time.perf_counter, min_time
                 function()
             best[key] = min(best[key], (clock() - start) / loops[key])
     return best
-
-
-def _choice_clock(n_threads):
-    """The clock of a measurement on ``n_threads``: the CPU time of the
-    calling thread if it does all the work (BLAS included), where other
-    processes' load then does not count; else the wall clock."""
-    if n_threads == 1 and all(lib.num_threads == 1 for lib in blas_libraries()):
-        return _CPU_CLOCK
-    return time.perf_counter
 
 
 def _fit_costs(small, one, batch, n_weights, n_batch):
@@ -961,25 +952,31 @@ class InferencePlan:
 
     def _measured_choice(self, candidates, n_samples, n_threads):
         """The fastest kind of ``candidates``, measured once per batch size
-        (by powers of two) and threads on random input of up to 512
-        samples."""
-        key = (int(n_samples).bit_length(), n_threads)
+        (by powers of two) on random input of up to 512 samples.
+
+        Measured on one thread (BLAS's too), by the CPU time of the calling
+        thread, and kept for all thread counts: timed in turn, BLAS's
+        threads and the kernels' would be slowed by each other's spinning
+        workers, and by other processes.
+        """
+        key = int(n_samples).bit_length()
         fastest = self._measured.get(key)
         if fastest not in candidates:
             rng = np.random.default_rng(0)
             n = min(n_samples, _CHOICE_SAMPLES)
             X = rng.standard_normal((n, self.n_features_in)).astype(self.dtype)
-            times = _interleaved_best_times(
-                # With the input check, which dense and sparse first
-                # layers pay differently, as the estimators call them.
-                {
-                    kind: partial(self._run, kernels, X, n_threads, 0, True)
-                    for kind, kernels in candidates.items()
-                },
-                _CHOICE_ROUNDS,
-                clock=_choice_clock(n_threads),
-                min_time=_CHOICE_MIN_TIME,
-            )
+            with one_blas_thread():
+                times = _interleaved_best_times(
+                    # With the input check, which dense and sparse first
+                    # layers pay differently, as the estimators call them.
+                    {
+                        kind: partial(self._run, kernels, X, 1, 0, True)
+                        for kind, kernels in candidates.items()
+                    },
+                    _CHOICE_ROUNDS,
+                    clock=_CPU_CLOCK,
+                    min_time=_CHOICE_MIN_TIME,
+                )
             fastest = self._measured[key] = min(times, key=times.get)
         return candidates[fastest]
 
