@@ -540,6 +540,31 @@ def block_accuracy(shape):
     return scores
 
 
+def subset_of_table(cells, args):
+    """The cells of the full table that ``--networks`` etc. select."""
+
+    def chosen(option, value, text):
+        return option is None or text(value) in option.split(",")
+
+    selected = []
+    for sizes, dtype, names, batches, threads in cells:
+        if not (
+            chosen(args.networks, sizes, lambda s: "-".join(map(str, s)))
+            and chosen(args.dtypes, dtype, lambda d: np.dtype(d).name)
+        ):
+            continue
+        if args.variants is not None:
+            wanted = args.variants.split(",")
+            # "90%" names 90% unstructured, "1x4" the blocks of that shape.
+            names = [n for n in names if n.split(" ")[-1 if "blocks" in n else 0]
+                     in wanted]
+        if args.batches is not None:
+            batches = [n for n in batches if str(n) in args.batches.split(",")]
+        if names and batches:
+            selected.append((sizes, dtype, names, batches, threads))
+    return selected
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run")
@@ -556,6 +581,11 @@ def main(argv=None):
     parser.add_argument("--block-shape", default="1x4",
                         help="block shape of the accuracy goal (--goals)")
     parser.add_argument("--markdown", help="also write the tables to this file")
+    parser.add_argument("--networks", help="subset of the full table's networks, "
+                        "e.g. 64-100-10,784-300-100-10")
+    parser.add_argument("--dtypes", help="subset of dtypes, e.g. float32")
+    parser.add_argument("--variants", help="subset of weights, e.g. '0%%,95%%,1x4'")
+    parser.add_argument("--batches", help="subset of batch sizes, e.g. 256,4096")
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 3 if args.quick else 9
@@ -578,6 +608,7 @@ def main(argv=None):
             for sizes in NETWORKS
             for dtype in DTYPES
         ]
+        cells = subset_of_table(cells, args)
     failures = []
     results = {}
     started = time.perf_counter()

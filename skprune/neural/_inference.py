@@ -25,7 +25,8 @@ thread taking whole tiles, so that a tile's activations stay in its core's
 cache. The tile size of a segment is measured on the first batch large
 enough to have a choice, and whether several threads pay is measured on
 the plan's own calls (:class:`ThreadChoice`). Dense layers between segments
-go through BLAS, on one thread.
+go through BLAS, on one thread; a plan of dense layers only, which is the
+dense forward pass, leaves BLAS its threads.
 """
 
 import math
@@ -66,6 +67,15 @@ _MIN_BLOCK_FILL = 0.9
 _TILE_ROUNDS = 4
 # Largest activations a tile may hold (two buffers), in bytes.
 _MAX_TILE_BYTES = 4 * 2**20
+# Candidate plans (the cheapest, dense layers only, which is numpy's own
+# forward pass, and sparse layers only) predicted within this factor of the
+# cheapest are timed on the first batch of each size (by powers of two).
+_CLOSE_CALL = 2.0
+# Samples and rounds of that measurement; calls shorter than the time given
+# are repeated.
+_CHOICE_SAMPLES = 512
+_CHOICE_ROUNDS = 5
+_CHOICE_MIN_TIME = 2e-4
 # Smallest layer (nonzeros) that one sample may split among threads; whether
 # it pays is measured by ThreadChoice.
 _MIN_SPLIT_NNZ = 20_000
@@ -96,15 +106,20 @@ class CostModel:
         inputs). A block shape that is missing costs what ``"csr"`` costs.
     copy : float, default=0.5
         Per value entering or leaving a segment of sparse layers.
+    dense_output : float, default=0.0
+        Per output value of a dense layer: adding the bias and applying the
+        activation, passes of their own after BLAS (the compiled kernels
+        fuse them), which a layer of few inputs pays as much as its product.
     split_nnz : int, default=20000
         Nonzeros from which one sample may split a layer's rows among
         threads (a parallel region costs a few microseconds); whether it
         pays is measured while the plan runs, by :class:`ThreadChoice`.
     """
 
-    def __init__(self, costs, copy=0.5, split_nnz=_MIN_SPLIT_NNZ):
+    def __init__(self, costs, copy=0.5, split_nnz=_MIN_SPLIT_NNZ, dense_output=0.0):
         self.costs = dict(costs)
         self.copy = float(copy)
+        self.dense_output = float(dense_output)
         self.split_nnz = int(split_nnz)
 
     def cost(self, kernel, n_weights, n_samples, n_threads=1):
@@ -128,6 +143,10 @@ class CostModel:
         """Predicted time of changing the layout of ``n_values`` per sample."""
         return self.copy * n_values * n_samples / min(n_threads, n_samples)
 
+    def dense_outputs(self, n_values, n_samples, n_threads=1):
+        """Predicted time of the bias and activation of a dense layer."""
+        return self.dense_output * n_values * n_samples / min(n_threads, n_samples)
+
     @classmethod
     def measure(cls, dtype, block_shapes=()):
         """Costs of the kernels for ``dtype`` on this machine, one thread,
@@ -140,10 +159,13 @@ class CostModel:
         costs = {}
         with one_blas_thread():
             costs["dense"] = _measure_dense(dtype, rng)
+            dense_output = _measure_dense_output(dtype, rng, costs["dense"])
         costs["csr"] = _measure_sparse(dtype, (1, 1), rng)
         for block in block_shapes:
             costs[block] = _measure_sparse(dtype, block, rng)
-        return cls(costs, copy=_measure_copy(dtype, rng))
+        return cls(
+            costs, copy=_measure_copy(dtype, rng), dense_output=dense_output
+        )
 
 
 # One-thread work is timed by the CPU time of the thread where that clock is
@@ -180,21 +202,26 @@ def _best_time(function, min_time=2e-3, repeats=3, clock=_CPU_CLOCK):
     return best * 1e9
 
 
-def _interleaved_best_times(functions, rounds, clock=time.perf_counter):
+def _interleaved_best_times(functions, rounds, clock=time.perf_counter, min_time=0.0):
     """Shortest time of every function of a dict over ``rounds`` rounds that
-    call each once in turn, after a first call each.
+    call each in turn, after a first call each; a function whose first call
+    is shorter than ``min_time`` is called that long in a row.
 
     Interleaved, a burst of load from elsewhere slows all of them alike
     instead of the few that it happens to fall on.
     """
-    for function in functions.values():
+    loops = {}
+    for key, function in functions.items():
+        start = clock()
         function()
+        loops[key] = max(1, min(int(min_time / max(clock() - start, 1e-7)), 1000))
     best = dict.fromkeys(functions, math.inf)
     for _ in range(rounds):
         for key, function in functions.items():
             start = clock()
-            function()
-            best[key] = min(best[key], clock() - start)
+            for _ in range(loops[key]):
+                function()
+            best[key] = min(best[key], (clock() - start) / loops[key])
     return best
 
 
@@ -224,6 +251,23 @@ def _measure_dense(dtype, rng):
     # The call of a dense stage: a tiny product with its bias and a softmax.
     stage = _Layer(tiny, np.zeros(8, dtype), None, "softmax", None)
     return _best_time(lambda: stage.dense_product(x[:, :8])), vector, madd
+
+
+def _measure_dense_output(dtype, rng, dense_costs):
+    """Time per output value of a dense layer beyond its product: a layer of
+    8 inputs, whose product is cheap, less its predicted product."""
+    n_out, n_batch = _CALIBRATION["n_out"], _CALIBRATION["n_batch"]
+    n_in = 8
+    layer = _Layer(
+        rng.standard_normal((n_in, n_out)).astype(dtype),
+        np.zeros(n_out, dtype), None, "relu", None,
+    )
+    X = rng.standard_normal((n_batch, n_in)).astype(dtype)
+    call, _, madd = dense_costs
+    product = call + madd * n_in * n_out * n_batch
+    return max(_best_time(lambda: layer.dense_product(X)) - product, 0.0) / (
+        n_out * n_batch
+    )
 
 
 def _segment(weights, block=(1, 1)):
@@ -446,15 +490,24 @@ class _Layer:
     def __init__(self, coef, bias, features, activation, block_shape):
         # coef: (n_in, n_out) as stored by the network; features: the input
         # units it reads (None: all of them).
-        if features is not None:
-            coef = coef[features]
+        # The dense form keeps the rows of the features not read: the
+        # product then reads the input in place, where gathering the
+        # features read would copy it.
+        self.dense = np.ascontiguousarray(coef)
+        self.dense_n_in = coef.shape[0]
         self.features = features
+        self.unread = None
+        if features is not None:
+            self.unread = np.setdiff1d(np.arange(coef.shape[0]), features)
+            coef = coef[features]
         self.n_in, self.n_out = coef.shape
         self.nnz = int(np.count_nonzero(coef))
+        # A NaN or infinity read by a row with a nonzero weight reaches the
+        # product, whatever a BLAS library skips, so the product can check it.
+        self.reads_every_row = bool(coef.any(axis=1).all())
         self.bias = bias
         self.activation = activation
         self.block_shape = block_shape
-        self.dense = np.ascontiguousarray(coef)
         self.sparse = {"csr": _kernels.SparseLayer(coef.T, bias, activation)}
         if block_shape is not None:
             self.sparse["block"] = _kernels.SparseLayer(
@@ -478,16 +531,34 @@ class _Layer:
     def n_weights(self, kernel):
         """Weights the kernel multiplies per sample."""
         if kernel == "dense":
-            return self.n_in * self.n_out
+            return self.dense_n_in * self.n_out
         return self.sparse[kernel].n_stored
 
-    def dense_product(self, H):
-        """Activations of the layer for ``H`` of shape (n_samples, n_in)."""
-        if self.features is not None:
-            H = H[:, self.features]
+    def dense_product(self, H, check_finite=False):
+        """Activations of the layer for ``H`` of shape (n_samples, n_in),
+        ``n_in`` counting the features not read.
+
+        With ``check_finite``, return None if ``H`` may hold a NaN or an
+        infinity.
+        """
         Z = H @ self.dense
+        if check_finite and not self._finite_input(H, Z):
+            return None
         Z += self.bias
         return ACTIVATIONS[self.activation](Z)
+
+    def _finite_input(self, H, Z):
+        """Whether ``H`` holds no NaN or infinity, given ``Z = H @ dense``.
+
+        A NaN or infinity in a feature read reaches ``Z`` (NaN times 0 and
+        infinity times 0 are NaN), so a finite ``Z``, often smaller than
+        ``H``, clears them; the features not read are checked apart. A ``Z``
+        that is not finite may have overflowed from finite inputs: ``H``
+        itself is checked then.
+        """
+        if self.reads_every_row and Z.size < H.size and all_finite(Z):
+            return self.unread is None or all_finite(H[:, self.unread])
+        return all_finite(H)
 
 
 # BLAS libraries run dot products this short on one thread (OpenBLAS up to
@@ -521,11 +592,11 @@ class _DenseStage:
         self.layer = layer
         self.single_blas_thread = single_blas_thread
 
-    def __call__(self, H, n_threads, tile):
+    def __call__(self, H, n_threads, tile, check_finite=False):
         if not self.single_blas_thread:
-            return self.layer.dense_product(H)
+            return self.layer.dense_product(H, check_finite)
         with one_blas_thread():
-            return self.layer.dense_product(H)
+            return self.layer.dense_product(H, check_finite)
 
 
 class _SparseStage:
@@ -741,14 +812,17 @@ class InferencePlan:
                 )
             )
         self.n_units = [self.n_features_in] + [layer.n_out for layer in self.layers]
+        measured = cost_model is None
         if kernel == "auto":
             blocks = {layer.sparse["block"].block for layer in self.layers if layer.block_shape}
-            if cost_model is None:
+            if measured:
                 cost_model = measured_cost_model(self.dtype, sorted(blocks))
         self.cost_model = cost_model
+        self._measure_choices = kernel == "auto" and measured
         for layer, kernels in zip(self.layers, self._possible_kernels()):
             layer.keep(kernels)
         self._choices = {}
+        self._measured = {}
         self._stages = {}
         self.thread_choice = ThreadChoice()
         split_nnz = getattr(cost_model, "split_nnz", _MIN_SPLIT_NNZ)
@@ -767,14 +841,44 @@ class InferencePlan:
         possible = [set() for _ in self.layers]
         for n_samples in _PROBE_BATCH_SIZES:
             for n_threads in (1, _kernels.effective_n_threads(-1)):
-                for kernels, kernel in zip(
-                    possible, self._cheapest(n_samples, n_threads)
-                ):
-                    kernels.add(kernel)
+                for candidate in self._candidates(n_samples, n_threads).values():
+                    for kernels, kernel in zip(possible, candidate):
+                        kernels.add(kernel)
         return possible
 
-    def _cheapest(self, n_samples, n_threads):
-        """Kernels of the smallest predicted time of the whole network.
+    def _candidates(self, n_samples, n_threads):
+        """Kernels of every layer worth running, by kind, the cheapest
+        predicted first.
+
+        Three kinds: the cheapest plan of :meth:`_cheapest`, dense layers
+        only, on all of BLAS's threads (no compiled kernels then compete for
+        the cores; this is numpy's own forward pass, which a plan must never
+        be slower than), and sparse layers only. Those predicted within a
+        factor ``_CLOSE_CALL`` of the cheapest are measured by
+        :meth:`kernels_for`, unless the cost model was given.
+        """
+        costs = {}
+        kinds = {}
+        costs["mixed"], kinds["mixed"] = self._cheapest(n_samples, n_threads)
+        costs["sparse"], kinds["sparse"] = self._cheapest(
+            n_samples, n_threads, sparse_only=True
+        )
+        kinds["dense"] = ("dense",) * len(self.layers)
+        costs["dense"] = self._all_dense_cost(n_samples, n_threads)
+        least = min(costs.values())
+        candidates = {}
+        for kind in sorted(costs, key=costs.get):
+            if costs[kind] <= _CLOSE_CALL * least and kinds[kind] not in candidates.values():
+                candidates[kind] = kinds[kind]
+        if not self._measure_choices:
+            kind = next(iter(candidates))
+            return {kind: candidates[kind]}
+        return candidates
+
+    def _cheapest(self, n_samples, n_threads, sparse_only=False):
+        """Predicted time and kernels of the cheapest plan, dense layers
+        running on one BLAS thread (none if ``sparse_only``); time inf if
+        there is no such plan.
 
         Dynamic programming along the layers: the cost of a sparse layer
         depends on whether the previous one is sparse too (one call of the
@@ -788,6 +892,8 @@ class InferencePlan:
         for layer in self.layers:
             step = {}
             for kernel in layer.kernels:
+                if sparse_only and kernel == "dense":
+                    continue
                 # Dense layers run on one BLAS thread beside the kernels'.
                 threads = 1 if kernel == "dense" else n_threads
                 work = model.work(
@@ -797,6 +903,7 @@ class InferencePlan:
                     extra = work
                     if kernel == "dense":
                         extra += model.call("dense")
+                        extra += model.dense_outputs(layer.n_out, n_samples)
                         if previous not in (None, "dense"):
                             extra += model.copies(n_in, n_samples, n_threads)
                     elif previous in (None, "dense"):
@@ -809,7 +916,20 @@ class InferencePlan:
         for kernel, (total, kernels) in best.items():
             if kernel != "dense":
                 best[kernel] = (total + model.copies(n_in, n_samples, n_threads), kernels)
-        return min(best.values())[1]
+        return min(best.values(), default=(math.inf, None))
+
+    def _all_dense_cost(self, n_samples, n_threads):
+        """Predicted time of every layer through BLAS, on all its threads
+        (no compiled kernels then compete with them); inf if a layer has no
+        dense form."""
+        if any("dense" not in layer.kernels for layer in self.layers):
+            return math.inf
+        model = self.cost_model
+        return sum(
+            model.cost("dense", layer.n_weights("dense"), n_samples, n_threads)
+            + model.dense_outputs(layer.n_out, n_samples)
+            for layer in self.layers
+        )
 
     def kernels_for(self, n_samples, n_threads=None):
         """Kernel of every layer for a batch of ``n_samples``."""
@@ -823,9 +943,57 @@ class InferencePlan:
             if all(len(layer.kernels) == 1 for layer in self.layers):
                 choice = tuple(layer.kernels[0] for layer in self.layers)
             else:
-                choice = self._cheapest(n_samples, n_threads)
+                candidates = self._candidates(n_samples, n_threads)
+                choice = next(iter(candidates.values()))
+                if len(candidates) > 1:
+                    choice = self._measured_choice(candidates, n_samples, n_threads)
             self._choices[key] = choice
         return choice
+
+    def _measured_choice(self, candidates, n_samples, n_threads):
+        """The fastest kind of ``candidates``, measured once per batch size
+        (by powers of two) on random input of up to 512 samples.
+
+        Measured on one thread (BLAS's too), by the CPU time of the calling
+        thread, and kept for all thread counts: timed in turn, BLAS's
+        threads and the kernels' would be slowed by each other's spinning
+        workers, and by other processes.
+        """
+        key = int(n_samples).bit_length()
+        fastest = self._measured.get(key)
+        if fastest not in candidates:
+            rng = np.random.default_rng(0)
+            n = min(n_samples, _CHOICE_SAMPLES)
+            X = rng.standard_normal((n, self.n_features_in)).astype(self.dtype)
+            with one_blas_thread():
+                times = _interleaved_best_times(
+                    # With the input check, which dense and sparse first
+                    # layers pay differently, as the estimators call them.
+                    {
+                        kind: partial(self._run, kernels, X, 1, 0, True)
+                        for kind, kernels in candidates.items()
+                    },
+                    _CHOICE_ROUNDS,
+                    clock=_CPU_CLOCK,
+                    min_time=_CHOICE_MIN_TIME,
+                )
+            fastest = self._measured[key] = min(times, key=times.get)
+        return candidates[fastest]
+
+    def _run(self, kernels, H, n_threads, start=0, check_finite=False):
+        """Activations of the layers ``start:`` for ``H``, through ``kernels``,
+        or None if ``check_finite`` and ``H`` may hold a NaN or an infinity."""
+        stages = self._stages_for(kernels, start)
+        if check_finite:
+            # The first stage checks the input: the kernels as they read
+            # it, BLAS by its product.
+            H = stages[0](H, n_threads, self.tile_size, check_finite=True)
+            if H is None:
+                return None
+            stages = stages[1:]
+        for stage in stages:
+            H = stage(H, n_threads, self.tile_size)
+        return H
 
     def _stages_for(self, kernels, start):
         """Stages running the layers ``start:`` with ``kernels``."""
@@ -865,9 +1033,10 @@ class InferencePlan:
         X : {ndarray, sparse matrix} of shape (n_samples, n_features)
             Validated input, but for NaN and infinity if ``check_finite``.
         check_finite : bool, default=False
-            Return None if ``X`` may hold a NaN or an infinity. The kernels
-            check the values as they read them if the first layer is sparse
-            and ``X`` dense; else :func:`all_finite` checks them first.
+            Return None if ``X`` may hold a NaN or an infinity. For a dense
+            ``X`` the first layer checks it: the kernels as they read the
+            values, a dense layer by its product (see
+            :meth:`_Layer.dense_product`); a sparse ``X`` is checked first.
 
         Returns
         -------
@@ -876,49 +1045,50 @@ class InferencePlan:
         n_samples = X.shape[0]
         if n_samples == 0:
             return np.empty((0, self.n_units[-1]), dtype=self.dtype)
-        most = _kernels.effective_n_threads(self.n_threads)
         if n_samples == 1 and not self._may_split:
             most = 1
+        else:
+            most = _kernels.effective_n_threads(self.n_threads)
+        if most == 1:
+            return self._predict(X, 1, 1, check_finite)
         n_threads = self.thread_choice.choose(n_samples, most)
         started = time.perf_counter()
+        if n_threads < most:
+            # One thread for BLAS too: dense layers only leave BLAS its
+            # threads, which lose as the kernels' do when the cores are busy.
+            with one_blas_thread():
+                y = self._predict(X, most, n_threads, check_finite)
+        else:
+            y = self._predict(X, most, n_threads, check_finite)
+        if y is not None:
+            self.thread_choice.record(
+                n_samples, most, n_threads, time.perf_counter() - started
+            )
+        return y
+
+    def _predict(self, X, most, n_threads, check_finite):
         # Kernels chosen for the thread limit, not for this call's threads:
         # kernels add up in different orders, and a call must give the bits
         # of the last whatever threads it runs on.
-        kernels = self.kernels_for(n_samples, most)
-        start = 0
-        if sparse.issparse(X):
-            if check_finite and not all_finite(X.data):
-                return None
-            H = self._first_layer_sparse(X)
-            start = 1
-        else:
+        kernels = self._choices.get((X.shape[0], most))
+        if kernels is None:
+            kernels = self.kernels_for(X.shape[0], most)
+        if type(X) is np.ndarray or not sparse.issparse(X):
             H = X if X.dtype == self.dtype else X.astype(self.dtype)
-        stages = self._stages_for(kernels, start)
-        if check_finite and start == 0:
-            if isinstance(stages[0], _SparseStage):
-                # The kernels check the input as they read it.
-                H = stages[0](H, n_threads, self.tile_size, check_finite=True)
-                if H is None:
-                    return None
-                stages = stages[1:]
-            elif not all_finite(H):
-                return None
-        for stage in stages:
-            H = stage(H, n_threads, self.tile_size)
-        self.thread_choice.record(
-            n_samples, most, n_threads, time.perf_counter() - started
-        )
-        return H
+            return self._run(kernels, H, n_threads, 0, check_finite)
+        if check_finite and not all_finite(X.data):
+            return None
+        return self._run(kernels, self._first_layer_sparse(X), n_threads, 1)
 
     def _first_layer_sparse(self, X):
         """Activations of the first layer for a sparse ``X``."""
         layer = self.layers[0]
         X = X.astype(self.dtype)
-        if layer.features is not None:
-            X = X.tocsc()[:, layer.features]
         if layer.dense is not None:
             Z = np.asarray(X @ layer.dense)
         else:
+            if layer.features is not None:
+                X = X.tocsc()[:, layer.features]
             weights = layer.sparse[layer.kernels[0]].to_scipy()
             Z = (X @ weights.T).toarray()
         Z += layer.bias

@@ -20,6 +20,7 @@ from sklearn.neural_network import MLPClassifier
 
 from skprune.neural import PrunedMLPClassifier, PrunedMLPRegressor, _pruned
 from skprune.neural._inference import (
+    _DenseStage,
     CostModel,
     InferencePlan,
     ThreadChoice,
@@ -118,14 +119,17 @@ def test_plan_matches_dense_forward(activation, out_activation, kernel, dtype):
 
 def test_predictions_do_not_change_with_the_threads_chosen_per_call():
     # The plan tries one thread and all threads on its first calls; with
-    # these costs the cheapest kernels differ between one and two threads.
+    # these costs the cheapest kernels of one sample differ between one and
+    # two threads, which split the sparse layers.
     coefs, intercepts = random_network([20, 12, 9, 4], 0.4, np.float64)
-    costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 3.0)}, copy=0.0)
+    costs = CostModel(
+        {"dense": (0.0, 1.0, 1.0), "csr": (0.0, 3.0, 3.0)}, copy=0.0, split_nnz=1
+    )
     plan = InferencePlan(
         coefs, intercepts, "relu", "softmax", cost_model=costs, n_threads=2
     )
-    assert plan.kernels_for(1024, 1) != plan.kernels_for(1024, 2)
-    X = np.random.default_rng(0).standard_normal((1024, 20))
+    assert plan.kernels_for(1, 1) != plan.kernels_for(1, 2)
+    X = np.random.default_rng(0).standard_normal((1, 20))
     first = plan.predict(X)
     for _ in range(7):
         assert_array_equal(plan.predict(X), first)
@@ -454,8 +458,150 @@ def test_all_finite_sees_every_nan_and_infinity(dtype, shape):
         assert not all_finite(np.full((2, 2), np.finfo(dtype).max, dtype=dtype))
 
 
+def _two_layer_network(density, seed=0):
+    rng = np.random.default_rng(seed)
+    coefs = [
+        rng.standard_normal((40, 30)) * (rng.random((40, 30)) < density),
+        rng.standard_normal((30, 3)) * (rng.random((30, 3)) < density),
+    ]
+    return coefs, [rng.standard_normal(30), rng.standard_normal(3)]
+
+
+def test_dense_layers_only_are_priced_on_all_blas_threads():
+    # Sparse products cost twice a dense one per multiply-add: at 60%
+    # density dense layers win on one thread; on two, sparse ones would win
+    # against dense layers on one BLAS thread, but not against dense layers
+    # only, on both BLAS threads.
+    coefs, intercepts = _two_layer_network(0.6)
+    costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 2.0)}, copy=0.0)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax", cost_model=costs)
+    assert plan._cheapest(1024, 2)[1] == ("csr", "csr")
+    for n_threads in (1, 2):
+        kernels = plan.kernels_for(1024, n_threads)
+        assert kernels == ("dense", "dense")
+        assert not any(s.single_blas_thread for s in plan._stages_for(kernels, 0))
+
+
+def _record_blas_threads(monkeypatch, layer):
+    """List that receives the BLAS thread counts of each dense product of ``layer``."""
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    product = layer.dense_product
+
+    def spy(H, check_finite=False):
+        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+        return product(H, check_finite)
+
+    monkeypatch.setattr(layer, "dense_product", spy)
+    return seen
+
+
+@pytest.mark.parametrize("chosen", [1, 2])
+def test_dense_layers_only_follow_the_thread_choice(monkeypatch, chosen):
+    from threadpoolctl import threadpool_limits
+
+    coefs, intercepts = _two_layer_network(1.0)
+    plan = InferencePlan(
+        coefs, intercepts, "relu", "softmax", kernel="compact", n_threads=2
+    )
+    monkeypatch.setattr(plan.thread_choice, "choose", lambda n, most: chosen)
+    seen = _record_blas_threads(monkeypatch, plan.layers[0])
+    X = np.random.default_rng(0).standard_normal((64, 40))
+    with threadpool_limits(2, user_api="blas"):
+        assert_allclose(
+            plan.predict(X), dense_forward(coefs, intercepts, "relu", "softmax", X),
+            rtol=1e-12,
+        )
+    assert seen == [{chosen}]
+
+
+@pytest.mark.parametrize("fastest", ["dense", "sparse"])
+def test_close_candidates_are_measured_once_per_batch_size(monkeypatch, fastest):
+    from skprune.neural import _inference
+
+    coefs, intercepts = _two_layer_network(0.6)
+    costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0)
+    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    candidates = plan._candidates(256, 1)
+    assert set(candidates.values()) == {("csr", "csr"), ("dense", "dense")}
+    measured = []
+    expected = {"dense": ("dense", "dense"), "sparse": ("csr", "csr")}[fastest]
+    real_times = _inference._interleaved_best_times
+
+    def fake_times(functions, rounds, **kwargs):
+        if not all(isinstance(kind, str) for kind in functions):
+            return real_times(functions, rounds, **kwargs)  # tile sizes
+        measured.append(set(functions))
+        # The candidates run, checking their input, then the expected wins.
+        return {
+            kind: 1.0 if function() is not None and function.args[0] == expected else 2.0
+            for kind, function in functions.items()
+        }
+
+    monkeypatch.setattr(_inference, "_interleaved_best_times", fake_times)
+    X = np.random.default_rng(1).standard_normal((300, 40))
+    reference = dense_forward(coefs, intercepts, "relu", "softmax", X)
+    for n_samples in (256, 300, 511):  # one batch size by powers of two
+        assert plan.kernels_for(n_samples, 1) == expected
+        assert_allclose(plan.predict(X[:n_samples]), reference[:n_samples], rtol=1e-12)
+    assert len(measured) == 1
+    plan.kernels_for(1024, 1)
+    assert len(measured) == 2
+    # A cost model given is followed without measuring.
+    given = InferencePlan(coefs, intercepts, "relu", "softmax", cost_model=costs)
+    assert len(given._candidates(256, 1)) == 1
+    given.kernels_for(256, 1)
+    assert len(measured) == 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_samples", [1, 5, 70])
+@pytest.mark.parametrize("kernel", ["compact", "dense"])
+@pytest.mark.parametrize("n_hidden", [4, 30])  # product smaller, larger than X
+def test_a_dense_first_layer_checks_the_input_by_its_product(
+    dtype, n_samples, kernel, n_hidden
+):
+    rng = np.random.default_rng(0)
+    coefs = [rng.standard_normal((12, n_hidden)), rng.standard_normal((n_hidden, 3))]
+    coefs[0][3] = 0.0  # input column 3 is never read
+    coefs = [c.astype(dtype) for c in coefs]
+    intercepts = [np.ones(n_hidden, dtype), np.ones(3, dtype)]
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax", kernel=kernel)
+    assert isinstance(plan._stages_for(plan.kernels_for(n_samples), 0)[0], _DenseStage)
+    X = rng.standard_normal((n_samples, 12)).astype(dtype)
+    checked = plan.predict(X, check_finite=True)
+    assert_array_equal(checked, plan.predict(X))
+    assert_allclose(
+        checked, dense_forward(coefs, intercepts, "relu", "softmax", X),
+        rtol=1e-12 if dtype == np.float64 else 1e-5,
+        atol=0 if dtype == np.float64 else 1e-6,
+    )
+    for value in (np.nan, np.inf, -np.inf):
+        for row, column in ((0, 0), (n_samples - 1, 11), (n_samples // 2, 3)):
+            Y = X.copy()
+            Y[row, column] = value
+            assert plan.predict(Y, check_finite=True) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_input_whose_product_overflows_is_accepted(dtype):
+    X, y = _classification("multiclass")
+    X = X.astype(dtype)
+    clf = quiet_fit(PrunedMLPClassifier(sparsity=0.0, **SMALL), X, y)
+    clf._inference_plan = plan = InferencePlan(
+        clf.coefs_, clf.intercepts_, clf.activation, "softmax", kernel="compact"
+    )
+    X = X[:5].copy()
+    X[-1] = np.finfo(dtype).max * np.sign(clf.coefs_[0][:, 0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(X[-1] @ clf.coefs_[0]).all()
+        assert_array_equal(clf.predict_proba(X), plan.predict(X))
+
+
 def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(0)
     first = rng.standard_normal((200, 300)) * (rng.random((200, 300)) < 0.02)
@@ -468,14 +614,7 @@ def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
     kernels = ("csr", "dense", "csr")
     stages = plan._stages_for(kernels, 0)
     assert [type(s).__name__ for s in stages] == ["_SparseStage", "_DenseStage", "_SparseStage"]
-    seen = []
-    product = plan.layers[1].dense_product
-
-    def spy(H):
-        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
-        return product(H)
-
-    monkeypatch.setattr(plan.layers[1], "dense_product", spy)
+    seen = _record_blas_threads(monkeypatch, plan.layers[1])
     monkeypatch.setattr(plan, "kernels_for", lambda n, t=None: kernels)
     X = rng.standard_normal((64, 200))
     expected = dense_forward(coefs, intercepts, "relu", "identity", X)
