@@ -262,6 +262,13 @@ def weakest_link_sequence(topology, node_risk):
     effective alphas may repeat. This reproduces scikit-learn's
     ``cost_complexity_pruning_path`` to the last bit.
 
+    Collapsing a weakest link can only raise the g(t) of its ancestors (the
+    new g(t) is a weighted mean of the old one and of the collapsed link's,
+    which was smallest), so the heap keeps each node's key as a lower bound
+    of its g(t) and refreshes it only when the node reaches the top. A key is
+    lowered at once in the rare case rounding makes g(t) fall below it: the
+    collapse order is then the same as with exact keys.
+
     Parameters
     ----------
     topology : TreeTopology
@@ -278,17 +285,54 @@ def weakest_link_sequence(topology, node_risk):
         step for nodes never collapsed themselves.
     """
     state = _WeakestLinkState(topology, node_risk)
-    strength, heap = _strength_heap(state)
+    parent, risk = state.parent, state.node_risk
+    branch_risk, n_leaves = state.branch_risk, state.n_leaves
+    # a node's run of the preorder, to remove its branch from the candidates
+    position = topology.position.tolist()
+    branch_size = topology.branch_size.tolist()
+    preorder = topology.preorder.tolist()
+    is_candidate = state.candidate.tolist()
+    key, heap = _strength_heap(state)
+    heappop, heappush = heapq.heappop, heapq.heappush
     collapse_step = np.full(node_risk.shape[0], _NEVER, dtype=np.intp)
-    ccp_alphas = [0.0]
-    while state.candidate[0]:
-        _drop_stale_top(state, heap, strength)
-        g, node = heapq.heappop(heap)
+    ccp_alphas, root_risks = [0.0], state.root_risks
+    while is_candidate[0]:
+        g, node = heap[0]
+        if not is_candidate[node] or key[node] != g:
+            heappop(heap)
+            continue
+        strength = (risk[node] - branch_risk[node]) / (n_leaves[node] - 1)
+        if strength != g:
+            key[node] = strength
+            heappush(heap, (strength, node))
+            continue
+        heappop(heap)
         collapse_step[node] = len(ccp_alphas)
         ccp_alphas.append(g)
-        _collapse_and_requeue(state, heap, strength, node)
-        state.root_risks.append(state.branch_risk[0])
-    return np.asarray(ccp_alphas), np.asarray(state.root_risks), collapse_step
+        # the current branch: its leaves (n_leaves 0) end a run of the preorder
+        at, end = position[node], position[node] + branch_size[node]
+        while at < end:
+            removed = preorder[at]
+            if n_leaves[removed]:
+                is_candidate[removed] = False
+                at += 1
+            else:
+                at += branch_size[removed]
+        n_removed_leaves = n_leaves[node] - 1
+        n_leaves[node] = 0
+        risk_increase = risk[node] - branch_risk[node]
+        branch_risk[node] = risk[node]
+        ancestor = parent[node]
+        while ancestor != -1:
+            n_leaves[ancestor] -= n_removed_leaves
+            branch_risk[ancestor] += risk_increase
+            strength = (risk[ancestor] - branch_risk[ancestor]) / (n_leaves[ancestor] - 1)
+            if strength < key[ancestor]:
+                key[ancestor] = strength
+                heappush(heap, (strength, ancestor))
+            ancestor = parent[ancestor]
+        root_risks.append(branch_risk[0])
+    return np.asarray(ccp_alphas), np.asarray(root_risks), collapse_step
 
 
 def weakest_link_groups(topology, node_risk, tie_rtol=TIE_RTOL):
