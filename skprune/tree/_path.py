@@ -116,32 +116,29 @@ class TreeTopology:
         self.parent[left[internal]] = internal
         self.parent[right[internal]] = internal
 
-        preorder = np.empty(n_nodes, dtype=np.intp)
-        depth = np.zeros(n_nodes, dtype=np.intp)
+        preorder, depth = [], [0] * n_nodes
         left_list, right_list = left.tolist(), right.tolist()
-        stack, position = [0], 0
+        stack = [0]
         while stack:
             node = stack.pop()
-            preorder[position] = node
-            position += 1
+            preorder.append(node)
             if left_list[node] != TREE_LEAF:
-                depth[left_list[node]] = depth[node] + 1
-                depth[right_list[node]] = depth[node] + 1
+                depth[left_list[node]] = depth[right_list[node]] = depth[node] + 1
                 stack.append(right_list[node])
                 stack.append(left_list[node])
-        self.preorder = preorder
-        self.depth = depth
+        self.preorder = np.array(preorder, dtype=np.intp)
+        self.depth = np.array(depth, dtype=np.intp)
         self.position = np.empty(n_nodes, dtype=np.intp)
-        self.position[preorder] = np.arange(n_nodes)
+        self.position[self.preorder] = np.arange(n_nodes)
         # a branch ends where the preorder goes back above its root's depth
-        self.branch_size = self._branch_sizes()
+        self.branch_size = self._branch_sizes(preorder)
 
-    def _branch_sizes(self):
-        size = np.ones(self.parent.shape[0], dtype=np.intp)
+    def _branch_sizes(self, preorder):
+        size, parent = [1] * len(preorder), self.parent.tolist()
         # children come after their parent in preorder: accumulate bottom-up
-        for node in self.preorder[::-1][:-1]:
-            size[self.parent[node]] += size[node]
-        return size
+        for node in preorder[:0:-1]:
+            size[parent[node]] += size[node]
+        return np.array(size, dtype=np.intp)
 
     def levels(self):
         """Nodes grouped by depth, from the root's level down."""
@@ -614,12 +611,13 @@ def tree_from_nodes(tree, nodes, values):
 
 
 def _node_depths(nodes):
-    """Depth of each node of a preorder-numbered node array."""
+    """Depth of each node of a node array whose root is node 0."""
+    left, right = nodes["left_child"], nodes["right_child"]
     depth = np.zeros(nodes.shape[0], dtype=np.intp)
-    internal = np.flatnonzero(nodes["left_child"] != TREE_LEAF)
-    # parents precede children in preorder, so one pass in order suffices
-    for node in internal.tolist():
-        child_depth = depth[node] + 1
-        depth[nodes["left_child"][node]] = child_depth
-        depth[nodes["right_child"][node]] = child_depth
+    level, current = 0, np.zeros(1, dtype=np.intp)
+    while current.size:
+        depth[current] = level
+        split = current[left[current] != TREE_LEAF]
+        current = np.concatenate([left[split], right[split]]).astype(np.intp)
+        level += 1
     return depth
