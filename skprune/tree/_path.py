@@ -465,6 +465,12 @@ class PruningPath:
             self.topology, self.collapse_step, self.ancestor_collapse, step
         )
 
+    def subtree(self, step):
+        """Build the scikit-learn ``Tree`` of the path at ``step``."""
+        return build_subtree(
+            self.tree, *self.subtree_nodes(step), depth=self.topology.depth
+        )
+
     def prune(self, ccp_alpha):
         """Build the scikit-learn ``Tree`` pruned at ``ccp_alpha``.
 
@@ -475,7 +481,7 @@ class PruningPath:
         """
         if ccp_alpha == 0.0 and self.risk == "impurity":
             return self.tree
-        return build_subtree(self.tree, *self.subtree_nodes(self.step_at(ccp_alpha)))
+        return self.subtree(self.step_at(ccp_alpha))
 
 
 def _subtree_nodes(topology, collapse_step, ancestor_collapse, step):
@@ -541,10 +547,10 @@ def collapse_nodes(tree, collapsed, topology=None):
     collapse_step = np.where(collapsed, 0, _NEVER)
     ancestor_collapse = _first_ancestor_collapse(topology, collapse_step)
     nodes, is_leaf = _subtree_nodes(topology, collapse_step, ancestor_collapse, 0)
-    return build_subtree(tree, nodes, is_leaf)
+    return build_subtree(tree, nodes, is_leaf, depth=topology.depth)
 
 
-def build_subtree(tree, nodes, is_leaf):
+def build_subtree(tree, nodes, is_leaf, depth=None):
     """Build a new scikit-learn ``Tree`` from a subset of the nodes of ``tree``.
 
     Parameters
@@ -556,6 +562,9 @@ def build_subtree(tree, nodes, is_leaf):
         subtree containing the root.
     is_leaf : ndarray of bool
         Which of ``nodes`` become leaves of the new tree.
+    depth : ndarray of shape (n_nodes,), default=None
+        The depth of every node of ``tree``, if known: a node keeps its depth
+        in the subtree.
 
     Returns
     -------
@@ -576,10 +585,11 @@ def build_subtree(tree, nodes, is_leaf):
     new_nodes["right_child"] = np.where(
         split, new_index[kept["right_child"]], TREE_LEAF
     )
-    return tree_from_nodes(tree, new_nodes, state["values"][nodes])
+    max_depth = None if depth is None else int(depth[nodes].max())
+    return tree_from_nodes(tree, new_nodes, state["values"][nodes], max_depth)
 
 
-def tree_from_nodes(tree, nodes, values):
+def tree_from_nodes(tree, nodes, values, max_depth=None):
     """A new scikit-learn ``Tree`` like ``tree`` with the given node arrays.
 
     Parameters
@@ -589,6 +599,8 @@ def tree_from_nodes(tree, nodes, values):
     nodes : ndarray of NODE_DTYPE
         The nodes in preorder; the split fields of leaves are reset here.
     values : ndarray of shape (n_nodes, n_outputs, max_n_classes)
+    max_depth : int, default=None
+        The depth of the new tree, if known.
 
     Returns
     -------
@@ -598,10 +610,12 @@ def tree_from_nodes(tree, nodes, values):
     nodes["feature"][is_leaf] = TREE_UNDEFINED
     nodes["threshold"][is_leaf] = TREE_UNDEFINED
     nodes["missing_go_to_left"][is_leaf] = 0
+    if max_depth is None:
+        max_depth = int(_node_depths(nodes).max())
     new_tree = Tree(tree.n_features, np.asarray(tree.n_classes), tree.n_outputs)
     new_tree.__setstate__(
         {
-            "max_depth": int(_node_depths(nodes).max()),
+            "max_depth": max_depth,
             "node_count": nodes.shape[0],
             "nodes": nodes,
             "values": np.ascontiguousarray(values),
