@@ -32,7 +32,7 @@ import copy
 import numpy as np
 import scipy.sparse as sp
 
-from ..tree._path import TreeTopology, collapse_nodes
+from ..tree._path import TreeTopology, collapse_nodes, collapsed_node_index
 from ._candidates import RefitRows
 from ._forest import tree_predictions
 
@@ -323,6 +323,7 @@ class LeafMerger:
         self.trees = trees
         if leaves is None:
             leaves = [tree.apply(X) for tree in trees]
+        self.leaves = leaves
         self.parts = [
             leaf_scatter(tree, np.bincount(leaf, sample_weight, tree.node_count))
             for tree, leaf in zip(trees, leaves)
@@ -342,6 +343,17 @@ class LeafMerger:
         -------
         trees : list of sklearn.tree._tree.Tree
         """
+        return self.merge_with_leaves(max_nodes)[0]
+
+    def merge_with_leaves(self, max_nodes):
+        """:meth:`merge`, with the leaf of each merged tree each sample reaches.
+
+        Returns
+        -------
+        trees : list of sklearn.tree._tree.Tree
+        leaves : list of ndarrays of shape (n_samples,)
+            ``tree.apply(X)`` of each merged tree, for the ``X`` given.
+        """
         stacked, scatter = self.stacked, self.scatter
         collapsed, n_nodes = stacked.prune(scatter, 0.0)
         if n_nodes > max_nodes:
@@ -354,13 +366,16 @@ class LeafMerger:
                     high, collapsed = middle, collapsed_middle
                 else:
                     low = middle
-        merged = []
-        for tree, (topology, mean, _), start in zip(self.trees, self.parts, stacked.offsets):
+        merged, leaves = [], []
+        for tree, (topology, mean, _), start, leaf in zip(
+            self.trees, self.parts, stacked.offsets, self.leaves
+        ):
             with_means = copy.deepcopy(tree)
             with_means.value[:, 0, :] = mean
-            stop = start + tree.node_count
-            merged.append(collapse_nodes(with_means, collapsed[start:stop], topology))
-        return merged
+            in_tree = collapsed[start : start + tree.node_count]
+            merged.append(collapse_nodes(with_means, in_tree, topology))
+            leaves.append(collapsed_node_index(topology, in_tree)[leaf])
+        return merged, leaves
 
 
 def merge_leaves(trees, X, sample_weight, max_nodes):
@@ -427,8 +442,9 @@ class MergedCandidates:
         trees : list of sklearn.tree._tree.Tree
         """
         max_nodes = sum(levels[level].node_count for levels in self.trees)
+        merged, leaves = self.merger.merge_with_leaves(max_nodes)
         return refine_forest_trees(
-            self.merger.merge(max_nodes), *self.data, max_iter=MERGED_CG_ITER
+            merged, *self.data, max_iter=MERGED_CG_ITER, leaves=leaves
         )
 
 

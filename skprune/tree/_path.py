@@ -544,10 +544,38 @@ def collapse_nodes(tree, collapsed, topology=None):
     subtree : sklearn.tree._tree.Tree
     """
     topology = TreeTopology(tree) if topology is None else topology
+    nodes, is_leaf = _collapsed_subtree_nodes(topology, collapsed)
+    return build_subtree(tree, nodes, is_leaf, depth=topology.depth)
+
+
+def _collapsed_subtree_nodes(topology, collapsed):
     collapse_step = np.where(collapsed, 0, _NEVER)
     ancestor_collapse = _first_ancestor_collapse(topology, collapse_step)
-    nodes, is_leaf = _subtree_nodes(topology, collapse_step, ancestor_collapse, 0)
-    return build_subtree(tree, nodes, is_leaf, depth=topology.depth)
+    return _subtree_nodes(topology, collapse_step, ancestor_collapse, 0)
+
+
+def collapsed_node_index(topology, collapsed):
+    """Where each node of a tree goes in the tree :func:`collapse_nodes` builds.
+
+    Parameters
+    ----------
+    topology : TreeTopology
+    collapsed : ndarray of bool of shape (n_nodes,)
+
+    Returns
+    -------
+    index : ndarray of int of shape (n_nodes,)
+        The node's index in the collapsed tree; for a node removed with a
+        collapsed branch, the index of the leaf that branch became (the node
+        a sample reaching it reaches instead).
+    """
+    nodes, _ = _collapsed_subtree_nodes(topology, collapsed)
+    index = np.full(collapsed.shape[0], -1, dtype=np.intp)
+    index[nodes] = np.arange(nodes.shape[0])
+    for level in topology.levels()[1:]:
+        removed = level[index[level] < 0]
+        index[removed] = index[topology.parent[removed]]
+    return index
 
 
 def build_subtree(tree, nodes, is_leaf, depth=None):
