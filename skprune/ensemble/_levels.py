@@ -8,7 +8,7 @@ level means the same for all of them.
 
 import numpy as np
 
-from ..tree._path import PruningPath, build_subtree
+from ..tree._path import PruningPath
 
 # each level keeps at most 1/LEVEL_BASE of the leaves of the previous one
 LEVEL_BASE = 2.0
@@ -33,6 +33,6 @@ def pruning_levels(tree, n_levels):
     for level in range(n_levels):
         target = max(1, int(np.ceil(path.n_leaves[0] / LEVEL_BASE**level)))
         step = int(np.argmax(path.n_leaves <= target))
-        trees.append(build_subtree(tree, *path.subtree_nodes(step)))
+        trees.append(path.subtree(step))
     return trees
 

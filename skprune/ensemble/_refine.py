@@ -32,7 +32,7 @@ import copy
 import numpy as np
 import scipy.sparse as sp
 
-from ..tree._path import TreeTopology, collapse_nodes
+from ..tree._path import TreeTopology, collapse_nodes, collapsed_node_index
 from ._candidates import RefitRows
 from ._forest import tree_predictions
 
@@ -50,13 +50,15 @@ CG_ITER = 30
 CG_TOL = 1e-6
 
 
-def leaf_design(trees, X):
+def leaf_design(trees, X, leaves=None):
     """The samples' leaves as a sparse design, one column per node.
 
     Parameters
     ----------
     trees : list of sklearn.tree._tree.Tree
     X : ndarray or CSR matrix of float32 of shape (n_samples, n_features)
+    leaves : list of ndarrays of shape (n_samples,), default=None
+        ``tree.apply(X)`` of each tree, if already computed.
 
     Returns
     -------
@@ -64,9 +66,11 @@ def leaf_design(trees, X):
         ``1 / n_trees`` at each sample's leaf in each tree, so that the
         product with the stacked node values is the forest's mean prediction.
     """
+    if leaves is None:
+        leaves = [tree.apply(X) for tree in trees]
     offsets = np.cumsum([0] + [tree.node_count for tree in trees])
     columns = np.stack(
-        [tree.apply(X) + offset for tree, offset in zip(trees, offsets)], axis=1
+        [leaf + offset for leaf, offset in zip(leaves, offsets)], axis=1
     )
     n_samples, n_trees = columns.shape
     return sp.csr_matrix(
@@ -139,7 +143,8 @@ def onto_simplex(values):
 
 
 def refine_forest_trees(
-    trees, X, y, sample_weight, classifier, n_classes=None, penalty=None, max_iter=None
+    trees, X, y, sample_weight, classifier, n_classes=None, penalty=None, max_iter=None,
+    leaves=None,
 ):
     """Copies of ``trees`` whose leaves are refitted jointly on ``X, y``.
 
@@ -158,12 +163,14 @@ def refine_forest_trees(
         The ridge penalty; if None, ``REFINE_PENALTY``.
     max_iter : int, default=None
         Iteration limit of the conjugate gradients; if None, ``CG_ITER``.
+    leaves : list of ndarrays of shape (n_samples,), default=None
+        ``tree.apply(X)`` of each tree, if already computed.
 
     Returns
     -------
     trees : list of sklearn.tree._tree.Tree
     """
-    design = leaf_design(trees, X)
+    design = leaf_design(trees, X, leaves)
     if classifier:
         targets = (y[:, None] == np.arange(n_classes)).astype(np.float64)
     else:
@@ -308,13 +315,18 @@ class LeafMerger:
         Not modified.
     X : ndarray or CSR matrix of float32 of shape (n_samples, n_features)
     sample_weight : ndarray of shape (n_samples,)
+    leaves : list of ndarrays of shape (n_samples,), default=None
+        ``tree.apply(X)`` of each tree, if already computed.
     """
 
-    def __init__(self, trees, X, sample_weight):
+    def __init__(self, trees, X, sample_weight, leaves=None):
         self.trees = trees
+        if leaves is None:
+            leaves = [tree.apply(X) for tree in trees]
+        self.leaves = leaves
         self.parts = [
-            leaf_scatter(tree, np.bincount(tree.apply(X), sample_weight, tree.node_count))
-            for tree in trees
+            leaf_scatter(tree, np.bincount(leaf, sample_weight, tree.node_count))
+            for tree, leaf in zip(trees, leaves)
         ]
         self.stacked = _StackedTrees([topology for topology, _, _ in self.parts])
         self.scatter = np.concatenate([scatter for _, _, scatter in self.parts])
@@ -331,6 +343,17 @@ class LeafMerger:
         -------
         trees : list of sklearn.tree._tree.Tree
         """
+        return self.merge_with_leaves(max_nodes)[0]
+
+    def merge_with_leaves(self, max_nodes):
+        """:meth:`merge`, with the leaf of each merged tree each sample reaches.
+
+        Returns
+        -------
+        trees : list of sklearn.tree._tree.Tree
+        leaves : list of ndarrays of shape (n_samples,)
+            ``tree.apply(X)`` of each merged tree, for the ``X`` given.
+        """
         stacked, scatter = self.stacked, self.scatter
         collapsed, n_nodes = stacked.prune(scatter, 0.0)
         if n_nodes > max_nodes:
@@ -343,13 +366,16 @@ class LeafMerger:
                     high, collapsed = middle, collapsed_middle
                 else:
                     low = middle
-        merged = []
-        for tree, (topology, mean, _), start in zip(self.trees, self.parts, stacked.offsets):
+        merged, leaves = [], []
+        for tree, (topology, mean, _), start, leaf in zip(
+            self.trees, self.parts, stacked.offsets, self.leaves
+        ):
             with_means = copy.deepcopy(tree)
             with_means.value[:, 0, :] = mean
-            stop = start + tree.node_count
-            merged.append(collapse_nodes(with_means, collapsed[start:stop], topology))
-        return merged
+            in_tree = collapsed[start : start + tree.node_count]
+            merged.append(collapse_nodes(with_means, in_tree, topology))
+            leaves.append(collapsed_node_index(topology, in_tree)[leaf])
+        return merged, leaves
 
 
 def merge_leaves(trees, X, sample_weight, max_nodes):
@@ -390,16 +416,23 @@ class MergedCandidates:
         The samples the leaves are refitted on (classes as indices).
     classifier : bool
     n_classes : int, default=None
+    leaves : callable, default=None
+        ``leaves(level, size)`` gives ``tree.apply(X)`` of the first ``size``
+        trees at ``level``, if they are shared with other candidates.
     """
 
-    def __init__(self, trees, size, X, y, sample_weight, classifier, n_classes=None):
+    def __init__(
+        self, trees, size, X, y, sample_weight, classifier, n_classes=None, leaves=None
+    ):
         self.trees = trees[:size]
         self.data = X, y, sample_weight, classifier, n_classes
+        kept = [levels[MERGED_BASE_LEVEL] for levels in self.trees]
+        # refitting the leaves keeps the trees' splits: the samples' leaves too
+        leaves = (leaves or _applied(trees, X))(MERGED_BASE_LEVEL, size)
         base = refine_forest_trees(
-            [levels[MERGED_BASE_LEVEL] for levels in self.trees], *self.data,
-            max_iter=MERGED_BASE_CG_ITER,
+            kept, *self.data, max_iter=MERGED_BASE_CG_ITER, leaves=leaves
         )
-        self.merger = LeafMerger(base, X, sample_weight)
+        self.merger = LeafMerger(base, X, sample_weight, leaves)
 
     def at(self, level):
         """The merged trees with (at most) the node count of ``level``.
@@ -409,12 +442,15 @@ class MergedCandidates:
         trees : list of sklearn.tree._tree.Tree
         """
         max_nodes = sum(levels[level].node_count for levels in self.trees)
+        merged, leaves = self.merger.merge_with_leaves(max_nodes)
         return refine_forest_trees(
-            self.merger.merge(max_nodes), *self.data, max_iter=MERGED_CG_ITER
+            merged, *self.data, max_iter=MERGED_CG_ITER, leaves=leaves
         )
 
 
-def refined_candidate(trees, level, size, X, y, sample_weight, classifier, n_classes=None):
+def refined_candidate(
+    trees, level, size, X, y, sample_weight, classifier, n_classes=None, leaves=None
+):
     """The first ``size`` trees at ``level``, their leaves refitted jointly.
 
     Parameters are those of :class:`MergedCandidates`, with the ``level``.
@@ -424,7 +460,26 @@ def refined_candidate(trees, level, size, X, y, sample_weight, classifier, n_cla
     trees : list of sklearn.tree._tree.Tree
     """
     kept = [levels[level] for levels in trees[:size]]
-    return refine_forest_trees(kept, X, y, sample_weight, classifier, n_classes)
+    return refine_forest_trees(
+        kept, X, y, sample_weight, classifier, n_classes,
+        leaves=None if leaves is None else leaves(level, size),
+    )
+
+
+def _applied(trees, X):
+    """``leaves(level, size)``: ``tree.apply(X)`` of the first trees at a level.
+
+    Each tree is applied once, however many candidates share it.
+    """
+    cache = {}
+
+    def leaves(level, size):
+        for t in range(size):
+            if (t, level) not in cache:
+                cache[t, level] = trees[t][level].apply(X)
+        return [cache[t, level] for t in range(size)]
+
+    return leaves
 
 
 # The refined candidates: the first 30% and half of the trees at the level
@@ -464,17 +519,18 @@ def refined_scores(trees, X_train, y_train, w_train, X_test, y_test, w_test,
     """
 
     merged = {}
+    leaves = _applied(trees, X_train)
 
     def refined_score(level, size):
         refined = refined_candidate(
-            trees, level, size, X_train, y_train, w_train, classifier, n_classes
+            trees, level, size, X_train, y_train, w_train, classifier, n_classes, leaves
         )
         return test_score(refined)
 
     def merged_score(level, size):
         if size not in merged:
             merged[size] = MergedCandidates(
-                trees, size, X_train, y_train, w_train, classifier, n_classes
+                trees, size, X_train, y_train, w_train, classifier, n_classes, leaves
             )
         return test_score(merged[size].at(level))
 

@@ -116,32 +116,29 @@ class TreeTopology:
         self.parent[left[internal]] = internal
         self.parent[right[internal]] = internal
 
-        preorder = np.empty(n_nodes, dtype=np.intp)
-        depth = np.zeros(n_nodes, dtype=np.intp)
+        preorder, depth = [], [0] * n_nodes
         left_list, right_list = left.tolist(), right.tolist()
-        stack, position = [0], 0
+        stack = [0]
         while stack:
             node = stack.pop()
-            preorder[position] = node
-            position += 1
+            preorder.append(node)
             if left_list[node] != TREE_LEAF:
-                depth[left_list[node]] = depth[node] + 1
-                depth[right_list[node]] = depth[node] + 1
+                depth[left_list[node]] = depth[right_list[node]] = depth[node] + 1
                 stack.append(right_list[node])
                 stack.append(left_list[node])
-        self.preorder = preorder
-        self.depth = depth
+        self.preorder = np.array(preorder, dtype=np.intp)
+        self.depth = np.array(depth, dtype=np.intp)
         self.position = np.empty(n_nodes, dtype=np.intp)
-        self.position[preorder] = np.arange(n_nodes)
+        self.position[self.preorder] = np.arange(n_nodes)
         # a branch ends where the preorder goes back above its root's depth
-        self.branch_size = self._branch_sizes()
+        self.branch_size = self._branch_sizes(preorder)
 
-    def _branch_sizes(self):
-        size = np.ones(self.parent.shape[0], dtype=np.intp)
+    def _branch_sizes(self, preorder):
+        size, parent = [1] * len(preorder), self.parent.tolist()
         # children come after their parent in preorder: accumulate bottom-up
-        for node in self.preorder[::-1][:-1]:
-            size[self.parent[node]] += size[node]
-        return size
+        for node in preorder[:0:-1]:
+            size[parent[node]] += size[node]
+        return np.array(size, dtype=np.intp)
 
     def levels(self):
         """Nodes grouped by depth, from the root's level down."""
@@ -262,6 +259,13 @@ def weakest_link_sequence(topology, node_risk):
     effective alphas may repeat. This reproduces scikit-learn's
     ``cost_complexity_pruning_path`` to the last bit.
 
+    Collapsing a weakest link can only raise the g(t) of its ancestors (the
+    new g(t) is a weighted mean of the old one and of the collapsed link's,
+    which was smallest), so the heap keeps each node's key as a lower bound
+    of its g(t) and refreshes it only when the node reaches the top. A key is
+    lowered at once in the rare case rounding makes g(t) fall below it: the
+    collapse order is then the same as with exact keys.
+
     Parameters
     ----------
     topology : TreeTopology
@@ -278,17 +282,54 @@ def weakest_link_sequence(topology, node_risk):
         step for nodes never collapsed themselves.
     """
     state = _WeakestLinkState(topology, node_risk)
-    strength, heap = _strength_heap(state)
+    parent, risk = state.parent, state.node_risk
+    branch_risk, n_leaves = state.branch_risk, state.n_leaves
+    # a node's run of the preorder, to remove its branch from the candidates
+    position = topology.position.tolist()
+    branch_size = topology.branch_size.tolist()
+    preorder = topology.preorder.tolist()
+    is_candidate = state.candidate.tolist()
+    key, heap = _strength_heap(state)
+    heappop, heappush = heapq.heappop, heapq.heappush
     collapse_step = np.full(node_risk.shape[0], _NEVER, dtype=np.intp)
-    ccp_alphas = [0.0]
-    while state.candidate[0]:
-        _drop_stale_top(state, heap, strength)
-        g, node = heapq.heappop(heap)
+    ccp_alphas, root_risks = [0.0], state.root_risks
+    while is_candidate[0]:
+        g, node = heap[0]
+        if not is_candidate[node] or key[node] != g:
+            heappop(heap)
+            continue
+        strength = (risk[node] - branch_risk[node]) / (n_leaves[node] - 1)
+        if strength != g:
+            key[node] = strength
+            heappush(heap, (strength, node))
+            continue
+        heappop(heap)
         collapse_step[node] = len(ccp_alphas)
         ccp_alphas.append(g)
-        _collapse_and_requeue(state, heap, strength, node)
-        state.root_risks.append(state.branch_risk[0])
-    return np.asarray(ccp_alphas), np.asarray(state.root_risks), collapse_step
+        # the current branch: its leaves (n_leaves 0) end a run of the preorder
+        at, end = position[node], position[node] + branch_size[node]
+        while at < end:
+            removed = preorder[at]
+            if n_leaves[removed]:
+                is_candidate[removed] = False
+                at += 1
+            else:
+                at += branch_size[removed]
+        n_removed_leaves = n_leaves[node] - 1
+        n_leaves[node] = 0
+        risk_increase = risk[node] - branch_risk[node]
+        branch_risk[node] = risk[node]
+        ancestor = parent[node]
+        while ancestor != -1:
+            n_leaves[ancestor] -= n_removed_leaves
+            branch_risk[ancestor] += risk_increase
+            strength = (risk[ancestor] - branch_risk[ancestor]) / (n_leaves[ancestor] - 1)
+            if strength < key[ancestor]:
+                key[ancestor] = strength
+                heappush(heap, (strength, ancestor))
+            ancestor = parent[ancestor]
+        root_risks.append(branch_risk[0])
+    return np.asarray(ccp_alphas), np.asarray(root_risks), collapse_step
 
 
 def weakest_link_groups(topology, node_risk, tie_rtol=TIE_RTOL):
@@ -424,6 +465,12 @@ class PruningPath:
             self.topology, self.collapse_step, self.ancestor_collapse, step
         )
 
+    def subtree(self, step):
+        """Build the scikit-learn ``Tree`` of the path at ``step``."""
+        return build_subtree(
+            self.tree, *self.subtree_nodes(step), depth=self.topology.depth
+        )
+
     def prune(self, ccp_alpha):
         """Build the scikit-learn ``Tree`` pruned at ``ccp_alpha``.
 
@@ -434,7 +481,7 @@ class PruningPath:
         """
         if ccp_alpha == 0.0 and self.risk == "impurity":
             return self.tree
-        return build_subtree(self.tree, *self.subtree_nodes(self.step_at(ccp_alpha)))
+        return self.subtree(self.step_at(ccp_alpha))
 
 
 def _subtree_nodes(topology, collapse_step, ancestor_collapse, step):
@@ -497,13 +544,41 @@ def collapse_nodes(tree, collapsed, topology=None):
     subtree : sklearn.tree._tree.Tree
     """
     topology = TreeTopology(tree) if topology is None else topology
+    nodes, is_leaf = _collapsed_subtree_nodes(topology, collapsed)
+    return build_subtree(tree, nodes, is_leaf, depth=topology.depth)
+
+
+def _collapsed_subtree_nodes(topology, collapsed):
     collapse_step = np.where(collapsed, 0, _NEVER)
     ancestor_collapse = _first_ancestor_collapse(topology, collapse_step)
-    nodes, is_leaf = _subtree_nodes(topology, collapse_step, ancestor_collapse, 0)
-    return build_subtree(tree, nodes, is_leaf)
+    return _subtree_nodes(topology, collapse_step, ancestor_collapse, 0)
 
 
-def build_subtree(tree, nodes, is_leaf):
+def collapsed_node_index(topology, collapsed):
+    """Where each node of a tree goes in the tree :func:`collapse_nodes` builds.
+
+    Parameters
+    ----------
+    topology : TreeTopology
+    collapsed : ndarray of bool of shape (n_nodes,)
+
+    Returns
+    -------
+    index : ndarray of int of shape (n_nodes,)
+        The node's index in the collapsed tree; for a node removed with a
+        collapsed branch, the index of the leaf that branch became (the node
+        a sample reaching it reaches instead).
+    """
+    nodes, _ = _collapsed_subtree_nodes(topology, collapsed)
+    index = np.full(collapsed.shape[0], -1, dtype=np.intp)
+    index[nodes] = np.arange(nodes.shape[0])
+    for level in topology.levels()[1:]:
+        removed = level[index[level] < 0]
+        index[removed] = index[topology.parent[removed]]
+    return index
+
+
+def build_subtree(tree, nodes, is_leaf, depth=None):
     """Build a new scikit-learn ``Tree`` from a subset of the nodes of ``tree``.
 
     Parameters
@@ -515,6 +590,9 @@ def build_subtree(tree, nodes, is_leaf):
         subtree containing the root.
     is_leaf : ndarray of bool
         Which of ``nodes`` become leaves of the new tree.
+    depth : ndarray of shape (n_nodes,), default=None
+        The depth of every node of ``tree``, if known: a node keeps its depth
+        in the subtree.
 
     Returns
     -------
@@ -535,10 +613,11 @@ def build_subtree(tree, nodes, is_leaf):
     new_nodes["right_child"] = np.where(
         split, new_index[kept["right_child"]], TREE_LEAF
     )
-    return tree_from_nodes(tree, new_nodes, state["values"][nodes])
+    max_depth = None if depth is None else int(depth[nodes].max())
+    return tree_from_nodes(tree, new_nodes, state["values"][nodes], max_depth)
 
 
-def tree_from_nodes(tree, nodes, values):
+def tree_from_nodes(tree, nodes, values, max_depth=None):
     """A new scikit-learn ``Tree`` like ``tree`` with the given node arrays.
 
     Parameters
@@ -548,6 +627,8 @@ def tree_from_nodes(tree, nodes, values):
     nodes : ndarray of NODE_DTYPE
         The nodes in preorder; the split fields of leaves are reset here.
     values : ndarray of shape (n_nodes, n_outputs, max_n_classes)
+    max_depth : int, default=None
+        The depth of the new tree, if known.
 
     Returns
     -------
@@ -557,10 +638,12 @@ def tree_from_nodes(tree, nodes, values):
     nodes["feature"][is_leaf] = TREE_UNDEFINED
     nodes["threshold"][is_leaf] = TREE_UNDEFINED
     nodes["missing_go_to_left"][is_leaf] = 0
+    if max_depth is None:
+        max_depth = int(_node_depths(nodes).max())
     new_tree = Tree(tree.n_features, np.asarray(tree.n_classes), tree.n_outputs)
     new_tree.__setstate__(
         {
-            "max_depth": int(_node_depths(nodes).max()),
+            "max_depth": max_depth,
             "node_count": nodes.shape[0],
             "nodes": nodes,
             "values": np.ascontiguousarray(values),
@@ -570,12 +653,13 @@ def tree_from_nodes(tree, nodes, values):
 
 
 def _node_depths(nodes):
-    """Depth of each node of a preorder-numbered node array."""
+    """Depth of each node of a node array whose root is node 0."""
+    left, right = nodes["left_child"], nodes["right_child"]
     depth = np.zeros(nodes.shape[0], dtype=np.intp)
-    internal = np.flatnonzero(nodes["left_child"] != TREE_LEAF)
-    # parents precede children in preorder, so one pass in order suffices
-    for node in internal.tolist():
-        child_depth = depth[node] + 1
-        depth[nodes["left_child"][node]] = child_depth
-        depth[nodes["right_child"][node]] = child_depth
+    level, current = 0, np.zeros(1, dtype=np.intp)
+    while current.size:
+        depth[current] = level
+        split = current[left[current] != TREE_LEAF]
+        current = np.concatenate([left[split], right[split]]).astype(np.intp)
+        level += 1
     return depth

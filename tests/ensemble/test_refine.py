@@ -183,3 +183,19 @@ def test_merging_within_the_node_count_changes_nothing():
         np.testing.assert_array_equal(ours.predict(X), tree.predict(X))
     one_leaf_each = _refine.merge_leaves(trees, X, np.ones(X.shape[0]), len(trees))
     assert [tree.node_count for tree in one_leaf_each] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("fraction", [1.0, 0.5, 0.2, 0.0])
+def test_merged_trees_leaves_are_their_apply(fraction):
+    # the leaves a merge reports for the samples, derived from the trees it
+    # merged, are those the merged trees reach
+    X, y = make_classification(n_samples=300, n_features=6, random_state=3)
+    forest = RandomForestClassifier(n_estimators=4, random_state=3).fit(X, y)
+    X = X.astype(np.float32)
+    trees = [tree.tree_ for tree in forest.estimators_]
+    total = sum(tree.node_count for tree in trees)
+    merger = _refine.LeafMerger(trees, X, np.ones(X.shape[0]))
+    merged, leaves = merger.merge_with_leaves(max(len(trees), int(fraction * total)))
+    assert sum(tree.node_count for tree in merged) < total or fraction == 1.0
+    for tree, leaf in zip(merged, leaves):
+        np.testing.assert_array_equal(leaf, tree.apply(X))

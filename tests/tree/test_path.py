@@ -8,7 +8,12 @@ import pytest
 from sklearn.datasets import make_classification, make_regression
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from skprune.tree._path import PruningPath, TreeTopology
+from skprune.tree._path import (
+    PruningPath,
+    TreeTopology,
+    node_impurity_risk,
+    weakest_link_sequence,
+)
 
 CLASSIFIER_SETTINGS = [
     {"criterion": "gini"},
@@ -109,6 +114,57 @@ def test_pruned_tree_is_scikit_learns_refit(seed):
     for alpha in queries[:: max(1, queries.size // 25)]:
         refit = DecisionTreeClassifier(random_state=seed, ccp_alpha=alpha).fit(X, y)
         assert_same_tree(path.prune(alpha), refit.tree_)
+
+
+def linear_scan_collapse_order(tree):
+    """Nodes in the order scikit-learn collapses them: a scan for min (g, node).
+
+    Branch risks are updated in the same order as the path does, so that tied
+    links compare equal here as they do there.
+    """
+    topology = TreeTopology(tree)
+    risk = node_impurity_risk(tree)
+    branch_risk = np.where(topology.is_leaf, risk, 0.0)
+    n_leaves = np.zeros(tree.node_count, dtype=np.intp)
+    # sums over the leaves in increasing node index, from zero, as the path does
+    for leaf in np.flatnonzero(topology.is_leaf):
+        ancestor = topology.parent[leaf]
+        while ancestor != -1:
+            branch_risk[ancestor] += risk[leaf]
+            n_leaves[ancestor] += 1
+            ancestor = topology.parent[ancestor]
+    alive = ~topology.is_leaf
+    order = []
+    while alive[0]:
+        internal = np.flatnonzero(alive)
+        g = (risk[internal] - branch_risk[internal]) / (n_leaves[internal] - 1)
+        node = internal[np.argmin(g)]  # the first of tied minima: smallest index
+        order.append(node)
+        alive[topology.branch(node)] = False
+        increase, removed = risk[node] - branch_risk[node], n_leaves[node] - 1
+        branch_risk[node], n_leaves[node] = risk[node], 0
+        ancestor = topology.parent[node]
+        while ancestor != -1:
+            n_leaves[ancestor] -= removed
+            branch_risk[ancestor] += increase
+            ancestor = topology.parent[ancestor]
+    return np.array(order)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sequence_collapses_tied_links_in_scikit_learns_order(seed):
+    # few feature and weight values: many subtrees share g(t) exactly
+    rng = np.random.RandomState(seed)
+    X = rng.randint(0, 4, size=(600, 5))
+    y = (X[:, 0] + X[:, 1] + rng.randint(0, 3, size=600)) % 3
+    weights = rng.randint(1, 3, size=600)
+    tree = DecisionTreeClassifier(random_state=seed).fit(X, y, sample_weight=weights).tree_
+
+    _, _, collapse_step = weakest_link_sequence(TreeTopology(tree), node_impurity_risk(tree))
+
+    collapsed = np.flatnonzero(collapse_step < np.iinfo(np.intp).max)
+    order = collapsed[np.argsort(collapse_step[collapsed])]
+    np.testing.assert_array_equal(order, linear_scan_collapse_order(tree))
 
 
 def test_pruned_regression_tree_is_scikit_learns_refit():
