@@ -482,18 +482,18 @@ def test_dense_layers_only_are_priced_on_all_blas_threads():
         assert not any(s.single_blas_thread for s in plan._stages_for(kernels, 0))
 
 
-def _record_blas_threads(monkeypatch, layer):
-    """List that receives the BLAS thread counts of each dense product of ``layer``."""
+def _record_blas_threads(monkeypatch, owner, method):
+    """List that receives the BLAS thread counts of each call of ``owner.method``."""
     from threadpoolctl import threadpool_info
 
     seen = []
-    product = layer.dense_product
+    function = getattr(owner, method)
 
-    def spy(H, check_finite=False):
+    def spy(*args, **kwargs):
         seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
-        return product(H, check_finite)
+        return function(*args, **kwargs)
 
-    monkeypatch.setattr(layer, "dense_product", spy)
+    monkeypatch.setattr(owner, method, spy)
     return seen
 
 
@@ -506,7 +506,8 @@ def test_dense_layers_only_follow_the_thread_choice(monkeypatch, chosen):
         coefs, intercepts, "relu", "softmax", kernel="compact", n_threads=2
     )
     monkeypatch.setattr(plan.thread_choice, "choose", lambda n, most: chosen)
-    seen = _record_blas_threads(monkeypatch, plan.layers[0])
+    # Dense layers only run as one forward pass.
+    seen = _record_blas_threads(monkeypatch, plan, "_dense_forward")
     X = np.random.default_rng(0).standard_normal((64, 40))
     with threadpool_limits(2, user_api="blas"):
         assert_allclose(
@@ -586,6 +587,39 @@ def test_a_dense_first_layer_checks_the_input_by_its_product(
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_dense_layers_only_run_as_one_forward_pass(monkeypatch, dtype, n_threads):
+    from threadpoolctl import threadpool_limits
+
+    X, y = _classification("multiclass")
+    X = X.astype(dtype)
+    clf = quiet_fit(PrunedMLPClassifier(sparsity=0.0, **SMALL), X, y)
+    clf.coefs_[0][3] = 0.0  # input column 3 is never read
+    clf._inference_plan = plan = InferencePlan(
+        clf.coefs_, clf.intercepts_, clf.activation, "softmax", kernel="compact"
+    )
+    calls = _record_blas_threads(monkeypatch, plan, "_dense_forward")
+    with threadpool_limits(n_threads):
+        assert plan.predict(X[:0], check_finite=True).shape == (0, 3)
+        for n_samples in (1, 2, 70):
+            Z = np.resize(X, (n_samples, X.shape[1]))
+            assert_allclose(
+                clf.predict_proba(Z),
+                dense_forward(clf.coefs_, clf.intercepts_, clf.activation, "softmax", Z),
+                rtol=1e-12 if dtype == np.float64 else 1e-5,
+                atol=0 if dtype == np.float64 else 1e-6,
+            )
+        assert len(calls) == 3
+        for value, message in ((np.nan, "NaN"), (np.inf, "infinity"), (-np.inf, "infinity")):
+            for n_samples in (1, 70):
+                for column in (0, 3):
+                    Z = np.resize(X, (n_samples, X.shape[1]))
+                    Z[-1, column] = value
+                    with pytest.raises(ValueError, match=message):
+                        clf.predict_proba(Z)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_finite_input_whose_product_overflows_is_accepted(dtype):
     X, y = _classification("multiclass")
     X = X.astype(dtype)
@@ -614,7 +648,7 @@ def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
     kernels = ("csr", "dense", "csr")
     stages = plan._stages_for(kernels, 0)
     assert [type(s).__name__ for s in stages] == ["_SparseStage", "_DenseStage", "_SparseStage"]
-    seen = _record_blas_threads(monkeypatch, plan.layers[1])
+    seen = _record_blas_threads(monkeypatch, plan.layers[1], "dense_product")
     monkeypatch.setattr(plan, "kernels_for", lambda n, t=None: kernels)
     X = rng.standard_normal((64, 200))
     expected = dense_forward(coefs, intercepts, "relu", "identity", X)
