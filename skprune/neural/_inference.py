@@ -76,6 +76,12 @@ _CLOSE_CALL = 2.0
 _CHOICE_SAMPLES = 512
 _CHOICE_ROUNDS = 5
 _CHOICE_MIN_TIME = 2e-4
+# On several threads, dense layers only (numpy's own forward pass, BLAS on
+# all threads) are kept unless another plan runs this many times faster on
+# one thread: BLAS's threads share the work of every product, while the
+# compiled kernels' threads lose their cores to BLAS's spinning workers,
+# from the plan's own dense layers or from other calls of the process.
+_BLAS_THREADS_MARGIN = 2.0
 # Smallest layer (nonzeros) that one sample may split among threads; whether
 # it pays is measured by ThreadChoice.
 _MIN_SPLIT_NNZ = 20_000
@@ -964,11 +970,13 @@ class InferencePlan:
         Measured on one thread (BLAS's too), by the CPU time of the calling
         thread, and kept for all thread counts: timed in turn, BLAS's
         threads and the kernels' would be slowed by each other's spinning
-        workers, and by other processes.
+        workers, and by other processes. On more threads, dense layers only
+        are kept unless another kind wins by more than what BLAS may gain
+        from the threads (see :data:`_BLAS_THREADS_MARGIN`).
         """
         key = int(n_samples).bit_length()
-        fastest = self._measured.get(key)
-        if fastest not in candidates:
+        times = self._measured.get(key)
+        if times is None or any(kind not in times for kind in candidates):
             rng = np.random.default_rng(0)
             n = min(n_samples, _CHOICE_SAMPLES)
             X = rng.standard_normal((n, self.n_features_in)).astype(self.dtype)
@@ -984,7 +992,14 @@ class InferencePlan:
                     clock=_CPU_CLOCK,
                     min_time=_CHOICE_MIN_TIME,
                 )
-            fastest = self._measured[key] = min(times, key=times.get)
+            self._measured[key] = times
+        fastest = min(candidates, key=times.get)
+        if (
+            n_threads > 1
+            and "dense" in candidates
+            and times["dense"] <= _BLAS_THREADS_MARGIN * times[fastest]
+        ):
+            fastest = "dense"
         return candidates[fastest]
 
     def _run(self, kernels, H, n_threads, start=0, check_finite=False):

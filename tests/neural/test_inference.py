@@ -557,6 +557,40 @@ def test_close_candidates_are_measured_once_per_batch_size(monkeypatch, fastest)
     assert len(measured) == 2
 
 
+@pytest.mark.parametrize("sparse_speedup", [1.5, 3.0])
+def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
+    monkeypatch, sparse_speedup
+):
+    from skprune.neural import _inference
+
+    coefs, intercepts = _two_layer_network(0.6)
+    costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0)
+    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    for n_threads in (1, 2):
+        candidates = set(plan._candidates(256, n_threads).values())
+        assert candidates == {("csr", "csr"), ("dense", "dense")}
+    real_times = _inference._interleaved_best_times
+
+    def fake_times(functions, rounds, **kwargs):
+        if not all(isinstance(kind, str) for kind in functions):
+            return real_times(functions, rounds, **kwargs)  # tile sizes
+        # One-thread times: the sparse layers faster by ``sparse_speedup``.
+        return {
+            kind: 1.0 if function.args[0] == ("csr", "csr") else sparse_speedup
+            for kind, function in functions.items()
+        }
+
+    monkeypatch.setattr(_inference, "_interleaved_best_times", fake_times)
+    assert plan.kernels_for(256, 1) == ("csr", "csr")
+    on_threads = ("dense", "dense") if sparse_speedup <= 2 else ("csr", "csr")
+    assert plan.kernels_for(256, 2) == on_threads
+    X = np.random.default_rng(1).standard_normal((256, 40))
+    assert_allclose(
+        plan.predict(X), dense_forward(coefs, intercepts, "relu", "softmax", X), rtol=1e-12
+    )
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_samples", [1, 5, 70])
 @pytest.mark.parametrize("kernel", ["compact", "dense"])
