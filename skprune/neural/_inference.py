@@ -570,10 +570,13 @@ class _Layer:
 # BLAS libraries run dot products this short on one thread (OpenBLAS up to
 # 10,000 values), so limiting them would only cost time.
 _BLAS_SERIAL_DOT = 10_000
+# Up to this many such dot products check an array faster than one BLAS
+# thread is set and restored (about 4 us).
+_SERIAL_DOT_CHUNKS = 4
 
 
 def all_finite(X):
-    """Whether a float ndarray holds no NaN or infinity (False also if its
+    """Whether a float ndarray holds no NaN or infinity (False also if a
     sum of squares overflows, which a full check must then clear).
 
     One BLAS thread: the workers of a multi-threaded call would keep
@@ -581,6 +584,16 @@ def all_finite(X):
     """
     if X.size <= _BLAS_SERIAL_DOT:
         return math.isfinite(np.vdot(X, X))
+    if X.size <= _SERIAL_DOT_CHUNKS * _BLAS_SERIAL_DOT:
+        # A few serial dot products cost less than changing BLAS's threads.
+        flat = X.reshape(-1)
+        return all(
+            math.isfinite(np.dot(chunk, chunk))
+            for chunk in (
+                flat[i : i + _BLAS_SERIAL_DOT]
+                for i in range(0, len(flat), _BLAS_SERIAL_DOT)
+            )
+        )
     with one_blas_thread():
         return math.isfinite(np.vdot(X, X))
 
