@@ -553,18 +553,18 @@ class _Layer:
         Z += self.bias
         return ACTIVATIONS[self.activation](Z)
 
-    def _finite_input(self, H, Z):
+    def _finite_input(self, H, Z, blas_threads=False):
         """Whether ``H`` holds no NaN or infinity, given ``Z = H @ dense``.
 
         A NaN or infinity in a feature read reaches ``Z`` (NaN times 0 and
         infinity times 0 are NaN), so a finite ``Z``, often smaller than
         ``H``, clears them; the features not read are checked apart. A ``Z``
         that is not finite may have overflowed from finite inputs: ``H``
-        itself is checked then.
+        itself is checked then. ``blas_threads``: see :func:`all_finite`.
         """
-        if self.reads_every_row and Z.size < H.size and all_finite(Z):
-            return self.unread is None or all_finite(H[:, self.unread])
-        return all_finite(H)
+        if self.reads_every_row and Z.size < H.size and all_finite(Z, blas_threads):
+            return self.unread is None or all_finite(H[:, self.unread], blas_threads)
+        return all_finite(H, blas_threads)
 
 
 # BLAS libraries run dot products this short on one thread (OpenBLAS up to
@@ -575,12 +575,13 @@ _BLAS_SERIAL_DOT = 10_000
 _SERIAL_DOT_CHUNKS = 4
 
 
-def all_finite(X):
+def all_finite(X, blas_threads=False):
     """Whether a float ndarray holds no NaN or infinity (False also if a
     sum of squares overflows, which a full check must then clear).
 
-    One BLAS thread: the workers of a multi-threaded call would keep
-    spinning on the cores that the prediction right after it needs.
+    One BLAS thread unless ``blas_threads``: the workers of a multi-threaded
+    call would keep spinning on the cores that the compiled kernels right
+    after it need; BLAS's own products, after it, do not mind them.
     """
     if X.size <= _BLAS_SERIAL_DOT:
         return math.isfinite(np.vdot(X, X))
@@ -594,6 +595,8 @@ def all_finite(X):
                 for i in range(0, len(flat), _BLAS_SERIAL_DOT)
             )
         )
+    if blas_threads:
+        return math.isfinite(np.vdot(X, X))
     with one_blas_thread():
         return math.isfinite(np.vdot(X, X))
 
@@ -1134,7 +1137,7 @@ class InferencePlan:
             and Z.size < H.size
             and Z.size <= _BLAS_SERIAL_DOT
             and math.isfinite(np.vdot(Z, Z))
-            or first._finite_input(H, Z)
+            or first._finite_input(H, Z, blas_threads=True)
         ):
             return None
         for k, (_, bias, activation) in enumerate(self._dense_chain):

@@ -447,16 +447,17 @@ def _blas_threads():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 # One dot product, a few serial ones, one on one BLAS thread.
 @pytest.mark.parametrize("shape", [(50, 7), (200, 60), (1000, 60)])
-def test_all_finite_sees_every_nan_and_infinity(dtype, shape):
+@pytest.mark.parametrize("blas_threads", [False, True])
+def test_all_finite_sees_every_nan_and_infinity(dtype, shape, blas_threads):
     X = np.random.default_rng(0).standard_normal(shape).astype(dtype)
-    assert all_finite(X)
-    assert all_finite(X[:, ::2])
+    assert all_finite(X, blas_threads)
+    assert all_finite(X[:, ::2], blas_threads)
     for value in (np.nan, np.inf, -np.inf):
         for index in (0, 9_999, 10_000, X.size - 1):
             Y = X.copy().reshape(-1)
             Y[min(index, X.size - 1)] = value
-            assert not all_finite(Y.reshape(shape))
-            assert not all_finite(Y.reshape(shape)[:, ::-1])
+            assert not all_finite(Y.reshape(shape), blas_threads)
+            assert not all_finite(Y.reshape(shape)[:, ::-1], blas_threads)
     # An overflowing sum of squares is reported too (the full check clears it).
     with np.errstate(over="ignore"):
         assert not all_finite(np.full((2, 2), np.finfo(dtype).max, dtype=dtype))
