@@ -76,12 +76,6 @@ _CLOSE_CALL = 2.0
 _CHOICE_SAMPLES = 512
 _CHOICE_ROUNDS = 5
 _CHOICE_MIN_TIME = 2e-4
-# On several threads, dense layers only (numpy's own forward pass, BLAS on
-# all threads) are kept unless another plan runs this many times faster on
-# one thread: BLAS's threads share the work of every product, while the
-# compiled kernels' threads lose their cores to BLAS's spinning workers,
-# from the plan's own dense layers or from other calls of the process.
-_BLAS_THREADS_MARGIN = 2.0
 # Smallest layer (nonzeros) that one sample may split among threads; whether
 # it pays is measured by ThreadChoice.
 _MIN_SPLIT_NNZ = 20_000
@@ -988,7 +982,7 @@ class InferencePlan:
         threads and the kernels' would be slowed by each other's spinning
         workers, and by other processes. On more threads, dense layers only
         are kept unless another kind wins by more than what BLAS may gain
-        from the threads (see :data:`_BLAS_THREADS_MARGIN`).
+        from the threads (see :meth:`_blas_threads_gain`).
         """
         key = int(n_samples).bit_length()
         times = self._measured.get(key)
@@ -1010,13 +1004,25 @@ class InferencePlan:
                 )
             self._measured[key] = times
         fastest = min(candidates, key=times.get)
-        if (
-            n_threads > 1
-            and "dense" in candidates
-            and times["dense"] <= _BLAS_THREADS_MARGIN * times[fastest]
-        ):
-            fastest = "dense"
+        if n_threads > 1 and "dense" in candidates:
+            gain = self._blas_threads_gain(n_samples, n_threads)
+            if times["dense"] <= gain * times[fastest]:
+                fastest = "dense"
         return candidates[fastest]
+
+    def _blas_threads_gain(self, n_samples, n_threads):
+        """Predicted speed-up of dense layers only on ``n_threads`` BLAS
+        threads, between 1 and ``n_threads``: the margin by which another
+        plan must win on one thread to be kept on ``n_threads``.
+
+        BLAS's threads share every product, while the compiled kernels'
+        threads lose their cores to BLAS's spinning workers, from the plan's
+        own dense layers or from other calls of the process; so only
+        a clear win on one thread is kept.
+        """
+        one = self._all_dense_cost(n_samples, 1)
+        gain = one / self._all_dense_cost(n_samples, n_threads)
+        return min(max(gain, 1.0), n_threads)
 
     def _run(self, kernels, H, n_threads, start=0, check_finite=False):
         """Activations of the layers ``start:`` for ``H``, through ``kernels``,

@@ -587,6 +587,15 @@ def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
         }
 
     monkeypatch.setattr(_inference, "_interleaved_best_times", fake_times)
+    # BLAS's predicted gain: all of the threads' for a batch, none for one
+    # sample, less where a call's fixed cost weighs.
+    assert plan._blas_threads_gain(256, 2) == pytest.approx(2.0)
+    assert plan._blas_threads_gain(1, 2) == pytest.approx(1.0)
+    plan.cost_model = CostModel(
+        {"dense": (1e6, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0
+    )
+    assert 1.0 < plan._blas_threads_gain(256, 2) < 1.5
+    plan.cost_model = costs
     assert plan.kernels_for(256, 1) == ("csr", "csr")
     on_threads = ("dense", "dense") if sparse_speedup <= 2 else ("csr", "csr")
     assert plan.kernels_for(256, 2) == on_threads
