@@ -1094,7 +1094,8 @@ class InferencePlan:
         else:
             most = _kernels.effective_n_threads(self.n_threads)
         if most == 1:
-            if type(X) is np.ndarray and self._choices.get((n_samples, 1)) == self._all_dense:
+            dense = self._choices.get((n_samples, 1)) == self._all_dense
+            if dense and type(X) is np.ndarray:
                 H = X if X.dtype == self.dtype else X.astype(self.dtype)
                 return self._dense_forward(H, check_finite)
             return self._predict(X, 1, 1, check_finite)
