@@ -547,37 +547,52 @@ class _Layer:
         Z += self.bias
         return ACTIVATIONS[self.activation](Z)
 
-    def _finite_input(self, H, Z):
+    def _finite_input(self, H, Z, blas_threads=False):
         """Whether ``H`` holds no NaN or infinity, given ``Z = H @ dense``.
 
         A NaN or infinity in a feature read reaches ``Z`` (NaN times 0 and
         infinity times 0 are NaN), so a finite ``Z``, often smaller than
         ``H``, clears them; the features not read are checked apart. A ``Z``
         that is not finite may have overflowed from finite inputs: ``H``
-        itself is checked then.
+        itself is checked then. ``blas_threads``: see :func:`all_finite`.
         """
-        if self.reads_every_row and Z.size < H.size and all_finite(Z):
-            return self.unread is None or all_finite(H[:, self.unread])
-        return all_finite(H)
+        if self.reads_every_row and Z.size < H.size and all_finite(Z, blas_threads):
+            return self.unread is None or all_finite(H[:, self.unread], blas_threads)
+        return all_finite(H, blas_threads)
 
 
 # BLAS libraries run dot products this short on one thread (OpenBLAS up to
 # 10,000 values), so limiting them would only cost time.
 _BLAS_SERIAL_DOT = 10_000
+# Up to this many such dot products check an array faster than one BLAS
+# thread is set and restored (about 4 us).
+_SERIAL_DOT_CHUNKS = 4
 
 
-def all_finite(X):
-    """Whether a float ndarray holds no NaN or infinity (False also if its
+def all_finite(X, blas_threads=False):
+    """Whether a float ndarray holds no NaN or infinity (False also if a
     sum of squares overflows, which a full check must then clear).
 
-    One BLAS thread: the workers of a multi-threaded call would keep
-    spinning on the cores that the prediction right after it needs.
+    One BLAS thread unless ``blas_threads``: the workers of a multi-threaded
+    call would keep spinning on the cores that the compiled kernels right
+    after it need; BLAS's own products, after it, do not mind them.
     """
-    flat = X.reshape(-1)
-    if len(flat) <= _BLAS_SERIAL_DOT:
-        return math.isfinite(np.dot(flat, flat))
+    if X.size <= _BLAS_SERIAL_DOT:
+        return math.isfinite(np.vdot(X, X))
+    if X.size <= _SERIAL_DOT_CHUNKS * _BLAS_SERIAL_DOT:
+        # A few serial dot products cost less than changing BLAS's threads.
+        flat = X.reshape(-1)
+        return all(
+            math.isfinite(np.dot(chunk, chunk))
+            for chunk in (
+                flat[i : i + _BLAS_SERIAL_DOT]
+                for i in range(0, len(flat), _BLAS_SERIAL_DOT)
+            )
+        )
+    if blas_threads:
+        return math.isfinite(np.vdot(X, X))
     with one_blas_thread():
-        return math.isfinite(np.dot(flat, flat))
+        return math.isfinite(np.vdot(X, X))
 
 
 class _DenseStage:
@@ -827,6 +842,14 @@ class InferencePlan:
         self.thread_choice = ThreadChoice()
         split_nnz = getattr(cost_model, "split_nnz", _MIN_SPLIT_NNZ)
         self._may_split = any(layer.nnz >= split_nnz for layer in self.layers)
+        self._all_dense = ("dense",) * len(self.layers)
+        # Weights, bias and activation of every layer, if all are dense.
+        self._dense_chain = None
+        if all("dense" in layer.kernels for layer in self.layers):
+            self._dense_chain = [
+                (layer.dense, layer.bias, ACTIVATIONS[layer.activation])
+                for layer in self.layers
+            ]
 
     def _possible_kernels(self):
         """Kernels each layer may run, for any batch size and threads."""
@@ -957,11 +980,13 @@ class InferencePlan:
         Measured on one thread (BLAS's too), by the CPU time of the calling
         thread, and kept for all thread counts: timed in turn, BLAS's
         threads and the kernels' would be slowed by each other's spinning
-        workers, and by other processes.
+        workers, and by other processes. On more threads, dense layers only
+        are kept unless another kind wins by more than what BLAS may gain
+        from the threads (see :meth:`_blas_threads_gain`).
         """
         key = int(n_samples).bit_length()
-        fastest = self._measured.get(key)
-        if fastest not in candidates:
+        times = self._measured.get(key)
+        if times is None or any(kind not in times for kind in candidates):
             rng = np.random.default_rng(0)
             n = min(n_samples, _CHOICE_SAMPLES)
             X = rng.standard_normal((n, self.n_features_in)).astype(self.dtype)
@@ -977,8 +1002,27 @@ class InferencePlan:
                     clock=_CPU_CLOCK,
                     min_time=_CHOICE_MIN_TIME,
                 )
-            fastest = self._measured[key] = min(times, key=times.get)
+            self._measured[key] = times
+        fastest = min(candidates, key=times.get)
+        if n_threads > 1 and "dense" in candidates:
+            gain = self._blas_threads_gain(n_samples, n_threads)
+            if times["dense"] <= gain * times[fastest]:
+                fastest = "dense"
         return candidates[fastest]
+
+    def _blas_threads_gain(self, n_samples, n_threads):
+        """Predicted speed-up of dense layers only on ``n_threads`` BLAS
+        threads, between 1 and ``n_threads``: the margin by which another
+        plan must win on one thread to be kept on ``n_threads``.
+
+        BLAS's threads share every product, while the compiled kernels'
+        threads lose their cores to BLAS's spinning workers, from the plan's
+        own dense layers or from other calls of the process; so only
+        a clear win on one thread is kept.
+        """
+        one = self._all_dense_cost(n_samples, 1)
+        gain = one / self._all_dense_cost(n_samples, n_threads)
+        return min(max(gain, 1.0), n_threads)
 
     def _run(self, kernels, H, n_threads, start=0, check_finite=False):
         """Activations of the layers ``start:`` for ``H``, through ``kernels``,
@@ -1050,6 +1094,10 @@ class InferencePlan:
         else:
             most = _kernels.effective_n_threads(self.n_threads)
         if most == 1:
+            dense = self._choices.get((n_samples, 1)) == self._all_dense
+            if dense and type(X) is np.ndarray:
+                H = X if X.dtype == self.dtype else X.astype(self.dtype)
+                return self._dense_forward(H, check_finite)
             return self._predict(X, 1, 1, check_finite)
         n_threads = self.thread_choice.choose(n_samples, most)
         started = time.perf_counter()
@@ -1075,10 +1123,36 @@ class InferencePlan:
             kernels = self.kernels_for(X.shape[0], most)
         if type(X) is np.ndarray or not sparse.issparse(X):
             H = X if X.dtype == self.dtype else X.astype(self.dtype)
+            if kernels == self._all_dense:
+                return self._dense_forward(H, check_finite)
             return self._run(kernels, H, n_threads, 0, check_finite)
         if check_finite and not all_finite(X.data):
             return None
         return self._run(kernels, self._first_layer_sparse(X), n_threads, 1)
+
+    def _dense_forward(self, H, check_finite):
+        """:meth:`_run` of a plan of dense layers only, on all of BLAS's
+        threads, in as few Python calls as a bare forward pass: at one
+        sample, the calls around the products cost as much as the smaller
+        products themselves."""
+        first = self.layers[0]
+        Z = H @ first.dense
+        if check_finite and not (
+            # The common case of _Layer._finite_input, inlined.
+            first.unread is None
+            and first.reads_every_row
+            and Z.size < H.size
+            and Z.size <= _BLAS_SERIAL_DOT
+            and math.isfinite(np.vdot(Z, Z))
+            or first._finite_input(H, Z, blas_threads=True)
+        ):
+            return None
+        for k, (_, bias, activation) in enumerate(self._dense_chain):
+            if k:
+                Z = Z @ self._dense_chain[k][0]
+            Z += bias
+            Z = activation(Z)
+        return Z
 
     def _first_layer_sparse(self, X):
         """Activations of the first layer for a sparse ``X``."""

@@ -445,14 +445,19 @@ def _blas_threads():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(50, 7), (200, 60)])  # below and above 10,000
-def test_all_finite_sees_every_nan_and_infinity(dtype, shape):
+# One dot product, a few serial ones, one on one BLAS thread.
+@pytest.mark.parametrize("shape", [(50, 7), (200, 60), (1000, 60)])
+@pytest.mark.parametrize("blas_threads", [False, True])
+def test_all_finite_sees_every_nan_and_infinity(dtype, shape, blas_threads):
     X = np.random.default_rng(0).standard_normal(shape).astype(dtype)
-    assert all_finite(X)
+    assert all_finite(X, blas_threads)
+    assert all_finite(X[:, ::2], blas_threads)
     for value in (np.nan, np.inf, -np.inf):
-        Y = X.copy()
-        Y[-1, -1] = value
-        assert not all_finite(Y)
+        for index in (0, 9_999, 10_000, X.size - 1):
+            Y = X.copy().reshape(-1)
+            Y[min(index, X.size - 1)] = value
+            assert not all_finite(Y.reshape(shape), blas_threads)
+            assert not all_finite(Y.reshape(shape)[:, ::-1], blas_threads)
     # An overflowing sum of squares is reported too (the full check clears it).
     with np.errstate(over="ignore"):
         assert not all_finite(np.full((2, 2), np.finfo(dtype).max, dtype=dtype))
@@ -482,18 +487,18 @@ def test_dense_layers_only_are_priced_on_all_blas_threads():
         assert not any(s.single_blas_thread for s in plan._stages_for(kernels, 0))
 
 
-def _record_blas_threads(monkeypatch, layer):
-    """List that receives the BLAS thread counts of each dense product of ``layer``."""
+def _record_blas_threads(monkeypatch, owner, method):
+    """List that receives the BLAS thread counts of each call of ``owner.method``."""
     from threadpoolctl import threadpool_info
 
     seen = []
-    product = layer.dense_product
+    function = getattr(owner, method)
 
-    def spy(H, check_finite=False):
+    def spy(*args, **kwargs):
         seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
-        return product(H, check_finite)
+        return function(*args, **kwargs)
 
-    monkeypatch.setattr(layer, "dense_product", spy)
+    monkeypatch.setattr(owner, method, spy)
     return seen
 
 
@@ -506,7 +511,8 @@ def test_dense_layers_only_follow_the_thread_choice(monkeypatch, chosen):
         coefs, intercepts, "relu", "softmax", kernel="compact", n_threads=2
     )
     monkeypatch.setattr(plan.thread_choice, "choose", lambda n, most: chosen)
-    seen = _record_blas_threads(monkeypatch, plan.layers[0])
+    # Dense layers only run as one forward pass.
+    seen = _record_blas_threads(monkeypatch, plan, "_dense_forward")
     X = np.random.default_rng(0).standard_normal((64, 40))
     with threadpool_limits(2, user_api="blas"):
         assert_allclose(
@@ -556,6 +562,49 @@ def test_close_candidates_are_measured_once_per_batch_size(monkeypatch, fastest)
     assert len(measured) == 2
 
 
+@pytest.mark.parametrize("sparse_speedup", [1.5, 3.0])
+def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
+    monkeypatch, sparse_speedup
+):
+    from skprune.neural import _inference
+
+    coefs, intercepts = _two_layer_network(0.6)
+    costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0)
+    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    for n_threads in (1, 2):
+        candidates = set(plan._candidates(256, n_threads).values())
+        assert candidates == {("csr", "csr"), ("dense", "dense")}
+    real_times = _inference._interleaved_best_times
+
+    def fake_times(functions, rounds, **kwargs):
+        if not all(isinstance(kind, str) for kind in functions):
+            return real_times(functions, rounds, **kwargs)  # tile sizes
+        # One-thread times: the sparse layers faster by ``sparse_speedup``.
+        return {
+            kind: 1.0 if function.args[0] == ("csr", "csr") else sparse_speedup
+            for kind, function in functions.items()
+        }
+
+    monkeypatch.setattr(_inference, "_interleaved_best_times", fake_times)
+    # BLAS's predicted gain: all of the threads' for a batch, none for one
+    # sample, less where a call's fixed cost weighs.
+    assert plan._blas_threads_gain(256, 2) == pytest.approx(2.0)
+    assert plan._blas_threads_gain(1, 2) == pytest.approx(1.0)
+    plan.cost_model = CostModel(
+        {"dense": (1e6, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0
+    )
+    assert 1.0 < plan._blas_threads_gain(256, 2) < 1.5
+    plan.cost_model = costs
+    assert plan.kernels_for(256, 1) == ("csr", "csr")
+    on_threads = ("dense", "dense") if sparse_speedup <= 2 else ("csr", "csr")
+    assert plan.kernels_for(256, 2) == on_threads
+    X = np.random.default_rng(1).standard_normal((256, 40))
+    assert_allclose(
+        plan.predict(X), dense_forward(coefs, intercepts, "relu", "softmax", X), rtol=1e-12
+    )
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_samples", [1, 5, 70])
 @pytest.mark.parametrize("kernel", ["compact", "dense"])
@@ -583,6 +632,39 @@ def test_a_dense_first_layer_checks_the_input_by_its_product(
             Y = X.copy()
             Y[row, column] = value
             assert plan.predict(Y, check_finite=True) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_dense_layers_only_run_as_one_forward_pass(monkeypatch, dtype, n_threads):
+    from threadpoolctl import threadpool_limits
+
+    X, y = _classification("multiclass")
+    X = X.astype(dtype)
+    clf = quiet_fit(PrunedMLPClassifier(sparsity=0.0, **SMALL), X, y)
+    clf.coefs_[0][3] = 0.0  # input column 3 is never read
+    clf._inference_plan = plan = InferencePlan(
+        clf.coefs_, clf.intercepts_, clf.activation, "softmax", kernel="compact"
+    )
+    calls = _record_blas_threads(monkeypatch, plan, "_dense_forward")
+    with threadpool_limits(n_threads):
+        assert plan.predict(X[:0], check_finite=True).shape == (0, 3)
+        for n_samples in (1, 2, 70):
+            Z = np.resize(X, (n_samples, X.shape[1]))
+            assert_allclose(
+                clf.predict_proba(Z),
+                dense_forward(clf.coefs_, clf.intercepts_, clf.activation, "softmax", Z),
+                rtol=1e-12 if dtype == np.float64 else 1e-5,
+                atol=0 if dtype == np.float64 else 1e-6,
+            )
+        assert len(calls) == 3
+        for value, message in ((np.nan, "NaN"), (np.inf, "infinity"), (-np.inf, "infinity")):
+            for n_samples in (1, 70):
+                for column in (0, 3):
+                    Z = np.resize(X, (n_samples, X.shape[1]))
+                    Z[-1, column] = value
+                    with pytest.raises(ValueError, match=message):
+                        clf.predict_proba(Z)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -614,7 +696,7 @@ def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
     kernels = ("csr", "dense", "csr")
     stages = plan._stages_for(kernels, 0)
     assert [type(s).__name__ for s in stages] == ["_SparseStage", "_DenseStage", "_SparseStage"]
-    seen = _record_blas_threads(monkeypatch, plan.layers[1])
+    seen = _record_blas_threads(monkeypatch, plan.layers[1], "dense_product")
     monkeypatch.setattr(plan, "kernels_for", lambda n, t=None: kernels)
     X = rng.standard_normal((64, 200))
     expected = dense_forward(coefs, intercepts, "relu", "identity", X)
