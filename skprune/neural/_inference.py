@@ -29,6 +29,7 @@ go through BLAS, on one thread; a plan of dense layers only, which is the
 dense forward pass, leaves BLAS its threads.
 """
 
+import hashlib
 import math
 import time
 from collections import deque
@@ -60,6 +61,10 @@ TILE_SIZES = (32, 64, 128, 256)
 # layer keeps; powers of two up to about a million samples.
 _PROBE_BATCH_SIZES = (1, *(2**k for k in range(1, 21)))
 _MAX_CACHED_CHOICES = 64
+
+# Times of close candidate plans, per network (see InferencePlan._measured):
+# copies of a network in one process choose alike, hence give the same bits.
+_MEASURED_BY_NETWORK = {}
 # Blocks of a shape are used if at least this fraction of the values they
 # store are nonzero.
 _MIN_BLOCK_FILL = 0.9
@@ -834,10 +839,13 @@ class InferencePlan:
                 cost_model = measured_cost_model(self.dtype, sorted(blocks))
         self.cost_model = cost_model
         self._measure_choices = kernel == "auto" and measured
+        # Before the layers forget their dense forms.
+        self._measured = {}
+        if self._measure_choices:
+            self._measured = _measured_times_of(self.layers)
         for layer, kernels in zip(self.layers, self._possible_kernels()):
             layer.keep(kernels)
         self._choices = {}
-        self._measured = {}
         self._stages = {}
         self.thread_choice = ThreadChoice()
         split_nnz = getattr(cost_model, "split_nnz", _MIN_SPLIT_NNZ)
@@ -1099,15 +1107,14 @@ class InferencePlan:
                 H = X if X.dtype == self.dtype else X.astype(self.dtype)
                 return self._dense_forward(H, check_finite)
             return self._predict(X, 1, 1, check_finite)
+        if self.kernels_for(n_samples, most) == self._all_dense:
+            # BLAS on its own threads, whatever the thread choice: BLAS on
+            # fewer threads may add up in another order, and a call must
+            # give the bits of the last.
+            return self._predict(X, most, most, check_finite)
         n_threads = self.thread_choice.choose(n_samples, most)
         started = time.perf_counter()
-        if n_threads < most:
-            # One thread for BLAS too: dense layers only leave BLAS its
-            # threads, which lose as the kernels' do when the cores are busy.
-            with one_blas_thread():
-                y = self._predict(X, most, n_threads, check_finite)
-        else:
-            y = self._predict(X, most, n_threads, check_finite)
+        y = self._predict(X, most, n_threads, check_finite)
         if y is not None:
             self.thread_choice.record(
                 n_samples, most, n_threads, time.perf_counter() - started
@@ -1167,6 +1174,35 @@ class InferencePlan:
             Z = (X @ weights.T).toarray()
         Z += layer.bias
         return ACTIVATIONS[layer.activation](Z)
+
+
+def _network_fingerprint(layers):
+    """Digest of the weights, biases and forms of ``layers``."""
+    digest = hashlib.blake2b(digest_size=16)
+    for layer in layers:
+        for array in (layer.dense, layer.bias, layer.features):
+            if array is not None:
+                digest.update(repr((array.dtype.str, array.shape)).encode())
+                # Plus zero: -0.0 (a masked negative weight) becomes 0.0,
+                # as a stored and loaded network has it.
+                digest.update(np.ascontiguousarray(array + 0).data)
+        digest.update(repr((layer.activation, layer.block_shape)).encode())
+    return digest.hexdigest()
+
+
+def _measured_times_of(layers):
+    """The process's record of the timed candidate plans of this network.
+
+    Shared by every copy of the network in the process (an unpickled or
+    cloned model times nothing again and chooses the same plans): the
+    candidates add up in different orders, and copies must give the same
+    bits.
+    """
+    key = _network_fingerprint(layers)
+    full = len(_MEASURED_BY_NETWORK) >= _MAX_CACHED_CHOICES
+    if full and key not in _MEASURED_BY_NETWORK:
+        _MEASURED_BY_NETWORK.clear()
+    return _MEASURED_BY_NETWORK.setdefault(key, {})
 
 
 def _check_block_shape(block_shape):
