@@ -1101,33 +1101,24 @@ class InferencePlan:
             most = 1
         else:
             most = _kernels.effective_n_threads(self.n_threads)
-        if most == 1:
-            dense = self._choices.get((n_samples, 1)) == self._all_dense
-            if dense and type(X) is np.ndarray:
-                H = X if X.dtype == self.dtype else X.astype(self.dtype)
-                return self._dense_forward(H, check_finite)
-            return self._predict(X, 1, 1, check_finite)
-        if self.kernels_for(n_samples, most) == self._all_dense:
-            # BLAS on its own threads, whatever the thread choice: BLAS on
-            # fewer threads may add up in another order, and a call must
-            # give the bits of the last.
-            return self._predict(X, most, most, check_finite)
+        # Kernels chosen for the thread limit, not for this call's threads:
+        # kernels add up in different orders, and a call must give the bits
+        # of the last whatever threads it runs on.
+        kernels = self.kernels_for(n_samples, most)
+        if most == 1 or kernels == self._all_dense:
+            # Dense layers only keep BLAS's threads, whatever the thread
+            # choice: BLAS on fewer threads may add up in another order.
+            return self._predict(X, kernels, most, check_finite)
         n_threads = self.thread_choice.choose(n_samples, most)
         started = time.perf_counter()
-        y = self._predict(X, most, n_threads, check_finite)
+        y = self._predict(X, kernels, n_threads, check_finite)
         if y is not None:
             self.thread_choice.record(
                 n_samples, most, n_threads, time.perf_counter() - started
             )
         return y
 
-    def _predict(self, X, most, n_threads, check_finite):
-        # Kernels chosen for the thread limit, not for this call's threads:
-        # kernels add up in different orders, and a call must give the bits
-        # of the last whatever threads it runs on.
-        kernels = self._choices.get((X.shape[0], most))
-        if kernels is None:
-            kernels = self.kernels_for(X.shape[0], most)
+    def _predict(self, X, kernels, n_threads, check_finite):
         if type(X) is np.ndarray or not sparse.issparse(X):
             H = X if X.dtype == self.dtype else X.astype(self.dtype)
             if kernels == self._all_dense:
