@@ -3,15 +3,6 @@
 Run it with ``python -m skprune [--output DIR]``.
 """
 
-DESCRIPTION = """\
-Prune decision trees (breast cancer, diabetes) and a neural network (digits)
-on data bundled with scikit-learn, print tables of unpruned against pruned
-models and write PNG plots to a folder.
-
-Scores are on a held-out 25% test split: accuracy for the classifiers, R2
-for the diabetes regressor. A network's sparsity counts the hidden-layer
-weights, the ones that are pruned; its compression counts every weight."""
-
 import argparse
 import pickle
 import time
@@ -22,6 +13,15 @@ from sklearn.base import is_classifier
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+DESCRIPTION = """\
+Prune decision trees (breast cancer, diabetes) and a neural network (digits)
+on data bundled with scikit-learn, print tables of unpruned against pruned
+models and write PNG plots to a folder.
+
+Scores are on a held-out 25% test split: accuracy for the classifiers, R2
+for the diabetes regressor. A network's sparsity counts the hidden-layer
+weights, the ones that are pruned; its compression counts every weight."""
 
 SEED = 0
 

@@ -145,6 +145,11 @@ def forward_pass(X, coefs, intercepts, activation, activations=None):
     return z
 
 
+def _print_lbfgs_loss(intermediate_result):
+    """Report an L-BFGS iteration's loss, as ``verbose`` asks."""
+    print(f"L-BFGS iteration, loss = {intermediate_result.fun:.8f}")
+
+
 class TrainingSettings(NamedTuple):
     """What one call of the solver reads besides the data.
 
@@ -728,12 +733,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
             self._accumulate_movement(params, grads, scratch)
             return loss, np.concatenate([g.ravel() for g in grads]).astype(np.float64)
 
-        callback = None
-        if settings.verbose:
-
-            def callback(intermediate_result):
-                print(f"L-BFGS iteration, loss = {intermediate_result.fun:.8f}")
-
+        callback = _print_lbfgs_loss if settings.verbose else None
         result = scipy.optimize.minimize(
             loss_and_gradient,
             np.concatenate([p.ravel() for p in params]).astype(np.float64),

@@ -121,3 +121,17 @@ def test_cv_prints_one_line_per_fold_and_sparsity(data, capsys):
         index = [0.0, 0.5, 0.8].index(float(sparsity))
         expected = cv_network.cv_results_[f"split{int(fold) - 1}_test_score"][index]
         assert float(score) == pytest.approx(expected, abs=1e-4)
+
+
+def test_lbfgs_iterations_are_printed_with_their_loss(data, capsys):
+    X, y = data
+    network = PrunedMLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=6, sparsity=0.0, solver="lbfgs",
+        random_state=0, verbose=2,
+    ).fit(X, y)
+    lines = [
+        line for line in capsys.readouterr().out.splitlines()
+        if line.startswith("L-BFGS iteration, loss = ")
+    ]
+    assert len(lines) == network.n_iter_
+    assert float(lines[-1].rsplit(" ", 1)[1]) == pytest.approx(network.loss_, abs=1e-7)
