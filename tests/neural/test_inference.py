@@ -417,7 +417,10 @@ def test_thread_choice_tries_again_at_once_when_its_choice_slows_down():
 
 def test_plan_records_the_threads_and_time_of_every_call(monkeypatch):
     coefs, intercepts = random_network([30, 20, 4], 0.3)
-    plan = InferencePlan(coefs, intercepts, "relu", "softmax", n_threads=2)
+    # Compiled kernels: dense layers only keep BLAS's threads, unrecorded.
+    plan = InferencePlan(
+        coefs, intercepts, "relu", "softmax", kernel="csr", n_threads=2
+    )
     calls = []
     monkeypatch.setattr(plan.thread_choice, "choose", lambda n, most: 1 + len(calls) % 2)
     monkeypatch.setattr(
@@ -635,8 +638,15 @@ def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
 
     monkeypatch.setattr(_inference, "_interleaved_best_times", fake_times)
     # BLAS's predicted gain: all of the threads' for a batch, none for one
-    # sample, less where a call's fixed cost weighs.
-    assert plan._blas_threads_gain(256, 2) == pytest.approx(2.0)
+    # sample or for products BLAS runs on one thread (the second layer's at
+    # 256 samples, both at 64), less where a call's fixed cost weighs.
+    n_madds = [coef.size * 256 for coef in coefs]
+    assert n_madds[0] > _inference._BLAS_SERIAL_MADDS > n_madds[1]
+    assert plan._blas_threads_gain(4096, 2) == pytest.approx(2.0)
+    assert plan._blas_threads_gain(256, 2) == pytest.approx(
+        (n_madds[0] + n_madds[1]) / (n_madds[0] / 2 + n_madds[1])
+    )
+    assert plan._blas_threads_gain(64, 2) == pytest.approx(1.0)
     assert plan._blas_threads_gain(1, 2) == pytest.approx(1.0)
     plan.cost_model = CostModel(
         {"dense": (1e6, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0
