@@ -662,6 +662,80 @@ def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
     )
 
 
+def test_dense_layers_only_are_timed_on_threads_whatever_the_split_promises(
+    monkeypatch,
+):
+    # One sample splitting its sparse layers between two threads is
+    # predicted more than twice as fast as dense layers: dense layers only
+    # are timed all the same, and kept when faster on one thread.
+    from skprune.neural import _inference
+
+    coefs, intercepts = _two_layer_network(1.0)
+    costs = CostModel(
+        {"dense": (0.0, 1.0, 1.0), "csr": (0.0, 0.9, 1.0)}, copy=0.0, split_nnz=1
+    )
+    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    cheapest = plan._cheapest(1, 2)[0]
+    assert plan._all_dense_cost(1, 2) > _inference._CLOSE_CALL * cheapest
+    assert ("dense", "dense") in plan._candidates(1, 2).values()
+    real_times = _inference._interleaved_best_times
+
+    def dense_faster(functions, rounds, **kwargs):
+        if not all(isinstance(kind, str) for kind in functions):
+            return real_times(functions, rounds, **kwargs)
+        return {kind: 0.5 if kind == "dense" else 1.0 for kind in functions}
+
+    monkeypatch.setattr(_inference, "_interleaved_best_times", dense_faster)
+    assert plan.kernels_for(1, 2) == ("dense", "dense")
+
+
+@pytest.mark.parametrize("transposed_faster", [False, True])
+def test_one_sample_multiplies_each_dense_layer_in_its_faster_layout(
+    monkeypatch, transposed_faster
+):
+    from skprune.neural import _inference
+
+    coefs, intercepts = random_network([100, 80, 60, 3], 1.0)
+    plan = InferencePlan(coefs, intercepts, "tanh", "softmax")
+    assert plan._dense_chain is not None
+    real_times = _inference._interleaved_best_times
+    timed = []
+
+    def layout_times(functions, rounds, **kwargs):
+        if set(functions) != {False, True}:
+            return real_times(functions, rounds, **kwargs)
+        timed.append(functions[False].args[1].shape)
+        return {False: 1.0, True: 0.5 if transposed_faster else 0.99}
+
+    monkeypatch.setattr(_inference, "_interleaved_best_times", layout_times)
+    X = np.random.default_rng(1).standard_normal((1, 100))
+    y = plan._dense_forward(X, check_finite=True)
+    assert_allclose(y, dense_forward(coefs, intercepts, "tanh", "softmax", X), rtol=1e-12)
+    # Layers of fewer than _MIN_LAYOUT_WEIGHTS weights are not timed.
+    shapes = [layer.dense.shape for layer in plan.layers]
+    assert [a * b >= _inference._MIN_LAYOUT_WEIGHTS for a, b in shapes] == [
+        True, True, False
+    ]
+    assert timed == shapes[:2]
+    flipped = [not w.flags.c_contiguous for w in plan._one_sample_chain]
+    assert flipped == [transposed_faster, transposed_faster, False]
+    for weights, layer in zip(plan._one_sample_chain, plan.layers):
+        assert_array_equal(weights, layer.dense)
+    # Batches keep the stored layout.
+    assert all(w.flags.c_contiguous for w in plan._dense_chain)
+    batch = np.random.default_rng(2).standard_normal((5, 100))
+    assert_allclose(
+        plan._dense_forward(batch, check_finite=False),
+        dense_forward(coefs, intercepts, "tanh", "softmax", batch),
+        rtol=1e-12,
+    )
+    # A copy of the network takes the layouts measured, hence the same bits.
+    copy = InferencePlan([c.copy() for c in coefs], intercepts, "tanh", "softmax")
+    assert_array_equal(copy._dense_forward(X, check_finite=True), y)
+    assert len(timed) == 2
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_samples", [1, 5, 70])
 @pytest.mark.parametrize("kernel", ["compact", "dense"])
