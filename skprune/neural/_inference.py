@@ -26,7 +26,8 @@ cache. The tile size of a segment is measured on the first batch large
 enough to have a choice, and whether several threads pay is measured on
 the plan's own calls (:class:`ThreadChoice`). Dense layers between segments
 go through BLAS, on one thread; a plan of dense layers only, which is the
-dense forward pass, leaves BLAS its threads.
+dense forward pass, leaves BLAS its threads. A dense layer's bias and
+activation follow its product in one compiled pass.
 """
 
 import hashlib
@@ -90,6 +91,9 @@ _MIN_SPLIT_NNZ = 20_000
 # C library's, which the compiled pass calls value by value.
 _FUSED_MAX_VALUES = {"identity": math.inf, "relu": math.inf, "tanh": 128}
 _FUSED_MAX_OTHER = 1024
+# Least margin by which a plan must beat dense layers only on one thread to
+# be run instead of them on several (see InferencePlan._blas_threads_gain).
+_THREADS_MARGIN = 1.1
 # Products of up to this many multiply-adds run on one BLAS thread
 # (OpenBLAS's threshold; other libraries have theirs).
 _BLAS_SERIAL_MADDS = 4 * 65536
@@ -222,17 +226,19 @@ def _best_time(function, min_time=2e-3, repeats=3, clock=_CPU_CLOCK):
 
 def _interleaved_best_times(functions, rounds, clock=time.perf_counter, min_time=0.0):
     """Shortest time of every function of a dict over ``rounds`` rounds that
-    call each in turn, after a first call each; a function whose first call
-    is shorter than ``min_time`` is called that long in a row, after an
+    call each in turn, after two first calls each; a function whose second
+    call is shorter than ``min_time`` is called that long in a row, after an
     untimed call.
 
     Interleaved, a burst of load from elsewhere slows all of them alike
-    instead of the few that it happens to fall on. The untimed call brings
-    a short function's weights back into the cache that the others used:
-    repeated calls, as they are timed, find them there.
+    instead of the few that it happens to fall on. The first call builds
+    what a function builds once; the untimed call brings a short function's
+    weights back into the cache that the others used: repeated calls, as
+    they are timed, find them there.
     """
     loops = {}
     for key, function in functions.items():
+        function()
         start = clock()
         function()
         loops[key] = max(1, min(int(min_time / max(clock() - start, 1e-7)), 1000))
@@ -1037,7 +1043,7 @@ class InferencePlan:
                     # With the input check, which dense and sparse first
                     # layers pay differently, as the estimators call them.
                     {
-                        kind: partial(self._run, kernels, X, 1, 0, True)
+                        kind: partial(self._predict, X, kernels, 1, True)
                         for kind, kernels in candidates.items()
                     },
                     _CHOICE_ROUNDS,
@@ -1046,25 +1052,28 @@ class InferencePlan:
                 )
             self._measured[key] = times
         fastest = min(candidates, key=times.get)
-        if n_threads > 1 and "dense" in candidates:
+        # The cheapest predicted plan may be the dense one.
+        dense = next((k for k, v in candidates.items() if v == self._all_dense), None)
+        if n_threads > 1 and dense is not None:
             gain = self._blas_threads_gain(n_samples, n_threads)
-            if times["dense"] <= gain * times[fastest]:
-                fastest = "dense"
+            if times[dense] <= gain * times[fastest]:
+                fastest = dense
         return candidates[fastest]
 
     def _blas_threads_gain(self, n_samples, n_threads):
         """Predicted speed-up of dense layers only on ``n_threads`` BLAS
-        threads, between 1 and ``n_threads``: the margin by which another
-        plan must win on one thread to be kept on ``n_threads``.
+        threads, between ``_THREADS_MARGIN`` and ``n_threads``: the margin
+        by which another plan must win on one thread to be kept on
+        ``n_threads``.
 
         BLAS's threads share every product, while the compiled kernels'
         threads lose their cores to BLAS's spinning workers, from the plan's
         own dense layers or from other calls of the process; so only
-        a clear win on one thread is kept.
+        a clear win on one thread is kept, even where BLAS gains nothing.
         """
         one = self._all_dense_cost(n_samples, 1)
         gain = one / self._all_dense_cost(n_samples, n_threads)
-        return min(max(gain, 1.0), n_threads)
+        return min(max(gain, _THREADS_MARGIN), n_threads)
 
     def _run(self, kernels, H, n_threads, start=0, check_finite=False):
         """Activations of the layers ``start:`` for ``H``, through ``kernels``,

@@ -592,7 +592,7 @@ def test_close_candidates_are_measured_once_per_batch_size(monkeypatch, fastest)
         measured.append(set(functions))
         # The candidates run, checking their input, then the expected wins.
         return {
-            kind: 1.0 if function() is not None and function.args[0] == expected else 2.0
+            kind: 1.0 if function() is not None and function.args[1] == expected else 2.0
             for kind, function in functions.items()
         }
 
@@ -632,7 +632,7 @@ def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
             return real_times(functions, rounds, **kwargs)  # tile sizes
         # One-thread times: the sparse layers faster by ``sparse_speedup``.
         return {
-            kind: 1.0 if function.args[0] == ("csr", "csr") else sparse_speedup
+            kind: 1.0 if function.args[1] == ("csr", "csr") else sparse_speedup
             for kind, function in functions.items()
         }
 
@@ -646,12 +646,14 @@ def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
     assert plan._blas_threads_gain(256, 2) == pytest.approx(
         (n_madds[0] + n_madds[1]) / (n_madds[0] / 2 + n_madds[1])
     )
-    assert plan._blas_threads_gain(64, 2) == pytest.approx(1.0)
-    assert plan._blas_threads_gain(1, 2) == pytest.approx(1.0)
+    # No gain: the least margin.
+    margin = _inference._THREADS_MARGIN
+    assert plan._blas_threads_gain(64, 2) == pytest.approx(margin)
+    assert plan._blas_threads_gain(1, 2) == pytest.approx(margin)
     plan.cost_model = CostModel(
         {"dense": (1e6, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0
     )
-    assert 1.0 < plan._blas_threads_gain(256, 2) < 1.5
+    assert margin < plan._blas_threads_gain(2048, 2) < 1.5
     plan.cost_model = costs
     assert plan.kernels_for(256, 1) == ("csr", "csr")
     on_threads = ("dense", "dense") if sparse_speedup <= 2 else ("csr", "csr")
@@ -688,6 +690,39 @@ def test_dense_layers_only_are_timed_on_threads_whatever_the_split_promises(
 
     monkeypatch.setattr(_inference, "_interleaved_best_times", dense_faster)
     assert plan.kernels_for(1, 2) == ("dense", "dense")
+
+
+@pytest.mark.parametrize("sparse_speedup", [1.05, 1.2])
+def test_a_near_tie_on_one_thread_keeps_dense_layers_on_threads(
+    monkeypatch, sparse_speedup
+):
+    # The cheapest plan predicted for one sample is the dense one; sparse
+    # layers faster on one thread by less than the least margin are not run
+    # on threads, where they would compete with BLAS's spinning workers.
+    from skprune.neural import _inference
+
+    coefs, intercepts = _two_layer_network(1.0)
+    costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.2, 1.2)}, copy=0.0)
+    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    candidates = plan._candidates(1, 2)
+    assert candidates == {"mixed": ("dense", "dense"), "sparse": ("csr", "csr")}
+    real_times = _inference._interleaved_best_times
+
+    def sparse_faster(functions, rounds, **kwargs):
+        if not all(isinstance(kind, str) for kind in functions):
+            return real_times(functions, rounds, **kwargs)
+        return {kind: 1.0 if kind == "sparse" else sparse_speedup for kind in functions}
+
+    monkeypatch.setattr(_inference, "_interleaved_best_times", sparse_faster)
+    assert 1.05 < _inference._THREADS_MARGIN < 1.2
+    assert plan.kernels_for(1, 1) == ("csr", "csr")
+    on_threads = ("dense", "dense") if sparse_speedup < 1.1 else ("csr", "csr")
+    assert plan.kernels_for(1, 2) == on_threads
+    X = np.random.default_rng(1).standard_normal((1, 40))
+    assert_allclose(
+        plan.predict(X), dense_forward(coefs, intercepts, "relu", "softmax", X), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("transposed_faster", [False, True])
