@@ -612,6 +612,21 @@ def test_close_candidates_are_measured_once_per_batch_size(monkeypatch, fastest)
     assert len(measured) == 2
 
 
+def _fake_plan_times(monkeypatch, time_of):
+    """Make the timing of candidate plans return ``time_of(kind, function)``
+    (tile sizes are timed for real)."""
+    from skprune.neural import _inference
+
+    real_times = _inference._interleaved_best_times
+
+    def fake_times(functions, rounds, **kwargs):
+        if not all(isinstance(kind, str) for kind in functions):
+            return real_times(functions, rounds, **kwargs)
+        return {kind: time_of(kind, function) for kind, function in functions.items()}
+
+    monkeypatch.setattr(_inference, "_interleaved_best_times", fake_times)
+
+
 @pytest.mark.parametrize("sparse_speedup", [1.5, 3.0])
 def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
     monkeypatch, sparse_speedup
@@ -625,18 +640,13 @@ def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
     for n_threads in (1, 2):
         candidates = set(plan._candidates(256, n_threads).values())
         assert candidates == {("csr", "csr"), ("dense", "dense")}
-    real_times = _inference._interleaved_best_times
-
-    def fake_times(functions, rounds, **kwargs):
-        if not all(isinstance(kind, str) for kind in functions):
-            return real_times(functions, rounds, **kwargs)  # tile sizes
-        # One-thread times: the sparse layers faster by ``sparse_speedup``.
-        return {
-            kind: 1.0 if function.args[1] == ("csr", "csr") else sparse_speedup
-            for kind, function in functions.items()
-        }
-
-    monkeypatch.setattr(_inference, "_interleaved_best_times", fake_times)
+    # One-thread times: the sparse layers faster by ``sparse_speedup``.
+    _fake_plan_times(
+        monkeypatch,
+        lambda kind, function: (
+            1.0 if function.args[1] == ("csr", "csr") else sparse_speedup
+        ),
+    )
     # BLAS's predicted gain: all of the threads' for a batch, none for one
     # sample or for products BLAS runs on one thread (the second layer's at
     # 256 samples, both at 64), less where a call's fixed cost weighs.
@@ -681,14 +691,7 @@ def test_dense_layers_only_are_timed_on_threads_whatever_the_split_promises(
     cheapest = plan._cheapest(1, 2)[0]
     assert plan._all_dense_cost(1, 2) > _inference._CLOSE_CALL * cheapest
     assert ("dense", "dense") in plan._candidates(1, 2).values()
-    real_times = _inference._interleaved_best_times
-
-    def dense_faster(functions, rounds, **kwargs):
-        if not all(isinstance(kind, str) for kind in functions):
-            return real_times(functions, rounds, **kwargs)
-        return {kind: 0.5 if kind == "dense" else 1.0 for kind in functions}
-
-    monkeypatch.setattr(_inference, "_interleaved_best_times", dense_faster)
+    _fake_plan_times(monkeypatch, lambda kind, _: 0.5 if kind == "dense" else 1.0)
     assert plan.kernels_for(1, 2) == ("dense", "dense")
 
 
@@ -707,14 +710,9 @@ def test_a_near_tie_on_one_thread_keeps_dense_layers_on_threads(
     plan = InferencePlan(coefs, intercepts, "relu", "softmax")
     candidates = plan._candidates(1, 2)
     assert candidates == {"mixed": ("dense", "dense"), "sparse": ("csr", "csr")}
-    real_times = _inference._interleaved_best_times
-
-    def sparse_faster(functions, rounds, **kwargs):
-        if not all(isinstance(kind, str) for kind in functions):
-            return real_times(functions, rounds, **kwargs)
-        return {kind: 1.0 if kind == "sparse" else sparse_speedup for kind in functions}
-
-    monkeypatch.setattr(_inference, "_interleaved_best_times", sparse_faster)
+    _fake_plan_times(
+        monkeypatch, lambda kind, _: 1.0 if kind == "sparse" else sparse_speedup
+    )
     assert 1.05 < _inference._THREADS_MARGIN < 1.2
     assert plan.kernels_for(1, 1) == ("csr", "csr")
     on_threads = ("dense", "dense") if sparse_speedup < 1.1 else ("csr", "csr")
