@@ -26,7 +26,8 @@ cache. The tile size of a segment is measured on the first batch large
 enough to have a choice, and whether several threads pay is measured on
 the plan's own calls (:class:`ThreadChoice`). Dense layers between segments
 go through BLAS, on one thread; a plan of dense layers only, which is the
-dense forward pass, leaves BLAS its threads.
+dense forward pass, leaves BLAS its threads. A dense layer's bias and
+activation follow its product in one compiled pass.
 """
 
 import hashlib
@@ -84,6 +85,22 @@ _CHOICE_MIN_TIME = 2e-4
 # Smallest layer (nonzeros) that one sample may split among threads; whether
 # it pays is measured by ThreadChoice.
 _MIN_SPLIT_NNZ = 20_000
+# Most values of a dense layer's output whose bias and activation the
+# compiled pass applies (one call and one pass, where numpy takes two to six
+# of each); beyond them numpy's vectorised tanh, exp... are faster than the
+# C library's, which the compiled pass calls value by value.
+_FUSED_MAX_VALUES = {"identity": math.inf, "relu": math.inf, "tanh": 128}
+_FUSED_MAX_OTHER = 1024
+# Least margin by which a plan must beat dense layers only on one thread to
+# be run instead of them on several (see InferencePlan._blas_threads_gain).
+_THREADS_MARGIN = 1.1
+# Products of up to this many multiply-adds run on one BLAS thread
+# (OpenBLAS's threshold; other libraries have theirs).
+_BLAS_SERIAL_MADDS = 4 * 65536
+# Smallest dense layer (weights) whose layout for one sample is measured,
+# and the margin by which the transposed layout must be faster.
+_MIN_LAYOUT_WEIGHTS = 4096
+_LAYOUT_MARGIN = 0.95
 
 
 # ----------------------------------------------------------------------
@@ -209,20 +226,27 @@ def _best_time(function, min_time=2e-3, repeats=3, clock=_CPU_CLOCK):
 
 def _interleaved_best_times(functions, rounds, clock=time.perf_counter, min_time=0.0):
     """Shortest time of every function of a dict over ``rounds`` rounds that
-    call each in turn, after a first call each; a function whose first call
-    is shorter than ``min_time`` is called that long in a row.
+    call each in turn, after two first calls each; a function whose second
+    call is shorter than ``min_time`` is called that long in a row, after an
+    untimed call.
 
     Interleaved, a burst of load from elsewhere slows all of them alike
-    instead of the few that it happens to fall on.
+    instead of the few that it happens to fall on. The first call builds
+    what a function builds once; the untimed call brings a short function's
+    weights back into the cache that the others used: repeated calls, as
+    they are timed, find them there.
     """
     loops = {}
     for key, function in functions.items():
+        function()
         start = clock()
         function()
         loops[key] = max(1, min(int(min_time / max(clock() - start, 1e-7)), 1000))
     best = dict.fromkeys(functions, math.inf)
     for _ in range(rounds):
         for key, function in functions.items():
+            if loops[key] > 1:
+                function()
             start = clock()
             for _ in range(loops[key]):
                 function()
@@ -512,6 +536,8 @@ class _Layer:
         self.reads_every_row = bool(coef.any(axis=1).all())
         self.bias = bias
         self.activation = activation
+        self.activation_code = _kernels.ACTIVATION_CODES[activation]
+        self.fused_max = _FUSED_MAX_VALUES.get(activation, _FUSED_MAX_OTHER)
         self.block_shape = block_shape
         self.sparse = {"csr": _kernels.SparseLayer(coef.T, bias, activation)}
         if block_shape is not None:
@@ -549,6 +575,13 @@ class _Layer:
         Z = H @ self.dense
         if check_finite and not self._finite_input(H, Z):
             return None
+        return self.bias_activation(Z)
+
+    def bias_activation(self, Z):
+        """The layer's activation of ``Z + bias``, in place in ``Z`` (a
+        C-contiguous product of the layer's dtype)."""
+        if Z.size <= self.fused_max:
+            return _kernels.bias_activation(Z, self.bias, self.activation_code)
         Z += self.bias
         return ACTIVATIONS[self.activation](Z)
 
@@ -851,13 +884,13 @@ class InferencePlan:
         split_nnz = getattr(cost_model, "split_nnz", _MIN_SPLIT_NNZ)
         self._may_split = any(layer.nnz >= split_nnz for layer in self.layers)
         self._all_dense = ("dense",) * len(self.layers)
-        # Weights, bias and activation of every layer, if all are dense.
+        # The dense weights of every layer, if all have them; for one
+        # sample, in the layout BLAS multiplies faster (see
+        # _one_sample_weights).
         self._dense_chain = None
         if all("dense" in layer.kernels for layer in self.layers):
-            self._dense_chain = [
-                (layer.dense, layer.bias, ACTIVATIONS[layer.activation])
-                for layer in self.layers
-            ]
+            self._dense_chain = [layer.dense for layer in self.layers]
+        self._one_sample_chain = None
 
     def _possible_kernels(self):
         """Kernels each layer may run, for any batch size and threads."""
@@ -886,7 +919,10 @@ class InferencePlan:
         the cores; this is numpy's own forward pass, which a plan must never
         be slower than), and sparse layers only. Those predicted within a
         factor ``_CLOSE_CALL`` of the cheapest are measured by
-        :meth:`kernels_for`, unless the cost model was given.
+        :meth:`kernels_for`, unless the cost model was given; dense layers
+        only, within ``_CLOSE_CALL`` times the threads: the predicted gain
+        of the compiled kernels' threads (one sample splitting its layers,
+        above all) is what the threads often do not deliver.
         """
         costs = {}
         kinds = {}
@@ -899,7 +935,8 @@ class InferencePlan:
         least = min(costs.values())
         candidates = {}
         for kind in sorted(costs, key=costs.get):
-            if costs[kind] <= _CLOSE_CALL * least and kinds[kind] not in candidates.values():
+            margin = _CLOSE_CALL * (n_threads if kind == "dense" else 1)
+            if costs[kind] <= margin * least and kinds[kind] not in candidates.values():
                 candidates[kind] = kinds[kind]
         if not self._measure_choices:
             kind = next(iter(candidates))
@@ -956,11 +993,14 @@ class InferencePlan:
         if any("dense" not in layer.kernels for layer in self.layers):
             return math.inf
         model = self.cost_model
-        return sum(
-            model.cost("dense", layer.n_weights("dense"), n_samples, n_threads)
-            + model.dense_outputs(layer.n_out, n_samples)
-            for layer in self.layers
-        )
+        total = 0.0
+        for layer in self.layers:
+            n_weights = layer.n_weights("dense")
+            # BLAS runs small products on one thread.
+            threads = n_threads if n_weights * n_samples > _BLAS_SERIAL_MADDS else 1
+            total += model.cost("dense", n_weights, n_samples, threads)
+            total += model.dense_outputs(layer.n_out, n_samples)
+        return total
 
     def kernels_for(self, n_samples, n_threads=None):
         """Kernel of every layer for a batch of ``n_samples``."""
@@ -1003,7 +1043,7 @@ class InferencePlan:
                     # With the input check, which dense and sparse first
                     # layers pay differently, as the estimators call them.
                     {
-                        kind: partial(self._run, kernels, X, 1, 0, True)
+                        kind: partial(self._predict, X, kernels, 1, True)
                         for kind, kernels in candidates.items()
                     },
                     _CHOICE_ROUNDS,
@@ -1012,25 +1052,28 @@ class InferencePlan:
                 )
             self._measured[key] = times
         fastest = min(candidates, key=times.get)
-        if n_threads > 1 and "dense" in candidates:
+        # The cheapest predicted plan may be the dense one.
+        dense = next((k for k, v in candidates.items() if v == self._all_dense), None)
+        if n_threads > 1 and dense is not None:
             gain = self._blas_threads_gain(n_samples, n_threads)
-            if times["dense"] <= gain * times[fastest]:
-                fastest = "dense"
+            if times[dense] <= gain * times[fastest]:
+                fastest = dense
         return candidates[fastest]
 
     def _blas_threads_gain(self, n_samples, n_threads):
         """Predicted speed-up of dense layers only on ``n_threads`` BLAS
-        threads, between 1 and ``n_threads``: the margin by which another
-        plan must win on one thread to be kept on ``n_threads``.
+        threads, between ``_THREADS_MARGIN`` and ``n_threads``: the margin
+        by which another plan must win on one thread to be kept on
+        ``n_threads``.
 
         BLAS's threads share every product, while the compiled kernels'
         threads lose their cores to BLAS's spinning workers, from the plan's
         own dense layers or from other calls of the process; so only
-        a clear win on one thread is kept.
+        a clear win on one thread is kept, even where BLAS gains nothing.
         """
         one = self._all_dense_cost(n_samples, 1)
         gain = one / self._all_dense_cost(n_samples, n_threads)
-        return min(max(gain, 1.0), n_threads)
+        return min(max(gain, _THREADS_MARGIN), n_threads)
 
     def _run(self, kernels, H, n_threads, start=0, check_finite=False):
         """Activations of the layers ``start:`` for ``H``, through ``kernels``,
@@ -1133,8 +1176,11 @@ class InferencePlan:
         threads, in as few Python calls as a bare forward pass: at one
         sample, the calls around the products cost as much as the smaller
         products themselves."""
+        chain = self._dense_chain
+        if len(H) == 1 and self._measure_choices:
+            chain = self._one_sample_chain or self._one_sample_weights()
         first = self.layers[0]
-        Z = H @ first.dense
+        Z = H @ chain[0]
         if check_finite and not (
             # The common case of _Layer._finite_input, inlined.
             first.unread is None
@@ -1145,12 +1191,46 @@ class InferencePlan:
             or first._finite_input(H, Z, blas_threads=True)
         ):
             return None
-        for k, (_, bias, activation) in enumerate(self._dense_chain):
-            if k:
-                Z = Z @ self._dense_chain[k][0]
-            Z += bias
-            Z = activation(Z)
+        Z = first.bias_activation(Z)
+        for weights, layer in zip(chain[1:], self.layers[1:]):
+            Z = layer.bias_activation(Z @ weights)
         return Z
+
+    def _one_sample_weights(self):
+        """The dense weights of every layer in the layout that BLAS
+        multiplies one sample by faster, measured once per network (copies
+        share it, so give the same bits): as stored, or transposed.
+
+        BLAS runs the two layouts by different loops: OpenBLAS, for one,
+        multiplies a 784x300 float64 matrix about 20% faster transposed.
+        """
+        key = "one-sample layouts"
+        transposed = self._measured.get(key)
+        if transposed is None:
+            transposed = tuple(map(self._transposed_pays, self.layers))
+            self._measured[key] = transposed
+        self._one_sample_chain = [
+            np.ascontiguousarray(layer.dense.T).T if flip else layer.dense
+            for layer, flip in zip(self.layers, transposed)
+        ]
+        return self._one_sample_chain
+
+    def _transposed_pays(self, layer):
+        """Whether one sample is multiplied by the layer's dense weights
+        faster transposed, by a margin (one BLAS thread, CPU time)."""
+        if layer.dense.size < _MIN_LAYOUT_WEIGHTS:
+            return False
+        x = np.random.default_rng(0).standard_normal((1, layer.dense_n_in))
+        x = x.astype(self.dtype)
+        layouts = {False: layer.dense, True: np.ascontiguousarray(layer.dense.T).T}
+        with one_blas_thread():
+            times = _interleaved_best_times(
+                {flip: partial(np.matmul, x, W) for flip, W in layouts.items()},
+                _CHOICE_ROUNDS,
+                clock=_CPU_CLOCK,
+                min_time=_CHOICE_MIN_TIME,
+            )
+        return times[True] < _LAYOUT_MARGIN * times[False]
 
     def _first_layer_sparse(self, X):
         """Activations of the first layer for a sparse ``X``."""
@@ -1163,8 +1243,7 @@ class InferencePlan:
                 X = X.tocsc()[:, layer.features]
             weights = layer.sparse[layer.kernels[0]].to_scipy()
             Z = (X @ weights.T).toarray()
-        Z += layer.bias
-        return ACTIVATIONS[layer.activation](Z)
+        return layer.bias_activation(np.ascontiguousarray(Z))
 
 
 def _network_fingerprint(layers):

@@ -417,7 +417,10 @@ def test_thread_choice_tries_again_at_once_when_its_choice_slows_down():
 
 def test_plan_records_the_threads_and_time_of_every_call(monkeypatch):
     coefs, intercepts = random_network([30, 20, 4], 0.3)
-    plan = InferencePlan(coefs, intercepts, "relu", "softmax", n_threads=2)
+    # Compiled kernels: dense layers only keep BLAS's threads, unrecorded.
+    plan = InferencePlan(
+        coefs, intercepts, "relu", "softmax", kernel="csr", n_threads=2
+    )
     calls = []
     monkeypatch.setattr(plan.thread_choice, "choose", lambda n, most: 1 + len(calls) % 2)
     monkeypatch.setattr(
@@ -589,7 +592,7 @@ def test_close_candidates_are_measured_once_per_batch_size(monkeypatch, fastest)
         measured.append(set(functions))
         # The candidates run, checking their input, then the expected wins.
         return {
-            kind: 1.0 if function() is not None and function.args[0] == expected else 2.0
+            kind: 1.0 if function() is not None and function.args[1] == expected else 2.0
             for kind, function in functions.items()
         }
 
@@ -609,6 +612,21 @@ def test_close_candidates_are_measured_once_per_batch_size(monkeypatch, fastest)
     assert len(measured) == 2
 
 
+def _fake_plan_times(monkeypatch, time_of):
+    """Make the timing of candidate plans return ``time_of(kind, function)``
+    (tile sizes are timed for real)."""
+    from skprune.neural import _inference
+
+    real_times = _inference._interleaved_best_times
+
+    def fake_times(functions, rounds, **kwargs):
+        if not all(isinstance(kind, str) for kind in functions):
+            return real_times(functions, rounds, **kwargs)
+        return {kind: time_of(kind, function) for kind, function in functions.items()}
+
+    monkeypatch.setattr(_inference, "_interleaved_best_times", fake_times)
+
+
 @pytest.mark.parametrize("sparse_speedup", [1.5, 3.0])
 def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
     monkeypatch, sparse_speedup
@@ -622,26 +640,30 @@ def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
     for n_threads in (1, 2):
         candidates = set(plan._candidates(256, n_threads).values())
         assert candidates == {("csr", "csr"), ("dense", "dense")}
-    real_times = _inference._interleaved_best_times
-
-    def fake_times(functions, rounds, **kwargs):
-        if not all(isinstance(kind, str) for kind in functions):
-            return real_times(functions, rounds, **kwargs)  # tile sizes
-        # One-thread times: the sparse layers faster by ``sparse_speedup``.
-        return {
-            kind: 1.0 if function.args[0] == ("csr", "csr") else sparse_speedup
-            for kind, function in functions.items()
-        }
-
-    monkeypatch.setattr(_inference, "_interleaved_best_times", fake_times)
+    # One-thread times: the sparse layers faster by ``sparse_speedup``.
+    _fake_plan_times(
+        monkeypatch,
+        lambda kind, function: (
+            1.0 if function.args[1] == ("csr", "csr") else sparse_speedup
+        ),
+    )
     # BLAS's predicted gain: all of the threads' for a batch, none for one
-    # sample, less where a call's fixed cost weighs.
-    assert plan._blas_threads_gain(256, 2) == pytest.approx(2.0)
-    assert plan._blas_threads_gain(1, 2) == pytest.approx(1.0)
+    # sample or for products BLAS runs on one thread (the second layer's at
+    # 256 samples, both at 64), less where a call's fixed cost weighs.
+    n_madds = [coef.size * 256 for coef in coefs]
+    assert n_madds[0] > _inference._BLAS_SERIAL_MADDS > n_madds[1]
+    assert plan._blas_threads_gain(4096, 2) == pytest.approx(2.0)
+    assert plan._blas_threads_gain(256, 2) == pytest.approx(
+        (n_madds[0] + n_madds[1]) / (n_madds[0] / 2 + n_madds[1])
+    )
+    # No gain: the least margin.
+    margin = _inference._THREADS_MARGIN
+    assert plan._blas_threads_gain(64, 2) == pytest.approx(margin)
+    assert plan._blas_threads_gain(1, 2) == pytest.approx(margin)
     plan.cost_model = CostModel(
         {"dense": (1e6, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0
     )
-    assert 1.0 < plan._blas_threads_gain(256, 2) < 1.5
+    assert margin < plan._blas_threads_gain(2048, 2) < 1.5
     plan.cost_model = costs
     assert plan.kernels_for(256, 1) == ("csr", "csr")
     on_threads = ("dense", "dense") if sparse_speedup <= 2 else ("csr", "csr")
@@ -650,6 +672,101 @@ def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
     assert_allclose(
         plan.predict(X), dense_forward(coefs, intercepts, "relu", "softmax", X), rtol=1e-12
     )
+
+
+def test_dense_layers_only_are_timed_on_threads_whatever_the_split_promises(
+    monkeypatch,
+):
+    # One sample splitting its sparse layers between two threads is
+    # predicted more than twice as fast as dense layers: dense layers only
+    # are timed all the same, and kept when faster on one thread.
+    from skprune.neural import _inference
+
+    coefs, intercepts = _two_layer_network(1.0)
+    costs = CostModel(
+        {"dense": (0.0, 1.0, 1.0), "csr": (0.0, 0.9, 1.0)}, copy=0.0, split_nnz=1
+    )
+    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    cheapest = plan._cheapest(1, 2)[0]
+    assert plan._all_dense_cost(1, 2) > _inference._CLOSE_CALL * cheapest
+    assert ("dense", "dense") in plan._candidates(1, 2).values()
+    _fake_plan_times(monkeypatch, lambda kind, _: 0.5 if kind == "dense" else 1.0)
+    assert plan.kernels_for(1, 2) == ("dense", "dense")
+
+
+@pytest.mark.parametrize("sparse_speedup", [1.05, 1.2])
+def test_a_near_tie_on_one_thread_keeps_dense_layers_on_threads(
+    monkeypatch, sparse_speedup
+):
+    # The cheapest plan predicted for one sample is the dense one; sparse
+    # layers faster on one thread by less than the least margin are not run
+    # on threads, where they would compete with BLAS's spinning workers.
+    from skprune.neural import _inference
+
+    coefs, intercepts = _two_layer_network(1.0)
+    costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.2, 1.2)}, copy=0.0)
+    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    candidates = plan._candidates(1, 2)
+    assert candidates == {"mixed": ("dense", "dense"), "sparse": ("csr", "csr")}
+    _fake_plan_times(
+        monkeypatch, lambda kind, _: 1.0 if kind == "sparse" else sparse_speedup
+    )
+    assert 1.05 < _inference._THREADS_MARGIN < 1.2
+    assert plan.kernels_for(1, 1) == ("csr", "csr")
+    on_threads = ("dense", "dense") if sparse_speedup < 1.1 else ("csr", "csr")
+    assert plan.kernels_for(1, 2) == on_threads
+    X = np.random.default_rng(1).standard_normal((1, 40))
+    assert_allclose(
+        plan.predict(X), dense_forward(coefs, intercepts, "relu", "softmax", X), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("transposed_faster", [False, True])
+def test_one_sample_multiplies_each_dense_layer_in_its_faster_layout(
+    monkeypatch, transposed_faster
+):
+    from skprune.neural import _inference
+
+    coefs, intercepts = random_network([100, 80, 60, 3], 1.0)
+    plan = InferencePlan(coefs, intercepts, "tanh", "softmax")
+    assert plan._dense_chain is not None
+    real_times = _inference._interleaved_best_times
+    timed = []
+
+    def layout_times(functions, rounds, **kwargs):
+        if set(functions) != {False, True}:
+            return real_times(functions, rounds, **kwargs)
+        timed.append(functions[False].args[1].shape)
+        return {False: 1.0, True: 0.5 if transposed_faster else 0.99}
+
+    monkeypatch.setattr(_inference, "_interleaved_best_times", layout_times)
+    X = np.random.default_rng(1).standard_normal((1, 100))
+    y = plan._dense_forward(X, check_finite=True)
+    assert_allclose(y, dense_forward(coefs, intercepts, "tanh", "softmax", X), rtol=1e-12)
+    # Layers of fewer than _MIN_LAYOUT_WEIGHTS weights are not timed.
+    shapes = [layer.dense.shape for layer in plan.layers]
+    assert [a * b >= _inference._MIN_LAYOUT_WEIGHTS for a, b in shapes] == [
+        True, True, False
+    ]
+    assert timed == shapes[:2]
+    flipped = [not w.flags.c_contiguous for w in plan._one_sample_chain]
+    assert flipped == [transposed_faster, transposed_faster, False]
+    for weights, layer in zip(plan._one_sample_chain, plan.layers):
+        assert_array_equal(weights, layer.dense)
+    # Batches keep the stored layout.
+    assert all(w.flags.c_contiguous for w in plan._dense_chain)
+    batch = np.random.default_rng(2).standard_normal((5, 100))
+    assert_allclose(
+        plan._dense_forward(batch, check_finite=False),
+        dense_forward(coefs, intercepts, "tanh", "softmax", batch),
+        rtol=1e-12,
+    )
+    # A copy of the network takes the layouts measured, hence the same bits.
+    copy = InferencePlan([c.copy() for c in coefs], intercepts, "tanh", "softmax")
+    assert_array_equal(copy._dense_forward(X, check_finite=True), y)
+    assert len(timed) == 2
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -354,3 +354,47 @@ def test_to_scipy_gives_back_the_weights():
         layer = SparseLayer(weights, bias, "relu", block)
         assert_array_equal(layer.to_scipy().toarray(), weights)
         assert layer.nnz == np.count_nonzero(weights)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", sorted({**HIDDEN, **OUTPUT}))
+@pytest.mark.parametrize("shape", [(1, 1), (1, 10), (7, 33), (64, 300)])
+def test_bias_and_activation_in_one_pass_match_numpy(variant, dtype, activation, shape):
+    rng = np.random.default_rng(0)
+    Z = (3 * rng.standard_normal(shape)).astype(dtype)
+    bias = rng.standard_normal(shape[1]).astype(dtype)
+    code = _kernels.ACTIVATION_CODES[activation]
+    out = _kernels._variant(variant).bias_activation(Z.copy(), bias, code)
+    expected = {**HIDDEN, **OUTPUT}[activation](Z.astype(np.float64) + bias)
+    assert out.dtype == dtype and out.shape == shape
+    rtol = 1e-6 if dtype == np.float32 else 1e-14
+    assert_allclose(out, expected, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("activation", ["identity", "relu", "softmax"])
+def test_bias_and_activation_keep_a_nan(activation):
+    Z = np.array([[np.nan, 1.0, -2.0]])
+    out = _kernels.bias_activation(Z, np.zeros(3), _kernels.ACTIVATION_CODES[activation])
+    assert np.isnan(out[0, 0])
+
+
+def test_bias_and_activation_refuse_what_they_cannot_read():
+    Z, bias = np.zeros((2, 3)), np.zeros(3)
+    relu = _kernels.ACTIVATION_CODES["relu"]
+    for wrong in (
+        (Z, np.zeros(4)),  # bias of another width
+        (Z, bias.astype(np.float32)),  # another dtype
+        (Z.astype(np.int64), bias.astype(np.int64)),  # not float
+        (np.zeros(3), bias),  # not 2-D
+    ):
+        with pytest.raises(ValueError, match="bias"):
+            _kernels.bias_activation(*wrong, relu)
+    with pytest.raises(ValueError, match="contiguous"):
+        _kernels.bias_activation(np.zeros((3, 6))[:, ::2], bias, relu)
+    read_only = Z.copy()
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        _kernels.bias_activation(read_only, bias, relu)
+    with pytest.raises(ValueError, match="code"):
+        _kernels.bias_activation(Z, bias, 6)

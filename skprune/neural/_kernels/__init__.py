@@ -28,7 +28,7 @@ from scipy import sparse
 
 from .._storage import _smallest_uint
 
-ABI = 2
+ABI = 3
 """Version of the interface between this module and the compiled kernels."""
 
 
@@ -101,6 +101,11 @@ BLOCK_ROWS = (1, 2, 4, 8)
 """Output units a block may have (the kernels keep 8 vectors of sums)."""
 
 _N_FIELDS = _module.META_FIELDS
+
+bias_activation = _module.bias_activation
+"""``bias_activation(Z, bias, code)``: ``Z = f(Z + bias)`` in place, ``f``
+of :data:`ACTIVATION_CODES`, in one pass; ``Z`` C-contiguous of shape
+``(n, m)``, ``bias`` of shape ``(m,)``, both float32 or both float64."""
 
 
 _PHYSICAL_CORES = cpu_count(only_physical_cores=True)
