@@ -36,6 +36,13 @@ reach, on the test set (a diagnostic, not a method): the test loss at 4x,
 to 3 of :class:`EnsemblePruner`'s ladder, as they are and with their leaves
 refined on the training part.
 
+With ``--booster-frontier``, it measures on the test set (a diagnostic, not
+a method) the candidates of ``GradientBoostingClassifier(200)`` whose trees
+are selected class by class by a lasso and refitted jointly, and the
+largest of them with sibling leaves merged
+(:class:`skprune.ensemble._selection.SelectedTrees`): node reduction and
+test loss of each, per seed and as medians.
+
 Run from the repository root: ``python benchmarks/bench_ensemble.py``
 (``--quick`` for a smoke run on the bundled data sets with small ensembles,
 ``--data DIR`` for another data folder, ``--markdown FILE`` to write the
@@ -61,9 +68,11 @@ from sklearn.ensemble import (
 from sklearn.model_selection import train_test_split
 
 from skprune.ensemble import EnsemblePruner
+from skprune.ensemble._boosting import BoostingLadder
 from skprune.ensemble._forest import forest_levels, tree_predictions
 from skprune.ensemble._pruner import N_LEVELS, encode_labels
 from skprune.ensemble._refine import refine_forest_trees
+from skprune.ensemble._selection import MERGE_FRACTIONS, SelectedTrees, booster_trees
 from skprune.tree import error_based_pruning, prune_tree, reduced_error_pruning
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -258,6 +267,51 @@ def run_frontier(name, X, y, seed, n_trees):
     return result
 
 
+def run_booster_frontier(name, X, y, seed, n_stages):
+    """Node reduction and test loss (points) of the selected booster candidates."""
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y
+    )
+    booster = GradientBoostingClassifier(n_estimators=n_stages, random_state=seed)
+    booster.fit(X_train, y_train)
+    y_encoded, y_test_encoded = (encode_labels(booster, a) for a in (y_train, y_test))
+    weights = np.ones(y_encoded.shape[0])
+    ladder = BoostingLadder(booster, X_train, y_encoded, weights, 1, True, X_test)
+    selected = SelectedTrees(booster, ladder, booster_trees(booster), y_encoded, weights)
+    reference = booster.score(X_test, y_test)
+    n_booster = total_nodes(booster)
+    result = {}
+    for candidate, n_nodes in enumerate(selected.n_nodes()):
+        n_selections = len(selected.sizes)
+        if candidate < n_selections:
+            label = f"lasso, {selected.sizes[candidate]} trees a class"
+        else:
+            fraction = MERGE_FRACTIONS[candidate - n_selections]
+            label = (f"lasso, {selected.sizes[-1]} trees a class, merged to "
+                     f"1/{round(1 / fraction)} of the nodes")
+        proba = selected.predictions(candidate)[0]
+        accuracy = np.mean(proba.argmax(axis=1) == y_test_encoded)
+        result[label] = (n_booster / n_nodes, 100 * (reference - accuracy))
+    return result
+
+
+def booster_frontier_table(results):
+    lines = [
+        "| data | candidate | node reduction | loss (points) | losses per seed |",
+        "|---|---|---|---|---|",
+    ]
+    for name, rows in results.items():
+        for label in rows[0]:
+            ratios = [r[label][0] for r in rows]
+            losses = [r[label][1] for r in rows]
+            per_seed = ", ".join(f"{loss:+.2f}" for loss in losses)
+            lines.append(
+                f"| {name} | {label} | {np.median(ratios):.1f}x "
+                f"| {np.median(losses):+.2f} | {per_seed} |"
+            )
+    return "\n".join(lines)
+
+
 def frontier_table(results, reductions=REDUCTIONS):
     header = " | ".join(f"loss at {r}x (points)" for r in reductions)
     lines = [
@@ -358,6 +412,10 @@ def main(argv=None):
         "--cpu-time", action="store_true",
         help="time with the process's CPU time instead of the wall clock",
     )
+    parser.add_argument(
+        "--booster-frontier", action="store_true",
+        help="measure the test loss of the booster's lasso-selected candidates",
+    )
     parser.add_argument("--markdown", default=None)
     args = parser.parse_args(argv)
     names = ["digits", "breast_cancer"]
@@ -372,26 +430,21 @@ def main(argv=None):
     clock = time.process_time if args.cpu_time else time.perf_counter
     print(f"# python {platform.python_version()}, scikit-learn {sklearn.__version__}, "
           f"seeds {seeds}", flush=True)
-    if args.frontier:
-        n_trees = 20 if args.quick else 100
+    modes = {
+        # mode: (run one seed, table, ensemble size, quick size, data sets)
+        "booster_frontier": (run_booster_frontier, booster_frontier_table, 200, 30, False),
+        "frontier": (run_frontier, frontier_table, 100, 20, False),
+        "functions": (run_functions, functions_table, 100, 20, True),
+    }
+    for mode, (run, make_table, size, quick_size, with_regression) in modes.items():
+        if not getattr(args, mode):
+            continue
+        size = quick_size if args.quick else size
         results = {
-            name: [run_frontier(name, *load(name, args.data), seed, n_trees)
-                   for seed in range(seeds)]
-            for name in names if name not in ("BostonHousing",)
+            name: [run(name, *load(name, args.data), seed, size) for seed in range(seeds)]
+            for name in names if with_regression or name != "BostonHousing"
         }
-        text = frontier_table(results)
-        print(text)
-        if args.markdown:
-            Path(args.markdown).write_text(text + "\n")
-        return 0
-    if args.functions:
-        n_trees = 20 if args.quick else 100
-        results = {
-            name: [run_functions(name, *load(name, args.data), seed, n_trees)
-                   for seed in range(seeds)]
-            for name in names
-        }
-        text = functions_table(results)
+        text = make_table(results)
         print(text)
         if args.markdown:
             Path(args.markdown).write_text(text + "\n")

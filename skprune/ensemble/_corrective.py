@@ -15,6 +15,10 @@ analytic gradient, or, for the squared error, a ridge regression, by the
 conjugate gradients of a forest's refinement. The values are written into
 the trees, so that the model stays a scikit-learn booster and its staged
 predictions are those of its stages.
+
+At the refitted values, the same loss also prices merging two sibling
+leaves, to second order, for all the trees together: the cheapest merges
+shrink the refitted model (:func:`merge_cheapest_leaves`).
 """
 
 import copy
@@ -24,7 +28,8 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import expit, log_softmax, softmax
 
-from ._boosting import probabilities
+from ..tree._path import collapse_nodes
+from ._boosting import probabilities, stage_gradients
 from ._candidates import RefitRows
 from ._refine import refined_values
 
@@ -166,6 +171,15 @@ def refit_stages_jointly(trees, X, y, sample_weight, initial_raw, learning_rate,
     return refitted
 
 
+def summed_raw(trees, X, initial_raw, learning_rate):
+    """Raw predictions of a booster's stages on ``X``: ``F0`` plus its trees."""
+    raw = initial_raw.copy()
+    for stage in trees:
+        for k, tree in enumerate(stage):
+            raw[:, k] += learning_rate * tree.predict(X)[:, 0]
+    return raw
+
+
 def staged_sum_predictions(trees, X, initial_raw, learning_rate, classifier):
     """Predictions of a booster's stages on ``X``: probabilities or values.
 
@@ -176,8 +190,90 @@ def staged_sum_predictions(trees, X, initial_raw, learning_rate, classifier):
     initial_raw : ndarray of shape (n_samples, n_trees_per_stage)
         Raw predictions of ``init_`` on ``X``.
     """
-    raw = initial_raw.copy()
-    for stage in trees:
-        for k, tree in enumerate(stage):
-            raw[:, k] += learning_rate * tree.predict(X)[:, 0]
+    raw = summed_raw(trees, X, initial_raw, learning_rate)
     return probabilities(raw) if classifier else raw[:, 0]
+
+
+def sibling_merge_costs(tree, leaf_hessian):
+    """Second-order loss increase of merging each pair of sibling leaves.
+
+    Two sibling leaves of values ``a, b`` and summed Hessians ``Ha, Hb``
+    (of the penalised loss in their value) merged into one of value
+    ``(Ha a + Hb b) / (Ha + Hb)`` raise the loss by about
+    ``Ha Hb / (Ha + Hb) (a - b)**2 / 2``, the first-order terms vanishing at
+    the refitted optimum.
+
+    Parameters
+    ----------
+    tree : sklearn.tree._tree.Tree
+    leaf_hessian : ndarray of shape (n_nodes,)
+
+    Returns
+    -------
+    parents : ndarray of int
+        The nodes whose two children are leaves.
+    costs : ndarray of shape (n_parents,)
+    merged : ndarray of shape (n_parents,)
+        The value of the merged leaf.
+    """
+    left, right = tree.children_left, tree.children_right
+    inner = np.flatnonzero(left != -1)
+    parents = inner[(left[left[inner]] == -1) & (left[right[inner]] == -1)]
+    a, b = left[parents], right[parents]
+    ha, hb = leaf_hessian[a], leaf_hessian[b]
+    va, vb = tree.value[a, 0, 0], tree.value[b, 0, 0]
+    costs = 0.5 * ha * hb / (ha + hb) * (va - vb) ** 2
+    return parents, costs, (ha * va + hb * vb) / (ha + hb)
+
+
+def merge_cheapest_leaves(trees, X, y, sample_weight, initial_raw, learning_rate,
+                          classifier, n_merges, penalty=None):
+    """Copies of the stages with the ``n_merges`` cheapest sibling leaves merged.
+
+    The costs are those of :func:`sibling_merge_costs` for the boosting loss
+    of the whole model plus the L2 penalty of the joint refit, so that pairs
+    of all the trees compete; the merged leaf takes the Hessian-weighted
+    mean of the two values. Each merge removes two nodes.
+
+    Parameters
+    ----------
+    trees : list of lists of sklearn.tree._tree.Tree
+        Jointly refitted stages; they are not modified.
+    n_merges : int
+    (others as in :func:`refit_stages_jointly`)
+
+    Returns
+    -------
+    trees : list of lists of sklearn.tree._tree.Tree
+    """
+    if penalty is None:
+        penalty = CORRECTIVE_PENALTY
+    raw = summed_raw(trees, X, initial_raw, learning_rate)
+    _, hessian = stage_gradients(raw, y, classifier)
+    found = []
+    for i, stage in enumerate(trees):
+        for k, tree in enumerate(stage):
+            leaf_hessian = learning_rate**2 * np.bincount(
+                tree.apply(X), weights=sample_weight * hessian[:, k],
+                minlength=tree.node_count,
+            ) + penalty
+            parents, costs, merged = sibling_merge_costs(tree, leaf_hessian)
+            found.extend(zip(costs, [(i, k)] * parents.size, parents, merged))
+    found.sort(key=lambda item: item[0])
+    collapsed = {}
+    for _, key, parent, value in found[:n_merges]:
+        collapsed.setdefault(key, []).append((parent, value))
+    merged_trees = []
+    for i, stage in enumerate(trees):
+        merged_trees.append([])
+        for k, tree in enumerate(stage):
+            if (i, k) not in collapsed:
+                merged_trees[-1].append(copy.deepcopy(tree))
+                continue
+            parents, values = map(np.array, zip(*collapsed[(i, k)]))
+            with_leaves = copy.deepcopy(tree)
+            with_leaves.value[parents, 0, 0] = values
+            is_collapsed = np.zeros(tree.node_count, dtype=bool)
+            is_collapsed[parents] = True
+            merged_trees[-1].append(collapse_nodes(with_leaves, is_collapsed))
+    return merged_trees

@@ -11,7 +11,12 @@ from sklearn.metrics import log_loss
 
 from skprune.ensemble import _refine
 from skprune.ensemble._boosting import BoostingLadder, pruned_booster
-from skprune.ensemble._corrective import CORRECTIVE_PENALTY, refit_stages_jointly
+from skprune.ensemble._corrective import (
+    CORRECTIVE_PENALTY,
+    merge_cheapest_leaves,
+    refit_stages_jointly,
+    sibling_merge_costs,
+)
 
 
 def fitted_booster(kind):
@@ -106,3 +111,90 @@ def test_refit_leaves_the_stages_given_alone_and_keeps_their_structure():
     before = leaf_values(trees)
     refit_stages_jointly(trees, X32, y, weights, np.zeros((y.shape[0], 3)), 0.1, True)
     np.testing.assert_array_equal(leaf_values(trees), before)
+
+
+def sibling_pairs(tree):
+    """Inner nodes whose two children are leaves, found by walking the tree."""
+    left, right = tree.children_left, tree.children_right
+    return [
+        node for node in range(tree.node_count)
+        if left[node] != -1 and left[left[node]] == -1 and left[right[node]] == -1
+    ]
+
+
+def test_merge_costs_are_the_loss_increase_of_the_squared_error(monkeypatch):
+    # the penalised squared error is quadratic and the refit its minimum, so
+    # the cost of merging two leaves is exactly the increase of the
+    # objective computed from the pruned booster's predictions
+    monkeypatch.setattr(_refine, "CG_ITER", 2000)
+    penalty = 3.0
+    booster, X, y, weights, trees, refitted = refitted_booster("regression", penalty)
+    X32 = X.astype(np.float32)
+
+    def objective(stages):
+        predicted = pruned_booster(booster, stages).predict(X)
+        return (0.5 * weights @ (y - predicted) ** 2
+                + 0.5 * penalty * leaf_values(stages) @ leaf_values(stages))
+
+    base = objective(refitted)
+    n_checked = 0
+    for i, stage in enumerate(refitted):
+        tree = stage[0]
+        hessian = booster.learning_rate**2 * np.bincount(
+            tree.apply(X32), weights=weights, minlength=tree.node_count
+        ) + penalty
+        parents, costs, merged = sibling_merge_costs(tree, hessian)
+        np.testing.assert_array_equal(parents, sibling_pairs(tree))
+        for parent, cost, value in zip(parents, costs, merged):
+            changed = copy.deepcopy(refitted)
+            children = [tree.children_left[parent], tree.children_right[parent]]
+            changed[i][0].value[children, 0, 0] = value
+            assert objective(changed) - base == pytest.approx(cost, rel=1e-4, abs=1e-6)
+            n_checked += 1
+    assert n_checked >= 3
+
+
+def test_cheapest_merges_collapse_the_pairs_of_least_second_order_cost():
+    booster, X, y, weights, trees, refitted = refitted_booster("multiclass")
+    X32 = X.astype(np.float32)
+    learning_rate = booster.learning_rate
+    # costs from the booster's own predict_proba: p (1 - p) per class
+    proba = pruned_booster(booster, refitted).predict_proba(X)
+    pairs = []
+    for i, stage in enumerate(refitted):
+        for k, tree in enumerate(stage):
+            reached = tree.apply(X32)
+            for parent in sibling_pairs(tree):
+                a, b = tree.children_left[parent], tree.children_right[parent]
+                h = [learning_rate**2 * weights[reached == c]
+                     @ (proba[reached == c, k] * (1 - proba[reached == c, k]))
+                     + CORRECTIVE_PENALTY for c in (a, b)]
+                va, vb = tree.value[a, 0, 0], tree.value[b, 0, 0]
+                cost = 0.5 * h[0] * h[1] / (h[0] + h[1]) * (va - vb) ** 2
+                pairs.append((cost, i, k, a, b, (h[0] * va + h[1] * vb) / (h[0] + h[1])))
+    pairs.sort()
+    hand = copy.deepcopy(refitted)
+    for _, i, k, a, b, value in pairs[:3]:
+        hand[i][k].value[[a, b], 0, 0] = value
+    initial = ladder_initial(booster, X)
+    merged = merge_cheapest_leaves(
+        refitted, X32, y, weights, initial, learning_rate, True, 3
+    )
+    n_nodes = sum(tree.node_count for stage in refitted for tree in stage)
+    assert sum(tree.node_count for stage in merged for tree in stage) == n_nodes - 6
+    np.testing.assert_allclose(
+        pruned_booster(booster, merged).decision_function(X),
+        pruned_booster(booster, hand).decision_function(X), rtol=1e-10, atol=1e-12,
+    )
+    np.testing.assert_allclose(leaf_values(refitted), leaf_values(
+        refit_stages_jointly(refitted, X32, y, weights, initial, learning_rate, True)
+    ), atol=1e-3)
+
+
+def ladder_initial(booster, X):
+    """Raw predictions of ``init_``, from the booster minus its trees."""
+    raw = booster.decision_function(X).reshape(X.shape[0], -1)
+    for stage in booster.estimators_:
+        for k, tree in enumerate(stage):
+            raw[:, k] -= booster.learning_rate * tree.predict(X.astype(np.float32))
+    return raw
