@@ -19,6 +19,7 @@ them shuffled), weighted by ``sample_weight``.
 """
 
 import copy
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -1053,25 +1054,17 @@ class _NMSelector:
         return ranks < n_remove[:, np.newaxis]
 
 
-def sparsegpt_network(
-    estimator,
-    X,
-    sample_weight,
-    targets,
-    selectors,
-    damp,
-    block_size,
-    output_weights=None,
-    refit_iter=0,
+def prune_in_layer_order(
+    estimator, X, sample_weight, targets, pruners, damp, output_weights=None
 ):
-    """Prune the layers of ``selectors`` in order by :func:`sparsegpt_rounds`.
+    """Prune the layers of ``pruners`` in order, each on its own normal equations.
 
     Each layer is pruned on the inputs produced by the pruned layers before
-    it. From the second pruned layer on, the pass starts from the kept
+    it. From the second pruned layer on, the pruner starts from the kept
     weights re-fitted to the outputs the layer had before the step (see
     :func:`refit_layer`): the reconstruction error of any weights is then
     their squared distance to the re-fitted ones in the metric of the damped
-    ``A^T A``, which is what the pass minimises. Layers after the first
+    ``A^T A``, which is what the pruners minimise. Layers after the first
     pruned one that are not pruned are re-fitted.
 
     Parameters
@@ -1082,17 +1075,16 @@ def sparsegpt_network(
         Calibration data.
     targets : list of ndarray
         Pre-activations of every layer before the step, on ``X``.
-    selectors : dict of int to list of callable
-        For every layer to prune, the selectors of its rounds (see
-        :func:`sparsegpt_rounds`), on removable entries of shape
-        (fan_out, fan_in + 1).
+    pruners : dict of int to callable
+        For every layer to prune, ``pruner(gram, rhs, weights, keep)``
+        returns the pruned weights and their mask, shape (fan_in + 1,
+        fan_out) (as :func:`sparsegpt_rounds`), from the damped ``A^T A``,
+        the right-hand sides of the normal equations, the starting weights
+        and the entries not pruned yet.
     damp : float
-    block_size : int
     output_weights : OutputWeights, default=None
         Weights of the samples per unit for the re-fit of the output layer
         when it is not pruned (see :func:`refit_network`).
-    refit_iter : int, default=0
-        Steps of the re-fit between rounds.
 
     Returns
     -------
@@ -1102,14 +1094,14 @@ def sparsegpt_network(
         The new weight masks.
     """
     activation = ACTIVATIONS[estimator.activation]
-    first = min(selectors)
+    first = min(pruners)
     last = len(estimator.coefs_) - 1
     coefs, intercepts, masks = [], [], []
     current = X
     for i, (coef, intercept) in enumerate(zip(estimator.coefs_, estimator.intercepts_)):
         keep = np.vstack([estimator.masks_[i], estimator.intercept_masks_[i]])
         stacked = _stacked(coef, intercept) * keep
-        if i > first and i == last and i not in selectors and output_weights is not None:
+        if i > first and i == last and i not in pruners and output_weights is not None:
             coef, intercept = refit_layer_per_unit(
                 current, targets[i], coef, intercept, keep, output_weights, damp
             )
@@ -1118,10 +1110,8 @@ def sparsegpt_network(
             gram, rhs = layer_system(current, targets[i], stacked, sample_weight, damp)
             if i > first:
                 stacked = refit_kept(gram, rhs, keep)
-            if i in selectors:
-                stacked, keep = sparsegpt_rounds(
-                    gram, rhs, stacked, keep, selectors[i], block_size, refit_iter
-                )
+            if i in pruners:
+                stacked, keep = pruners[i](gram, rhs, stacked, keep)
         coefs.append(stacked[:-1])
         intercepts.append(stacked[-1])
         masks.append(keep[:-1])
@@ -1613,7 +1603,81 @@ class LayerwiseRefit(BaseEstimator, PruningCriterion):
         ) or updates
 
 
-class SparseGPTCriterion(BaseEstimator, PruningCriterion):
+class LayerByLayerCriterion(PruningCriterion):
+    """Base of the criteria that choose the weights while they compensate them.
+
+    A subclass prunes every target layer in order, on the inputs produced
+    by the already pruned layers before it, by a pruner of the layer's
+    normal equations (:func:`prune_in_layer_order`); it needs the step's
+    amount, so it scores only inside ``prune``. Its scores are the new
+    masks, and its compensation the new weights.
+
+    Subclasses set ``_name``, ``_patterns`` (the pattern classes they
+    accept) and ``_pattern_names`` (their names, for errors) and implement ``_layer_pruners(context, step)``, which returns
+    the pruner of every target layer. They have the parameters ``damp``,
+    ``num_samples`` and ``output_hessian`` of the layer-wise criteria.
+    """
+
+    _patterns = (PruningPattern,)
+    _pattern_names = "'unstructured'"
+
+    def _check_step(self, step):
+        if step is None:
+            raise ValueError(
+                f"The {self._name!r} criterion chooses the weights while it "
+                "compensates them: it runs inside prune, which gives it the "
+                "step's amount."
+            )
+        if type(step.pattern) not in self._patterns:
+            raise ValueError(
+                f"The {self._name!r} criterion supports pattern="
+                f"{self._pattern_names}, got {type(step.pattern).__name__}."
+            )
+
+    def score(self, context):
+        step = context.step
+        self._check_step(step)
+        X, weights = calibration_data(context, self.num_samples, self._name)
+        _, targets = network_forward(context, self.num_samples, self._name)
+        pruners = self._layer_pruners(context, step)
+        output_weights = None
+        if self.output_hessian == "gauss-newton":
+            output_weights = network_output_weights(
+                context, self.num_samples, self._name
+            )
+        coefs, intercepts, masks = prune_in_layer_order(
+            context.estimator,
+            X,
+            weights,
+            targets,
+            pruners,
+            max(self.damp, _MIN_DAMP),
+            output_weights,
+        )
+        context._cache["layer_by_layer"] = coefs + intercepts
+        return [
+            mask.astype(np.float64) if layer in pruners else np.abs(coef)
+            for layer, (mask, coef) in enumerate(zip(masks, context.coefs))
+        ]
+
+    @staticmethod
+    def _layer_counts(context, step):
+        """Weights to remove from every target; globally, by their magnitude."""
+        estimator = context.estimator
+        scores = [np.abs(context.coefs[layer]).ravel() for layer in step.targets]
+        alive = [step.pattern.alive(estimator, layer) for layer in step.targets]
+        selected = step.pattern.select(scores, alive, step.amount, step.scope)
+        return [len(groups) for groups in selected]
+
+    def compensate(self, context, old_masks):
+        params = context.coefs + context.intercepts
+        return [
+            (new - old).astype(old.dtype)
+            for new, old in zip(context._cache["layer_by_layer"], params)
+        ]
+
+
+class SparseGPTCriterion(BaseEstimator, LayerByLayerCriterion):
     """Layer-wise OBS in one pass per layer on a Cholesky factor (SparseGPT).
 
     For every prunable layer in order, on the inputs ``A`` produced by the
@@ -1701,6 +1765,9 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
         "refit_iter": [Interval(Integral, 0, None, closed="left")],
     }
+    _name = "sparsegpt"
+    _patterns = (PruningPattern, NMPattern)
+    _pattern_names = "'unstructured' and 'n:m'"
 
     def __init__(
         self,
@@ -1718,87 +1785,42 @@ class SparseGPTCriterion(BaseEstimator, PruningCriterion):
         self.n_rounds = n_rounds
         self.refit_iter = refit_iter
 
+    def _layer_pruners(self, context, step):
+        if isinstance(step.pattern, NMPattern):
+            m = step.pattern.m
+            block_size = max(self.block_size // m, 1) * m
+            return {
+                layer: functools.partial(
+                    sparsegpt_rounds,
+                    selectors=[lambda c, n=step.pattern.n: _NMSelector(c, n, m)],
+                    block_size=block_size,
+                    refit_iter=self.refit_iter,
+                )
+                for layer in step.targets
+            }
+        return {
+            layer: functools.partial(
+                sparsegpt_rounds,
+                selectors=[
+                    lambda c, k=k: _SpreadSelector(c, k)
+                    for k in round_counts(
+                        int(context.estimator.masks_[layer].sum()), count, self.n_rounds
+                    )
+                ],
+                block_size=self.block_size,
+                refit_iter=self.refit_iter,
+            )
+            for layer, count in zip(step.targets, self._layer_counts(context, step))
+        }
+
     def _check_step(self, step):
-        if step is None:
-            raise ValueError(
-                "The 'sparsegpt' criterion chooses the weights while it "
-                "compensates them: it runs inside prune, which gives it the "
-                "step's amount."
-            )
-        if type(step.pattern) not in (PruningPattern, NMPattern):
-            raise ValueError(
-                "The 'sparsegpt' criterion supports pattern='unstructured' and "
-                f"'n:m', got {type(step.pattern).__name__}."
-            )
+        super()._check_step(step)
         if self.n_rounds > 1 and isinstance(step.pattern, NMPattern):
             raise ValueError(
                 "The 'sparsegpt' criterion with n_rounds > 1 supports "
                 f"pattern='unstructured' only, got n_rounds={self.n_rounds} "
                 "with pattern='n:m'."
             )
-
-    def score(self, context):
-        step = context.step
-        self._check_step(step)
-        X, weights = calibration_data(context, self.num_samples, "sparsegpt")
-        _, targets = network_forward(context, self.num_samples, "sparsegpt")
-        damp = max(self.damp, _MIN_DAMP)
-        block_size = self.block_size
-        if isinstance(step.pattern, NMPattern):
-            m = step.pattern.m
-            block_size = max(block_size // m, 1) * m
-            selectors = {
-                layer: [lambda c, n=step.pattern.n, m=m: _NMSelector(c, n, m)]
-                for layer in step.targets
-            }
-        else:
-            counts = self._layer_counts(context, step)
-            selectors = {
-                layer: [
-                    lambda c, k=k: _SpreadSelector(c, k)
-                    for k in round_counts(
-                        int(context.estimator.masks_[layer].sum()), count, self.n_rounds
-                    )
-                ]
-                for layer, count in zip(step.targets, counts)
-            }
-        output_weights = None
-        if self.output_hessian == "gauss-newton":
-            output_weights = network_output_weights(
-                context, self.num_samples, "sparsegpt"
-            )
-        coefs, intercepts, masks = sparsegpt_network(
-            context.estimator,
-            X,
-            weights,
-            targets,
-            selectors,
-            damp,
-            block_size,
-            output_weights,
-            self.refit_iter,
-        )
-        context._cache["sparsegpt"] = coefs + intercepts
-        return [
-            mask.astype(np.float64) if layer in selectors else np.abs(coef)
-            for layer, (mask, coef) in enumerate(zip(masks, context.coefs))
-        ]
-
-    @staticmethod
-    def _layer_counts(context, step):
-        """Weights to remove from every target; globally, by their magnitude."""
-        estimator = context.estimator
-        scores = [np.abs(context.coefs[layer]).ravel() for layer in step.targets]
-        alive = [step.pattern.alive(estimator, layer) for layer in step.targets]
-        selected = step.pattern.select(scores, alive, step.amount, step.scope)
-        return [len(groups) for groups in selected]
-
-    def compensate(self, context, old_masks):
-        params = context.coefs + context.intercepts
-        return [
-            (new - old).astype(old.dtype)
-            for new, old in zip(context._cache["sparsegpt"], params)
-        ]
 
 
 LayerwiseRefit.__doc__ = LayerwiseRefit.__doc__.replace(

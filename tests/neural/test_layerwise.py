@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Bunch
 
 from skprune.neural import (
+    ADMMCriterion,
     LayerwiseRefit,
     OBCCriterion,
     OBSCriterion,
@@ -38,16 +39,6 @@ from skprune.neural._layerwise import (
     sparsegpt_pass,
     sparsegpt_rounds,
 )
-
-
-@pytest.fixture(scope="module")
-def network(three_classes):
-    X, y = three_classes
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return PrunableMLPClassifier(
-            hidden_layer_sizes=(12, 10), max_iter=150, random_state=0
-        ).fit(X, y)
 
 
 def forward_inputs(mlp, X):
@@ -387,6 +378,7 @@ def test_obc_weights_of_the_first_layer_are_the_sequential_obs_result(
         OBCCriterion(num_samples=None),
         LayerwiseRefit("wanda", num_samples=None),
         SparseGPTCriterion(num_samples=None),
+        ADMMCriterion(num_samples=None),
         OBSCriterion(num_grads=1000),
         OBSCriterion(num_grads=1000, fisher="empirical", fisher_block_size=8),
         "obd",
@@ -398,6 +390,7 @@ def test_obc_weights_of_the_first_layer_are_the_sequential_obs_result(
         "obc",
         "wanda-refit",
         "sparsegpt",
+        "admm",
         "obs",
         "obs-empirical",
         "obd",
@@ -544,14 +537,22 @@ def test_bad_criterion_parameters_raise_before_the_dense_training(
 
 @pytest.mark.parametrize(
     "criterion",
-    [WandaCriterion(), OBCCriterion(), SparseGPTCriterion(), LayerwiseRefit()],
+    [
+        WandaCriterion(),
+        OBCCriterion(),
+        SparseGPTCriterion(),
+        ADMMCriterion(),
+        LayerwiseRefit(),
+    ],
     ids=lambda criterion: type(criterion).__name__,
 )
 def test_criteria_declare_a_constraint_for_every_parameter(criterion):
     assert set(criterion._parameter_constraints) == set(criterion.get_params(deep=False))
 
 
-@pytest.mark.parametrize("criterion", ["wanda", "obc", "sparsegpt", LayerwiseRefit()])
+@pytest.mark.parametrize(
+    "criterion", ["wanda", "obc", "sparsegpt", "admm", LayerwiseRefit()]
+)
 def test_layerwise_criteria_need_data(network, criterion):
     with pytest.raises(ValueError, match="needs data"):
         copy.deepcopy(network).prune(amount=0.5, criterion=criterion)
