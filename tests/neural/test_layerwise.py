@@ -22,8 +22,10 @@ from skprune.neural import (
 )
 from skprune.neural._base import ACTIVATIONS
 from skprune.neural._criteria import PruningContext
+from skprune.neural import _layerwise
 from skprune.neural._layerwise import (
     OutputWeights,
+    _similar_batches,
     _SpreadSelector,
     _usable_pivots,
     inverse_cholesky_upper,
@@ -205,9 +207,14 @@ def test_kept_weight_refit_equals_lstsq_on_the_kept_columns():
         np.testing.assert_allclose(new[:, unit], expected, atol=1e-9)
 
 
-def test_kept_weight_refit_of_many_units_equals_direct_solves_of_the_kept_systems():
-    # More units than one batch of stacked systems, with all kept counts
-    # from none to all: each unit solves gram[K, K] v = rhs[K] alone.
+@pytest.mark.parametrize("entries", [1, 150, 2**16])
+def test_kept_weight_refit_of_many_units_equals_direct_solves_of_the_kept_systems(
+    monkeypatch, entries
+):
+    # One unit per batch, batches of several sizes, and one batch, with all
+    # kept counts from none to all: each unit solves gram[K, K] v = rhs[K]
+    # alone.
+    monkeypatch.setattr(_layerwise, "_SYSTEM_ENTRIES", entries)
     rng, A = random_problem(5, n_samples=60, n_inputs=11)
     gram = A.T @ A + 0.1 * np.eye(12)
     rhs = rng.normal(size=(12, 75))
@@ -220,6 +227,23 @@ def test_kept_weight_refit_of_many_units_equals_direct_solves_of_the_kept_system
         if k.size:
             expected[k] = np.linalg.solve(gram[np.ix_(k, k)], rhs[k, unit])
         np.testing.assert_allclose(weights[:, unit], expected, rtol=1e-10, atol=1e-12)
+
+
+def test_similar_batches_cover_the_units_in_order_within_the_entries(monkeypatch):
+    monkeypatch.setattr(_layerwise, "_SYSTEM_ENTRIES", 100)
+    sizes = np.array([1, 2, 2, 3, 5, 5, 6, 9, 12, 12])
+    units = np.arange(10)[::-1]
+    batches = list(_similar_batches(units, sizes))
+    np.testing.assert_array_equal(np.concatenate(batches), units)
+    start = 0
+    for batch in batches:
+        largest = sizes[start + batch.size - 1]
+        assert batch.size == 1 or batch.size * largest**2 <= 100
+        if start + batch.size < units.size:
+            # One more unit would have gone over.
+            assert (batch.size + 1) * sizes[start + batch.size] ** 2 > 100
+        start += batch.size
+    assert [b.size for b in batches] == [4, 2, 1, 1, 1, 1]
 
 
 def output_weights_problem(seed, uncertain):
