@@ -197,6 +197,9 @@ class ADMMCriterion(BaseEstimator, LayerByLayerCriterion):
     num_samples : int or None, default=4096
         Number of samples read, the first ones; all when None.
     %s
+        It applies to the output layer's re-fit when the output layer is
+        not pruned; a pruned output layer is pruned on its ``A^T A`` like
+        the others.
     rho : float, default=0.01
         The first penalty, a fraction of the mean diagonal of ``A^T A``.
         Smaller values let the support move longer before it settles.
