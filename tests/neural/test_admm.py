@@ -2,11 +2,13 @@
 
 import copy
 import itertools
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
-from skprune.neural import ADMMCriterion
+from skprune.neural import ADMMCriterion, PrunedMLPClassifier
 from skprune.neural._admm import admm_prune, admm_support
 from skprune.neural._criteria import PruningContext
 
@@ -251,3 +253,27 @@ def test_admm_validates_its_parameters_before_pruning(
     with pytest.raises(ValueError, match=f"'{name}' parameter of ADMMCriterion"):
         mlp.prune(X, y, amount=0.5, criterion=ADMMCriterion(**params))
     assert all(mask.all() for mask in mlp.masks_)
+
+
+def test_pruned_estimators_prune_globally_with_admm_unless_told(three_classes):
+    # Its fine-tuning scope is the default "global": the estimators' scope
+    # None gives the same network as scope="global", not as "layer".
+    X, y = three_classes
+    params = dict(
+        hidden_layer_sizes=(12, 10), max_iter=30, sparsity=0.8, criterion="admm",
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        default = PrunedMLPClassifier(**params).fit(X, y)
+        by_scope = {
+            scope: PrunedMLPClassifier(scope=scope, **params).fit(X, y)
+            for scope in ("global", "layer")
+        }
+    assert ADMMCriterion().finetuning_scope == "global"
+    for a, b in zip(default.coefs_, by_scope["global"].coefs_):
+        np.testing.assert_array_equal(a, b)
+    assert any(
+        (a != b).any() for a, b in zip(default.masks_, by_scope["layer"].masks_)
+    )
+    assert default.sparsity_ == pytest.approx(0.8, abs=0.01)
