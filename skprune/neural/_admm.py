@@ -33,13 +33,13 @@ from ._layerwise import (
     LayerByLayerCriterion,
     refit_kept,
 )
-from ._patterns import _lowest
+from ._patterns import NMPattern, PruningPattern, _lowest
 
 # Iterations without a change of the support after which it is final.
 _STABLE_ITERATIONS = 3
 
 
-def admm_support(gram, rhs, weights, keep, n_keep, rho, rho_growth, max_iter):
+def admm_support(gram, rhs, weights, project, rho, rho_growth, max_iter):
     """The weights a layer keeps, by ADMM on its reconstruction error.
 
     Parameters
@@ -49,11 +49,12 @@ def admm_support(gram, rhs, weights, keep, n_keep, rho, rho_growth, max_iter):
     rhs : ndarray of shape (d, n_units)
         Right-hand sides of the normal equations.
     weights : ndarray of shape (d, n_units)
-        The start: its ``n_keep`` largest candidates are the first support.
-    keep : ndarray of bool of shape (d, n_units)
-        Entries not pruned yet; the last row (the bias) is never removed.
-    n_keep : int
-        Entries of ``keep`` outside the last row to keep, over all units.
+        The start: ``project(weights)`` is the first support.
+    project : callable
+        ``project(values)`` returns the support, bool of shape (d,
+        n_units), that keeps the largest ``values`` the pattern allows
+        among the entries not pruned yet, the bias row as it is (see
+        :func:`largest_entries` and :func:`largest_of_groups`).
     rho : float
         The first penalty, relative to the mean diagonal of ``gram``.
     rho_growth : float
@@ -65,7 +66,7 @@ def admm_support(gram, rhs, weights, keep, n_keep, rho, rho_growth, max_iter):
     Returns
     -------
     support : ndarray of bool of shape (d, n_units)
-        The entries kept, the bias row as in ``keep``.
+        The entries kept.
     n_iter : int
         Iterations run.
     """
@@ -77,7 +78,7 @@ def admm_support(gram, rhs, weights, keep, n_keep, rho, rho_growth, max_iter):
     rhs_in_basis = basis.T @ rhs.astype(np.float32)
     rho = rho * float(np.mean(np.diagonal(gram)))
 
-    support = _largest(weights, keep, n_keep)
+    support = project(weights)
     sparse = np.where(support, weights, 0.0).astype(np.float32)
     sparse_in_basis = basis.T @ sparse
     dual_in_basis = np.zeros_like(sparse_in_basis)
@@ -87,7 +88,7 @@ def admm_support(gram, rhs, weights, keep, n_keep, rho, rho_growth, max_iter):
             eigenvalues + rho
         )
         shifted = basis @ (dense_in_basis + dual_in_basis / rho)
-        new_support = _largest(shifted, keep, n_keep)
+        new_support = project(shifted)
         sparse = np.where(new_support, shifted, 0.0)
         sparse_in_basis = basis.T @ sparse
         dual_in_basis += rho * (dense_in_basis - sparse_in_basis)
@@ -99,41 +100,75 @@ def admm_support(gram, rhs, weights, keep, n_keep, rho, rho_growth, max_iter):
     return support, n_iter
 
 
-def _largest(values, keep, n_keep):
-    """The ``n_keep`` entries of ``keep`` outside the last row of largest magnitude.
+def largest_entries(keep, n_remove):
+    """The projection of ``"unstructured"``: all but the ``n_remove`` smallest.
 
-    The last row, the bias, is kept where ``keep`` says.
+    It keeps the largest entries of ``keep`` outside the last row, over
+    the whole layer, all but ``n_remove`` of them; the last row, the bias,
+    is kept where ``keep`` says.
     """
-    scores = np.where(keep, -np.abs(values), np.inf)
-    scores[-1] = np.inf
-    support = np.zeros(values.shape, dtype=bool)
-    support.flat[_lowest(scores.ravel(), n_keep)] = True
-    support[-1] = keep[-1]
-    return support
+    n_keep = int(keep[:-1].sum()) - n_remove
+
+    def project(values):
+        scores = np.where(keep, -np.abs(values), np.inf)
+        scores[-1] = np.inf
+        support = np.zeros(values.shape, dtype=bool)
+        support.flat[_lowest(scores.ravel(), n_keep)] = True
+        support[-1] = keep[-1]
+        return support
+
+    return project
 
 
-def admm_prune(gram, rhs, weights, keep, n_remove, rho, rho_growth, max_iter):
-    """Remove ``n_remove`` weights of a layer by :func:`admm_support`, then re-fit.
+def largest_of_groups(keep, pattern):
+    """The projection of ``"n:m"``: the ``n`` largest of every ``m`` inputs of a unit.
+
+    ``pattern`` (:class:`~skprune.neural._patterns.NMPattern`) chooses
+    among the entries of ``keep`` outside the last row; the last row, the
+    bias, is kept where ``keep`` says.
+    """
+
+    def project(values):
+        removed = pattern.select([np.abs(values[:-1])], [keep[:-1]], None, "layer")[0]
+        support = keep.copy()
+        support[:-1].flat[removed] = False
+        return support
+
+    return project
+
+
+def admm_prune(gram, rhs, weights, keep, projection, rho, rho_growth, max_iter):
+    """Prune a layer by :func:`admm_support`, then re-fit the kept weights.
 
     The kept weights are the exact minimiser of the layer's damped
     reconstruction error on the support (:func:`refit_kept`). If the
-    support the iterations started from, the largest ``weights``, re-fitted
-    the same way has a lower error, it is returned instead: the result is
-    never worse than pruning the layer by magnitude and re-fitting it.
+    support the iterations started from, the largest ``weights`` the
+    pattern allows, re-fitted the same way has a lower error, it is
+    returned instead: the result is never worse than pruning the layer by
+    magnitude and re-fitting it.
+
+    Parameters
+    ----------
+    gram, rhs, weights, keep
+        As for :func:`admm_support`.
+    projection : callable
+        ``projection(keep)`` returns the ``project`` of
+        :func:`admm_support`: :func:`largest_entries` or
+        :func:`largest_of_groups` with their other arguments bound.
+    rho, rho_growth, max_iter
+        As for :func:`admm_support`.
 
     Returns
     -------
     weights : ndarray of shape (d, n_units)
     keep : ndarray of bool of shape (d, n_units)
     """
-    if n_remove == 0:
+    project = projection(keep)
+    start = project(weights)
+    if np.array_equal(start, keep):
         return weights, keep
-    n_keep = int(keep[:-1].sum()) - n_remove
-    support, _ = admm_support(
-        gram, rhs, weights, keep, n_keep, rho, rho_growth, max_iter
-    )
+    support, _ = admm_support(gram, rhs, weights, project, rho, rho_growth, max_iter)
     refitted = refit_kept(gram, rhs, support)
-    start = _largest(weights, keep, n_keep)
     start_refitted = refit_kept(gram, rhs, start)
     if layer_objective(gram, rhs, start_refitted) < layer_objective(
         gram, rhs, refitted
@@ -156,10 +191,10 @@ class ADMMCriterion(BaseEstimator, LayerByLayerCriterion):
     ones for the bias), the weights of all the units of the layer minimise
     the squared error of the layer's outputs before the step, damped
     towards the current weights, subject to keeping the step's count of
-    weights in the layer. The alternating direction method of multipliers
+    weights in the layer (or the ``"n:m"`` pattern). The alternating direction method of multipliers
     (as in ALPS, Meng et al., 2024) alternates between the unconstrained
     minimiser pulled towards a sparse copy by a penalty ``rho``, and the
-    sparse copy, the largest entries of the former over the whole layer;
+    sparse copy, the largest entries of the former that the pattern allows;
     ``rho`` starts at ``rho`` times the mean diagonal of ``A^T A`` and is
     multiplied by ``rho_growth`` at every iteration. One eigendecomposition
     of ``A^T A`` serves all the iterations, each of which costs two
@@ -182,8 +217,10 @@ class ADMMCriterion(BaseEstimator, LayerByLayerCriterion):
     - ``scope="global"``: the count of every layer is that of a global
       ranking of the weights by magnitude, as for
       :class:`SparseGPTCriterion`.
+    - ``pattern="n:m"``: the sparse copy keeps, in every ``m`` inputs of
+      a unit, the ``n`` largest entries.
 
-    Other patterns (``"block"``, ``"neuron"``, ``"n:m"``) raise a
+    Blocks and hidden units (``"block"``, ``"neuron"``) raise a
     ValueError. Like :class:`SparseGPTCriterion`, it chooses the weights
     for one sparsity while it compensates them, so it runs only inside
     ``prune``, which gives it the step's amount, and has no trace for a
@@ -227,6 +264,8 @@ class ADMMCriterion(BaseEstimator, LayerByLayerCriterion):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
     }
     _name = "admm"
+    _patterns = (PruningPattern, NMPattern)
+    _pattern_names = "'unstructured' and 'n:m'"
 
     def __init__(
         self,
@@ -245,16 +284,26 @@ class ADMMCriterion(BaseEstimator, LayerByLayerCriterion):
         self.max_iter = max_iter
 
     def _layer_pruners(self, context, step):
-        counts = self._layer_counts(context, step)
+        if isinstance(step.pattern, NMPattern):
+            projections = dict.fromkeys(
+                step.targets,
+                functools.partial(largest_of_groups, pattern=step.pattern),
+            )
+        else:
+            counts = self._layer_counts(context, step)
+            projections = {
+                layer: functools.partial(largest_entries, n_remove=count)
+                for layer, count in zip(step.targets, counts)
+            }
         return {
             layer: functools.partial(
                 admm_prune,
-                n_remove=count,
+                projection=projection,
                 rho=self.rho,
                 rho_growth=self.rho_growth,
                 max_iter=self.max_iter,
             )
-            for layer, count in zip(step.targets, counts)
+            for layer, projection in projections.items()
         }
 
 

@@ -1,6 +1,7 @@
 """Layer-wise pruning by ADMM: the support, the exact re-fit, the criterion."""
 
 import copy
+import functools
 import itertools
 import warnings
 
@@ -9,8 +10,14 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from skprune.neural import ADMMCriterion, PrunedMLPClassifier
-from skprune.neural._admm import admm_prune, admm_support
+from skprune.neural._admm import (
+    admm_prune,
+    admm_support,
+    largest_entries,
+    largest_of_groups,
+)
 from skprune.neural._criteria import PruningContext
+from skprune.neural._patterns import NMPattern
 
 
 def layer_problem(seed, n_samples=40, n_inputs=7, n_units=3, damp=0.05):
@@ -60,7 +67,9 @@ def magnitude_refit(A, target, anchor, lam, n_keep):
 
 def default_admm(gram, rhs, weights, keep, n_remove):
     return admm_prune(
-        gram, rhs, weights, keep, n_remove, rho=0.01, rho_growth=1.15, max_iter=300
+        gram, rhs, weights, keep,
+        functools.partial(largest_entries, n_remove=n_remove),
+        rho=0.01, rho_growth=1.15, max_iter=300,
     )
 
 
@@ -125,7 +134,9 @@ def test_admm_support_is_better_than_magnitude_and_often_optimal():
         gram = A.T @ A + lam * np.eye(9)
         rhs = A.T @ target + lam * anchor
         keep = np.ones(anchor.shape, dtype=bool)
-        support, _ = admm_support(gram, rhs, anchor, keep, 3, 0.01, 1.15, 300)
+        support, _ = admm_support(
+            gram, rhs, anchor, largest_entries(keep, 5), 0.01, 1.15, 300
+        )
         v = lstsq_on_support(A, target[:, 0], anchor[:, 0], support[:, 0], lam)
         got = objective(A, target[:, 0], anchor[:, 0], lam, v)
         magnitude = objective(
@@ -148,16 +159,56 @@ def test_admm_support_is_better_than_magnitude_and_often_optimal():
     assert optimal >= n_problems // 2
 
 
+def test_admm_onto_n_m_keeps_the_pattern_and_beats_magnitude_with_refit():
+    # 10 inputs in groups of 4, 4 and 2, one of them already pruned: at
+    # most one weight kept per group and unit, re-fitted by least squares,
+    # never worse than the largest anchor of every group re-fitted.
+    pattern = NMPattern(1, 4)
+    n_better = 0
+    for seed in range(6):
+        A, target, anchor, lam, gram, rhs = layer_problem(seed, n_inputs=10)
+        keep = np.ones(anchor.shape, dtype=bool)
+        keep[1, 0] = False
+        start = np.where(keep, anchor, 0.0)
+        weights, support = admm_prune(
+            gram, rhs, start, keep, functools.partial(largest_of_groups, pattern=pattern),
+            0.01, 1.15, 300,
+        )
+        assert not (support & ~keep).any() and support[-1].all()
+        padded = np.vstack([support[:-1], np.zeros((2, 3), dtype=bool)])
+        np.testing.assert_array_equal(padded.reshape(3, 4, 3).sum(axis=1), 1)
+        reference = keep.copy()
+        for group in (range(0, 4), range(4, 8), range(8, 10)):
+            rows = np.array(group)
+            magnitude = np.where(keep[rows], np.abs(anchor[rows]), -1.0)
+            reference[rows] &= magnitude == magnitude.max(axis=0)
+        for j in range(3):
+            expected = lstsq_on_support(A, target[:, j], anchor[:, j], support[:, j], lam)
+            np.testing.assert_allclose(weights[:, j], expected, rtol=1e-8, atol=1e-10)
+        refitted = np.column_stack(
+            [
+                lstsq_on_support(A, target[:, j], anchor[:, j], reference[:, j], lam)
+                for j in range(3)
+            ]
+        )
+        got = objective(A, target, anchor, lam, weights)
+        magnitude = objective(A, target, anchor, lam, refitted)
+        assert got <= magnitude * (1 + 1e-10)
+        n_better += got < magnitude * (1 - 1e-9)
+    assert n_better >= 3
+
+
 def test_admm_support_stops_once_stable_and_more_iterations_keep_it():
     _, _, anchor, _, gram, rhs = layer_problem(3, n_inputs=20, n_units=5)
-    keep = np.ones(anchor.shape, dtype=bool)
-    support, n_iter = admm_support(gram, rhs, anchor, keep, 30, 0.01, 1.15, 300)
+    project = largest_entries(np.ones(anchor.shape, dtype=bool), 70)
+    support, n_iter = admm_support(gram, rhs, anchor, project, 0.01, 1.15, 300)
     assert n_iter < 300
-    again, _ = admm_support(gram, rhs, anchor, keep, 30, 0.01, 1.15, 1000)
+    assert support[:-1].sum() == 30 and support[-1].all()
+    again, _ = admm_support(gram, rhs, anchor, project, 0.01, 1.15, 1000)
     np.testing.assert_array_equal(support, again)
-    _, n_slow = admm_support(gram, rhs, anchor, keep, 30, 0.01, 1.05, 300)
+    _, n_slow = admm_support(gram, rhs, anchor, project, 0.01, 1.05, 300)
     assert n_slow > n_iter
-    _, n_capped = admm_support(gram, rhs, anchor, keep, 30, 0.01, 1.05, 4)
+    _, n_capped = admm_support(gram, rhs, anchor, project, 0.01, 1.05, 4)
     assert n_capped == 4
 
 
@@ -166,9 +217,12 @@ def test_admm_support_stops_once_stable_and_more_iterations_keep_it():
 # ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scope", ["layer", "global"])
+@pytest.mark.parametrize(
+    "pattern, amount, scope",
+    [("unstructured", 0.7, "layer"), ("unstructured", 0.7, "global"), ("n:m", None, "global")],
+)
 def test_admm_prunes_each_layer_on_pruned_inputs_by_least_squares(
-    network, three_classes, scope
+    network, three_classes, pattern, amount, scope
 ):
     # Every layer, the output one too, keeps the least-squares fit to the
     # outputs it had before the step on the inputs of the pruned layers
@@ -177,13 +231,17 @@ def test_admm_prunes_each_layer_on_pruned_inputs_by_least_squares(
     damp = 0.05
     criterion = ADMMCriterion(damp=damp, num_samples=None)
     mlp = copy.deepcopy(network).prune(
-        X, y, amount=0.7, criterion=criterion, scope=scope
+        X, y, amount=amount, criterion=criterion, pattern=pattern, scope=scope,
+        n=1, m=4,
     )
     reference = copy.deepcopy(network).prune(
-        amount=0.7, criterion="magnitude", scope=scope
+        amount=amount, criterion="magnitude", pattern=pattern, scope=scope, n=1, m=4
     )
     for got, expected in zip(mlp.masks_, reference.masks_):
         assert got.sum() == expected.sum()
+    if pattern == "n:m":
+        for mask in mlp.masks_[:2]:
+            assert (mask[:8].reshape(2, 4, -1).sum(axis=1) <= 1).all()
     dense_input = pruned_input = X
     for i in range(len(network.coefs_)):
         dense_output = dense_input @ network.coefs_[i] + network.intercepts_[i]
@@ -213,14 +271,15 @@ def test_admm_is_registered_under_its_name(network, three_classes):
     assert any((a != b).any() for a, b in zip(by_name.masks_, magnitude.masks_))
 
 
-@pytest.mark.parametrize("pattern", ["block", "neuron", "n:m"])
-def test_admm_refuses_structured_patterns(network, three_classes, pattern):
+@pytest.mark.parametrize("pattern", ["block", "neuron"])
+def test_admm_refuses_blocks_and_hidden_units(network, three_classes, pattern):
     X, y = three_classes
     mlp = copy.deepcopy(network)
-    with pytest.raises(ValueError, match="'admm' criterion supports pattern='unstructured'"):
+    with pytest.raises(
+        ValueError, match="'admm' criterion supports pattern='unstructured' and 'n:m'"
+    ):
         mlp.prune(
-            X, y, amount=None if pattern == "n:m" else 0.5, criterion="admm",
-            pattern=pattern, block_shape=(2, 2), n=1, m=4,
+            X, y, amount=0.5, criterion="admm", pattern=pattern, block_shape=(2, 2)
         )
     assert all(mask.all() for mask in mlp.masks_)
 
