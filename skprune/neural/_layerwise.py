@@ -25,6 +25,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import linalg, sparse
+from scipy.linalg.lapack import dposv
 from sklearn.base import BaseEstimator
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
@@ -44,6 +45,10 @@ from ._patterns import NMPattern, PruningPattern, _lowest
 # large systems or many small ones. Smaller batches pad less, larger ones
 # call the solver less often; 2**16 was the fastest on Satellite's path.
 _SYSTEM_ENTRIES = 2**16
+# Kept counts from which a unit's system is solved alone by Cholesky rather
+# than batched with others by LU: from about 24 entries LAPACK's Cholesky
+# (half the work of LU) gains more than a call per unit costs.
+_SEPARATE_SIZE = 24
 # Entries of the stacked inverses of the units traced together (64 MB).
 _TRACE_ENTRIES = 2**23
 # Downdates of the inverses stacked before they are applied at once.
@@ -235,13 +240,16 @@ def refit_kept(gram, rhs, keep):
     """Solve each unit's normal equations restricted to its kept weights.
 
     Unit ``j`` gets ``v_K = gram[K, K]^-1 rhs[K, j]`` on its kept entries
-    ``K`` and zero elsewhere. Units are solved in batches of similar sizes
-    (:func:`_similar_batches`), each system padded with the identity to the
-    batch's largest.
+    ``K`` and zero elsewhere. Units keeping fewer than ``_SEPARATE_SIZE``
+    entries are solved in batches of similar sizes (:func:`_similar_batches`),
+    each system padded with the identity to the batch's largest; the others
+    one at a time by Cholesky (:func:`solve_positive`).
 
     Parameters
     ----------
     gram : ndarray of shape (d, d)
+        Symmetric; the Cholesky solves fall back to LU where it is not
+        numerically positive definite.
     rhs : ndarray of shape (d, n_units)
     keep : ndarray of bool of shape (d, n_units)
 
@@ -249,15 +257,47 @@ def refit_kept(gram, rhs, keep):
     -------
     weights : ndarray of shape (d, n_units)
     """
-    d, n_units = keep.shape
     if keep.all():
-        return np.linalg.solve(gram, rhs)
+        return solve_positive(gram, rhs)
     counts = keep.sum(axis=0)
     units = np.argsort(counts, kind="stable")
     units = units[counts[units] > 0]
+    small = counts[units] < _SEPARATE_SIZE
+    weights = _refit_batched(gram, rhs, keep, units[small], counts)
+    for unit in units[~small]:
+        kept = np.flatnonzero(keep[:, unit])
+        system = gram.take(kept, axis=0).take(kept, axis=1)
+        weights[kept, unit] = solve_positive(system, rhs[kept, unit])
+    return weights
+
+
+def solve_positive(system, right):
+    """``system^-1 right`` by Cholesky, or by LU if ``system`` is not positive definite.
+
+    Parameters
+    ----------
+    system : ndarray of shape (k, k)
+        Symmetric.
+    right : ndarray of shape (k,) or (k, n)
+    """
+    _, solution, info = dposv(system, right)
+    if info != 0:
+        # Not numerically positive definite: LU with pivoting still solves it.
+        return np.linalg.solve(system, right)
+    return solution
+
+
+def _refit_batched(gram, rhs, keep, units, counts):
+    """:func:`refit_kept` of ``units`` by batched LU, zero for the other units.
+
+    ``units`` are sorted by their ``counts``, none of them zero.
+    """
+    d, n_units = keep.shape
+    if units.size == 0:
+        return np.zeros((d, n_units))
     # Padding entry k of a system is entry d + k of these: the identity in
     # the Gram matrix, zero in the right-hand sides and in the weights.
-    n_padded = d + int(counts.max())
+    n_padded = d + int(counts[units[-1]])
     padded_gram = np.eye(n_padded)
     padded_gram[:d, :d] = gram
     padded_rhs = np.zeros((n_padded, n_units))

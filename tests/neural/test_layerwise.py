@@ -35,6 +35,7 @@ from skprune.neural._layerwise import (
     output_sample_weights,
     round_counts,
     refit_kept,
+    solve_positive,
     refit_kept_cg,
     refit_layer,
     refit_layer_per_unit,
@@ -207,14 +208,17 @@ def test_kept_weight_refit_equals_lstsq_on_the_kept_columns():
         np.testing.assert_allclose(new[:, unit], expected, atol=1e-9)
 
 
-@pytest.mark.parametrize("entries", [1, 150, 2**16])
+@pytest.mark.parametrize(
+    "entries, separate", [(1, 13), (150, 13), (2**16, 13), (150, 6), (150, 1)]
+)
 def test_kept_weight_refit_of_many_units_equals_direct_solves_of_the_kept_systems(
-    monkeypatch, entries
+    monkeypatch, entries, separate
 ):
     # One unit per batch, batches of several sizes, and one batch, with all
-    # kept counts from none to all: each unit solves gram[K, K] v = rhs[K]
-    # alone.
+    # kept counts from none to all, batched, partly or all solved one at a
+    # time by Cholesky: each unit solves gram[K, K] v = rhs[K] alone.
     monkeypatch.setattr(_layerwise, "_SYSTEM_ENTRIES", entries)
+    monkeypatch.setattr(_layerwise, "_SEPARATE_SIZE", separate)
     rng, A = random_problem(5, n_samples=60, n_inputs=11)
     gram = A.T @ A + 0.1 * np.eye(12)
     rhs = rng.normal(size=(12, 75))
@@ -227,6 +231,43 @@ def test_kept_weight_refit_of_many_units_equals_direct_solves_of_the_kept_system
         if k.size:
             expected[k] = np.linalg.solve(gram[np.ix_(k, k)], rhs[k, unit])
         np.testing.assert_allclose(weights[:, unit], expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_right", [None, 3])
+def test_positive_solve_equals_lu_and_falls_back_to_it_when_not_positive_definite(
+    n_right,
+):
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(9, 9)))[0]
+    right = rng.normal(size=9 if n_right is None else (9, n_right))
+    positive = basis @ np.diag(np.linspace(0.1, 5.0, 9)) @ basis.T
+    # Symmetric and invertible, with a negative eigenvalue: no Cholesky.
+    indefinite = basis @ np.diag(np.linspace(-1.0, 5.0, 9) + 0.05) @ basis.T
+    for system in (positive, indefinite):
+        solution = solve_positive(system, right)
+        assert solution.shape == right.shape
+        np.testing.assert_allclose(system @ solution, right, atol=1e-10)
+    assert np.linalg.eigvalsh(indefinite).min() < 0
+
+
+def test_kept_weight_refit_solves_kept_systems_that_are_not_positive_definite(
+    monkeypatch,
+):
+    # A symmetric Gram matrix that is not positive definite: each unit's
+    # Cholesky solve falls back to LU and still gives gram[K, K]^-1 rhs[K].
+    monkeypatch.setattr(_layerwise, "_SEPARATE_SIZE", 1)
+    rng = np.random.default_rng(1)
+    basis = np.linalg.qr(rng.normal(size=(8, 8)))[0]
+    gram = basis @ np.diag(np.linspace(-2.0, 3.0, 8) + 0.1) @ basis.T
+    rhs = rng.normal(size=(8, 5))
+    keep = rng.uniform(size=(8, 5)) < 0.8
+    keep[:, 0] = True
+    weights = refit_kept(gram, rhs, keep)
+    for unit in range(5):
+        k = np.flatnonzero(keep[:, unit])
+        expected = np.zeros(8)
+        expected[k] = np.linalg.solve(gram[np.ix_(k, k)], rhs[k, unit])
+        np.testing.assert_allclose(weights[:, unit], expected, rtol=1e-9, atol=1e-10)
 
 
 def test_similar_batches_cover_the_units_in_order_within_the_entries(monkeypatch):
