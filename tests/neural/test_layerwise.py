@@ -287,6 +287,25 @@ def test_similar_batches_cover_the_units_in_order_within_the_entries(monkeypatch
     assert [b.size for b in batches] == [4, 2, 1, 1, 1, 1]
 
 
+@pytest.mark.parametrize("activation", ["identity", "relu", "tanh", "logistic"])
+@pytest.mark.parametrize("density", [0.05, 0.3, 0.6, 1.0])
+def test_next_design_equals_a_dense_forward_pass_with_a_column_of_ones(
+    activation, density
+):
+    # Densities on both sides of _SPARSE_FORWARD_DENSITY: the compiled sparse
+    # kernels and the BLAS product, each against numpy directly.
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(70, 9))
+    coef = rng.normal(size=(9, 5)) * (rng.uniform(size=(9, 5)) < density)
+    coef[:, 0] = 0.0  # a unit with no weight left
+    intercept = rng.normal(size=5)
+    design = _layerwise._design(inputs, np.ones(70))
+    result = _layerwise._next_design(design, coef, intercept, activation)
+    expected = ACTIVATIONS[activation](inputs @ coef + intercept)
+    np.testing.assert_allclose(result[:, :5], expected, rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(result[:, 5], 1.0)
+
+
 def output_weights_problem(seed, uncertain):
     """Design, weights and curvatures: ``uncertain`` is the share of curvatures kept."""
     rng, A = random_problem(seed, n_samples=80, n_inputs=6)
