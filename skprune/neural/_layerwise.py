@@ -575,22 +575,29 @@ class OutputWeights:
         lam : float
             The damping added to its diagonal (:func:`_damped`).
         """
-        shared = None
         roots = np.sqrt(self.curvature)
+        rows = [np.flatnonzero(roots[:, unit]) for unit in range(self.floor.size)]
+        split = [unit for unit, taken in enumerate(rows) if taken.size <= len(design) // 2]
+        blocks = {}
+        if split:
+            shared = _weighted_rows(design, self.sample_weight)
+            shared = shared.T @ shared
+            # The rows with a curvature of every split unit, times its root,
+            # one block per unit, gathered in one take.
+            uncertain = design.take(np.concatenate([rows[j] for j in split]), axis=0)
+            root = np.concatenate([roots[rows[j], j] for j in split])
+            uncertain *= root[:, np.newaxis]
+            ends = np.cumsum([rows[unit].size for unit in split])
+            blocks = dict(zip(split, np.split(uncertain, ends[:-1])))
         for unit in range(self.floor.size):
-            rows = np.flatnonzero(roots[:, unit])
-            if rows.size > design.shape[0] // 2:
-                weighted = design * np.sqrt(self.weights[:, unit])[:, np.newaxis]
-                gram = weighted.T @ weighted
-            else:
-                if shared is None:
-                    shared = _weighted_rows(design, self.sample_weight)
-                    shared = shared.T @ shared
-                uncertain = design[rows] * roots[rows, unit][:, np.newaxis]
+            if unit in blocks:
                 gram = self.floor[unit] * shared
                 # The same array on both sides: numpy computes A^T A as a
                 # symmetric rank-k update, half the work of a general product.
-                gram += uncertain.T @ uncertain
+                gram += blocks[unit].T @ blocks[unit]
+            else:
+                weighted = design * np.sqrt(self.weights[:, unit])[:, np.newaxis]
+                gram = weighted.T @ weighted
             yield _damped(gram, damp)
 
 

@@ -311,17 +311,18 @@ def output_weights_problem(seed, uncertain):
     rng, A = random_problem(seed, n_samples=80, n_inputs=6)
     sample_weight = rng.uniform(0.5, 2.0, 80)
     curvature = rng.uniform(0.01, 0.25, size=(80, 3))
-    curvature[rng.uniform(size=(80, 3)) > uncertain] = 1e-9
+    curvature[rng.uniform(size=(80, 3)) > np.asarray(uncertain)] = 1e-9
     return rng, A, sample_weight, curvature
 
 
-@pytest.mark.parametrize("uncertain", [0.2, 0.9])
+@pytest.mark.parametrize("uncertain", [0.2, 0.9, (0.05, 0.9, 0.3)])
 def test_output_weights_drop_small_curvatures_and_give_each_unit_its_weighted_gram(
     uncertain,
 ):
     # The Gram matrices are computed from a shared part when most samples
-    # are certain (0.2) and directly otherwise (0.9): both equal the
-    # weighted A^T A of every unit, damped relative to its diagonal.
+    # are certain (0.2) and directly otherwise (0.9), or both for different
+    # units: all equal the weighted A^T A of every unit, damped relative to
+    # its diagonal.
     rng, A, sample_weight, curvature = output_weights_problem(0, uncertain)
     floor = (sample_weight @ curvature) / sample_weight.sum()
     kept = np.where(curvature > 1e-3 * floor, curvature, 0.0)
