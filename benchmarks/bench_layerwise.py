@@ -1,4 +1,4 @@
-"""One-shot layer-wise pruning without fine-tuning: Wanda, OBC, SparseGPT, the re-fit.
+"""One-shot layer-wise pruning without fine-tuning: Wanda, OBC, SparseGPT, ADMM, the re-fit.
 
 For each seed, trains a network with the library's defaults (Adam,
 ``alpha=1e-4``) on a 75/25 stratified split of scaled inputs, prunes a copy
@@ -42,6 +42,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from skprune.neural import (
+    ADMMCriterion,
     LayerwiseRefit,
     OBCCriterion,
     PrunableMLPClassifier,
@@ -109,6 +110,8 @@ def criteria(quick):
             False,
         ),
         "sparsegpt layer": ("sparsegpt", "layer", False),
+        "admm": ("admm", "global", False),
+        "admm layer": ("admm", "layer", False),
         "sparsegpt + refit": ("sparsegpt", "global", True),
         "magnitude + refit": ("magnitude", "global", True),
         "wanda + refit": ("wanda", "global", True),
@@ -153,6 +156,11 @@ def criteria(quick):
                 True,
             ),
             "sparsegpt, block 32": (SparseGPTCriterion(block_size=32), "global", False),
+            "admm 2048 samples": (ADMMCriterion(num_samples=2048), "global", False),
+            "admm all samples": (ADMMCriterion(num_samples=None), "global", False),
+            "admm rho=0.001": (ADMMCriterion(rho=0.001), "global", False),
+            "admm rho_growth=1.3": (ADMMCriterion(rho_growth=1.3), "global", False),
+            "admm rho_growth=1.1": (ADMMCriterion(rho_growth=1.1), "global", False),
             "magnitude + refit, 4096 samples": (
                 LayerwiseRefit(num_samples=4096),
                 "global",

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from skprune.neural import OBSCriterion
+from skprune.neural import ADMMCriterion, OBSCriterion
 from skprune.utils import all_estimators
 
 
@@ -19,7 +19,9 @@ def _documented_parameters(cls):
 
 
 @pytest.mark.parametrize(
-    "cls", [cls for _, cls in all_estimators()] + [OBSCriterion], ids=lambda c: c.__name__
+    "cls",
+    [cls for _, cls in all_estimators()] + [OBSCriterion, ADMMCriterion],
+    ids=lambda c: c.__name__,
 )
 def test_parameters_section_matches_the_signature(cls):
     assert _documented_parameters(cls) == set(inspect.signature(cls).parameters)

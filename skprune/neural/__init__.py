@@ -1,5 +1,6 @@
 """Prunable and pruned multilayer perceptrons."""
 
+from ._admm import ADMMCriterion
 from ._convert import from_sklearn, to_sklearn
 from ._criteria import PruningContext, PruningCriterion, register_criterion
 from ._cv import PrunedMLPClassifierCV, PrunedMLPRegressorCV
@@ -18,6 +19,7 @@ from ._second_order import OBDCriterion, OBSCriterion
 from ._sparsity_path import sparsity_path
 
 __all__ = [
+    "ADMMCriterion",
     "LayerwiseRefit",
     "MLPPruner",
     "OBCCriterion",

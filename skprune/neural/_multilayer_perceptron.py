@@ -1053,7 +1053,7 @@ class BasePrunableMLP(DocLinkMixin, BaseEstimator, metaclass=ABCMeta):
             Importance of each weight, higher is more important. A name
             registered with :func:`register_criterion` (built in:
             ``"magnitude"``, ``"taylor"``, ``"movement"``, ``"obd"``,
-            ``"obs"``, ``"wanda"``, ``"obc"``, ``"sparsegpt"``), a
+            ``"obs"``, ``"wanda"``, ``"obc"``, ``"sparsegpt"``, ``"admm"``), a
             :class:`PruningCriterion` or a callable taking a
             :class:`PruningContext` and returning one score array per weight
             matrix. A criterion with an

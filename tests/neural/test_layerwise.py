@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Bunch
 
 from skprune.neural import (
+    ADMMCriterion,
     LayerwiseRefit,
     OBCCriterion,
     OBSCriterion,
@@ -21,8 +22,10 @@ from skprune.neural import (
 )
 from skprune.neural._base import ACTIVATIONS
 from skprune.neural._criteria import PruningContext
+from skprune.neural import _layerwise
 from skprune.neural._layerwise import (
     OutputWeights,
+    _similar_batches,
     _SpreadSelector,
     _usable_pivots,
     inverse_cholesky_upper,
@@ -32,22 +35,13 @@ from skprune.neural._layerwise import (
     output_sample_weights,
     round_counts,
     refit_kept,
+    solve_positive,
     refit_kept_cg,
     refit_layer,
     refit_layer_per_unit,
     sparsegpt_pass,
     sparsegpt_rounds,
 )
-
-
-@pytest.fixture(scope="module")
-def network(three_classes):
-    X, y = three_classes
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return PrunableMLPClassifier(
-            hidden_layer_sizes=(12, 10), max_iter=150, random_state=0
-        ).fit(X, y)
 
 
 def forward_inputs(mlp, X):
@@ -214,9 +208,17 @@ def test_kept_weight_refit_equals_lstsq_on_the_kept_columns():
         np.testing.assert_allclose(new[:, unit], expected, atol=1e-9)
 
 
-def test_kept_weight_refit_of_many_units_equals_direct_solves_of_the_kept_systems():
-    # More units than one batch of stacked systems, with all kept counts
-    # from none to all: each unit solves gram[K, K] v = rhs[K] alone.
+@pytest.mark.parametrize(
+    "entries, separate", [(1, 13), (150, 13), (2**16, 13), (150, 6), (150, 1)]
+)
+def test_kept_weight_refit_of_many_units_equals_direct_solves_of_the_kept_systems(
+    monkeypatch, entries, separate
+):
+    # One unit per batch, batches of several sizes, and one batch, with all
+    # kept counts from none to all, batched, partly or all solved one at a
+    # time by Cholesky: each unit solves gram[K, K] v = rhs[K] alone.
+    monkeypatch.setattr(_layerwise, "_SYSTEM_ENTRIES", entries)
+    monkeypatch.setattr(_layerwise, "_SEPARATE_SIZE", separate)
     rng, A = random_problem(5, n_samples=60, n_inputs=11)
     gram = A.T @ A + 0.1 * np.eye(12)
     rhs = rng.normal(size=(12, 75))
@@ -231,22 +233,96 @@ def test_kept_weight_refit_of_many_units_equals_direct_solves_of_the_kept_system
         np.testing.assert_allclose(weights[:, unit], expected, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_right", [None, 3])
+def test_positive_solve_equals_lu_and_falls_back_to_it_when_not_positive_definite(
+    n_right,
+):
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(9, 9)))[0]
+    right = rng.normal(size=9 if n_right is None else (9, n_right))
+    positive = basis @ np.diag(np.linspace(0.1, 5.0, 9)) @ basis.T
+    # Symmetric and invertible, with a negative eigenvalue: no Cholesky.
+    indefinite = basis @ np.diag(np.linspace(-1.0, 5.0, 9) + 0.05) @ basis.T
+    for system in (positive, indefinite):
+        solution = solve_positive(system, right)
+        assert solution.shape == right.shape
+        np.testing.assert_allclose(system @ solution, right, atol=1e-10)
+    assert np.linalg.eigvalsh(indefinite).min() < 0
+
+
+def test_kept_weight_refit_solves_kept_systems_that_are_not_positive_definite(
+    monkeypatch,
+):
+    # A symmetric Gram matrix that is not positive definite: each unit's
+    # Cholesky solve falls back to LU and still gives gram[K, K]^-1 rhs[K].
+    monkeypatch.setattr(_layerwise, "_SEPARATE_SIZE", 1)
+    rng = np.random.default_rng(1)
+    basis = np.linalg.qr(rng.normal(size=(8, 8)))[0]
+    gram = basis @ np.diag(np.linspace(-2.0, 3.0, 8) + 0.1) @ basis.T
+    rhs = rng.normal(size=(8, 5))
+    keep = rng.uniform(size=(8, 5)) < 0.8
+    keep[:, 0] = True
+    weights = refit_kept(gram, rhs, keep)
+    for unit in range(5):
+        k = np.flatnonzero(keep[:, unit])
+        expected = np.zeros(8)
+        expected[k] = np.linalg.solve(gram[np.ix_(k, k)], rhs[k, unit])
+        np.testing.assert_allclose(weights[:, unit], expected, rtol=1e-9, atol=1e-10)
+
+
+def test_similar_batches_cover_the_units_in_order_within_the_entries(monkeypatch):
+    monkeypatch.setattr(_layerwise, "_SYSTEM_ENTRIES", 100)
+    sizes = np.array([1, 2, 2, 3, 5, 5, 6, 9, 12, 12])
+    units = np.arange(10)[::-1]
+    batches = list(_similar_batches(units, sizes))
+    np.testing.assert_array_equal(np.concatenate(batches), units)
+    start = 0
+    for batch in batches:
+        largest = sizes[start + batch.size - 1]
+        assert batch.size == 1 or batch.size * largest**2 <= 100
+        if start + batch.size < units.size:
+            # One more unit would have gone over.
+            assert (batch.size + 1) * sizes[start + batch.size] ** 2 > 100
+        start += batch.size
+    assert [b.size for b in batches] == [4, 2, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("activation", ["identity", "relu", "tanh", "logistic"])
+@pytest.mark.parametrize("density", [0.05, 0.3, 0.6, 1.0])
+def test_next_design_equals_a_dense_forward_pass_with_a_column_of_ones(
+    activation, density
+):
+    # Densities on both sides of _SPARSE_FORWARD_DENSITY: the compiled sparse
+    # kernels and the BLAS product, each against numpy directly.
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(70, 9))
+    coef = rng.normal(size=(9, 5)) * (rng.uniform(size=(9, 5)) < density)
+    coef[:, 0] = 0.0  # a unit with no weight left
+    intercept = rng.normal(size=5)
+    design = _layerwise._design(inputs, np.ones(70))
+    result = _layerwise._next_design(design, coef, intercept, activation)
+    expected = ACTIVATIONS[activation](inputs @ coef + intercept)
+    np.testing.assert_allclose(result[:, :5], expected, rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(result[:, 5], 1.0)
+
+
 def output_weights_problem(seed, uncertain):
     """Design, weights and curvatures: ``uncertain`` is the share of curvatures kept."""
     rng, A = random_problem(seed, n_samples=80, n_inputs=6)
     sample_weight = rng.uniform(0.5, 2.0, 80)
     curvature = rng.uniform(0.01, 0.25, size=(80, 3))
-    curvature[rng.uniform(size=(80, 3)) > uncertain] = 1e-9
+    curvature[rng.uniform(size=(80, 3)) > np.asarray(uncertain)] = 1e-9
     return rng, A, sample_weight, curvature
 
 
-@pytest.mark.parametrize("uncertain", [0.2, 0.9])
+@pytest.mark.parametrize("uncertain", [0.2, 0.9, (0.05, 0.9, 0.3)])
 def test_output_weights_drop_small_curvatures_and_give_each_unit_its_weighted_gram(
     uncertain,
 ):
     # The Gram matrices are computed from a shared part when most samples
-    # are certain (0.2) and directly otherwise (0.9): both equal the
-    # weighted A^T A of every unit, damped relative to its diagonal.
+    # are certain (0.2) and directly otherwise (0.9), or both for different
+    # units: all equal the weighted A^T A of every unit, damped relative to
+    # its diagonal.
     rng, A, sample_weight, curvature = output_weights_problem(0, uncertain)
     floor = (sample_weight @ curvature) / sample_weight.sum()
     kept = np.where(curvature > 1e-3 * floor, curvature, 0.0)
@@ -387,6 +463,7 @@ def test_obc_weights_of_the_first_layer_are_the_sequential_obs_result(
         OBCCriterion(num_samples=None),
         LayerwiseRefit("wanda", num_samples=None),
         SparseGPTCriterion(num_samples=None),
+        ADMMCriterion(num_samples=None),
         OBSCriterion(num_grads=1000),
         OBSCriterion(num_grads=1000, fisher="empirical", fisher_block_size=8),
         "obd",
@@ -398,6 +475,7 @@ def test_obc_weights_of_the_first_layer_are_the_sequential_obs_result(
         "obc",
         "wanda-refit",
         "sparsegpt",
+        "admm",
         "obs",
         "obs-empirical",
         "obd",
@@ -544,14 +622,22 @@ def test_bad_criterion_parameters_raise_before_the_dense_training(
 
 @pytest.mark.parametrize(
     "criterion",
-    [WandaCriterion(), OBCCriterion(), SparseGPTCriterion(), LayerwiseRefit()],
+    [
+        WandaCriterion(),
+        OBCCriterion(),
+        SparseGPTCriterion(),
+        ADMMCriterion(),
+        LayerwiseRefit(),
+    ],
     ids=lambda criterion: type(criterion).__name__,
 )
 def test_criteria_declare_a_constraint_for_every_parameter(criterion):
     assert set(criterion._parameter_constraints) == set(criterion.get_params(deep=False))
 
 
-@pytest.mark.parametrize("criterion", ["wanda", "obc", "sparsegpt", LayerwiseRefit()])
+@pytest.mark.parametrize(
+    "criterion", ["wanda", "obc", "sparsegpt", "admm", LayerwiseRefit()]
+)
 def test_layerwise_criteria_need_data(network, criterion):
     with pytest.raises(ValueError, match="needs data"):
         copy.deepcopy(network).prune(amount=0.5, criterion=criterion)
