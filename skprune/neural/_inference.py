@@ -33,6 +33,7 @@ activation follow its product in one compiled pass.
 import hashlib
 import math
 import time
+import weakref
 from collections import deque
 from functools import partial
 from statistics import median_high
@@ -65,7 +66,10 @@ _MAX_CACHED_CHOICES = 64
 
 # Times of close candidate plans, per network (see InferencePlan._measured):
 # copies of a network in one process choose alike, hence give the same bits.
-_MEASURED_BY_NETWORK = {}
+# A record lives as long as a plan holds it, and the latest records a while
+# longer, so that an identically refitted network finds its predecessor's.
+_MEASURED_BY_NETWORK = weakref.WeakValueDictionary()
+_RECENTLY_MEASURED = deque(maxlen=_MAX_CACHED_CHOICES)
 # Blocks of a shape are used if at least this fraction of the values they
 # store are nonzero.
 _MIN_BLOCK_FILL = 0.9
@@ -1269,10 +1273,15 @@ def _measured_times_of(layers):
     bits.
     """
     key = _network_fingerprint(layers)
-    full = len(_MEASURED_BY_NETWORK) >= _MAX_CACHED_CHOICES
-    if full and key not in _MEASURED_BY_NETWORK:
-        _MEASURED_BY_NETWORK.clear()
-    return _MEASURED_BY_NETWORK.setdefault(key, {})
+    record = _MEASURED_BY_NETWORK.get(key)
+    if record is None:
+        record = _MEASURED_BY_NETWORK[key] = _MeasuredTimes()
+    _RECENTLY_MEASURED.append(record)
+    return record
+
+
+class _MeasuredTimes(dict):
+    """A network's timed choices; a dict that a weak reference can point to."""
 
 
 def _check_block_shape(block_shape):

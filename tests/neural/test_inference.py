@@ -1,8 +1,11 @@
 """Inference plan, compact storage and input checks of the pruned perceptrons."""
 
+import gc
 import io
 import pickle
 import warnings
+import weakref
+from collections import deque
 from itertools import pairwise
 
 import joblib
@@ -534,7 +537,10 @@ def _fresh_measured_times(monkeypatch):
     """Each test times the candidate plans of its networks afresh."""
     from skprune.neural import _inference
 
-    monkeypatch.setattr(_inference, "_MEASURED_BY_NETWORK", {})
+    monkeypatch.setattr(_inference, "_MEASURED_BY_NETWORK", weakref.WeakValueDictionary())
+    monkeypatch.setattr(
+        _inference, "_RECENTLY_MEASURED", deque(maxlen=_inference._MAX_CACHED_CHOICES)
+    )
 
 
 def test_copies_of_a_network_share_their_timed_choices(monkeypatch):
@@ -570,6 +576,26 @@ def test_copies_of_a_network_share_their_timed_choices(monkeypatch):
     other[0][0, 0] += 1.0
     InferencePlan(other, intercepts, "relu", "softmax").kernels_for(256, 1)
     assert len(measured) == 2
+
+
+def test_a_copy_shares_the_timed_choices_after_many_other_networks(monkeypatch):
+    # However many networks were timed since, a live plan's record is found.
+    from skprune.neural import _inference
+
+    coefs, intercepts = _two_layer_network(0.6)
+    costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0)
+    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
+    first = InferencePlan(coefs, intercepts, "relu", "softmax")
+    first._measured["marker"] = True
+    for k in range(2 * _inference._MAX_CACHED_CHOICES + 1):
+        other = [c.copy() for c in coefs]
+        other[0][0, 0] += k + 1.0
+        InferencePlan(other, intercepts, "relu", "softmax")
+    gc.collect()
+    copy = InferencePlan([c.copy() for c in coefs], intercepts, "relu", "softmax")
+    assert copy._measured is first._measured
+    # Records nobody holds are dropped beyond the most recent ones.
+    assert len(_inference._MEASURED_BY_NETWORK) <= _inference._MAX_CACHED_CHOICES + 2
 
 
 @pytest.mark.parametrize("fastest", ["dense", "sparse"])
