@@ -33,7 +33,6 @@ import numpy as np
 import sklearn
 from sklearn.base import clone
 from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.isotonic import isotonic_regression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from bench_ensemble import DEFAULT_DATA, MAX_LOSS, load
@@ -43,7 +42,13 @@ from skprune.ensemble._corrective import (
     refit_stages_jointly,
     staged_sum_predictions,
 )
-from skprune.ensemble._pruner import N_BUDGETS, N_LEVELS, best_within_budgets, encode_labels
+from skprune.ensemble._pruner import (
+    N_LEVELS,
+    best_within_budgets,
+    bounded_differences,
+    encode_labels,
+    node_budgets,
+)
 from skprune.ensemble._selection import SelectedTrees, booster_trees
 
 N_STAGES = 200
@@ -146,13 +151,6 @@ def run_seed(name, X, y, seed, n_repeats):
     }
 
 
-def bounded(differences, n_standard_errors):
-    """Isotonic mean over the folds less standard errors, per budget."""
-    smoothed = isotonic_regression(differences.mean(axis=0), increasing=True)
-    errors = differences.std(axis=0, ddof=1) / np.sqrt(differences.shape[0])
-    return smoothed - n_standard_errors * errors
-
-
 def replay(result, *, n_standard_errors=0.0, guard=False, nested=False,
            selected=True, n_folds=5):
     """Node reduction, test loss and mean fold loss of the candidate chosen."""
@@ -160,9 +158,7 @@ def replay(result, *, n_standard_errors=0.0, guard=False, nested=False,
     if not selected:
         n_nodes[-2:] = np.inf
     total = n_nodes[0, -1]
-    budgets = np.unique(
-        np.r_[np.geomspace(n_nodes.min(), total, N_BUDGETS).astype(np.intp), total]
-    )
+    budgets = node_budgets(n_nodes.min(), total)
     accuracy = result["fold_accuracy"][:n_folds]
     log_loss = result["fold_log_loss"][:n_folds]
     flat = accuracy.reshape(n_folds, -1)
@@ -177,11 +173,11 @@ def replay(result, *, n_standard_errors=0.0, guard=False, nested=False,
     else:
         per_fold = [chosen] * n_folds
     fold_scores = np.stack([flat[f, c] for f, c in enumerate(per_fold)])
-    within = bounded(fold_scores, n_standard_errors) >= -MAX_LOSS
+    within = bounded_differences(fold_scores, n_standard_errors) >= -MAX_LOSS
     if guard:
         flat_log = log_loss.reshape(n_folds, -1)
         guard_scores = np.stack([flat_log[f, c] for f, c in enumerate(per_fold)])
-        within &= bounded(guard_scores, -1.0) >= -MAX_LOSS
+        within &= bounded_differences(guard_scores, -1.0) >= -MAX_LOSS
     index = np.flatnonzero(within)
     index = int(index[0]) if index.size else budgets.shape[0] - 1
     candidate = chosen[index]

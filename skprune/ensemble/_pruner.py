@@ -306,14 +306,40 @@ def smallest_budget_within(fold_scores, reference, max_score_loss, n_standard_er
     index : int
         The largest budget if none is within the loss.
     """
-    fold_differences = fold_scores - reference[:, None]
+    bounds = bounded_differences(fold_scores - reference[:, None], n_standard_errors)
+    within = np.flatnonzero(bounds >= -max_score_loss)
+    return int(within[0]) if within.size else fold_scores.shape[1] - 1
+
+
+def bounded_differences(fold_differences, n_standard_errors=0):
+    """Per budget, the isotonic mean fold difference less standard errors.
+
+    The bound :func:`smallest_budget_within` compares with the loss.
+
+    Parameters
+    ----------
+    fold_differences : ndarray of shape (n_folds, n_budgets)
+        Fold scores less the unpruned ensemble's, budgets in increasing
+        order.
+    n_standard_errors : float, default=0
+        Standard errors of the mean difference subtracted (none with one
+        fold).
+
+    Returns
+    -------
+    bounds : ndarray of shape (n_budgets,)
+    """
     smoothed = isotonic_regression(fold_differences.mean(axis=0), increasing=True)
     n_folds = fold_differences.shape[0]
-    margin = 0.0
-    if n_standard_errors and n_folds > 1:
-        margin = n_standard_errors * fold_differences.std(axis=0, ddof=1) / np.sqrt(n_folds)
-    within = np.flatnonzero(smoothed - margin >= -max_score_loss)
-    return int(within[0]) if within.size else fold_scores.shape[1] - 1
+    if not n_standard_errors or n_folds < 2:
+        return smoothed
+    errors = fold_differences.std(axis=0, ddof=1) / np.sqrt(n_folds)
+    return smoothed - n_standard_errors * errors
+
+
+def node_budgets(smallest, total):
+    """Node budgets of the choice, geometric from ``smallest`` to ``total``."""
+    return np.unique(np.r_[np.geomspace(smallest, total, N_BUDGETS).astype(np.intp), total])
 
 
 class EnsemblePruner(
@@ -727,9 +753,7 @@ class EnsemblePruner(
         # every run must have a candidate within the smallest budget
         smallest = max(n_nodes.min() for n_nodes in tables["n_nodes"])
         total = final_nodes[0, -1]
-        budgets = np.unique(
-            np.r_[np.geomspace(smallest, total, N_BUDGETS).astype(np.intp), total]
-        )
+        budgets = node_budgets(smallest, total)
         fold_scores = []
         for run in range(len(tables["reference"])):
             chosen = best_within_budgets(tables["n_nodes"][run], tables["selection"][run], budgets)

@@ -7,6 +7,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import (
@@ -30,6 +31,7 @@ from skprune.ensemble._levels import pruning_levels
 from skprune.ensemble._pruner import (
     BOOSTER_STANDARD_ERRORS,
     best_within_budgets,
+    bounded_differences,
     fitting_weights,
     smallest_budget_within,
 )
@@ -151,6 +153,20 @@ def pool_adjacent_violators(values):
                 merged = True
                 break
     return np.concatenate([[np.mean(block)] * len(block) for block in blocks])
+
+
+@pytest.mark.parametrize("n_standard_errors", [0, 1.0, -1.0])
+def test_bounded_differences_are_the_pooled_means_less_standard_errors(n_standard_errors):
+    rng = np.random.default_rng(1)
+    differences = np.linspace(-0.1, 0.0, 12) + rng.normal(0, 0.02, (5, 12))
+    errors = differences.std(axis=0, ddof=1) / np.sqrt(5)
+    expected = pool_adjacent_violators(differences.mean(axis=0)) - n_standard_errors * errors
+    assert_allclose(bounded_differences(differences, n_standard_errors), expected, atol=1e-12)
+    # one fold has no standard error
+    assert_allclose(
+        bounded_differences(differences[:1], n_standard_errors),
+        pool_adjacent_violators(differences[0]), atol=1e-12,
+    )
 
 
 def test_kept_budget_is_the_smallest_within_the_loss_once_smoothed():
