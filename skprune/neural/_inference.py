@@ -1214,7 +1214,7 @@ class InferencePlan:
             transposed = tuple(map(self._transposed_pays, self.layers))
             self._measured[key] = transposed
         self._one_sample_chain = [
-            np.ascontiguousarray(layer.dense.T).T if flip else layer.dense
+            np.asfortranarray(layer.dense) if flip else layer.dense
             for layer, flip in zip(self.layers, transposed)
         ]
         return self._one_sample_chain
@@ -1226,7 +1226,7 @@ class InferencePlan:
             return False
         x = np.random.default_rng(0).standard_normal((1, layer.dense_n_in))
         x = x.astype(self.dtype)
-        layouts = {False: layer.dense, True: np.ascontiguousarray(layer.dense.T).T}
+        layouts = {False: layer.dense, True: np.asfortranarray(layer.dense)}
         with one_blas_thread():
             times = _interleaved_best_times(
                 {flip: partial(np.matmul, x, W) for flip, W in layouts.items()},

@@ -1878,31 +1878,30 @@ class SparseGPTCriterion(BaseEstimator, LayerByLayerCriterion):
         self.refit_iter = refit_iter
 
     def _layer_pruners(self, context, step):
+        block_size = self.block_size
         if isinstance(step.pattern, NMPattern):
-            m = step.pattern.m
-            block_size = max(self.block_size // m, 1) * m
-            return {
-                layer: functools.partial(
-                    sparsegpt_rounds,
-                    selectors=[lambda c, n=step.pattern.n: _NMSelector(c, n, m)],
-                    block_size=block_size,
-                    refit_iter=self.refit_iter,
-                )
-                for layer in step.targets
-            }
-        return {
-            layer: functools.partial(
-                sparsegpt_rounds,
-                selectors=[
+            n, m = step.pattern.n, step.pattern.m
+            block_size = max(block_size // m, 1) * m
+            selectors = dict.fromkeys(step.targets, [lambda c: _NMSelector(c, n, m)])
+        else:
+            counts = self._layer_counts(context, step)
+            selectors = {
+                layer: [
                     lambda c, k=k: _SpreadSelector(c, k)
                     for k in round_counts(
                         int(context.estimator.masks_[layer].sum()), count, self.n_rounds
                     )
-                ],
-                block_size=self.block_size,
+                ]
+                for layer, count in zip(step.targets, counts)
+            }
+        return {
+            layer: functools.partial(
+                sparsegpt_rounds,
+                selectors=layer_selectors,
+                block_size=block_size,
                 refit_iter=self.refit_iter,
             )
-            for layer, count in zip(step.targets, self._layer_counts(context, step))
+            for layer, layer_selectors in selectors.items()
         }
 
     def _check_step(self, step):
