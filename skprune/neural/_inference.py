@@ -98,9 +98,11 @@ _FUSED_MAX_OTHER = 1024
 # Least margin by which a plan must beat dense layers only on one thread to
 # be run instead of them on several (see InferencePlan._blas_threads_gain).
 _THREADS_MARGIN = 1.1
-# Products of up to this many multiply-adds run on one BLAS thread
-# (OpenBLAS's threshold; other libraries have theirs).
+# Products of up to this many multiply-adds, and products of one sample by
+# up to this many weights, run on one BLAS thread (OpenBLAS's thresholds for
+# matrix-matrix and matrix-vector products; other libraries have theirs).
 _BLAS_SERIAL_MADDS = 4 * 65536
+_BLAS_SERIAL_GEMV = 4 * 115200
 # Smallest dense layer (weights) whose layout for one sample is measured,
 # and the margin by which the transposed layout must be faster.
 _MIN_LAYOUT_WEIGHTS = 4096
@@ -159,7 +161,7 @@ class CostModel:
         """Predicted time of ``kernel`` over ``n_weights``, without the call."""
         _, vector, madd = self.costs.get(kernel, self.costs["csr"])
         if n_samples == 1:
-            if kernel != "dense" and n_weights >= self.split_nnz:
+            if kernel == "dense" or n_weights >= self.split_nnz:
                 vector /= n_threads
             return n_weights * vector
         per_weight = max(vector, madd * n_samples)
@@ -1000,8 +1002,7 @@ class InferencePlan:
         total = 0.0
         for layer in self.layers:
             n_weights = layer.n_weights("dense")
-            # BLAS runs small products on one thread.
-            threads = n_threads if n_weights * n_samples > _BLAS_SERIAL_MADDS else 1
+            threads = n_threads if _blas_threads_used(n_weights, n_samples) else 1
             total += model.cost("dense", n_weights, n_samples, threads)
             total += model.dense_outputs(layer.n_out, n_samples)
         return total
@@ -1248,6 +1249,14 @@ class InferencePlan:
             weights = layer.sparse[layer.kernels[0]].to_scipy()
             Z = (X @ weights.T).toarray()
         return layer.bias_activation(np.ascontiguousarray(Z))
+
+
+def _blas_threads_used(n_weights, n_samples):
+    """Whether BLAS shares a dense layer's product among its threads: not
+    for small products."""
+    if n_samples == 1:
+        return n_weights > _BLAS_SERIAL_GEMV
+    return n_weights * n_samples > _BLAS_SERIAL_MADDS
 
 
 def _network_fingerprint(layers):

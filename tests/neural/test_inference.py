@@ -700,6 +700,43 @@ def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
     )
 
 
+@pytest.mark.parametrize("sparse_speedup", [1.5, 2.5])
+def test_one_sample_on_threads_counts_blas_matrix_vector_threads(
+    monkeypatch, sparse_speedup
+):
+    # BLAS shares one sample's product among its threads only above a size:
+    # the first layer above it (1200 weights, the threshold lowered to 1000),
+    # the second below. Sparse layers faster on one thread by less than
+    # what BLAS's threads are predicted to gain are not run on two threads.
+    from skprune.neural import _inference
+
+    monkeypatch.setattr(_inference, "_BLAS_SERIAL_GEMV", 1000)
+    coefs, intercepts = _two_layer_network(1.0)
+    costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 1.0)}, copy=0.0)
+    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
+    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    sizes = [coef.size for coef in coefs]
+    assert sizes[0] > 1000 >= sizes[1]
+    gain = plan._blas_threads_gain(1, 2)
+    assert gain == pytest.approx(sum(sizes) / (sizes[0] / 2 + sizes[1]))
+    candidates = set(plan._candidates(1, 2).values())
+    assert {("csr", "csr"), ("dense", "dense")} <= candidates
+    # One-thread times: the sparse layers faster by ``sparse_speedup``.
+    _fake_plan_times(
+        monkeypatch,
+        lambda kind, function: (
+            1.0 if function.args[1] == ("csr", "csr") else sparse_speedup
+        ),
+    )
+    assert plan.kernels_for(1, 1) == ("csr", "csr")
+    on_threads = ("dense", "dense") if sparse_speedup < gain else ("csr", "csr")
+    assert plan.kernels_for(1, 2) == on_threads
+    X = np.random.default_rng(2).standard_normal((1, 40))
+    assert_allclose(
+        plan.predict(X), dense_forward(coefs, intercepts, "relu", "softmax", X), rtol=1e-12
+    )
+
+
 def test_dense_layers_only_are_timed_on_threads_whatever_the_split_promises(
     monkeypatch,
 ):
