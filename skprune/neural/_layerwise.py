@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..model_selection._search import check_grid
 from ..utils._sklearn import HasMethods, Interval, StrOptions
 from . import _kernels
+from ._blas import on_one_blas_thread
 from ._base import ACTIVATIONS
 from ._criteria import (
     PruningContext,
@@ -208,13 +209,15 @@ def _next_design(design, coef, intercept, activation):
 def _sparse_forward(design, coef, intercept, activation):
     """``activation(design[:, :-1] @ coef + intercept)`` by the compiled sparse kernels.
 
-    ``design`` is a C-contiguous float64 array, read in place.
+    ``design`` is a C-contiguous float64 array, read in place. One thread:
+    the threads of the compiled kernels would compete for the cores with
+    those BLAS leaves spinning after the products around this one.
     """
     layer = _kernels.SparseLayer(
         coef.T.astype(np.float64), intercept.astype(np.float64), activation
     )
     segment = _kernels.Segment([layer], np.arange(coef.shape[0]), design.shape[1])
-    return segment(design, _kernels.effective_n_threads())
+    return segment(design, 1)
 
 
 def _weighted_rows(array, sample_weight):
@@ -262,6 +265,7 @@ def _damped(gram, damp):
 # ----------------------------------------------------------------------------
 
 
+@on_one_blas_thread
 def refit_kept(gram, rhs, keep):
     """Solve each unit's normal equations restricted to its kept weights.
 
@@ -1383,6 +1387,7 @@ class OBCCriterion(BaseEstimator, PruningCriterion):
         gram, _ = damped_gram(_design(inputs[layer], weights), damp)
         return np.linalg.inv(gram)
 
+    @on_one_blas_thread
     def layer_trace(self, context, layer):
         """Removal order and step losses of every unit of ``coefs_[layer]``.
 

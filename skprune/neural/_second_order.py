@@ -5,7 +5,6 @@ loss when weights are removed is estimated by the curvature. Both criteria use
 the empirical Fisher information as the curvature.
 """
 
-import functools
 import itertools
 import math
 import numbers
@@ -15,7 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..utils._sklearn import Interval, StrOptions
-from ._blas import one_blas_thread
+from ._blas import on_one_blas_thread
 from ._criteria import PruningCriterion, register_criterion
 from ._fisher import (
     KroneckerFisherInverse,
@@ -38,23 +37,6 @@ _MAX_STEP_GROWTH = 10.0
 # is given up and the remaining weights are left as they are.
 _DAMP_INCREASE = 10.0
 _MAX_DAMP_INCREASES = 12
-
-
-def _one_blas_thread(method):
-    """Run ``method`` with one BLAS thread.
-
-    OBS solves stacks of matrices of at most a layer's fan-in, one LAPACK
-    call each, for which a second thread gains little; on a loaded machine
-    the threads of each call wait for each other, and a stack of solves took
-    2.5 to 20 times longer with two threads than with one.
-    """
-
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        with one_blas_thread():
-            return method(*args, **kwargs)
-
-    return wrapper
 
 
 class OBDCriterion(PruningCriterion):
@@ -395,7 +377,7 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
     # Scores and the surgeon update
     # ------------------------------------------------------------------
 
-    @_one_blas_thread
+    @on_one_blas_thread
     def score(self, context):
         scores = []
         for layer, coef in enumerate(context.coefs):
@@ -411,7 +393,7 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
                 scores.append(np.abs(coef))
         return scores
 
-    @_one_blas_thread
+    @on_one_blas_thread
     def group_scores(self, context, pattern, target, coef_scores, intercept_scores):
         subsets = pattern.subset_groups(context.coefs[target].shape)
         if subsets is not None:
@@ -476,7 +458,7 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
         scores[index[valid]] = keep[valid]
         return _from_fisher_order(scores, coef.shape)
 
-    @_one_blas_thread
+    @on_one_blas_thread
     def compensate(self, context, old_masks):
         updates = []
         for layer, coef in enumerate(context.coefs):

@@ -1221,3 +1221,58 @@ def test_refit_takes_the_scope_for_fine_tuning_of_the_criterion_it_wraps():
     assert LayerwiseRefit("obc").finetuning_scope == "layer"
     assert LayerwiseRefit("magnitude").finetuning_scope == "global"
     assert LayerwiseRefit(WandaCriterion()).finetuning_scope == "global"
+
+
+def test_obc_solves_traces_and_sparse_forward_passes_run_on_one_thread(
+    monkeypatch, network, three_classes
+):
+    # However many threads BLAS may use outside: numpy's and scipy's BLAS
+    # libraries, and the compiled kernels, would compete for the cores.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        libraries = threadpool_info()
+        return {lib["num_threads"] for lib in libraries if lib["user_api"] == "blas"}
+
+    seen = {"solves": set(), "traces": set(), "kernel threads": set()}
+
+    def recording(name, function):
+        def wrapper(*args, **kwargs):
+            seen[name] |= blas_threads()
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    kernels = _layerwise._kernels
+
+    class RecordingSegment:
+        def __init__(self, *args):
+            self.segment = kernels.Segment(*args)
+
+        def __call__(self, design, n_threads):
+            seen["kernel threads"].add(n_threads)
+            return self.segment(design, n_threads)
+
+    monkeypatch.setattr(
+        _layerwise, "solve_positive", recording("solves", _layerwise.solve_positive)
+    )
+    monkeypatch.setattr(
+        _layerwise, "obc_traces", recording("traces", _layerwise.obc_traces)
+    )
+    monkeypatch.setattr(
+        _layerwise,
+        "_kernels",
+        Bunch(
+            SparseLayer=kernels.SparseLayer,
+            Segment=RecordingSegment,
+            effective_n_threads=lambda: 2,
+        ),
+    )
+    X, y = three_classes
+    with threadpool_limits(2, user_api="blas"):
+        pruned = copy.deepcopy(network).prune(X, y, amount=0.9, criterion="obc")
+        assert blas_threads() == {2}
+    assert seen == {"solves": {1}, "traces": {1}, "kernel threads": {1}}
+    expected = copy.deepcopy(network).prune(X, y, amount=0.9, criterion="obc")
+    for a, b in zip(pruned.coefs_, expected.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
