@@ -201,7 +201,13 @@ def numpy_forward(coefs, intercepts, X):
 
 
 def measure(functions, repeats, min_time, clock=time.perf_counter):
-    """Median seconds per call of each function, interleaved."""
+    """Median seconds per call of each function, interleaved.
+
+    Every round runs the functions in a new random order: a rotation of one
+    order would always run each function right after the same other one,
+    whose traces in the caches (or threads still spinning) then weigh on
+    that function alone (onnxruntime's call slowed the next by about 5%).
+    """
     loops = {}
     for name, function in functions.items():
         function()
@@ -209,8 +215,9 @@ def measure(functions, repeats, min_time, clock=time.perf_counter):
         loops[name] = max(1, int(min_time / max(once, 1e-7)))
     samples = {name: [] for name in functions}
     names = list(functions)
-    for r in range(repeats):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
+    rng = np.random.default_rng(0)
+    for _ in range(repeats):
+        for name in rng.permutation(names):
             function, n = functions[name], loops[name]
             start = clock()
             for _ in range(n):
@@ -391,7 +398,6 @@ def format_tables(results):
                 if (n, n_threads) not in row["times"]:
                     continue
                 t = row["times"][n, n_threads]
-                one = row["times"].get((n, 1))
                 line = (
                     f"| {row['variant']} | {n_threads} | {n} | {t['ours'] * 1e6:.1f} "
                     f"| {t['numpy'] / t['ours']:.2f} | {t['sklearn'] / t['ours']:.2f} |"
@@ -488,7 +494,7 @@ def check_goals(results, accuracy):
                               speedup, 1.7))
             after = row and _speedup(row["after_blas"], n, 2)
             if after:
-                goals.append((f"(no goal) same right after a 2-thread BLAS call",
+                goals.append(("(no goal) same right after a 2-thread BLAS call",
                               after, "info"))
     ratio(mnist, np.float64, "90% unstructured", 4000, "sklearn", threads=2, target=2,
           name="784-300-100-10 f64 90% n=4000, 2 threads, vs scikit-learn >= 2x")

@@ -543,6 +543,15 @@ def _fresh_measured_times(monkeypatch):
     )
 
 
+def _timing_plan(monkeypatch, coefs, intercepts, costs):
+    """A plan predicting by ``costs`` that times its close candidates (a plan
+    given its cost model times none)."""
+    from skprune.neural import _inference
+
+    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
+    return InferencePlan(coefs, intercepts, "relu", "softmax")
+
+
 def test_copies_of_a_network_share_their_timed_choices(monkeypatch):
     from skprune.neural import _inference
 
@@ -584,8 +593,7 @@ def test_a_copy_shares_the_timed_choices_after_many_other_networks(monkeypatch):
 
     coefs, intercepts = _two_layer_network(0.6)
     costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0)
-    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
-    first = InferencePlan(coefs, intercepts, "relu", "softmax")
+    first = _timing_plan(monkeypatch, coefs, intercepts, costs)
     first._measured["marker"] = True
     for k in range(2 * _inference._MAX_CACHED_CHOICES + 1):
         other = [c.copy() for c in coefs]
@@ -604,8 +612,7 @@ def test_close_candidates_are_measured_once_per_batch_size(monkeypatch, fastest)
 
     coefs, intercepts = _two_layer_network(0.6)
     costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0)
-    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
-    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    plan = _timing_plan(monkeypatch, coefs, intercepts, costs)
     candidates = plan._candidates(256, 1)
     assert set(candidates.values()) == {("csr", "csr"), ("dense", "dense")}
     measured = []
@@ -661,8 +668,7 @@ def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
 
     coefs, intercepts = _two_layer_network(0.6)
     costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 1.2)}, copy=0.0)
-    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
-    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    plan = _timing_plan(monkeypatch, coefs, intercepts, costs)
     for n_threads in (1, 2):
         candidates = set(plan._candidates(256, n_threads).values())
         assert candidates == {("csr", "csr"), ("dense", "dense")}
@@ -713,8 +719,7 @@ def test_one_sample_on_threads_counts_blas_matrix_vector_threads(
     monkeypatch.setattr(_inference, "_BLAS_SERIAL_GEMV", 1000)
     coefs, intercepts = _two_layer_network(1.0)
     costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.0, 1.0)}, copy=0.0)
-    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
-    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    plan = _timing_plan(monkeypatch, coefs, intercepts, costs)
     sizes = [coef.size for coef in coefs]
     assert sizes[0] > 1000 >= sizes[1]
     gain = plan._blas_threads_gain(1, 2)
@@ -749,8 +754,7 @@ def test_dense_layers_only_are_timed_on_threads_whatever_the_split_promises(
     costs = CostModel(
         {"dense": (0.0, 1.0, 1.0), "csr": (0.0, 0.9, 1.0)}, copy=0.0, split_nnz=1
     )
-    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
-    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    plan = _timing_plan(monkeypatch, coefs, intercepts, costs)
     cheapest = plan._cheapest(1, 2)[0]
     assert plan._all_dense_cost(1, 2) > _inference._CLOSE_CALL * cheapest
     assert ("dense", "dense") in plan._candidates(1, 2).values()
@@ -769,8 +773,7 @@ def test_a_near_tie_on_one_thread_keeps_dense_layers_on_threads(
 
     coefs, intercepts = _two_layer_network(1.0)
     costs = CostModel({"dense": (0.0, 1.0, 1.0), "csr": (0.0, 1.2, 1.2)}, copy=0.0)
-    monkeypatch.setattr(_inference, "measured_cost_model", lambda *args: costs)
-    plan = InferencePlan(coefs, intercepts, "relu", "softmax")
+    plan = _timing_plan(monkeypatch, coefs, intercepts, costs)
     candidates = plan._candidates(1, 2)
     assert candidates == {"mixed": ("dense", "dense"), "sparse": ("csr", "csr")}
     _fake_plan_times(
