@@ -1,8 +1,9 @@
 """One BLAS thread for a while: the one way the package limits BLAS.
 
-Training on small products, the solves of the second-order criteria, the
-calibration of the inference costs and the dense layers of a prediction
-run BLAS on one thread. :func:`one_blas_thread` does what
+Training on small products, the solves of the second-order and layer-wise
+criteria (:func:`on_one_blas_thread`), the traces of OBC, the calibration of
+the inference costs and the dense layers of a prediction run BLAS on one
+thread. :func:`one_blas_thread` does what
 ``threadpoolctl.threadpool_limits(limits=1, user_api="blas")`` does, for
 less than a microsecond instead of about 10 (a one-sample prediction's last
 layer takes as long): the libraries are found once, and again only after a
