@@ -200,13 +200,16 @@ def numpy_forward(coefs, intercepts, X):
 # ----------------------------------------------------------------------
 
 
-def measure(functions, repeats, min_time, clock=time.perf_counter):
+def measure(functions, repeats, min_time, clock=time.perf_counter, warmup=0):
     """Median seconds per call of each function, interleaved.
 
     Every round runs the functions in a new random order: a rotation of one
     order would always run each function right after the same other one,
     whose traces in the caches (or threads still spinning) then weigh on
     that function alone (onnxruntime's call slowed the next by about 5%).
+    The first ``warmup`` rounds are not timed: on several threads, the plan
+    times one thread against several on its own calls (``ThreadChoice``),
+    and settles in the interleaving only after a few rounds.
     """
     loops = {}
     for name, function in functions.items():
@@ -216,13 +219,14 @@ def measure(functions, repeats, min_time, clock=time.perf_counter):
     samples = {name: [] for name in functions}
     names = list(functions)
     rng = np.random.default_rng(0)
-    for _ in range(repeats):
+    for r in range(warmup + repeats):
         for name in rng.permutation(names):
             function, n = functions[name], loops[name]
             start = clock()
             for _ in range(n):
                 function()
-            samples[name].append((clock() - start) / n)
+            if r >= warmup:
+                samples[name].append((clock() - start) / n)
     return {name: float(np.median(values)) for name, values in samples.items()}
 
 
@@ -362,6 +366,7 @@ def run_network(sizes, dtype, names, batches, threads, args, failures):
                         args.repeats,
                         args.min_time,
                         clock,
+                        warmup=args.repeats if n_threads > 1 else 0,
                     )
                     kernels = plan.kernels_for(n)
                 row["times"][n, n_threads] = times
