@@ -315,7 +315,7 @@ def thread_times(ours, X, threads, args, blas=False):
     forward pass on the most threads."""
     functions = {t: on_threads(lambda: ours.predict_proba(X), t) for t in threads}
     if not blas:
-        return measure(functions, args.repeats, args.min_time)
+        return measure(functions, args.repeats, args.min_time, warmup=args.repeats)
     forward = lambda: numpy_forward(ours.coefs_, ours.intercepts_, X)  # noqa: E731
     return after_blas(functions, on_threads(forward, max(threads)), 3 * args.repeats)
 
