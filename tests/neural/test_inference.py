@@ -660,6 +660,15 @@ def _fake_plan_times(monkeypatch, time_of):
     monkeypatch.setattr(_inference, "_interleaved_best_times", fake_times)
 
 
+def _sparse_layers_faster_by(monkeypatch, speedup):
+    """Make the one-thread time of a candidate plan 1 if all its layers are
+    sparse, ``speedup`` if any is dense."""
+    _fake_plan_times(
+        monkeypatch,
+        lambda kind, function: 1.0 if "dense" not in function.args[1] else speedup,
+    )
+
+
 @pytest.mark.parametrize("sparse_speedup", [1.5, 3.0])
 def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
     monkeypatch, sparse_speedup
@@ -672,13 +681,7 @@ def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
     for n_threads in (1, 2):
         candidates = set(plan._candidates(256, n_threads).values())
         assert candidates == {("csr", "csr"), ("dense", "dense")}
-    # One-thread times: the sparse layers faster by ``sparse_speedup``.
-    _fake_plan_times(
-        monkeypatch,
-        lambda kind, function: (
-            1.0 if function.args[1] == ("csr", "csr") else sparse_speedup
-        ),
-    )
+    _sparse_layers_faster_by(monkeypatch, sparse_speedup)
     # BLAS's predicted gain: all of the threads' for a batch, none for one
     # sample or for products BLAS runs on one thread (the second layer's at
     # 256 samples, both at 64), less where a call's fixed cost weighs.
@@ -726,13 +729,7 @@ def test_one_sample_on_threads_counts_blas_matrix_vector_threads(
     assert gain == pytest.approx(sum(sizes) / (sizes[0] / 2 + sizes[1]))
     candidates = set(plan._candidates(1, 2).values())
     assert {("csr", "csr"), ("dense", "dense")} <= candidates
-    # One-thread times: the sparse layers faster by ``sparse_speedup``.
-    _fake_plan_times(
-        monkeypatch,
-        lambda kind, function: (
-            1.0 if function.args[1] == ("csr", "csr") else sparse_speedup
-        ),
-    )
+    _sparse_layers_faster_by(monkeypatch, sparse_speedup)
     assert plan.kernels_for(1, 1) == ("csr", "csr")
     on_threads = ("dense", "dense") if sparse_speedup < gain else ("csr", "csr")
     assert plan.kernels_for(1, 2) == on_threads
@@ -776,9 +773,7 @@ def test_a_near_tie_on_one_thread_keeps_dense_layers_on_threads(
     plan = _timing_plan(monkeypatch, coefs, intercepts, costs)
     candidates = plan._candidates(1, 2)
     assert candidates == {"mixed": ("dense", "dense"), "sparse": ("csr", "csr")}
-    _fake_plan_times(
-        monkeypatch, lambda kind, _: 1.0 if kind == "sparse" else sparse_speedup
-    )
+    _sparse_layers_faster_by(monkeypatch, sparse_speedup)
     assert 1.05 < _inference._THREADS_MARGIN < 1.2
     assert plan.kernels_for(1, 1) == ("csr", "csr")
     on_threads = ("dense", "dense") if sparse_speedup < 1.1 else ("csr", "csr")
