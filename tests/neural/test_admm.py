@@ -293,27 +293,6 @@ def test_admm_scores_only_inside_prune(network, three_classes):
         ADMMCriterion().score(context)
 
 
-@pytest.mark.parametrize(
-    "params, name",
-    [
-        ({"rho": 0.0}, "rho"),
-        ({"rho_growth": 1.0}, "rho_growth"),
-        ({"max_iter": 0}, "max_iter"),
-        ({"damp": -1.0}, "damp"),
-        ({"num_samples": 0}, "num_samples"),
-        ({"output_hessian": "exact"}, "output_hessian"),
-    ],
-)
-def test_admm_validates_its_parameters_before_pruning(
-    network, three_classes, params, name
-):
-    X, y = three_classes
-    mlp = copy.deepcopy(network)
-    with pytest.raises(ValueError, match=f"'{name}' parameter of ADMMCriterion"):
-        mlp.prune(X, y, amount=0.5, criterion=ADMMCriterion(**params))
-    assert all(mask.all() for mask in mlp.masks_)
-
-
 def test_pruned_estimators_prune_globally_with_admm_unless_told(three_classes):
     # Its fine-tuning scope is the default "global": the estimators' scope
     # None gives the same network as scope="global", not as "layer".
