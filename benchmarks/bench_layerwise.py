@@ -15,9 +15,9 @@ Data sets (``--dataset``):
 - ``synthetic``: the 784-300-100-10 problem of
   ``bench_oneshot_second_order.py``, 10 epochs.
 
-``--path`` times a one-shot sparsity path of 10 levels (0.5 to 0.95)
-from one OBC trace (its trace, then each level) against one prune (by the
-CPU time of the process with ``--cpu-time``); ``--sparsity-path`` times
+``--path`` times ``oneshot_path`` over 10 levels (0.5 to 0.95) from one
+OBC trace against one prune, interleaved in random order (by the CPU time
+of the process with ``--cpu-time``); ``--sparsity-path`` times
 ``sparsity_path(..., from_dense=True)`` with ``"obc"`` over 10 levels
 against one level and against re-tracing at every level;
 ``--cpu-time`` also times the prunes of the table by the process's CPU
@@ -50,9 +50,12 @@ from skprune.neural import (
     PruningCriterion,
     SparseGPTCriterion,
     WandaCriterion,
+    oneshot_path,
     sparsity_path,
 )
+from skprune.neural._layerwise import layer_inputs, output_sample_weights
 
+from bench_inference import measure
 from bench_layerwise_defaults import FlooredOBC
 from bench_oneshot_second_order import synthetic_problem as make_synthetic_problem
 from bench_oneshot_second_order import timed_prune_score
@@ -218,38 +221,95 @@ def table(dense, accuracy, sparsities, seconds):
     return "\n".join(lines)
 
 
-def time_path(dataset, seeds, data_dir, n_repeats=3, clock=time.perf_counter):
+def time_path(dataset, seeds, data_dir, n_repeats=5, clock=time.perf_counter):
     """Seconds of one OBC prune and of a one-shot path of 10 levels.
 
-    The path is timed as ``oneshot_path`` runs it, in its two parts: the
-    trace (with the validation of the data) and every level from it.
-    ``clock`` is ``time.process_time`` with ``--cpu-time``: with one BLAS
-    thread, the time the process ran, which waiting for a shared core does
-    not lengthen.
+    The path is ``oneshot_path`` over 10 levels (0.5 to 0.95), one trace and
+    a prune per level; the trace is also timed alone, which gives a level's
+    share. The three are timed in a new random order every round, after
+    untimed calls of each (:func:`bench_inference.measure`): whichever ran
+    first after the others was slower by up to 0.2 s, which a fixed order
+    (one prune, then the path) gave to the prune alone. ``clock`` is
+    ``time.process_time`` with ``--cpu-time``: with one BLAS thread, the time
+    the process ran, which waiting for a shared core does not lengthen.
     """
     levels = np.linspace(0.5, 0.95, 10)
-    ratios, prune_times, path_times, trace_times, level_times = [], [], [], [], []
+    ratios, prune_times, path_times, trace_times = [], [], [], []
     for seed in seeds:
         X_train, _, y_train, _, network = load(dataset, seed, data_dir)
         base = train(X_train, y_train, network, seed)
-        for _ in range(n_repeats):
-            start = clock()
-            copy.deepcopy(base).prune(X_train, y_train, amount=0.9, criterion="obc")
-            prune_times.append(clock() - start)
-            start = clock()
-            trace = OBCCriterion().trace(base, X_train, y_train)
-            trace_times.append(clock() - start)
-            for sparsity in levels:
-                start = clock()
-                trace.pruned(float(sparsity))
-                level_times.append(clock() - start)
-            path_times.append(trace_times[-1] + sum(level_times[-len(levels):]))
-            ratios.append(path_times[-1] / prune_times[-1])
+        seconds = measure(
+            {
+                "prune": lambda: copy.deepcopy(base).prune(
+                    X_train, y_train, amount=0.9, criterion="obc"
+                ),
+                "trace": lambda: OBCCriterion().trace(base, X_train, y_train),
+                "path": lambda: oneshot_path(base, X_train, y_train, levels),
+            },
+            repeats=n_repeats,
+            min_time=0.0,
+            clock=clock,
+        )
+        prune_times.append(seconds["prune"])
+        path_times.append(seconds["path"])
+        trace_times.append(seconds["trace"])
+        ratios.append(seconds["path"] / seconds["prune"])
+        print(f"  seed {seed}: ratio {ratios[-1]:.2f}", flush=True)
+    level = (np.median(path_times) - np.median(trace_times)) / len(levels)
     print(
         f"one prune {np.median(prune_times):.2f} s, path of 10 levels "
         f"{np.median(path_times):.2f} s (trace {np.median(trace_times):.2f} s, "
-        f"a level {1000 * np.median(level_times):.0f} ms), "
-        f"ratio {np.median(ratios):.2f}"
+        f"a level {1000 * level:.0f} ms), ratio {np.median(ratios):.2f}"
+    )
+
+
+def time_path_floor(dataset, seeds, data_dir, n_repeats=5, clock=time.perf_counter):
+    """The path's ratio if a level were only the products it cannot skip.
+
+    Every level re-fits the hidden layer after the first on new inputs
+    ``A`` (its ``A^T A`` and ``A^T T``), runs the first layer forward, and
+    re-fits the output layer (its shared ``A^T A`` and the Gram matrices of
+    each unit's uncertain rows); the second layer's forward pass, the solves
+    and everything else are left out. These products, on the unpruned
+    network's inputs (the same shapes as at every level), and the trace are
+    timed side by side; ``(trace + 10 products) / (trace + products)`` is a
+    lower bound of the ratio :func:`time_path` measures.
+    """
+    floors, ratios = [], []
+    for seed in seeds:
+        X_train, _, y_train, _, network = load(dataset, seed, data_dir)
+        base = train(X_train, y_train, network, seed)
+        X = X_train[: OBCCriterion().num_samples]
+        inputs, outputs = layer_inputs(base, X)
+        designs = [np.hstack([a, np.ones((len(a), 1))]) for a in inputs]
+        hidden, output = designs[1], designs[-1]
+        weights = output_sample_weights(base, outputs[-1], np.ones(len(X)))
+        uncertain = [output[column > 0] for column in weights.curvature.T]
+        first = np.vstack([base.coefs_[0], base.intercepts_[0]])
+
+        def products():
+            hidden.T @ hidden
+            hidden.T @ outputs[1]
+            designs[0] @ first
+            output.T @ output
+            for rows in uncertain:
+                rows.T @ rows
+
+        seconds = measure(
+            {
+                "trace": lambda: OBCCriterion().trace(base, X_train, y_train),
+                "products": products,
+            },
+            repeats=n_repeats,
+            min_time=0.05,
+            clock=clock,
+        )
+        floors.append(seconds["products"])
+        trace = seconds["trace"]
+        ratios.append((trace + 10 * floors[-1]) / (trace + floors[-1]))
+    print(
+        f"products of a level {1000 * np.median(floors):.1f} ms, "
+        f"lower bound of the ratio {np.median(ratios):.2f}"
     )
 
 
@@ -367,6 +427,11 @@ def main():
     )
     parser.add_argument("--path", action="store_true", help="time the path only")
     parser.add_argument(
+        "--path-floor",
+        action="store_true",
+        help="the path's ratio with levels made of their products only",
+    )
+    parser.add_argument(
         "--cpu-time",
         action="store_true",
         help="time by the process's CPU time (one BLAS thread)",
@@ -387,6 +452,9 @@ def main():
     clock = time.process_time if args.cpu_time else time.perf_counter
     if args.path:
         time_path(args.dataset, seeds, args.data, clock=clock)
+        return
+    if args.path_floor:
+        time_path_floor(args.dataset, seeds, args.data, clock=clock)
         return
     if args.sparsity_path:
         time_sparsity_path(args.dataset, seeds, args.data)
