@@ -1,6 +1,7 @@
 """Layer-wise criteria: Wanda, exact layer-wise OBS and the least-squares re-fit."""
 
 import copy
+import threading
 import warnings
 
 import numpy as np
@@ -182,6 +183,53 @@ def test_obs_trace_removes_already_pruned_weights_first_at_no_cost():
     assert set(order[0, :2]) == {1, 4}
     np.testing.assert_array_equal(losses[0, :2], 0.0)
     assert order.shape[1] == A.shape[1] - 1
+
+
+@pytest.mark.parametrize("n_units, n_threads", [(0, 2), (1, 2), (5, 2), (7, 3)])
+@pytest.mark.parametrize("per_unit", [False, True])
+def test_obs_traces_in_threads_equal_one_batch(
+    monkeypatch, n_units, n_threads, per_unit
+):
+    # 40 inputs: the downdates are folded and the inverses compacted inside
+    # every batch.
+    rng, A = random_problem(4, n_samples=80, n_inputs=40)
+    d = A.shape[1]
+    inverse = np.linalg.inv(A.T @ A + 0.1 * np.eye(d))
+    if per_unit:
+        scales = rng.uniform(0.1, 2.0, (n_units, 80, 1))
+        grams = np.einsum("si,usj->uij", A, A * scales)
+        inverse = np.linalg.inv(grams + 0.1 * np.eye(d))
+    w = rng.normal(size=(d, n_units))
+    removable = np.ones_like(w, dtype=bool)
+    removable[-1] = False
+    forced = rng.uniform(size=w.shape) < 0.1
+    forced[-1] = False
+    w[forced] = 0.0
+
+    threads = set()
+    trace_batch = _layerwise._trace_batch
+
+    def recorded(*args):
+        threads.add(threading.get_ident())
+        return trace_batch(*args)
+
+    monkeypatch.setattr(_layerwise, "_trace_batch", recorded)
+    monkeypatch.setattr(_layerwise._kernels, "effective_n_threads", lambda: 1)
+    expected = obc_traces(inverse, w, removable, forced)
+    assert threads <= {threading.get_ident()}
+
+    threads.clear()
+    monkeypatch.setattr(_layerwise._kernels, "effective_n_threads", lambda: n_threads)
+    # Batches of 2 units at most, so that 7 units make 4 batches on 3 threads.
+    monkeypatch.setattr(_layerwise, "_TRACE_ENTRIES", 2 * d**2)
+    order, losses = obc_traces(inverse, w, removable, forced)
+    np.testing.assert_array_equal(order, expected[0])
+    np.testing.assert_array_equal(losses, expected[1])
+    # Every removable entry (all but the bias) has its step.
+    assert order.shape == (n_units, d - 1 if n_units else 0)
+    if n_units > 1:
+        assert threading.get_ident() not in threads
+        assert 1 < len(threads) <= n_threads
 
 
 def test_kept_weight_refit_equals_lstsq_on_the_kept_columns():
