@@ -58,4 +58,3 @@ def sub_forest_scores(trees, X, y, weights, score, classifier):
         mean = total / n_trees.reshape(-1, *[1] * (total.ndim - 1))
         scores.append(score(y, mean, weights))
     return np.stack(scores)
-

@@ -35,4 +35,3 @@ def pruning_levels(tree, n_levels):
         step = int(np.argmax(path.n_leaves <= target))
         trees.append(path.subtree(step))
     return trees
-

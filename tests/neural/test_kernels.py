@@ -259,7 +259,6 @@ def test_each_thread_has_its_own_scratch_memory_on_a_huge_page_boundary():
     assert not np.shares_memory(others[0], mine)
 
 
-
 # ----------------------------------------------------------------------
 # Checks before the kernels
 # ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ SMALL_PRUNED = dict(
     hidden_layer_sizes=(16,), max_iter=15, n_pruning_steps=3, finetune_iter=3, random_state=0
 )
 
+
 def _assert_same_network(a, b):
     assert len(a.coefs_) == len(b.coefs_)
     for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
