@@ -68,7 +68,10 @@ def tree_rows(name, X, y, estimators):
             {
                 "data": name,
                 "model": label,
-                "ccp_alpha": float(getattr(estimator, "ccp_alpha_", estimator.get_params().get("ccp_alpha", 0.0))),
+                "ccp_alpha": float(getattr(
+                    estimator, "ccp_alpha_",
+                    estimator.get_params().get("ccp_alpha", 0.0),
+                )),
                 "leaves": int(estimator.get_n_leaves()),
                 "metric": "accuracy" if is_classifier(estimator) else "R2",
                 "test score": float(estimator.score(X_test, y_test)),
@@ -92,9 +95,12 @@ def run_trees(output):
         y,
         [
             ("unpruned tree", DecisionTreeClassifier(random_state=SEED)),
-            ("CV, impurity, 1-SE", PrunedTreeClassifierCV(random_state=SEED, return_train_score=True)),
-            ("CV, impurity, best", PrunedTreeClassifierCV(random_state=SEED, selection="best")),
-            ("CV, misclassification, 1-SE", PrunedTreeClassifierCV(random_state=SEED, risk="misclassification")),
+            ("CV, impurity, 1-SE",
+             PrunedTreeClassifierCV(random_state=SEED, return_train_score=True)),
+            ("CV, impurity, best",
+             PrunedTreeClassifierCV(random_state=SEED, selection="best")),
+            ("CV, misclassification, 1-SE",
+             PrunedTreeClassifierCV(random_state=SEED, risk="misclassification")),
         ],
     )
     X, y = load_diabetes(return_X_y=True)
@@ -104,13 +110,21 @@ def run_trees(output):
         y,
         [
             ("unpruned tree", DecisionTreeRegressor(random_state=SEED)),
-            ("CV, impurity, 1-SE", PrunedTreeRegressorCV(random_state=SEED, return_train_score=True)),
-            ("CV, impurity, best", PrunedTreeRegressorCV(random_state=SEED, selection="best")),
+            ("CV, impurity, 1-SE",
+             PrunedTreeRegressorCV(random_state=SEED, return_train_score=True)),
+            ("CV, impurity, best",
+             PrunedTreeRegressorCV(random_state=SEED, selection="best")),
         ],
     )
     plots = [
-        _save_curve(PruningCurveDisplay, classifiers[1], output / "tree_pruning_curve_breast_cancer.png", "Accuracy"),
-        _save_curve(PruningCurveDisplay, regressors[1], output / "tree_pruning_curve_diabetes.png", "R2 score"),
+        _save_curve(
+            PruningCurveDisplay, classifiers[1],
+            output / "tree_pruning_curve_breast_cancer.png", "Accuracy",
+        ),
+        _save_curve(
+            PruningCurveDisplay, regressors[1],
+            output / "tree_pruning_curve_diabetes.png", "R2 score",
+        ),
         _save_tree(
             classifiers[1], output / "tree_pruned_breast_cancer.png",
             feature_names=list(cancer.feature_names),

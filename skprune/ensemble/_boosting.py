@@ -47,8 +47,12 @@ def probabilities(raw):
 
 def leaf_values(leaves, n_nodes, gradient, hessian, sample_weight):
     """One Newton step per leaf: sum(w g) / sum(w h), zero where sum(w h) is 0."""
-    numerator = np.bincount(leaves, weights=sample_weight * gradient, minlength=n_nodes)
-    denominator = np.bincount(leaves, weights=sample_weight * hessian, minlength=n_nodes)
+    numerator = np.bincount(
+        leaves, weights=sample_weight * gradient, minlength=n_nodes
+    )
+    denominator = np.bincount(
+        leaves, weights=sample_weight * hessian, minlength=n_nodes
+    )
     safe = denominator != 0
     return np.where(safe, numerator / np.where(safe, denominator, 1.0), 0.0)
 
@@ -127,7 +131,9 @@ class BoostingLadder:
         learning_rate = self.booster.learning_rate
         trees, staged, n_nodes = [], [], []
         for stage in self.stages:
-            gradient, hessian = stage_gradients(raw_train, self.y_train, self.classifier)
+            gradient, hessian = stage_gradients(
+                raw_train, self.y_train, self.classifier
+            )
             stage_trees = []
             for k, levels in enumerate(stage):
                 tree = copy.deepcopy(levels[level])

@@ -99,7 +99,9 @@ def check_ensemble(estimator):
     ValueError
         If a gradient boosting model has a loss whose leaves are not refitted.
     """
-    if isinstance(estimator, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
+    if isinstance(
+        estimator, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
+    ):
         raise TypeError(
             "EnsemblePruner does not prune histogram gradient boosting: its trees "
             "are not scikit-learn Tree objects and keep no value at inner nodes."
@@ -339,7 +341,8 @@ def bounded_differences(fold_differences, n_standard_errors=0):
 
 def node_budgets(smallest, total):
     """Node budgets of the choice, geometric from ``smallest`` to ``total``."""
-    return np.unique(np.r_[np.geomspace(smallest, total, N_BUDGETS).astype(np.intp), total])
+    budgets = np.geomspace(smallest, total, N_BUDGETS).astype(np.intp)
+    return np.unique(np.r_[budgets, total])
 
 
 class EnsemblePruner(
@@ -715,7 +718,8 @@ class EnsemblePruner(
             if refined:
                 y_encoded = encode_labels(forest, y)
                 data = (
-                    as_float32(X), y_encoded, fitting_weights(forest, y_encoded, weights),
+                    as_float32(X), y_encoded,
+                    fitting_weights(forest, y_encoded, weights),
                     is_classifier(forest), _n_classes(forest),
                 )
                 if merged:
@@ -737,7 +741,8 @@ class EnsemblePruner(
 
         def describe(row, column):
             level, size, kind = describe_kind(row, column)
-            return level, size, kind > 0, kind > 0 and FOREST_ROWS[kind - 1] is not REFINED_ROWS
+            merged = kind > 0 and FOREST_ROWS[kind - 1] is not REFINED_ROWS
+            return level, size, kind > 0, merged
 
         return n_nodes, describe, build
 
@@ -756,7 +761,9 @@ class EnsemblePruner(
         budgets = node_budgets(smallest, total)
         fold_scores = []
         for run in range(len(tables["reference"])):
-            chosen = best_within_budgets(tables["n_nodes"][run], tables["selection"][run], budgets)
+            chosen = best_within_budgets(
+                tables["n_nodes"][run], tables["selection"][run], budgets
+            )
             fold_scores.append(tables["fold_scores"][run].ravel()[chosen])
         fold_scores = np.asarray(fold_scores)
         mean_scores = fold_scores.mean(axis=0)

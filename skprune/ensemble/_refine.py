@@ -118,7 +118,9 @@ def refined_values(design, targets, values, sample_weight, penalty, max_iter=Non
             break
         image = transposed @ (weights * (design @ direction)) + penalty * direction
         curvature = (direction * image).sum(axis=0)
-        step = np.divide(product, curvature, out=np.zeros_like(product), where=curvature > 0)
+        step = np.divide(
+            product, curvature, out=np.zeros_like(product), where=curvature > 0
+        )
         change += step * direction
         residual -= step * image
         preconditioned = inverse_diagonal * residual
@@ -256,10 +258,12 @@ class _StackedTrees:
         self.roots = offsets[:-1]
         self.is_leaf = np.concatenate([t.is_leaf for t in topologies])
         self.left = np.concatenate(
-            [np.where(t.is_leaf, -1, t.children_left + o) for t, o in zip(topologies, offsets)]
+            [np.where(t.is_leaf, -1, t.children_left + o)
+             for t, o in zip(topologies, offsets)]
         )
         self.right = np.concatenate(
-            [np.where(t.is_leaf, -1, t.children_right + o) for t, o in zip(topologies, offsets)]
+            [np.where(t.is_leaf, -1, t.children_right + o)
+             for t, o in zip(topologies, offsets)]
         )
         depth = np.concatenate([t.depth for t in topologies])
         internal = np.flatnonzero(~self.is_leaf)
@@ -535,11 +539,16 @@ def refined_scores(trees, X_train, y_train, w_train, X_test, y_test, w_test,
         return test_score(merged[size].at(level))
 
     def test_score(kept):
-        mean = np.mean([tree_predictions(tree, X_test, classifier) for tree in kept], axis=0)
+        mean = np.mean(
+            [tree_predictions(tree, X_test, classifier) for tree in kept], axis=0
+        )
         return score(y_test, mean[None], w_test)[0]
 
     n_levels, n_trees = len(trees[0]), len(trees)
     return np.concatenate([
-        rows.scores(n_levels, n_trees, refined_score if rows is REFINED_ROWS else merged_score)
+        rows.scores(
+            n_levels, n_trees,
+            refined_score if rows is REFINED_ROWS else merged_score,
+        )
         for rows in FOREST_ROWS
     ])

@@ -150,7 +150,9 @@ class PruningCurveDisplay:
             (line,) = ax.plot(x, mean, marker=".", label=label, **line_kw)
             self.lines_.append(line)
             self.fill_between_.append(
-                ax.fill_between(x, mean - std, mean + std, alpha=0.2, color=line.get_color())
+                ax.fill_between(
+                    x, mean - std, mean + std, alpha=0.2, color=line.get_color()
+                )
             )
         self._mark_choice(ax)
 
@@ -455,7 +457,8 @@ class PruningCurveDisplay:
                 fitted = cv_estimator.fit(X, y)
             except ValueError as exc:
                 grid = getattr(_last_step(cv_estimator), "_grid_parameter", None)
-                if param_values is None or grid is None or not str(exc).startswith(grid):
+                if (param_values is None or grid is None
+                        or not str(exc).startswith(grid)):
                     raise
                 raise ValueError(f"param_values, passed as {grid}: {exc}") from exc
         return cls.from_cv_estimator(fitted, ax=ax, score_name=score_name, **plot_kw)

@@ -83,7 +83,9 @@ PATH_CV_ATTRIBUTES_DOC = """
 """
 
 
-def path_cv_doc(*, model, value, param, grid, sizes, most_pruned, least_pruned, verbose=""):
+def path_cv_doc(
+    *, model, value, param, grid, sizes, most_pruned, least_pruned, verbose=""
+):
     """The parameter and attribute docs shared by the path-CV estimators.
 
     Returns ``(parameters, attributes)``, to be formatted into a class
@@ -103,7 +105,9 @@ PATH_CV_CONSTRAINTS = {
     "cv": ["cv_object"],
     "scoring": [StrOptions(set(get_scorer_names())), callable, None],
     "selection": [
-        StrOptions({*SELECTIONS, *_FORMER_SELECTIONS}, deprecated=set(_FORMER_SELECTIONS))
+        StrOptions(
+            {*SELECTIONS, *_FORMER_SELECTIONS}, deprecated=set(_FORMER_SELECTIONS)
+        )
     ],
     "n_jobs": [Integral, None],
     "return_train_score": ["boolean"],
@@ -390,7 +394,8 @@ def split_for_cv(estimator, X, y, sample_weight, groups):
     if classifier:
         check_classification_targets(y)
     given_splits = not (
-        hasattr(estimator.cv, "split") or isinstance(estimator.cv, (Integral, type(None)))
+        hasattr(estimator.cv, "split")
+        or isinstance(estimator.cv, (Integral, type(None)))
     )
     # An iterator can be read once: read it here, for both uses below.
     raw_cv = list(estimator.cv) if given_splits else estimator.cv

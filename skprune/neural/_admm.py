@@ -191,9 +191,10 @@ class ADMMCriterion(BaseEstimator, LayerByLayerCriterion):
     ones for the bias), the weights of all the units of the layer minimise
     the squared error of the layer's outputs before the step, damped
     towards the current weights, subject to keeping the step's count of
-    weights in the layer (or the ``"n:m"`` pattern). The alternating direction method of multipliers
-    (as in ALPS, Meng et al., 2024) alternates between the unconstrained
-    minimiser pulled towards a sparse copy by a penalty ``rho``, and the
+    weights in the layer (or the ``"n:m"`` pattern). The alternating
+    direction method of multipliers (as in ALPS, Meng et al., 2024)
+    alternates between the unconstrained minimiser pulled towards a sparse
+    copy by a penalty ``rho``, and the
     sparse copy, the largest entries of the former that the pattern allows;
     ``rho`` starts at ``rho`` times the mean diagonal of ``A^T A`` and is
     multiplied by ``rho_growth`` at every iteration. One eigendecomposition

@@ -873,7 +873,10 @@ class InferencePlan:
         self.n_units = [self.n_features_in] + [layer.n_out for layer in self.layers]
         measured = cost_model is None
         if kernel == "auto":
-            blocks = {layer.sparse["block"].block for layer in self.layers if layer.block_shape}
+            blocks = {
+                layer.sparse["block"].block
+                for layer in self.layers if layer.block_shape
+            }
             if measured:
                 cost_model = measured_cost_model(self.dtype, sorted(blocks))
         self.cost_model = cost_model
@@ -989,7 +992,8 @@ class InferencePlan:
             n_in = layer.n_out
         for kernel, (total, kernels) in best.items():
             if kernel != "dense":
-                best[kernel] = (total + model.copies(n_in, n_samples, n_threads), kernels)
+                copies = model.copies(n_in, n_samples, n_threads)
+                best[kernel] = (total + copies, kernels)
         return min(best.values(), default=(math.inf, None))
 
     def _all_dense_cost(self, n_samples, n_threads):

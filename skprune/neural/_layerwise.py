@@ -252,7 +252,7 @@ def damped_gram(design, damp):
 
 
 def _damped(gram, damp):
-    """``gram`` with ``damp`` times the mean of its diagonal added to it, and that amount.
+    """``gram`` with ``damp`` times its mean diagonal added to it, and that amount.
 
     ``damp`` is floored at ``_MIN_DAMP``: with ``damp=0`` the Gram matrix of
     inputs that are constant or linearly dependent (dead units) is singular.
@@ -583,7 +583,9 @@ class OutputWeights:
         """
         roots = np.sqrt(self.curvature)
         rows = [np.flatnonzero(roots[:, unit]) for unit in range(self.floor.size)]
-        split = [unit for unit, taken in enumerate(rows) if taken.size <= len(design) // 2]
+        split = [
+            unit for unit, taken in enumerate(rows) if taken.size <= len(design) // 2
+        ]
         blocks = {}
         if split:
             shared = _weighted_rows(design, self.sample_weight)
@@ -1735,9 +1737,10 @@ class LayerByLayerCriterion(PruningCriterion):
     masks, and its compensation the new weights.
 
     Subclasses set ``_name``, ``_patterns`` (the pattern classes they
-    accept) and ``_pattern_names`` (their names, for errors) and implement ``_layer_pruners(context, step)``, which returns
-    the pruner of every target layer. They have the parameters ``damp``,
-    ``num_samples`` and ``output_hessian`` of the layer-wise criteria.
+    accept) and ``_pattern_names`` (their names, for errors) and implement
+    ``_layer_pruners(context, step)``, which returns the pruner of every
+    target layer. They have the parameters ``damp``, ``num_samples`` and
+    ``output_hessian`` of the layer-wise criteria.
     """
 
     _patterns = (PruningPattern,)

@@ -492,7 +492,7 @@ def _replaced(arrays, replacements):
 
 
 def _hidden_layers_fed_by(layers, n_coef_layers):
-    """Hidden layers ``k`` (1-based) whose incoming matrix ``k - 1`` is in ``layers``."""
+    """Hidden layers ``k`` (1-based) fed by a matrix ``k - 1`` in ``layers``."""
     return [k for k in range(1, n_coef_layers) if k - 1 in layers]
 
 

@@ -246,7 +246,9 @@ class _PrunedMLPMixin:
         """Task loss mixed with the same loss to the teacher's outputs."""
         h = self.distillation_weight
         y_teacher = ACTIVATIONS[self.out_activation_](self._teacher_logits(X))
-        teacher_loss, teacher_delta = super()._output_loss_and_delta(X, y_teacher, y_pred, sample_weight)
+        teacher_loss, teacher_delta = super()._output_loss_and_delta(
+            X, y_teacher, y_pred, sample_weight
+        )
         return (1 - h) * loss + h * teacher_loss, (1 - h) * delta + h * teacher_delta
 
     def _check_pruning_params(self, X, y, sparsity):
@@ -306,7 +308,8 @@ class _PrunedMLPMixin:
                 )
             del self._sizes_as_built  # a new network is built
         super()._fit(
-            X, y, sample_weight=sample_weight, incremental=incremental, settings=settings
+            X, y, sample_weight=sample_weight, incremental=incremental,
+            settings=settings,
         )
         # Predictions follow the weights training leaves.
         self._build_inference_plan()
@@ -387,8 +390,9 @@ class _PrunedMLPMixin:
 
         Training (each call of the solver) and each pruning step end with it,
         so the plan always describes the current weights; scoring during
-        training goes through the dense training pass. Call it after changing ``coefs_`` or
-        ``intercepts_`` by hand. ``coefs`` stands for ``coefs_`` when given.
+        training goes through the dense training pass. Call it after changing
+        ``coefs_`` or ``intercepts_`` by hand. ``coefs`` stands for ``coefs_``
+        when given.
         """
         self._inference_plan = InferencePlan(
             self.coefs_ if coefs is None else coefs,

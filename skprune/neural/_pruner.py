@@ -244,7 +244,8 @@ class MLPPruner(
             y = _as_numbers(y, "y")
         pruned = self._unfitted_pruned_estimator()
         check_pruning_parameters(
-            pruned.get_params(deep=False), self._coef_shapes(pruned, X, y), self.sparsity
+            pruned.get_params(deep=False), self._coef_shapes(pruned, X, y),
+            self.sparsity,
         )
         seed = self._network_seed()
         self.estimator_ = self._fitted_dense_estimator(X, y, sample_weight, seed)

@@ -157,7 +157,8 @@ def check_pruning_parameters(params, coef_shapes, sparsity):
     """
     resolve_criterion(params["criterion"])
     pattern = resolve_pattern(
-        params["pattern"], block_shape=params["block_shape"], n=params["n"], m=params["m"]
+        params["pattern"], block_shape=params["block_shape"], n=params["n"],
+        m=params["m"],
     )
     if params["initial_sparsity"] > sparsity:
         raise ValueError(

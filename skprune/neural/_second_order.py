@@ -159,10 +159,11 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
     point. A surgeon step that would leave a weight larger than 10 times
     the layer's largest weight before the step (a Fisher too little damped
     for the scale of the data) is recomputed with the damping raised by
-    factors of 10, with a ``UserWarning``. Where the unpruned weights of a layer have a zero Fisher (their
-    gradients vanish, e.g. when the layer after them is fully pruned), every
-    ``lambda`` gives the same step: OBS removes the smallest weights and
-    changes no other. The Kronecker-factored Fisher is the
+    factors of 10, with a ``UserWarning``. Where the unpruned weights of a
+    layer have a zero Fisher (their gradients vanish, e.g. when the layer
+    after them is fully pruned), every ``lambda`` gives the same step: OBS
+    removes the smallest weights and changes no other. The Kronecker-factored
+    Fisher is the
     default because the input factor ``E[x x^T]`` does not vanish when a
     network fits its training data, whereas the per-sample gradients of the
     empirical Fisher do; large one-shot steps need sub-steps, since the
@@ -315,7 +316,7 @@ class OBSCriterion(BaseEstimator, PruningCriterion):
         return KroneckerFisherInverse(input_moment, scales, mask, damp)
 
     def _damping(self, mean_diagonal):
-        """``lambda`` of a layer whose unpruned weights have this mean Fisher diagonal."""
+        """``lambda`` of a layer of unpruned weights of this mean Fisher diagonal."""
         damp = float(self.damp)
         if not mean_diagonal > 0:
             # A zero Fisher: the step is the same for every positive lambda.

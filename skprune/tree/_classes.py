@@ -35,7 +35,7 @@ _PARAMETER_DOC = """
 
 
 def growing_parameters(kind):
-    """The names of the parameters of scikit-learn's tree of ``kind``, for docstrings."""
+    """Names of the parameters of scikit-learn's tree of ``kind``, for docstrings."""
     shared = (
         "criterion, splitter, max_depth, min_samples_split, min_samples_leaf, "
         "min_weight_fraction_leaf, max_features, random_state, max_leaf_nodes, "
@@ -47,7 +47,7 @@ def growing_parameters(kind):
 
 
 def _grown_tree_doc(kind):
-    """The start of the docstring of the pruned tree of ``kind``, to its growing parameters."""
+    """The docstring of the pruned tree of ``kind`` up to its growing parameters."""
     sklearn_tree = f"DecisionTree{kind.capitalize()}"
     return f"""A decision tree {kind} with complete cost-complexity pruning.
 
@@ -241,8 +241,8 @@ class PrunedTreeClassifier(PrunedTreeMixin, DecisionTreeClassifier):
 {_PARAMETER_DOC}
     Attributes
     ----------
-{_FITTED_TREES_DOC}    classes_, n_classes_, n_outputs_, max_features_, n_features_in_, \
-feature_names_in_
+{_FITTED_TREES_DOC}    classes_, n_classes_, n_outputs_, max_features_, \
+n_features_in_, feature_names_in_
         As in :class:`~sklearn.tree.DecisionTreeClassifier`.
 
     See Also

@@ -323,7 +323,9 @@ def weakest_link_sequence(topology, node_risk):
         while ancestor != -1:
             n_leaves[ancestor] -= n_removed_leaves
             branch_risk[ancestor] += risk_increase
-            strength = (risk[ancestor] - branch_risk[ancestor]) / (n_leaves[ancestor] - 1)
+            strength = (
+                (risk[ancestor] - branch_risk[ancestor]) / (n_leaves[ancestor] - 1)
+            )
             if strength < key[ancestor]:
                 key[ancestor] = strength
                 heappush(heap, (strength, ancestor))

@@ -343,7 +343,9 @@ class Segment:
         if self.n_outputs == 0:
             finite = not check_finite or bool(np.isfinite(X).all())
         else:
-            finite = self._network.forward(X, Y, workspace, tile, n_threads, check_finite)
+            finite = self._network.forward(
+                X, Y, workspace, tile, n_threads, check_finite
+            )
         return Y if finite else None
 
 
