@@ -26,9 +26,10 @@ over one fit of the ensemble; medians over the seeds.
 
 With ``--functions``, it measures instead the functions that prune every
 tree of a fitted forest alike: :func:`skprune.tree.error_based_pruning` at a
-few confidences (and with subtree raising at 0.25), and :func:`skprune.tree.reduced_error_pruning` on a
-validation split (the forest fitted on 80% of the training part, pruned on the
-rest), against the forest fitted on the whole training part.
+few confidences (and with subtree raising at 0.25), and
+:func:`skprune.tree.reduced_error_pruning` on a validation split (the forest
+fitted on 80% of the training part, pruned on the rest), against the forest
+fitted on the whole training part.
 
 With ``--frontier``, it measures what the candidates of a random forest can
 reach, on the test set (a diagnostic, not a method): the test loss at 4x,
@@ -40,7 +41,10 @@ With ``--booster-frontier``, it measures on the test set (a diagnostic, not
 a method) the candidates of ``GradientBoostingClassifier(200)`` whose trees
 are selected class by class by a lasso and refitted jointly, and the
 largest of them with sibling leaves merged
-(:class:`skprune.ensemble._selection.SelectedTrees`): node reduction and
+(:class:`skprune.ensemble._selection.SelectedTrees`), and beside them other
+refits of a quarter of the stages or trees (to the labels, or to the
+booster's own probabilities on the training part) and all the stages
+refitted jointly and merged to a quarter of the nodes: node reduction and
 test loss of each, per seed and as medians.
 
 Run from the repository root: ``python benchmarks/bench_ensemble.py``
@@ -72,7 +76,13 @@ from skprune.ensemble._boosting import BoostingLadder
 from skprune.ensemble._forest import forest_levels, tree_predictions
 from skprune.ensemble._pruner import N_LEVELS, encode_labels
 from skprune.ensemble._refine import refine_forest_trees
-from skprune.ensemble._selection import MERGE_FRACTIONS, SelectedTrees, booster_trees
+from skprune.ensemble._selection import (
+    MERGE_FRACTIONS,
+    SelectedTrees,
+    booster_trees,
+    packed_stages,
+    total_nodes_of,
+)
 from skprune.tree import error_based_pruning, prune_tree, reduced_error_pruning
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -107,7 +117,9 @@ def ensembles(name, quick):
         return {"RF": lambda seed: RandomForestRegressor(n_trees, random_state=seed)}
     return {
         "RF": lambda seed: RandomForestClassifier(n_trees, random_state=seed),
-        "GB": lambda seed: GradientBoostingClassifier(n_estimators=n_stages, random_state=seed),
+        "GB": lambda seed: GradientBoostingClassifier(
+            n_estimators=n_stages, random_state=seed
+        ),
     }
 
 
@@ -277,7 +289,9 @@ def run_booster_frontier(name, X, y, seed, n_stages):
     y_encoded, y_test_encoded = (encode_labels(booster, a) for a in (y_train, y_test))
     weights = np.ones(y_encoded.shape[0])
     ladder = BoostingLadder(booster, X_train, y_encoded, weights, 1, True, X_test)
-    selected = SelectedTrees(booster, ladder, booster_trees(booster), y_encoded, weights)
+    selected = SelectedTrees(
+        booster, ladder, booster_trees(booster), y_encoded, weights
+    )
     reference = booster.score(X_test, y_test)
     n_booster = total_nodes(booster)
     result = {}
@@ -292,7 +306,46 @@ def run_booster_frontier(name, X, y, seed, n_stages):
         proba = selected.predictions(candidate)[0]
         accuracy = np.mean(proba.argmax(axis=1) == y_test_encoded)
         result[label] = (n_booster / n_nodes, 100 * (reference - accuracy))
+    for label, stages in other_booster_candidates(booster, X_train, selected).items():
+        proba = selected.held_out_predictions(stages)
+        accuracy = np.mean(proba.argmax(axis=1) == y_test_encoded)
+        result[label] = (
+            n_booster / total_nodes_of(stages), 100 * (reference - accuracy)
+        )
     return result
+
+
+def other_booster_candidates(booster, X_train, selected):
+    """Other refits of a booster's stages, measured beside the selected ones.
+
+    The first quarter of the stages as grown, refitted jointly to the
+    labels and to the booster's own probabilities on the training part (so
+    towards the booster rather than the labels); the lasso's quarter of the
+    trees refitted to the probabilities; all the stages refitted jointly,
+    and merged to a third, then a quarter of the booster's nodes.
+    """
+    trees = booster_trees(booster)
+    quarter = len(trees) // 4
+    proba = booster.predict_proba(X_train)
+    targets = proba[:, 1:] if proba.shape[1] == 2 else proba
+    lasso_quarter = packed_stages(trees, selected.rankings, quarter)
+    all_refitted = selected.refit(trees)
+    n_nodes = total_nodes_of(trees)
+    # through a third first, as the selected candidates are shrunk
+    all_merged = selected.merged(
+        selected.merged(all_refitted, n_nodes / 3), n_nodes / 4
+    )
+    return {
+        f"first {quarter} stages": trees[:quarter],
+        f"first {quarter} stages, refitted to the labels":
+            selected.refit(trees[:quarter]),
+        f"first {quarter} stages, refitted to the booster's probabilities":
+            selected.refit(trees[:quarter], targets),
+        f"lasso, {quarter} trees a class, refitted to the booster's probabilities":
+            selected.refit(lasso_quarter, targets),
+        "all stages, refitted to the labels": all_refitted,
+        "all stages, refitted to the labels, merged to 1/4 of the nodes": all_merged,
+    }
 
 
 def booster_frontier_table(results):
@@ -360,18 +413,23 @@ def median_rows(rows):
         out[method] = {
             key: med(lambda r, m=method, k=key: r[m][key]) for key in rows[0][method]
         }
-        out[method]["ratio"] = med(lambda r, m=method: r["unpruned"]["nodes"] / r[m]["nodes"])
+        out[method]["ratio"] = med(
+            lambda r, m=method: r["unpruned"]["nodes"] / r[m]["nodes"]
+        )
         out[method]["loss"] = med(
             lambda r, m=method: 100 * (r["unpruned"]["score"] - r[m]["score"])
         )
-        out[method]["speedup"] = med(lambda r, m=method: r["unpruned"]["ms"] / r[m]["ms"])
+        out[method]["speedup"] = med(
+            lambda r, m=method: r["unpruned"]["ms"] / r[m]["ms"]
+        )
     return out
 
 
 def table(results):
     lines = [
-        "| data | model | method | nodes | node reduction | test score | loss (points) "
-        "| pickle KB | predict ms (1000 rows) | predict speedup | pruner fit / model fit |",
+        "| data | model | method | nodes | node reduction | test score "
+        "| loss (points) | pickle KB | predict ms (1000 rows) | predict speedup "
+        "| pruner fit / model fit |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (name, kind), row in results.items():
@@ -382,7 +440,8 @@ def table(results):
             fit = f"{row['fit_ratio']:.1f}" if method == "pruner" else ""
             lines.append(
                 f"| {name} | {kind} | {method} | {m['nodes']:.0f} | {m['ratio']:.1f}x "
-                f"| {m['score']:.4f} | {m['loss']:+.2f} | {m['kb']:.0f} | {m['ms']:.1f} "
+                f"| {m['score']:.4f} | {m['loss']:+.2f} | {m['kb']:.0f} "
+                f"| {m['ms']:.1f} "
                 f"| {m['speedup']:.1f}x | {fit} |"
             )
     return "\n".join(lines)
@@ -432,7 +491,9 @@ def main(argv=None):
           f"seeds {seeds}", flush=True)
     modes = {
         # mode: (run one seed, table, ensemble size, quick size, data sets)
-        "booster_frontier": (run_booster_frontier, booster_frontier_table, 200, 30, False),
+        "booster_frontier": (
+            run_booster_frontier, booster_frontier_table, 200, 30, False
+        ),
         "frontier": (run_frontier, frontier_table, 100, 20, False),
         "functions": (run_functions, functions_table, 100, 20, True),
     }
@@ -441,7 +502,9 @@ def main(argv=None):
             continue
         size = quick_size if args.quick else size
         results = {
-            name: [run(name, *load(name, args.data), seed, size) for seed in range(seeds)]
+            name: [
+                run(name, *load(name, args.data), seed, size) for seed in range(seeds)
+            ]
             for name in names if with_regression or name != "BostonHousing"
         }
         text = make_table(results)

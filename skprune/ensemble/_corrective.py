@@ -87,8 +87,11 @@ def boosting_objective(raw, y, sample_weight, classifier):
     Parameters
     ----------
     raw : ndarray of shape (n_samples, n_trees_per_stage)
-    y : ndarray of shape (n_samples,)
-        Class indices, or target values.
+    y : ndarray of shape (n_samples,) or (n_samples, n_trees_per_stage)
+        Class indices, or target values; or, for a classifier, target
+        probabilities: of the positive class for a binary one (one column),
+        of each class otherwise. The log-loss is then the cross-entropy to
+        them, as with labels one-hot encoded.
 
     Returns
     -------
@@ -100,10 +103,10 @@ def boosting_objective(raw, y, sample_weight, classifier):
         residual = raw - y[:, None]
         return 0.5 * float((w * residual**2).sum()), w * residual
     if raw.shape[1] == 1:
-        positive = (y == 1)[:, None]
+        positive = y if y.ndim == 2 else (y == 1)[:, None]
         loss = np.logaddexp(0.0, raw) - positive * raw
         return float((w * loss).sum()), w * (expit(raw) - positive)
-    onehot = y[:, None] == np.arange(raw.shape[1])
+    onehot = y if y.ndim == 2 else y[:, None] == np.arange(raw.shape[1])
     loss = -(log_softmax(raw, axis=1) * onehot).sum(axis=1, keepdims=True)
     return float((w * loss).sum()), w * (softmax(raw, axis=1) - onehot)
 
@@ -117,8 +120,10 @@ def refit_stages_jointly(trees, X, y, sample_weight, initial_raw, learning_rate,
     trees : list of lists of sklearn.tree._tree.Tree
         The kept stages, ``trees[stage][k]``; they are not modified.
     X : ndarray or CSR matrix of float32 of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,)
-        Class indices, or target values for a regressor.
+    y : ndarray of shape (n_samples,) or (n_samples, n_trees_per_stage)
+        Class indices, or target values for a regressor; or target
+        probabilities for a classifier, as :func:`boosting_objective` takes
+        them (the booster's own, to refit towards it rather than the labels).
     sample_weight : ndarray of shape (n_samples,)
     initial_raw : ndarray of shape (n_samples, n_trees_per_stage)
         Raw predictions of the booster's ``init_``.
@@ -165,7 +170,9 @@ def refit_stages_jointly(trees, X, y, sample_weight, initial_raw, learning_rate,
         )[:, 0]
     refitted = [[copy.deepcopy(tree) for tree in stage] for stage in trees]
     for k, ids in enumerate(leaves):
-        values = np.split(solution[bounds[k]:bounds[k + 1]], np.cumsum([i.size for i in ids])[:-1])
+        values = np.split(
+            solution[bounds[k]:bounds[k + 1]], np.cumsum([i.size for i in ids])[:-1]
+        )
         for stage, i, v in zip(refitted, ids, values):
             stage[k].value[i, 0, 0] = v
     return refitted
@@ -239,6 +246,8 @@ def merge_cheapest_leaves(trees, X, y, sample_weight, initial_raw, learning_rate
     ----------
     trees : list of lists of sklearn.tree._tree.Tree
         Jointly refitted stages; they are not modified.
+    y : ndarray of shape (n_samples,)
+        Class indices, or target values for a regressor.
     n_merges : int
     (others as in :func:`refit_stages_jointly`)
 

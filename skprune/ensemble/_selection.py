@@ -216,39 +216,48 @@ class SelectedTrees:
     def n_candidates(self):
         return len(self.sizes) + len(self.merge_fractions)
 
-    def _refit(self, stages):
+    def refit(self, stages, targets=None):
+        """``stages`` refitted jointly to the labels, or to ``targets`` if given."""
         return refit_stages_jointly(
-            stages, self.ladder.X_train, self.y, self.sample_weight,
-            self.ladder.initial_train, self.booster.learning_rate,
-            is_classifier(self.booster),
+            stages, self.ladder.X_train, self.y if targets is None else targets,
+            self.sample_weight, self.ladder.initial_train,
+            self.booster.learning_rate, is_classifier(self.booster),
         )
 
     def stages(self, candidate):
         """The refitted stages of a candidate (computed once)."""
         if candidate not in self._stages:
             if candidate < len(self.sizes):
-                self._stages[candidate] = self._refit(
+                self._stages[candidate] = self.refit(
                     packed_stages(self.trees, self.rankings, self.sizes[candidate])
                 )
             else:
                 self._merge_down()
         return self._stages[candidate]
 
+    def merged(self, stages, max_nodes):
+        """``stages`` shrunk to at most ``max_nodes`` nodes by merging leaves.
+
+        In ``MERGE_ROUNDS`` rounds, each merging its share of the excess
+        nodes (two a merge) and refitting the leaves jointly.
+        """
+        for round_left in range(MERGE_ROUNDS, 0, -1):
+            excess = total_nodes_of(stages) - max_nodes
+            if excess <= 0:
+                break
+            stages = self.refit(merge_cheapest_leaves(
+                stages, self.ladder.X_train, self.y, self.sample_weight,
+                self.ladder.initial_train, self.booster.learning_rate,
+                is_classifier(self.booster), int(np.ceil(excess / 2 / round_left)),
+            ))
+        return stages
+
     def _merge_down(self):
         """Shrink the largest selection to every fraction, the largest first."""
         stages = self.stages(len(self.sizes) - 1)
         n_booster = total_nodes_of(self.trees)
         for j in reversed(range(len(self.merge_fractions))):
-            target = self.merge_fractions[j] * n_booster
-            for round_left in range(MERGE_ROUNDS, 0, -1):
-                excess = total_nodes_of(stages) - target
-                if excess <= 0:
-                    break
-                stages = self._refit(merge_cheapest_leaves(
-                    stages, self.ladder.X_train, self.y, self.sample_weight,
-                    self.ladder.initial_train, self.booster.learning_rate,
-                    is_classifier(self.booster), int(np.ceil(excess / 2 / round_left)),
-                ))
+            stages = self.merged(stages, self.merge_fractions[j] * n_booster)
             self._stages[len(self.sizes) + j] = stages
 
     def n_nodes(self):
@@ -259,7 +268,11 @@ class SelectedTrees:
 
     def predictions(self, candidate):
         """Predictions of a candidate on the ladder's held-out samples, (1, ...)."""
+        return self.held_out_predictions(self.stages(candidate))[None]
+
+    def held_out_predictions(self, stages):
+        """Predictions of ``stages`` on the ladder's held-out samples."""
         return staged_sum_predictions(
-            self.stages(candidate), self.ladder.X_val32, self.ladder.initial_val,
+            stages, self.ladder.X_val32, self.ladder.initial_val,
             self.booster.learning_rate, is_classifier(self.booster),
-        )[None]
+        )

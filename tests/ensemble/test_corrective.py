@@ -49,6 +49,29 @@ def leaf_values(trees):
     ])
 
 
+def with_leaf_values(stages, values):
+    """A copy of ``stages`` with its leaves, in ``leaf_values``'s order, set."""
+    stages = copy.deepcopy(stages)
+    trees = [tree for stage in stages for tree in stage]
+    bounds = np.cumsum(
+        [0] + [int((tree.children_left == -1).sum()) for tree in trees]
+    )
+    for tree, start, stop in zip(trees, bounds[:-1], bounds[1:]):
+        tree.value[tree.children_left == -1, 0, 0] = values[start:stop]
+    return stages
+
+
+def assert_stationary(objective, solution, step=1e-4):
+    """Central differences of ``objective`` along random directions are ~0."""
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        direction = rng.normal(size=solution.shape)
+        direction /= np.linalg.norm(direction)
+        slope = (objective(solution + step * direction)
+                 - objective(solution - step * direction)) / (2 * step)
+        assert abs(slope) < 1e-2
+
+
 def test_squared_error_refit_is_the_ridge_solution_on_the_leaf_design(monkeypatch):
     monkeypatch.setattr(_refine, "CG_ITER", 2000)
     booster, X, y, weights, trees, refitted = refitted_booster("regression", penalty=3.0)
@@ -77,27 +100,48 @@ def test_log_loss_refit_is_optimal_for_scikit_learns_log_loss(kind):
     penalty = CORRECTIVE_PENALTY
 
     def objective(values):
-        stages = copy.deepcopy(refitted)
-        bounds = np.cumsum([0] + [
-            int((tree.children_left == -1).sum()) for stage in stages for tree in stage
-        ])
-        trees = [tree for stage in stages for tree in stage]
-        for tree, start, stop in zip(trees, bounds[:-1], bounds[1:]):
-            tree.value[tree.children_left == -1, 0, 0] = values[start:stop]
+        stages = with_leaf_values(refitted, values)
         proba = pruned_booster(booster, stages).predict_proba(X)
         loss = log_loss(y, proba, sample_weight=weights, normalize=False)
         return loss + 0.5 * penalty * values @ values
 
     solution = leaf_values(refitted)
     assert objective(solution) < objective(leaf_values(trees))
-    rng = np.random.default_rng(0)
-    step = 1e-4
-    for _ in range(3):
-        direction = rng.normal(size=solution.shape)
-        direction /= np.linalg.norm(direction)
-        slope = (objective(solution + step * direction)
-                 - objective(solution - step * direction)) / (2 * step)
-        assert abs(slope) < 1e-2
+    assert_stationary(objective, solution)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_refit_to_probabilities_minimises_the_cross_entropy_to_them(kind):
+    # one-hot targets give the labels' refit; the booster's own probabilities
+    # as targets give a stationary point of the weighted cross-entropy between
+    # them and the refitted booster's predict_proba
+    booster, X, y, weights, trees, refitted = refitted_booster(kind)
+    X32 = X.astype(np.float32)
+    initial = BoostingLadder(booster, X, y, weights, 1, True).initial_train
+    proba = booster.predict_proba(X)
+    targets = proba[:, 1:] if kind == "binary" else proba
+
+    def refit(y_refit):
+        return refit_stages_jointly(
+            trees, X32, y_refit, weights, initial, booster.learning_rate, True
+        )
+
+    onehot = np.eye(proba.shape[1])[y]
+    np.testing.assert_allclose(
+        leaf_values(refit(onehot[:, 1:] if kind == "binary" else onehot)),
+        leaf_values(refitted), rtol=1e-6, atol=1e-8,
+    )
+    toward_booster = refit(targets)
+
+    def objective(values):
+        stages = with_leaf_values(toward_booster, values)
+        predicted = pruned_booster(booster, stages).predict_proba(X)
+        cross_entropy = -(proba * np.log(predicted)).sum(axis=1)
+        return weights @ cross_entropy + 0.5 * CORRECTIVE_PENALTY * values @ values
+
+    solution = leaf_values(toward_booster)
+    assert objective(solution) < objective(leaf_values(refitted))
+    assert_stationary(objective, solution)
 
 
 def test_refit_leaves_the_stages_given_alone_and_keeps_their_structure():
