@@ -58,7 +58,9 @@ MERGED_QUARTER = (-1, 2)
 
 def correct_and_log_proba(proba, y):
     """Per sample: whether the most probable class is right, log-proba of it."""
-    true = np.take_along_axis(proba, np.broadcast_to(y[:, None], proba.shape[:-1] + (1,)), -1)
+    true = np.take_along_axis(
+        proba, np.broadcast_to(y[:, None], proba.shape[:-1] + (1,)), -1
+    )
     return proba.argmax(axis=-1) == y, np.log(np.clip(true[..., 0], 1e-15, 1.0))
 
 
@@ -191,7 +193,10 @@ def replay(result, *, n_standard_errors=0.0, guard=False, nested=False,
 def rules(n_repeats):
     named = {
         "margin 1 SE (the pruner's)": {"n_standard_errors": 1.0},
-        "margin 1 SE, without the selected": {"n_standard_errors": 1.0, "selected": False},
+        "margin 1 SE, without the selected": {
+            "n_standard_errors": 1.0,
+            "selected": False,
+        },
         "no margin": {},
         "margin 0.5 SE": {"n_standard_errors": 0.5},
         "log-loss guard, no margin": {"guard": True},
@@ -202,13 +207,17 @@ def rules(n_repeats):
         named[f"{repeats}x5 folds, margin 1 SE"] = {
             "n_standard_errors": 1.0, "n_folds": 5 * repeats
         }
-        named[f"{repeats}x5 folds, log-loss guard"] = {"guard": True, "n_folds": 5 * repeats}
+        named[f"{repeats}x5 folds, log-loss guard"] = {
+            "guard": True,
+            "n_folds": 5 * repeats,
+        }
     return named
 
 
 def choice_table(results, n_repeats):
     lines = [
-        "| data | rule | node reduction | test loss (points) | per seed: reduction, test loss (fold loss) |",
+        "| data | rule | node reduction | test loss (points) "
+        "| per seed: reduction, test loss (fold loss) |",
         "|---|---|---|---|---|",
     ]
     for name, seeds in results.items():
@@ -224,18 +233,23 @@ def choice_table(results, n_repeats):
 
 def quarter_table(results, n_repeats):
     lines = [
-        "| data | seed | merged to 1/4: fold loss per partition (points) | test loss ± SE |",
+        "| data | seed | merged to 1/4: fold loss per partition (points) "
+        "| test loss ± SE |",
         "|---|---|---|---|",
     ]
     for name, seeds in results.items():
         for seed, result in enumerate(seeds):
-            folds = -100 * result["fold_accuracy"][:, MERGED_QUARTER[0], MERGED_QUARTER[1]]
+            folds = -100 * result["fold_accuracy"][
+                :, MERGED_QUARTER[0], MERGED_QUARTER[1]
+            ]
             per_partition = ", ".join(
                 f"{folds[5 * r:5 * r + 5].mean():+.2f}" for r in range(n_repeats)
             )
             test = result["test_loss"][MERGED_QUARTER]
             error = result["test_error"][MERGED_QUARTER]
-            lines.append(f"| {name} | {seed} | {per_partition} | {test:+.2f} ± {error:.2f} |")
+            lines.append(
+                f"| {name} | {seed} | {per_partition} | {test:+.2f} ± {error:.2f} |"
+            )
     return "\n".join(lines)
 
 
@@ -245,7 +259,10 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--datasets", nargs="*", default=["Satellite", "DNA"])
     parser.add_argument(
-        "--repeats", type=int, default=2, help="partitions of the training part into folds"
+        "--repeats",
+        type=int,
+        default=2,
+        help="partitions of the training part into folds",
     )
     parser.add_argument("--markdown", default=None)
     args = parser.parse_args(argv)
@@ -254,8 +271,14 @@ def main(argv=None):
     results = {}
     for name in args.datasets:
         X, y = load(name, args.data)
-        results[name] = [run_seed(name, X, y, seed, args.repeats) for seed in range(args.seeds)]
-    text = choice_table(results, args.repeats) + "\n\n" + quarter_table(results, args.repeats)
+        results[name] = [
+            run_seed(name, X, y, seed, args.repeats) for seed in range(args.seeds)
+        ]
+    text = (
+        choice_table(results, args.repeats)
+        + "\n\n"
+        + quarter_table(results, args.repeats)
+    )
     print(text)
     if args.markdown:
         with open(args.markdown, "w") as f:

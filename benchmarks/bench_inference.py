@@ -395,7 +395,9 @@ def format_tables(results):
         if onnx:
             header += " x onnx |"
             rule += "---:|"
-        header += " plan x numpy | x 1 thread | x 1 thread after BLAS | kernels | floor |"
+        header += (
+            " plan x numpy | x 1 thread | x 1 thread after BLAS | kernels | floor |"
+        )
         rule += "---:|---:|---:|---|---:|"
         lines += [header, rule]
         for row in rows:
@@ -422,7 +424,10 @@ def format_tables(results):
                 lines.append(line)
         lines.append("")
     lines += ["### Pickled size", ""]
-    lines.append("| network, dtype | weights | pickle bytes | x smaller than dense float64 weights |")
+    lines.append(
+        "| network, dtype | weights | pickle bytes "
+        "| x smaller than dense float64 weights |"
+    )
     lines.append("|---|---|---:|---:|")
     for (sizes, dtype), rows in results.items():
         dense = 8 * sum(a * b for a, b in pairwise(sizes))

@@ -1,4 +1,5 @@
-"""One-shot layer-wise pruning without fine-tuning: Wanda, OBC, SparseGPT, ADMM, the re-fit.
+"""One-shot layer-wise pruning without fine-tuning: Wanda, OBC, SparseGPT, ADMM,
+the re-fit.
 
 For each seed, trains a network with the library's defaults (Adam,
 ``alpha=1e-4``) on a 75/25 stratified split of scaled inputs, prunes a copy
@@ -402,7 +403,10 @@ def sparsegpt_at_obc_allocation(dataset, seeds, data_dir, sparsity=0.9):
         for name, params in compared.items():
             pruned(name, _CountedSparseGPT(counts, **params))
         print(f"  seed {seed} done", flush=True)
-    print(f"\n| criterion at {sparsity:.0%} | accuracy | seconds | layer densities (seeds) |")
+    print(
+        f"\n| criterion at {sparsity:.0%} | accuracy | seconds "
+        "| layer densities (seeds) |"
+    )
     print("|---|---|---|---|")
     for name, results in rows.items():
         accuracy, seconds, densities = zip(*results)

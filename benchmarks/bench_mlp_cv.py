@@ -90,14 +90,20 @@ def main():
     print("| method | chosen sparsity | test accuracy | median s |")
     print("|---|---|---|---|")
     rows = [
-        ("PrunedMLPClassifierCV, best", cv_est.best_params_["sparsity"], cv_est, path_s),
+        (
+            "PrunedMLPClassifierCV, best",
+            cv_est.best_params_["sparsity"],
+            cv_est,
+            path_s,
+        ),
         ("PrunedMLPClassifierCV, 1se", cv_1se.best_params_["sparsity"], cv_1se, ""),
         ("GridSearchCV", search.best_params_["sparsity"], search, grid_s),
     ]
     for name, chosen, estimator, seconds in rows:
         seconds = f"{seconds:.1f}" if seconds != "" else ""
         print(
-            f"| {name} | {chosen:g} | {estimator.score(X_test, y_test):.4f} | {seconds} |"
+            f"| {name} | {chosen:g} | {estimator.score(X_test, y_test):.4f} "
+            f"| {seconds} |"
         )
     print(f"\nratio GridSearchCV / path CV: {grid_s / path_s:.2f}x (goal >= 3x)")
 

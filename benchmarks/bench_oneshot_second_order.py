@@ -186,7 +186,8 @@ def main():
         args.dataset, seeds, sparsities, args.quick, args.extra
     )
     print(
-        f"\n{args.dataset}: dense test accuracy (median of {len(seeds)} seeds): {dense:.4f}\n"
+        f"\n{args.dataset}: dense test accuracy (median of {len(seeds)} seeds): "
+        f"{dense:.4f}\n"
     )
     print(table(dense, accuracy, sparsities, seconds))
     print(f"\n{time.perf_counter() - start:.0f} s")

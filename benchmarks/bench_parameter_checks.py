@@ -90,7 +90,9 @@ def main():
             if name == "sparsity_path" and params.get("pattern") == "n:m":
                 continue  # a fixed sparsity has no path: rejected at once anyway
             seconds, rejected = _seconds_to_error(fit, X, y, args.repeats)
-            outcome = f"{seconds:.4f}" if rejected else f"accepted ({seconds:.2f} s fit)"
+            outcome = (
+                f"{seconds:.4f}" if rejected else f"accepted ({seconds:.2f} s fit)"
+            )
             print(f"| {name} | {setting} | {outcome} |")
     if args.no_dense:
         return

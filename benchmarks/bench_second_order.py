@@ -4,13 +4,15 @@
 stratified split, a (256, 128) network, 200 dense epochs, the default gradual
 schedule of 10 pruning steps with 10 fine-tuning epochs after each), with
 ``criterion="magnitude"``, ``criterion="obs"`` (the defaults of
-:class:`OBSCriterion`) and OBS with the empirical Fisher of 64 gradients side by side for each seed and sparsity; prints the
+:class:`OBSCriterion`) and OBS with the empirical Fisher of 64 gradients side
+by side for each seed and sparsity; prints the
 median test accuracy. The training data are shuffled once per seed so that
 the Fisher sees a random sample.
 
 ``--part cost``: one OBS pruning step (50% of the weights, global) on a
 784-300-100-10 network trained for 5 epochs on 2000 samples of the synthetic
-problem of ``bench_oneshot_second_order.py`` (266,200 weights, the two hidden layers prunable),
+problem of ``bench_oneshot_second_order.py`` (266,200 weights, the two hidden
+layers prunable),
 blocks of 64 weights, 64 gradients; median seconds of repeated runs next to
 magnitude pruning in the same run, and the peak of memory allocated during
 one step (tracemalloc, numpy's allocations included).

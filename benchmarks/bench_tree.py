@@ -284,7 +284,9 @@ def main(argv=None):
     print()
     print(table)
     if args.quick:
-        print("\n--quick: the goals are set for the full run; here they are indicative.")
+        print(
+            "\n--quick: the goals are set for the full run; here they are indicative."
+        )
     print(f"\nTotal run time: {time.perf_counter() - start:.0f} s")
     if args.markdown:
         with open(args.markdown, "w") as handle:

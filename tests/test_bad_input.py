@@ -102,7 +102,10 @@ def _name(estimator):
     "bad_x, message",
     [
         (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), "NaN"),
-        (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 5, np.inf, x), "infinity"),
+        (
+            lambda x: np.where(np.arange(x.size).reshape(x.shape) == 5, np.inf, x),
+            "infinity",
+        ),
         (lambda x: x[:, 0], "2D array"),
         (lambda x: x.astype(str).astype(object) + "x", "could not convert|numeric"),
     ],
@@ -123,8 +126,13 @@ def _assert_nan_handled_as_scikit_learn(estimator, x, y):
     from sklearn.tree import DecisionTreeClassifier
 
     fitted = clone(estimator).fit(x, y)
-    reference_class = DecisionTreeClassifier if is_classifier(fitted) else DecisionTreeRegressor
-    reference = reference_class(ccp_alpha=fitted.ccp_alpha_ if hasattr(fitted, "ccp_alpha_") else 0.0, random_state=0)
+    reference_class = (
+        DecisionTreeClassifier if is_classifier(fitted) else DecisionTreeRegressor
+    )
+    reference = reference_class(
+        ccp_alpha=fitted.ccp_alpha_ if hasattr(fitted, "ccp_alpha_") else 0.0,
+        random_state=0,
+    )
     np.testing.assert_allclose(fitted.predict(x), reference.fit(x, y).predict(x))
 
 
@@ -133,7 +141,10 @@ def test_empty_and_mismatched_data(estimator):
     x, y = _data(estimator)
     with pytest.raises(ValueError, match="0 sample"):
         estimator.fit(x[:0], y[:0])
-    with pytest.raises(ValueError, match="inconsistent numbers of samples|does not match number of samples"):
+    with pytest.raises(
+        ValueError,
+        match="inconsistent numbers of samples|does not match number of samples",
+    ):
         estimator.fit(x, y[:-1])
 
 
@@ -201,7 +212,10 @@ def test_negative_sample_weight_is_refused_by_trees(estimator):
 
 @pytest.mark.parametrize(
     "estimator",
-    [PrunedTreeRegressorCV(cv=LeaveOneOut()), PrunedMLPRegressorCV(**{**SMALL_CV, "cv": LeaveOneOut()})],
+    [
+        PrunedTreeRegressorCV(cv=LeaveOneOut()),
+        PrunedMLPRegressorCV(**{**SMALL_CV, "cv": LeaveOneOut()}),
+    ],
     ids=_name,
 )
 def test_all_nan_fold_scores_give_a_clear_error(estimator):
@@ -243,7 +257,9 @@ def test_prune_refuses_wrong_regression_targets():
     with pytest.raises(ValueError, match="2 outputs"):
         network.prune(XR, np.c_[YR, YR], amount=0.5, criterion="taylor")
     with pytest.raises(ValueError, match="y"):
-        network.prune(XR, np.where(np.arange(60) == 3, np.nan, YR), amount=0.5, criterion="taylor")
+        network.prune(
+            XR, np.where(np.arange(60) == 3, np.nan, YR), amount=0.5, criterion="taylor"
+        )
 
 
 @pytest.mark.parametrize(
@@ -302,7 +318,9 @@ def test_register_cv_estimator_validates(estimator_class, factory, error):
         PruningCurveDisplay.from_estimator(LogisticRegression(), X, Y)
 
 
-@pytest.mark.parametrize("function", [cost_complexity_path, lambda e, **k: prune_tree(e, 0.1, **k)])
+@pytest.mark.parametrize(
+    "function", [cost_complexity_path, lambda e, **k: prune_tree(e, 0.1, **k)]
+)
 def test_tree_functions_reject_bad_estimators_and_risk(function):
     from sklearn.exceptions import NotFittedError
 
@@ -385,14 +403,22 @@ PRUNE_CASES = [
     (dict(pattern="n:m", n=0, m=4), ValueError, "n must be"),
     (dict(pattern="n:m", amount=0.5), ValueError, "amount must be None"),
     (dict(amount=0.5, pattern="block", block_shape=(3, 3)), ValueError, "block_shape"),
-    (dict(amount=0.5, pattern="block", block_shape=(2, 2, 2)), ValueError, "block_shape"),
+    (
+        dict(amount=0.5, pattern="block", block_shape=(2, 2, 2)),
+        ValueError,
+        "block_shape",
+    ),
     (dict(amount=0.5, pattern="block", block_shape=(0, 4)), ValueError, "block_shape"),
     (dict(amount=0.5, criterion="taylor"), ValueError, "needs data"),
     (dict(amount=0.5, criterion=OBSCriterion(damp=-1)), ValueError, "damp"),
     (dict(amount=0.5, criterion=OBSCriterion(num_grads=0)), ValueError, "num_grads"),
     (dict(amount=0.5, criterion=OBSCriterion(fisher="x")), ValueError, "fisher"),
     (dict(amount=0.5, criterion=OBSCriterion(n_substeps=0)), ValueError, "n_substeps"),
-    (dict(amount=0.5, criterion=WandaCriterion(num_samples=0)), ValueError, "num_samples"),
+    (
+        dict(amount=0.5, criterion=WandaCriterion(num_samples=0)),
+        ValueError,
+        "num_samples",
+    ),
     (dict(amount=0.5, criterion=LayerwiseRefit("nope")), ValueError, "criterion"),
 ]
 
@@ -413,35 +439,131 @@ def test_prune_parameters_are_checked_before_anything_changes(kwargs, error, mes
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: _network().prune(X[:, :3], Y, amount=0.5, criterion="taylor"), ValueError, "features"),
+        (
+            lambda: _network().prune(X[:, :3], Y, amount=0.5, criterion="taylor"),
+            ValueError,
+            "features",
+        ),
         (lambda: _network().prune(X, amount=0.5, criterion="taylor"), ValueError, "y"),
-        (lambda: PrunableMLPClassifier().prune(amount=0.5), NotFittedError, "not fitted"),
-        (lambda: sparsity_path(PrunableMLPClassifier(), X, Y, sparsities=[0.5]), TypeError, "estimator"),
-        (lambda: sparsity_path(PrunedMLPClassifier(**SMALL), X, Y, sparsities=[0.5, 1.2]), ValueError, "sparsities"),
-        (lambda: sparsity_path(PrunedMLPClassifier(**SMALL), X, Y, sparsities=[]), ValueError, "sparsities"),
-        (lambda: sparsity_path(PrunedMLPClassifier(**SMALL), X, Y, sparsities=1), ValueError, "sparsities"),
+        (
+            lambda: PrunableMLPClassifier().prune(amount=0.5),
+            NotFittedError,
+            "not fitted",
+        ),
+        (
+            lambda: sparsity_path(PrunableMLPClassifier(), X, Y, sparsities=[0.5]),
+            TypeError,
+            "estimator",
+        ),
+        (
+            lambda: sparsity_path(
+                PrunedMLPClassifier(**SMALL), X, Y, sparsities=[0.5, 1.2]
+            ),
+            ValueError,
+            "sparsities",
+        ),
+        (
+            lambda: sparsity_path(PrunedMLPClassifier(**SMALL), X, Y, sparsities=[]),
+            ValueError,
+            "sparsities",
+        ),
+        (
+            lambda: sparsity_path(PrunedMLPClassifier(**SMALL), X, Y, sparsities=1),
+            ValueError,
+            "sparsities",
+        ),
         (lambda: oneshot_path(_network(), X, Y, [0.5, 1.2]), ValueError, "sparsities"),
-        (lambda: oneshot_path(MLPClassifier(max_iter=5).fit(X, Y), X, Y, [0.5]), TypeError, "from_sklearn"),
+        (
+            lambda: oneshot_path(MLPClassifier(max_iter=5).fit(X, Y), X, Y, [0.5]),
+            TypeError,
+            "from_sklearn",
+        ),
         (lambda: from_sklearn("x"), TypeError, "estimator"),
         (lambda: from_sklearn(MLPClassifier()), NotFittedError, "not fitted"),
         (lambda: to_sklearn("x"), TypeError, "model"),
         (lambda: register_criterion(3, lambda context: None), TypeError, "name"),
         (lambda: register_criterion("x", 3), TypeError, "criterion"),
         (lambda: register_criterion(" ", OBSCriterion()), ValueError, "name"),
-        (lambda: _network().prune(X, Y, amount=0.5, reconstruct="no"), TypeError, "reconstruct"),
-        (lambda: PrunableMLPClassifier(hidden_layer_sizes=True).fit(X, Y), TypeError, "hidden_layer_sizes"),
-        (lambda: PrunedMLPRegressor(hidden_layer_sizes=(8, 2.5)).fit(XR, YR), TypeError, "hidden_layer_sizes"),
-        (lambda: MLPPruner(MLPClassifier(), prefit=True).fit(X, Y), NotFittedError, "prefit"),
-        (lambda: PrunedMLPClassifier(**SMALL, sparsity=0.3, initial_sparsity=0.6).fit(X, Y), ValueError, "initial_sparsity"),
-        (lambda: PrunedMLPClassifier(**SMALL, pattern="n:m", sparsity=0.3).fit(X, Y), ValueError, "sparsity"),
-        (lambda: PrunedMLPClassifier(hidden_layer_sizes=(), sparsity=0.9).fit(X, Y), ValueError, "prunable"),
-        (lambda: PrunedMLPClassifier(**SMALL, pattern="block", block_shape=(100, 100), sparsity=0.5).fit(X, Y), ValueError, "block_shape"),
-        (lambda: PrunedMLPClassifier(**SMALL, pattern="block", block_shape=(2, 2, 2), sparsity=0.5).fit(X, Y), ValueError, "block_shape"),
-        (lambda: PrunedMLPClassifier(**SMALL, pattern="block", block_shape=(0, 4), sparsity=0.5).fit(X, Y), ValueError, "block_shape"),
-        (lambda: PrunedMLPClassifierCV(**SMALL, sparsities=[0.5]).fit(X, Y), ValueError, "sparsities"),
-        (lambda: PrunedMLPClassifierCV(**SMALL, sparsities=[0.0, 0.5]).fit(X, Y, groups=np.ones(3)), ValueError, "inconsistent"),
-        (lambda: PrunedTreeClassifier(random_state=0).fit(X, Y).prune(np.nan), ValueError, "ccp_alpha"),
-        (lambda: PrunedTreeClassifier(random_state=0).fit(X, Y).prune("a"), TypeError, "ccp_alpha"),
+        (
+            lambda: _network().prune(X, Y, amount=0.5, reconstruct="no"),
+            TypeError,
+            "reconstruct",
+        ),
+        (
+            lambda: PrunableMLPClassifier(hidden_layer_sizes=True).fit(X, Y),
+            TypeError,
+            "hidden_layer_sizes",
+        ),
+        (
+            lambda: PrunedMLPRegressor(hidden_layer_sizes=(8, 2.5)).fit(XR, YR),
+            TypeError,
+            "hidden_layer_sizes",
+        ),
+        (
+            lambda: MLPPruner(MLPClassifier(), prefit=True).fit(X, Y),
+            NotFittedError,
+            "prefit",
+        ),
+        (
+            lambda: PrunedMLPClassifier(
+                **SMALL, sparsity=0.3, initial_sparsity=0.6
+            ).fit(X, Y),
+            ValueError,
+            "initial_sparsity",
+        ),
+        (
+            lambda: PrunedMLPClassifier(**SMALL, pattern="n:m", sparsity=0.3).fit(X, Y),
+            ValueError,
+            "sparsity",
+        ),
+        (
+            lambda: PrunedMLPClassifier(hidden_layer_sizes=(), sparsity=0.9).fit(X, Y),
+            ValueError,
+            "prunable",
+        ),
+        (
+            lambda: PrunedMLPClassifier(
+                **SMALL, pattern="block", block_shape=(100, 100), sparsity=0.5
+            ).fit(X, Y),
+            ValueError,
+            "block_shape",
+        ),
+        (
+            lambda: PrunedMLPClassifier(
+                **SMALL, pattern="block", block_shape=(2, 2, 2), sparsity=0.5
+            ).fit(X, Y),
+            ValueError,
+            "block_shape",
+        ),
+        (
+            lambda: PrunedMLPClassifier(
+                **SMALL, pattern="block", block_shape=(0, 4), sparsity=0.5
+            ).fit(X, Y),
+            ValueError,
+            "block_shape",
+        ),
+        (
+            lambda: PrunedMLPClassifierCV(**SMALL, sparsities=[0.5]).fit(X, Y),
+            ValueError,
+            "sparsities",
+        ),
+        (
+            lambda: PrunedMLPClassifierCV(**SMALL, sparsities=[0.0, 0.5]).fit(
+                X, Y, groups=np.ones(3)
+            ),
+            ValueError,
+            "inconsistent",
+        ),
+        (
+            lambda: PrunedTreeClassifier(random_state=0).fit(X, Y).prune(np.nan),
+            ValueError,
+            "ccp_alpha",
+        ),
+        (
+            lambda: PrunedTreeClassifier(random_state=0).fit(X, Y).prune("a"),
+            TypeError,
+            "ccp_alpha",
+        ),
     ],
 )
 def test_functions_and_fits_reject_bad_arguments(call, error, message):
@@ -451,9 +573,14 @@ def test_functions_and_fits_reject_bad_arguments(call, error, message):
 
 @pytest.mark.parametrize(
     "sparsity, pattern_kw",
-    [(0.9, dict(hidden_layer_sizes=())), (0.5, dict(pattern="block", block_shape=(100, 100)))],
+    [
+        (0.9, dict(hidden_layer_sizes=())),
+        (0.5, dict(pattern="block", block_shape=(100, 100))),
+    ],
 )
-def test_impossible_pruning_fails_before_any_training(sparsity, pattern_kw, monkeypatch):
+def test_impossible_pruning_fails_before_any_training(
+    sparsity, pattern_kw, monkeypatch
+):
     # The checks run before the dense network is trained.
     from skprune.neural._pruning_run import PruningRun
 
@@ -506,7 +633,9 @@ def test_display_from_estimator_checks_xscale_before_cross_validating(monkeypatc
 def test_display_names_param_values(estimator, param_values):
     pytest.importorskip("matplotlib")
     with pytest.raises(ValueError, match="^param_values, passed as"):
-        PruningCurveDisplay.from_estimator(estimator, X, Y, param_values=param_values, cv=3)
+        PruningCurveDisplay.from_estimator(
+            estimator, X, Y, param_values=param_values, cv=3
+        )
 
 
 @pytest.mark.parametrize(
@@ -543,9 +672,12 @@ def test_cv_given_as_splits_equals_the_splitter(estimator):
     splitter = KFold(3)
     reference = clone(estimator).set_params(cv=splitter).fit(x, y)
     indices = list(splitter.split(x))
-    masks = [(np.isin(np.arange(60), tr), np.isin(np.arange(60), te)) for tr, te in indices]
+    masks = [
+        (np.isin(np.arange(60), tr), np.isin(np.arange(60), te)) for tr, te in indices
+    ]
     for cv in (indices, masks, iter(indices)):
         fitted = clone(estimator).set_params(cv=cv).fit(x, y)
         np.testing.assert_array_equal(
-            fitted.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"]
+            fitted.cv_results_["mean_test_score"],
+            reference.cv_results_["mean_test_score"],
         )

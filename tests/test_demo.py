@@ -116,7 +116,10 @@ def test_main_prints_a_table_and_writes_plots(tmp_path, capsys, figures):
 
 def test_module_entry_point_shows_help():
     result = subprocess.run(
-        [sys.executable, "-m", "skprune", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "skprune", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "--output" in result.stdout
     assert "``" not in result.stdout and "R2" in result.stdout

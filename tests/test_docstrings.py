@@ -15,7 +15,9 @@ def _documented_parameters(cls):
     section = re.split(r"\n\w[\w ]*\n-{3,}\n", section, maxsplit=1)[0]
     names = re.findall(r"^(\w[\w, ]*?) :", section, re.M)
     names += re.findall(r"^(\w[\w, ]*?)$", section, re.M)  # grouped, "As in ..."
-    return {name.strip() for group in names for name in group.split(",") if name.strip()}
+    return {
+        name.strip() for group in names for name in group.split(",") if name.strip()
+    }
 
 
 @pytest.mark.parametrize(

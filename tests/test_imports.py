@@ -1,4 +1,5 @@
-"""No module of skprune imports, directly or inside a function, one that imports it back.
+"""No module of skprune imports, directly or inside a function, one that imports
+it back.
 
 Only the imports listed in ``DEFERRED_IMPORTS`` may close a cycle, and only
 from inside a function, where the modules of the cycle are all initialised
@@ -38,7 +39,9 @@ def _modules():
 
 
 def _import_statements(tree, *, in_functions):
-    """The import statements of a module, those in functions only if ``in_functions``."""
+    """The import statements of a module, those in functions only if
+    ``in_functions``.
+    """
     pending = list(tree.body)
     while pending:
         node = pending.pop()
@@ -61,7 +64,9 @@ def _imported(name, path, modules, *, in_functions=True):
     is_package = path.name == "__init__.py"
     package = name if is_package else name.rpartition(".")[0]
     targets = set()
-    statements = _import_statements(ast.parse(path.read_text()), in_functions=in_functions)
+    statements = _import_statements(
+        ast.parse(path.read_text()), in_functions=in_functions
+    )
     for node in statements:
         if isinstance(node, ast.Import):
             targets.update(alias.name for alias in node.names)
@@ -159,10 +164,14 @@ def test_importing_the_package_imports_no_subpackage_and_not_scikit_learn():
     # A fresh interpreter: this session has imported everything already.
     script = (
         "import sys, skprune; "
-        "print(*sorted(m for m in sys.modules if m.split('.')[0] in ('skprune', 'sklearn')))"
+        "print(*sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('skprune', 'sklearn')))"
     )
     root = PACKAGE_DIR.parent
-    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env
     )

@@ -127,7 +127,9 @@ def test_fitted_sparsity_is_the_request_within_one_weight(
     alpha=st.floats(0.0, 0.2, allow_nan=False),
     regression=st.booleans(),
 )
-def test_tree_prune_equals_scikit_learn_refitted_with_ccp_alpha(seed, alpha, regression):
+def test_tree_prune_equals_scikit_learn_refitted_with_ccp_alpha(
+    seed, alpha, regression
+):
     X, y = _problem(seed, n_samples=60, classification=not regression)
     if regression:
         y = y / np.abs(y).max()

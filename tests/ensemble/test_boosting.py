@@ -10,12 +10,20 @@ from skprune.ensemble._boosting import BoostingLadder, pruned_booster
 
 def fitted_booster(kind, seed=0):
     if kind == "regression":
-        X, y = make_regression(n_samples=150, n_features=5, noise=10.0, random_state=seed)
-        booster = GradientBoostingRegressor(n_estimators=8, max_depth=3, random_state=seed)
+        X, y = make_regression(
+            n_samples=150, n_features=5, noise=10.0, random_state=seed
+        )
+        booster = GradientBoostingRegressor(
+            n_estimators=8, max_depth=3, random_state=seed
+        )
         return booster.fit(X, y), X, y.astype(float)
     n_classes = 2 if kind == "binary" else 3
     X, y = make_classification(
-        n_samples=150, n_features=5, n_informative=3, n_classes=n_classes, random_state=seed
+        n_samples=150,
+        n_features=5,
+        n_informative=3,
+        n_classes=n_classes,
+        random_state=seed,
     )
     booster = GradientBoostingClassifier(n_estimators=8, max_depth=3, random_state=seed)
     return booster.fit(X, y), X, y
@@ -72,9 +80,15 @@ def test_pruned_stages_take_the_newton_step_of_their_leaves(kind):
                     p = 1 / (1 + np.exp(-raw[members, 0]))
                     expected = np.sum(w * (y[members] - p)) / np.sum(w * p * (1 - p))
                 else:
-                    p = np.exp(raw[members]) / np.exp(raw[members]).sum(axis=1, keepdims=True)
+                    p = np.exp(raw[members]) / np.exp(raw[members]).sum(
+                        axis=1, keepdims=True
+                    )
                     g = (y[members] == k) - p[:, k]
-                    expected = np.sum(w * g) * 2 / 3 / np.sum(w * p[:, k] * (1 - p[:, k]))
-                assert tree.value[leaf, 0, 0] == pytest.approx(expected, rel=1e-8, abs=1e-12)
+                    expected = (
+                        np.sum(w * g) * 2 / 3 / np.sum(w * p[:, k] * (1 - p[:, k]))
+                    )
+                assert tree.value[leaf, 0, 0] == pytest.approx(
+                    expected, rel=1e-8, abs=1e-12
+                )
     final = pruned.predict(X) if kind == "regression" else pruned.predict_proba(X)
     np.testing.assert_allclose(final, staged[4], rtol=1e-9, atol=1e-12)

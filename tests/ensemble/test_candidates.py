@@ -12,7 +12,9 @@ def test_stacked_rows_follow_the_levels_kind_by_kind():
     table, describe = stack_rows(n_nodes, [first, second])
     # the levels, then the rows of each kind, each as its own layout has them
     np.testing.assert_array_equal(table[:4], n_nodes)
-    np.testing.assert_array_equal(table[4], [n_nodes[3, 2], n_nodes[3, 4]] + [np.inf] * 8)
+    np.testing.assert_array_equal(
+        table[4], [n_nodes[3, 2], n_nodes[3, 4]] + [np.inf] * 8
+    )
     np.testing.assert_array_equal(table[5], [n_nodes[1, 1]] + [np.inf] * 9)
     np.testing.assert_array_equal(table[6], [n_nodes[2, 1]] + [np.inf] * 9)
     assert table.shape == (7, 10)

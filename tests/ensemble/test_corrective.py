@@ -74,7 +74,9 @@ def assert_stationary(objective, solution, step=1e-4):
 
 def test_squared_error_refit_is_the_ridge_solution_on_the_leaf_design(monkeypatch):
     monkeypatch.setattr(_refine, "CG_ITER", 2000)
-    booster, X, y, weights, trees, refitted = refitted_booster("regression", penalty=3.0)
+    booster, X, y, weights, trees, refitted = refitted_booster(
+        "regression", penalty=3.0
+    )
     X32 = X.astype(np.float32)
     columns = [
         booster.learning_rate * (tree.apply(X32)[:, None] == np.flatnonzero(
@@ -88,7 +90,9 @@ def test_squared_error_refit_is_the_ridge_solution_on_the_leaf_design(monkeypatc
     ridge.fit(design, y - initial, sample_weight=weights)
     np.testing.assert_allclose(leaf_values(refitted), ridge.coef_, rtol=1e-4, atol=1e-4)
     pruned = pruned_booster(booster, refitted)
-    np.testing.assert_allclose(pruned.predict(X), initial + design @ ridge.coef_, rtol=1e-5)
+    np.testing.assert_allclose(
+        pruned.predict(X), initial + design @ ridge.coef_, rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("kind", ["binary", "multiclass"])
@@ -215,7 +219,9 @@ def test_cheapest_merges_collapse_the_pairs_of_least_second_order_cost():
                      + CORRECTIVE_PENALTY for c in (a, b)]
                 va, vb = tree.value[a, 0, 0], tree.value[b, 0, 0]
                 cost = 0.5 * h[0] * h[1] / (h[0] + h[1]) * (va - vb) ** 2
-                pairs.append((cost, i, k, a, b, (h[0] * va + h[1] * vb) / (h[0] + h[1])))
+                pairs.append(
+                    (cost, i, k, a, b, (h[0] * va + h[1] * vb) / (h[0] + h[1]))
+                )
     pairs.sort()
     hand = copy.deepcopy(refitted)
     for _, i, k, a, b, value in pairs[:3]:

@@ -91,14 +91,18 @@ def total_nodes(ensemble):
 
 def test_each_level_keeps_at_most_its_fraction_of_the_leaves(classification):
     X, y = classification
-    tree = RandomForestClassifier(n_estimators=1, random_state=0).fit(X, y).estimators_[0]
+    tree = (
+        RandomForestClassifier(n_estimators=1, random_state=0).fit(X, y).estimators_[0]
+    )
     levels = pruning_levels(tree.tree_, 5)
     np.testing.assert_array_equal(levels[0].predict(X.astype(np.float32)),
                                   tree.tree_.predict(X.astype(np.float32)))
     n_leaves = tree.get_n_leaves()
     for level, pruned in enumerate(levels):
         assert pruned.n_leaves <= max(1, np.ceil(n_leaves / 2**level))
-    assert [t.n_leaves for t in levels] == sorted((t.n_leaves for t in levels), reverse=True)
+    assert [t.n_leaves for t in levels] == sorted(
+        (t.n_leaves for t in levels), reverse=True
+    )
 
 
 def test_budget_choice_is_the_best_level_at_the_most_trees_that_fit():
@@ -130,7 +134,9 @@ def test_pruned_forest_keeps_pruned_trees_of_the_fitted_one(
             # its leaves are nodes of the original, one each
             leaves = leaves_of(tree, original, X32)
             pairs = np.unique(np.c_[tree.apply(X32), leaves], axis=0)
-            assert np.unique(pairs[:, 0]).size == np.unique(pairs[:, 1]).size == len(pairs)
+            assert (
+                np.unique(pairs[:, 0]).size == np.unique(pairs[:, 1]).size == len(pairs)
+            )
             assert tree.tree_.node_count <= original.tree_.node_count
         else:
             assert_is_pruning_of(tree, original, X32)
@@ -156,12 +162,18 @@ def pool_adjacent_violators(values):
 
 
 @pytest.mark.parametrize("n_standard_errors", [0, 1.0, -1.0])
-def test_bounded_differences_are_the_pooled_means_less_standard_errors(n_standard_errors):
+def test_bounded_differences_are_the_pooled_means_less_standard_errors(
+    n_standard_errors
+):
     rng = np.random.default_rng(1)
     differences = np.linspace(-0.1, 0.0, 12) + rng.normal(0, 0.02, (5, 12))
     errors = differences.std(axis=0, ddof=1) / np.sqrt(5)
-    expected = pool_adjacent_violators(differences.mean(axis=0)) - n_standard_errors * errors
-    assert_allclose(bounded_differences(differences, n_standard_errors), expected, atol=1e-12)
+    expected = (
+        pool_adjacent_violators(differences.mean(axis=0)) - n_standard_errors * errors
+    )
+    assert_allclose(
+        bounded_differences(differences, n_standard_errors), expected, atol=1e-12
+    )
     # one fold has no standard error
     assert_allclose(
         bounded_differences(differences[:1], n_standard_errors),
@@ -172,7 +184,9 @@ def test_bounded_differences_are_the_pooled_means_less_standard_errors(n_standar
 def test_kept_budget_is_the_smallest_within_the_loss_once_smoothed():
     rng = np.random.default_rng(0)
     reference = rng.uniform(0.8, 0.9, 5)
-    fold_scores = reference[:, None] - np.linspace(0.1, 0.0, 30) + rng.normal(0, 0.01, (5, 30))
+    fold_scores = (
+        reference[:, None] - np.linspace(0.1, 0.0, 30) + rng.normal(0, 0.01, (5, 30))
+    )
     smoothed = pool_adjacent_violators((fold_scores - reference[:, None]).mean(axis=0))
     for loss in (0.0, 0.01, 0.05, 0.2):
         index = smallest_budget_within(fold_scores, reference, loss)
@@ -325,8 +339,14 @@ def test_regressors_and_boosters_are_pruned(estimator):
         X, y = make_regression(n_samples=300, n_features=6, noise=5.0, random_state=0)
     pruner = EnsemblePruner(estimator, max_score_loss=0.1, random_state=0).fit(X, y)
     assert type(pruner.pruned_estimator_) is type(estimator)
-    assert pruner.n_nodes_ == total_nodes(pruner.pruned_estimator_) < pruner.n_nodes_original_
-    np.testing.assert_array_equal(pruner.predict(X), pruner.pruned_estimator_.predict(X))
+    assert (
+        pruner.n_nodes_
+        == total_nodes(pruner.pruned_estimator_)
+        < pruner.n_nodes_original_
+    )
+    np.testing.assert_array_equal(
+        pruner.predict(X), pruner.pruned_estimator_.predict(X)
+    )
     if isinstance(estimator, GradientBoostingClassifier):
         last = list(pruner.pruned_estimator_.staged_decision_function(X))[-1]
         np.testing.assert_allclose(last.ravel(), pruner.decision_function(X))
@@ -334,7 +354,9 @@ def test_regressors_and_boosters_are_pruned(estimator):
 
 def test_clone_grid_search_and_pickle(classification):
     X, y = classification
-    pruner = EnsemblePruner(RandomForestClassifier(n_estimators=8, random_state=0), cv=3)
+    pruner = EnsemblePruner(
+        RandomForestClassifier(n_estimators=8, random_state=0), cv=3
+    )
     assert clone(pruner).get_params()["estimator"].n_estimators == 8
     search = GridSearchCV(pruner, {"max_score_loss": [0.0, 0.05]}, cv=2).fit(X, y)
     assert search.best_params_["max_score_loss"] in (0.0, 0.05)
@@ -357,7 +379,9 @@ def test_pruning_curve_display_draws_the_budget_path(fitted_pruner):
 def test_data_frames_keep_their_feature_names(classification):
     X, y = classification
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
-    pruner = EnsemblePruner(GradientBoostingClassifier(n_estimators=5), cv=2).fit(frame, y)
+    pruner = EnsemblePruner(GradientBoostingClassifier(n_estimators=5), cv=2).fit(
+        frame, y
+    )
     np.testing.assert_array_equal(pruner.feature_names_in_, frame.columns)
 
 
@@ -365,7 +389,9 @@ def test_data_frames_keep_their_feature_names(classification):
     "check", [check_param_validation, check_dataframe_column_names_consistency]
 )
 def test_scikit_learn_api_checks(check):
-    check("EnsemblePruner", EnsemblePruner(RandomForestClassifier(n_estimators=5), cv=2))
+    check(
+        "EnsemblePruner", EnsemblePruner(RandomForestClassifier(n_estimators=5), cv=2)
+    )
 
 
 def test_bad_input_is_rejected(classification):
@@ -461,7 +487,9 @@ def test_leaves_are_refined_with_the_weights_the_trees_were_grown_with(
 def test_kept_budget_is_within_the_loss_by_standard_errors(n_standard_errors):
     rng = np.random.default_rng(1)
     reference = rng.uniform(0.8, 0.9, 5)
-    fold_scores = reference[:, None] - np.linspace(0.1, 0.0, 30) + rng.normal(0, 0.02, (5, 30))
+    fold_scores = (
+        reference[:, None] - np.linspace(0.1, 0.0, 30) + rng.normal(0, 0.02, (5, 30))
+    )
     differences = fold_scores - reference[:, None]
     smoothed = pool_adjacent_violators(differences.mean(axis=0))
     standard_errors = np.array(
@@ -479,16 +507,22 @@ def test_kept_budget_is_within_the_loss_by_standard_errors(n_standard_errors):
 
 
 @pytest.mark.parametrize("estimator", ENSEMBLES, ids=lambda e: type(e).__name__)
-def test_only_a_booster_asks_a_margin_of_standard_errors(estimator, classification, monkeypatch):
+def test_only_a_booster_asks_a_margin_of_standard_errors(
+    estimator, classification, monkeypatch
+):
     X, y = classification
     margins = []
 
     def recording(fold_scores, reference, max_score_loss, n_standard_errors=0):
         margins.append(n_standard_errors)
-        return smallest_budget_within(fold_scores, reference, max_score_loss, n_standard_errors)
+        return smallest_budget_within(
+            fold_scores, reference, max_score_loss, n_standard_errors
+        )
 
     monkeypatch.setattr(_pruner, "smallest_budget_within", recording)
-    pruner = EnsemblePruner(estimator, cv=3, max_score_loss=0.02, random_state=0).fit(X, y)
+    pruner = EnsemblePruner(
+        estimator, cv=3, max_score_loss=0.02, random_state=0
+    ).fit(X, y)
     booster = isinstance(estimator, GradientBoostingClassifier)
     assert BOOSTER_STANDARD_ERRORS > 0
     assert margins == [BOOSTER_STANDARD_ERRORS if booster else 0]

@@ -21,7 +21,8 @@ def ridge_refined_values(trees, X, y, weights, classifier, penalty):
     n_trees = len(trees)
     leaves = [np.flatnonzero(tree.children_left == -1) for tree in trees]
     blocks = [
-        (tree.apply(X)[:, None] == ids[None]) / n_trees for tree, ids in zip(trees, leaves)
+        (tree.apply(X)[:, None] == ids[None]) / n_trees
+        for tree, ids in zip(trees, leaves)
     ]
     design = np.hstack(blocks)
     values = np.vstack([tree.value[ids, 0, :] for tree, ids in zip(trees, leaves)])
@@ -155,8 +156,12 @@ def test_merged_leaves_are_the_best_pruning_of_their_size(classifier, max_nodes)
         for second in all_prunings(trees[1]):
             size = 2 * (len(first) + len(second)) - 2
             if size <= n_nodes:
-                best = min(best, change_of(trees[0], first) + change_of(trees[1], second))
-    assert squared_change(trees, merged, X, weights) == pytest.approx(best, rel=1e-9, abs=1e-9)
+                best = min(
+                    best, change_of(trees[0], first) + change_of(trees[1], second)
+                )
+    assert squared_change(trees, merged, X, weights) == pytest.approx(
+        best, rel=1e-9, abs=1e-9
+    )
     for original, tree in zip(trees, merged):
         # the merged leaves hold the weighted mean of the training predictions
         leaf = tree.apply(X)
@@ -164,7 +169,8 @@ def test_merged_leaves_are_the_best_pruning_of_their_size(classifier, max_nodes)
         for node in np.unique(leaf):
             members = leaf == node
             np.testing.assert_allclose(
-                tree.value[node, 0], np.average(before[members], axis=0, weights=weights[members])
+                tree.value[node, 0],
+                np.average(before[members], axis=0, weights=weights[members]),
             )
         if classifier:
             np.testing.assert_allclose(tree.value.sum(axis=2), 1.0)

@@ -25,12 +25,18 @@ REFERENCES = {
     ),
     "neg_log_loss": lambda y, p, w: -log_loss(y, p, sample_weight=w, labels=[0, 1, 2]),
     "r2": lambda y, p, w: r2_score(y, p, sample_weight=w),
-    "neg_mean_squared_error": lambda y, p, w: -mean_squared_error(y, p, sample_weight=w),
-    "neg_mean_absolute_error": lambda y, p, w: -mean_absolute_error(y, p, sample_weight=w),
+    "neg_mean_squared_error": lambda y, p, w: -mean_squared_error(
+        y, p, sample_weight=w
+    ),
+    "neg_mean_absolute_error": lambda y, p, w: -mean_absolute_error(
+        y, p, sample_weight=w
+    ),
 }
 
 
-@pytest.mark.parametrize("name", sorted(CLASSIFICATION_SCORES) + sorted(REGRESSION_SCORES))
+@pytest.mark.parametrize(
+    "name", sorted(CLASSIFICATION_SCORES) + sorted(REGRESSION_SCORES)
+)
 def test_scores_of_many_candidates_are_scikit_learns(name):
     rng = np.random.default_rng(0)
     n = 50

@@ -22,8 +22,12 @@ from skprune.ensemble._selection import (
 
 def fitted_booster(kind, n_estimators=12, seed=0):
     if kind == "regression":
-        X, y = make_regression(n_samples=200, n_features=5, noise=10.0, random_state=seed)
-        booster = GradientBoostingRegressor(n_estimators=n_estimators, random_state=seed)
+        X, y = make_regression(
+            n_samples=200, n_features=5, noise=10.0, random_state=seed
+        )
+        booster = GradientBoostingRegressor(
+            n_estimators=n_estimators, random_state=seed
+        )
         return booster.fit(X, y), X, y
     X, y = make_classification(
         n_samples=200, n_features=6, n_informative=4,
@@ -50,7 +54,9 @@ def test_weighted_path_is_scikit_learns_lasso_with_sample_weights(monkeypatch):
     weights = np.random.default_rng(0).uniform(0.2, 3.0, y.shape[0])
     alphas, coefs = weighted_lasso_path(outputs, target, weights)
     for index in (10, 40, 70):
-        lasso = Lasso(alpha=alphas[index], fit_intercept=False, tol=1e-12, max_iter=100_000)
+        lasso = Lasso(
+            alpha=alphas[index], fit_intercept=False, tol=1e-12, max_iter=100_000
+        )
         lasso.fit(outputs, target, sample_weight=weights)
         np.testing.assert_allclose(coefs[:, index], lasso.coef_, atol=1e-7)
         np.testing.assert_array_equal(
@@ -81,7 +87,9 @@ def test_ranking_is_the_order_of_entry_into_independent_lasso_fits(kind, monkeyp
     booster, X, y = fitted_booster(kind)
     weights = np.ones(y.shape[0])
     X32 = X.astype(np.float32)
-    rankings = lasso_ranking(booster_trees(booster), X32, weights, booster.learning_rate)
+    rankings = lasso_ranking(
+        booster_trees(booster), X32, weights, booster.learning_rate
+    )
     assert len(rankings) == booster.estimators_.shape[1]
     for k, ranking in enumerate(rankings):
         outputs = class_outputs(booster, X32, k)
@@ -107,7 +115,9 @@ def hand_raw(booster, X, y, kept):
     raw = np.tile(log_prior - log_prior.mean(), (X.shape[0], 1))
     for k in range(raw.shape[1]):
         for stage in kept[k]:
-            raw[:, k] += booster.learning_rate * booster.estimators_[stage, k].predict(X)
+            raw[:, k] += (
+                booster.learning_rate * booster.estimators_[stage, k].predict(X)
+            )
     return raw
 
 
@@ -126,9 +136,13 @@ def test_packed_booster_sums_the_kept_trees_of_each_class():
     assert sum(e.tree_.node_count for e in pruned.estimators_.ravel()) == n_nodes
     raw = hand_raw(booster, X, y, kept)
     np.testing.assert_allclose(pruned.decision_function(X), raw, rtol=1e-12)
-    np.testing.assert_allclose(pruned.predict_proba(X), softmax(raw, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(
+        pruned.predict_proba(X), softmax(raw, axis=1), rtol=1e-12
+    )
     staged = list(pruned.staged_decision_function(X))
-    np.testing.assert_allclose(staged[0], hand_raw(booster, X, y, [[0], [5], [2]]), rtol=1e-12)
+    np.testing.assert_allclose(
+        staged[0], hand_raw(booster, X, y, [[0], [5], [2]]), rtol=1e-12
+    )
     np.testing.assert_allclose(staged[-1], raw, rtol=1e-12)
     np.testing.assert_allclose(
         list(pruned.staged_predict_proba(X))[-1], softmax(raw, axis=1), rtol=1e-12

@@ -13,7 +13,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 from skprune.model_selection import PruningCurveDisplay
-from skprune.tree import PrunedTreeClassifier, PrunedTreeClassifierCV, PrunedTreeRegressorCV
+from skprune.tree import (
+    PrunedTreeClassifier,
+    PrunedTreeClassifierCV,
+    PrunedTreeRegressorCV,
+)
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -46,7 +50,10 @@ def test_from_cv_estimator_draws_its_results(data):
     assert display.chosen_line_.get_xdata()[0] == cv_tree.ccp_alpha_
     # the 1-SE band spans from the best mean score down one standard error
     best = np.argmax(results["mean_test_score"])
-    band = display.sem_band_.get_y(), display.sem_band_.get_y() + display.sem_band_.get_height()
+    band = (
+        display.sem_band_.get_y(),
+        display.sem_band_.get_y() + display.sem_band_.get_height(),
+    )
     np.testing.assert_allclose(
         sorted(band),
         [results["mean_test_score"][best] - results["sem_test_score"][best],
@@ -70,7 +77,9 @@ def test_from_estimator_uses_the_estimator_parameters(data):
         risk="misclassification", max_depth=5, random_state=0, ccp_alphas=8, cv=3,
         selection="best",
     ).fit(X, y)
-    np.testing.assert_allclose(display.lines_[1].get_ydata(), reference.cv_results_["mean_test_score"])
+    np.testing.assert_allclose(
+        display.lines_[1].get_ydata(), reference.cv_results_["mean_test_score"]
+    )
     assert display.chosen_value == reference.ccp_alpha_
     assert len(display.lines_) == 2  # train scores are computed for the curve
 
@@ -79,13 +88,23 @@ def test_from_estimator_takes_scikit_learn_trees_and_cv_estimators(data):
     X, y = data
     _, (left, right) = plt.subplots(1, 2)
     from_tree = PruningCurveDisplay.from_estimator(
-        DecisionTreeClassifier(random_state=0), X, y, param_values=[0.0, 0.01, 0.05], ax=left
+        DecisionTreeClassifier(random_state=0),
+        X,
+        y,
+        param_values=[0.0, 0.01, 0.05],
+        ax=left,
     )
     from_cv = PruningCurveDisplay.from_estimator(
-        PrunedTreeClassifierCV(random_state=0), X, y, param_values=[0.0, 0.01, 0.05], ax=right
+        PrunedTreeClassifierCV(random_state=0),
+        X,
+        y,
+        param_values=[0.0, 0.01, 0.05],
+        ax=right,
     )
     assert from_tree.ax_ is left and from_cv.ax_ is right
-    np.testing.assert_allclose(from_tree.lines_[1].get_ydata(), from_cv.lines_[1].get_ydata())
+    np.testing.assert_allclose(
+        from_tree.lines_[1].get_ydata(), from_cv.lines_[1].get_ydata()
+    )
 
 
 def test_regressor_curve():
@@ -325,7 +344,10 @@ display = PruningCurveDisplay.from_estimator(
 print(display.param_name, len(display.param_values))
 """
     root = pathlib.Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env
     )

@@ -171,8 +171,14 @@ def test_admm_onto_n_m_keeps_the_pattern_and_beats_magnitude_with_refit():
         keep[1, 0] = False
         start = np.where(keep, anchor, 0.0)
         weights, support = admm_prune(
-            gram, rhs, start, keep, functools.partial(largest_of_groups, pattern=pattern),
-            0.01, 1.15, 300,
+            gram,
+            rhs,
+            start,
+            keep,
+            functools.partial(largest_of_groups, pattern=pattern),
+            0.01,
+            1.15,
+            300,
         )
         assert not (support & ~keep).any() and support[-1].all()
         padded = np.vstack([support[:-1], np.zeros((2, 3), dtype=bool)])
@@ -183,7 +189,9 @@ def test_admm_onto_n_m_keeps_the_pattern_and_beats_magnitude_with_refit():
             magnitude = np.where(keep[rows], np.abs(anchor[rows]), -1.0)
             reference[rows] &= magnitude == magnitude.max(axis=0)
         for j in range(3):
-            expected = lstsq_on_support(A, target[:, j], anchor[:, j], support[:, j], lam)
+            expected = lstsq_on_support(
+                A, target[:, j], anchor[:, j], support[:, j], lam
+            )
             np.testing.assert_allclose(weights[:, j], expected, rtol=1e-8, atol=1e-10)
         refitted = np.column_stack(
             [
@@ -219,7 +227,11 @@ def test_admm_support_stops_once_stable_and_more_iterations_keep_it():
 
 @pytest.mark.parametrize(
     "pattern, amount, scope",
-    [("unstructured", 0.7, "layer"), ("unstructured", 0.7, "global"), ("n:m", None, "global")],
+    [
+        ("unstructured", 0.7, "layer"),
+        ("unstructured", 0.7, "global"),
+        ("n:m", None, "global"),
+    ],
 )
 def test_admm_prunes_each_layer_on_pruned_inputs_by_least_squares(
     network, three_classes, pattern, amount, scope
@@ -265,7 +277,9 @@ def test_admm_is_registered_under_its_name(network, three_classes):
     by_object = copy.deepcopy(network).prune(
         X, y, amount=0.6, criterion=ADMMCriterion()
     )
-    for a, b in zip(by_name.coefs_ + by_name.masks_, by_object.coefs_ + by_object.masks_):
+    for a, b in zip(
+        by_name.coefs_ + by_name.masks_, by_object.coefs_ + by_object.masks_
+    ):
         np.testing.assert_array_equal(a, b)
     magnitude = copy.deepcopy(network).prune(amount=0.6)
     assert any((a != b).any() for a, b in zip(by_name.masks_, magnitude.masks_))

@@ -11,7 +11,9 @@ from skprune.neural._blas import one_blas_thread
 
 
 def _blas_threads():
-    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+    return {
+        lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
+    }
 
 
 def test_one_blas_thread_inside_and_the_limits_restored_after():
@@ -30,7 +32,9 @@ def test_one_blas_thread_inside_and_the_limits_restored_after():
 
 def test_libraries_are_found_again_after_an_import(monkeypatch):
     # As if the libraries had been looked for before any BLAS was loaded.
-    monkeypatch.setattr(_blas, "_found", {"n_modules": len(sys.modules), "libraries": ()})
+    monkeypatch.setattr(
+        _blas, "_found", {"n_modules": len(sys.modules), "libraries": ()}
+    )
     with threadpool_limits(2, user_api="blas"):
         with one_blas_thread():
             assert _blas_threads() == {2}

@@ -240,7 +240,11 @@ def test_network_without_weights_predicts_its_constant():
 # Costs of a machine where a sparse product costs 4 times a dense one per
 # multiply-add, each call 1 us and each copy 0.5 ns per value.
 COSTS = CostModel(
-    {"dense": (1000.0, 0.1, 0.05), "csr": (1000.0, 0.4, 0.2), (4, 1): (1000.0, 0.2, 0.1)}
+    {
+        "dense": (1000.0, 0.1, 0.05),
+        "csr": (1000.0, 0.4, 0.2),
+        (4, 1): (1000.0, 0.2, 0.1),
+    }
 )
 
 
@@ -289,7 +293,10 @@ def test_blocks_are_found_and_chosen_when_they_pay():
     kept = rng.random((64, 16)) < 0.2
     coef = rng.standard_normal((64, 64)) * np.kron(kept, np.ones((1, 4)))
     assert find_block_shape(coef) == (1, 4)
-    assert find_block_shape(rng.standard_normal((64, 64)) * (rng.random((64, 64)) < 0.2)) is None
+    assert (
+        find_block_shape(rng.standard_normal((64, 64)) * (rng.random((64, 64)) < 0.2))
+        is None
+    )
     coefs = [coef, rng.standard_normal((64, 2))]
     intercepts = [np.zeros(64), np.zeros(2)]
     plan = InferencePlan(coefs, intercepts, "tanh", "softmax", cost_model=COSTS)
@@ -362,7 +369,9 @@ def test_thread_choice_times_both_options_then_runs_the_faster():
 
 def test_thread_choice_waits_longer_between_tries_that_cost_more():
     clock = FakeClock()
-    choice = ThreadChoice(min_interval=1.0, max_interval=4.0, cost_ratio=50, clock=clock)
+    choice = ThreadChoice(
+        min_interval=1.0, max_interval=4.0, cost_ratio=50, clock=clock
+    )
     # Two threads take 0.1 s a call: tries cost at most 1/50 of the time.
     collapse = {1: 1e-6, 2: 0.1 / 256}
     _warm(choice, 256)
@@ -425,7 +434,9 @@ def test_plan_records_the_threads_and_time_of_every_call(monkeypatch):
         coefs, intercepts, "relu", "softmax", kernel="csr", n_threads=2
     )
     calls = []
-    monkeypatch.setattr(plan.thread_choice, "choose", lambda n, most: 1 + len(calls) % 2)
+    monkeypatch.setattr(
+        plan.thread_choice, "choose", lambda n, most: 1 + len(calls) % 2
+    )
     monkeypatch.setattr(
         plan.thread_choice, "record", lambda *args: calls.append(args)
     )
@@ -447,7 +458,9 @@ def _kernels_effective(n_threads):
 def _blas_threads():
     from threadpoolctl import threadpool_info
 
-    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+    return {
+        lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
+    }
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -501,7 +514,13 @@ def _record_blas_threads(monkeypatch, owner, method):
     function = getattr(owner, method)
 
     def spy(*args, **kwargs):
-        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+        seen.append(
+            {
+                lib["num_threads"]
+                for lib in threadpool_info()
+                if lib["user_api"] == "blas"
+            }
+        )
         return function(*args, **kwargs)
 
     monkeypatch.setattr(owner, method, spy)
@@ -537,7 +556,9 @@ def _fresh_measured_times(monkeypatch):
     """Each test times the candidate plans of its networks afresh."""
     from skprune.neural import _inference
 
-    monkeypatch.setattr(_inference, "_MEASURED_BY_NETWORK", weakref.WeakValueDictionary())
+    monkeypatch.setattr(
+        _inference, "_MEASURED_BY_NETWORK", weakref.WeakValueDictionary()
+    )
     monkeypatch.setattr(
         _inference, "_RECENTLY_MEASURED", deque(maxlen=_inference._MAX_CACHED_CHOICES)
     )
@@ -625,7 +646,11 @@ def test_close_candidates_are_measured_once_per_batch_size(monkeypatch, fastest)
         measured.append(set(functions))
         # The candidates run, checking their input, then the expected wins.
         return {
-            kind: 1.0 if function() is not None and function.args[1] == expected else 2.0
+            kind: (
+                1.0
+                if function() is not None and function.args[1] == expected
+                else 2.0
+            )
             for kind, function in functions.items()
         }
 
@@ -705,7 +730,9 @@ def test_dense_layers_only_are_kept_on_threads_unless_beaten_by_the_margin(
     assert plan.kernels_for(256, 2) == on_threads
     X = np.random.default_rng(1).standard_normal((256, 40))
     assert_allclose(
-        plan.predict(X), dense_forward(coefs, intercepts, "relu", "softmax", X), rtol=1e-12
+        plan.predict(X),
+        dense_forward(coefs, intercepts, "relu", "softmax", X),
+        rtol=1e-12,
     )
 
 
@@ -735,7 +762,9 @@ def test_one_sample_on_threads_counts_blas_matrix_vector_threads(
     assert plan.kernels_for(1, 2) == on_threads
     X = np.random.default_rng(2).standard_normal((1, 40))
     assert_allclose(
-        plan.predict(X), dense_forward(coefs, intercepts, "relu", "softmax", X), rtol=1e-12
+        plan.predict(X),
+        dense_forward(coefs, intercepts, "relu", "softmax", X),
+        rtol=1e-12,
     )
 
 
@@ -780,7 +809,9 @@ def test_a_near_tie_on_one_thread_keeps_dense_layers_on_threads(
     assert plan.kernels_for(1, 2) == on_threads
     X = np.random.default_rng(1).standard_normal((1, 40))
     assert_allclose(
-        plan.predict(X), dense_forward(coefs, intercepts, "relu", "softmax", X), rtol=1e-12
+        plan.predict(X),
+        dense_forward(coefs, intercepts, "relu", "softmax", X),
+        rtol=1e-12,
     )
 
 
@@ -805,7 +836,9 @@ def test_one_sample_multiplies_each_dense_layer_in_its_faster_layout(
     monkeypatch.setattr(_inference, "_interleaved_best_times", layout_times)
     X = np.random.default_rng(1).standard_normal((1, 100))
     y = plan._dense_forward(X, check_finite=True)
-    assert_allclose(y, dense_forward(coefs, intercepts, "tanh", "softmax", X), rtol=1e-12)
+    assert_allclose(
+        y, dense_forward(coefs, intercepts, "tanh", "softmax", X), rtol=1e-12
+    )
     # Layers of fewer than _MIN_LAYOUT_WEIGHTS weights are not timed.
     shapes = [layer.dense.shape for layer in plan.layers]
     assert [a * b >= _inference._MIN_LAYOUT_WEIGHTS for a, b in shapes] == [
@@ -878,12 +911,18 @@ def test_dense_layers_only_run_as_one_forward_pass(monkeypatch, dtype, n_threads
             Z = np.resize(X, (n_samples, X.shape[1]))
             assert_allclose(
                 clf.predict_proba(Z),
-                dense_forward(clf.coefs_, clf.intercepts_, clf.activation, "softmax", Z),
+                dense_forward(
+                    clf.coefs_, clf.intercepts_, clf.activation, "softmax", Z
+                ),
                 rtol=1e-12 if dtype == np.float64 else 1e-5,
                 atol=0 if dtype == np.float64 else 1e-6,
             )
         assert len(calls) == 3
-        for value, message in ((np.nan, "NaN"), (np.inf, "infinity"), (-np.inf, "infinity")):
+        for value, message in (
+            (np.nan, "NaN"),
+            (np.inf, "infinity"),
+            (-np.inf, "infinity"),
+        ):
             for n_samples in (1, 70):
                 for column in (0, 3):
                     Z = np.resize(X, (n_samples, X.shape[1]))
@@ -920,7 +959,11 @@ def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
     plan.layers[1].dense = plan.layers[1].sparse["csr"].to_scipy().T.toarray()
     kernels = ("csr", "dense", "csr")
     stages = plan._stages_for(kernels, 0)
-    assert [type(s).__name__ for s in stages] == ["_SparseStage", "_DenseStage", "_SparseStage"]
+    assert [type(s).__name__ for s in stages] == [
+        "_SparseStage",
+        "_DenseStage",
+        "_SparseStage",
+    ]
     seen = _record_blas_threads(monkeypatch, plan.layers[1], "dense_product")
     monkeypatch.setattr(plan, "kernels_for", lambda n, t=None: kernels)
     X = rng.standard_normal((64, 200))
@@ -930,7 +973,9 @@ def test_dense_layers_between_sparse_ones_run_on_one_blas_thread(monkeypatch):
     assert seen == [{1}]
     # A network of dense layers only keeps the threads of BLAS.
     dense_plan = InferencePlan(coefs, intercepts, "relu", "identity", kernel="compact")
-    assert not any(s.single_blas_thread for s in dense_plan._stages_for(("dense",) * 3, 0))
+    assert not any(
+        s.single_blas_thread for s in dense_plan._stages_for(("dense",) * 3, 0)
+    )
 
 
 # ----------------------------------------------------------------------
@@ -1169,7 +1214,9 @@ def test_a_loaded_network_holds_no_training_state_until_trained_or_pruned():
 
 
 def test_a_loaded_network_resumes_with_early_stopping_from_its_weights():
-    model, loaded, X, y = _fitted_and_loaded(early_stopping=True, validation_fraction=0.2)
+    model, loaded, X, y = _fitted_and_loaded(
+        early_stopping=True, validation_fraction=0.2
+    )
     model._reset_training_state()
     quiet_fit(model.set_params(warm_start=True), X, y)
     quiet_fit(loaded.set_params(warm_start=True), X, y)

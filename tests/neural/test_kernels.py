@@ -374,7 +374,9 @@ def test_bias_and_activation_in_one_pass_match_numpy(variant, dtype, activation,
 @pytest.mark.parametrize("activation", ["identity", "relu", "softmax"])
 def test_bias_and_activation_keep_a_nan(activation):
     Z = np.array([[np.nan, 1.0, -2.0]])
-    out = _kernels.bias_activation(Z, np.zeros(3), _kernels.ACTIVATION_CODES[activation])
+    out = _kernels.bias_activation(
+        Z, np.zeros(3), _kernels.ACTIVATION_CODES[activation]
+    )
     assert np.isnan(out[0, 0])
 
 

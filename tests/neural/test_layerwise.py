@@ -694,7 +694,9 @@ def test_bad_criterion_parameters_raise_before_the_dense_training(
     ids=lambda criterion: type(criterion).__name__,
 )
 def test_criteria_declare_a_constraint_for_every_parameter(criterion):
-    assert set(criterion._parameter_constraints) == set(criterion.get_params(deep=False))
+    assert set(criterion._parameter_constraints) == set(
+        criterion.get_params(deep=False)
+    )
 
 
 @pytest.mark.parametrize(
@@ -1081,7 +1083,9 @@ def sparsegpt_network_reference(mlp_before, mlp_after, X, damp, gauss_newton):
             else:
                 expected = start
             np.testing.assert_allclose(got[:, unit], expected, rtol=1e-6, atol=1e-8)
-        pruned_input = np.maximum(pruned_input @ mlp_after.coefs_[i] + mlp_after.intercepts_[i], 0)
+        pruned_input = np.maximum(
+            pruned_input @ mlp_after.coefs_[i] + mlp_after.intercepts_[i], 0
+        )
         dense_input = np.maximum(dense_output, 0)
 
 

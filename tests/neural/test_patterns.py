@@ -283,7 +283,12 @@ def test_amount_larger_than_what_remains(data):
 
 @pytest.mark.parametrize(
     "name, target, groups",
-    [("unstructured", 1, [0, 5]), ("block", 0, [1]), ("neuron", 1, [2, 3]), ("n:m", 0, [7])],
+    [
+        ("unstructured", 1, [0, 5]),
+        ("block", 0, [1]),
+        ("neuron", 1, [2, 3]),
+        ("n:m", 0, [7]),
+    ],
 )
 def test_removed_returns_new_masks_and_keeps_the_given_ones(data, name, target, groups):
     from skprune.neural._patterns import resolve_pattern
@@ -295,14 +300,18 @@ def test_removed_returns_new_masks_and_keeps_the_given_ones(data, name, target, 
     new_masks, new_intercept_masks = pattern.removed(
         masks, intercept_masks, target, np.array(groups)
     )
-    for before, given in zip(est.masks_ + est.intercept_masks_, masks + intercept_masks):
+    for before, given in zip(
+        est.masks_ + est.intercept_masks_, masks + intercept_masks
+    ):
         assert_array_equal(before, given)
     removed = sum(int((old & ~new).sum()) for old, new in zip(masks, new_masks))
     # One weight, a 4x4 block, or a unit of the first hidden layer: its 64
     # incoming and 16 outgoing weights; group 7 of n:m has 4 live weights, 2 go.
     expected = {"unstructured": 2, "block": 16, "neuron": 2 * (64 + 16), "n:m": 1}
     assert removed == expected[name]
-    bias_removed = sum(int((o & ~n).sum()) for o, n in zip(intercept_masks, new_intercept_masks))
+    bias_removed = sum(
+        int((o & ~n).sum()) for o, n in zip(intercept_masks, new_intercept_masks)
+    )
     assert bias_removed == (2 if name == "neuron" else 0)
 
 

@@ -92,7 +92,10 @@ def test_obs_removing_the_last_weights_of_a_layer():
     failures = 0
     for seed in range(12):
         network = PrunableMLPRegressor(
-            hidden_layer_sizes=(3,), max_iter=30, random_state=seed, prunable_layers="all"
+            hidden_layer_sizes=(3,),
+            max_iter=30,
+            random_state=seed,
+            prunable_layers="all",
         ).fit(Xr, yr)
         network.prune(Xr, yr, amount=0.95, criterion="obs")
         failures += not np.isclose(network.sparsity_, 20 / 21)

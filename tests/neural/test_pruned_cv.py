@@ -23,7 +23,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 # A network that trains, prunes and fine-tunes in a fraction of a second.
 SMALL_PRUNED = dict(
-    hidden_layer_sizes=(16,), max_iter=15, n_pruning_steps=3, finetune_iter=3, random_state=0
+    hidden_layer_sizes=(16,),
+    max_iter=15,
+    n_pruning_steps=3,
+    finetune_iter=3,
+    random_state=0,
 )
 GRID = [0.0, 0.5, 0.8, 0.95]
 
@@ -52,7 +56,11 @@ def test_scores_and_choice_match_path_by_hand(
     splitter = Splitter(n_splits=3)
     scoring = "accuracy" if Estimator is PrunedMLPClassifier else "r2"
     cv_est = EstimatorCV(
-        **SMALL_PRUNED, sparsities=GRID, cv=splitter, scoring=scoring, selection=selection
+        **SMALL_PRUNED,
+        sparsities=GRID,
+        cv=splitter,
+        scoring=scoring,
+        selection=selection,
     ).fit(X, y)
 
     scores = _reference_scores(Estimator, X, y, list(splitter.split(X, y)), scoring)
@@ -74,7 +82,9 @@ def test_scores_and_choice_match_path_by_hand(
 
     # The final network is the full-data path's network at the chosen sparsity.
     chosen = sparsity_path(Estimator(**SMALL_PRUNED), X, y, GRID).estimators[expected]
-    for a, b in zip(cv_est.coefs_ + cv_est.intercepts_, chosen.coefs_ + chosen.intercepts_):
+    for a, b in zip(
+        cv_est.coefs_ + cv_est.intercepts_, chosen.coefs_ + chosen.intercepts_
+    ):
         assert_array_equal(a, b)
     assert cv_est.sparsity_ == chosen.sparsity_
     assert_array_equal(cv_est.predict(X), chosen.predict(X))
@@ -178,7 +188,9 @@ def test_dask_cluster_gives_the_same_result(three_classes):
     grid = {"sparsity": [0.0, 0.5, 0.9]}
     serial_cv = PrunedMLPClassifierCV(**SMALL_PRUNED, sparsities=grid["sparsity"], cv=3)
     serial_cv.fit(X, y)
-    serial_search = GridSearchCV(PrunedMLPClassifier(**SMALL_PRUNED), grid, cv=3).fit(X, y)
+    serial_search = GridSearchCV(PrunedMLPClassifier(**SMALL_PRUNED), grid, cv=3).fit(
+        X, y
+    )
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster, distributed.Client(cluster):

@@ -63,7 +63,9 @@ def test_pruned_estimators_reject_before_training(
 
 @pytest.mark.parametrize("params, match", IMPOSSIBLE)
 @pytest.mark.parametrize("prefit", [False, True])
-def test_pruner_rejects_before_training(params, match, prefit, three_classes, untrainable):
+def test_pruner_rejects_before_training(
+    params, match, prefit, three_classes, untrainable
+):
     X, y = three_classes
     network, pruning = _settings(params)
     mlp = MLPClassifier(**network)
@@ -79,7 +81,9 @@ def test_pruner_rejects_before_training(params, match, prefit, three_classes, un
     "params, match",
     [(p, m) for p, m in IMPOSSIBLE if p.get("pattern") != "n:m"],
 )
-def test_sparsity_path_rejects_before_training(params, match, three_classes, untrainable):
+def test_sparsity_path_rejects_before_training(
+    params, match, three_classes, untrainable
+):
     X, y = three_classes
     network, pruning = _settings(params)
     grid = [0.0, pruning.pop("sparsity")]

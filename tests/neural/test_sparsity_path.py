@@ -18,7 +18,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 # A network that trains, prunes and fine-tunes in a fraction of a second.
 SMALL_PRUNED = dict(
-    hidden_layer_sizes=(16,), max_iter=15, n_pruning_steps=3, finetune_iter=3, random_state=0
+    hidden_layer_sizes=(16,),
+    max_iter=15,
+    n_pruning_steps=3,
+    finetune_iter=3,
+    random_state=0,
 )
 
 
@@ -152,9 +156,13 @@ def test_invalid_estimator_and_settings(three_classes):
     with pytest.raises(ValueError, match="n:m"):
         sparsity_path(PrunedMLPClassifier(**SMALL_PRUNED, pattern="n:m"), X, y, [0.5])
     with pytest.raises(ValueError, match="initial_sparsity"):
-        sparsity_path(PrunedMLPClassifier(**SMALL_PRUNED, initial_sparsity=0.6), X, y, [0.5])
+        sparsity_path(
+            PrunedMLPClassifier(**SMALL_PRUNED, initial_sparsity=0.6), X, y, [0.5]
+        )
     with pytest.raises(ValueError, match="finetune_iter"):
-        sparsity_path(PrunedMLPClassifier(**SMALL_PRUNED | {"finetune_iter": 0}), X, y, [0.5])
+        sparsity_path(
+            PrunedMLPClassifier(**SMALL_PRUNED | {"finetune_iter": 0}), X, y, [0.5]
+        )
 
 
 @pytest.mark.parametrize("criterion", ["magnitude", "obc"])

@@ -41,7 +41,9 @@ def test_fit_equals_scikit_learn_at_ccp_alpha(noisy_data, ccp_alpha):
     theirs = DecisionTreeClassifier(ccp_alpha=ccp_alpha, random_state=0).fit(X, y)
     assert ours.get_n_leaves() == theirs.get_n_leaves()
     assert_same_predictions(ours, theirs, X)
-    np.testing.assert_array_equal(ours.feature_importances_, theirs.feature_importances_)
+    np.testing.assert_array_equal(
+        ours.feature_importances_, theirs.feature_importances_
+    )
     assert export_text(ours) == export_text(theirs)
 
 
@@ -91,7 +93,9 @@ def test_path_attribute_and_method_agree_with_scikit_learn(noisy_data):
         np.testing.assert_array_equal(path.impurities, expected.impurities)
         np.testing.assert_array_equal(path.risks, expected.impurities)
     # the leaf counts are those of the trees pruned at each alpha
-    for alpha, n_leaves in zip(tree.pruning_path_.ccp_alphas[::7], tree.pruning_path_.n_leaves[::7]):
+    for alpha, n_leaves in zip(
+        tree.pruning_path_.ccp_alphas[::7], tree.pruning_path_.n_leaves[::7]
+    ):
         assert tree.prune(alpha).get_n_leaves() == n_leaves
 
 
@@ -116,8 +120,12 @@ def test_string_labels_and_zero_weights():
         tree = PrunedTreeClassifier(ccp_alpha=0.01, risk=risk, random_state=0)
         tree.fit(X, labels, sample_weight=weights)
         assert set(tree.predict(X)) <= set(labels)
-    ours = PrunedTreeClassifier(ccp_alpha=0.01, random_state=0).fit(X, labels, sample_weight=weights)
-    theirs = DecisionTreeClassifier(ccp_alpha=0.01, random_state=0).fit(X, labels, sample_weight=weights)
+    ours = PrunedTreeClassifier(ccp_alpha=0.01, random_state=0).fit(
+        X, labels, sample_weight=weights
+    )
+    theirs = DecisionTreeClassifier(ccp_alpha=0.01, random_state=0).fit(
+        X, labels, sample_weight=weights
+    )
     assert_same_predictions(ours, theirs, X)
 
 
@@ -127,7 +135,10 @@ def test_regressor_equals_scikit_learn():
     for alpha in (10.0, 100.0, 500.0):
         refit = DecisionTreeRegressor(ccp_alpha=alpha, random_state=0).fit(X, y)
         assert_same_predictions(tree.prune(alpha), refit, X)
-    assert PrunedTreeRegressor(random_state=0).fit(X, y).get_n_leaves() == tree.get_n_leaves()
+    assert (
+        PrunedTreeRegressor(random_state=0).fit(X, y).get_n_leaves()
+        == tree.get_n_leaves()
+    )
 
 
 def test_scikit_learn_tree_tools_work(noisy_data):
@@ -153,7 +164,9 @@ def test_scikit_learn_tree_tools_work(noisy_data):
 @pytest.mark.parametrize("dump", ["pickle", "joblib"])
 def test_persistence_round_trips_exactly(noisy_data, dump):
     X, y = noisy_data
-    tree = PrunedTreeClassifier(ccp_alpha=0.01, risk="misclassification", random_state=0)
+    tree = PrunedTreeClassifier(
+        ccp_alpha=0.01, risk="misclassification", random_state=0
+    )
     tree.fit(X, y)
     if dump == "pickle":
         loaded = pickle.loads(pickle.dumps(tree))
@@ -163,7 +176,9 @@ def test_persistence_round_trips_exactly(noisy_data, dump):
         buffer.seek(0)
         loaded = joblib.load(buffer)
     np.testing.assert_array_equal(loaded.predict_proba(X), tree.predict_proba(X))
-    np.testing.assert_array_equal(loaded.pruning_path_.ccp_alphas, tree.pruning_path_.ccp_alphas)
+    np.testing.assert_array_equal(
+        loaded.pruning_path_.ccp_alphas, tree.pruning_path_.ccp_alphas
+    )
     # the loaded estimator still prunes without refitting
     np.testing.assert_array_equal(
         loaded.prune(0.03).predict_proba(X), tree.prune(0.03).predict_proba(X)

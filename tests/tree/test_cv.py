@@ -57,7 +57,9 @@ def test_regressor_best_selection_agrees_with_grid_search():
         ccp_alphas=12, cv=folds, selection="best", random_state=0
     ).fit(X, y)
     search = GridSearchCV(
-        DecisionTreeRegressor(random_state=0), {"ccp_alpha": cv_tree.ccp_alphas_}, cv=folds
+        DecisionTreeRegressor(random_state=0),
+        {"ccp_alpha": cv_tree.ccp_alphas_},
+        cv=folds,
     ).fit(X, y)
     assert cv_tree.ccp_alpha_ == search.best_params_["ccp_alpha"]
     np.testing.assert_allclose(
@@ -82,7 +84,9 @@ def test_one_standard_error_rule(data, risk):
     cv_tree = PrunedTreeClassifierCV(risk=risk, cv=5, random_state=0).fit(X, y)
     results = cv_tree.cv_results_
     split_scores = np.column_stack([results[f"split{k}_test_score"] for k in range(5)])
-    assert cv_tree.ccp_alpha_ == one_standard_error_choice(split_scores, cv_tree.ccp_alphas_)
+    assert cv_tree.ccp_alpha_ == one_standard_error_choice(
+        split_scores, cv_tree.ccp_alphas_
+    )
     minimum = PrunedTreeClassifierCV(risk=risk, cv=5, selection="best", random_state=0)
     minimum.fit(X, y)
     assert cv_tree.ccp_alpha_ >= minimum.ccp_alpha_
@@ -103,8 +107,12 @@ def test_split_scores_are_those_of_trees_pruned_on_each_fold(data):
             pruned = PrunedTreeClassifier(
                 risk="misclassification", ccp_alpha=alpha, random_state=0
             ).fit(X[train], y[train])
-            assert cv_tree.cv_results_[f"split{k}_test_score"][index] == pruned.score(X[test], y[test])
-            assert cv_tree.cv_results_[f"split{k}_train_score"][index] == pruned.score(X[train], y[train])
+            assert cv_tree.cv_results_[f"split{k}_test_score"][index] == pruned.score(
+                X[test], y[test]
+            )
+            assert cv_tree.cv_results_[f"split{k}_train_score"][index] == pruned.score(
+                X[train], y[train]
+            )
 
 
 def test_alpha_grid_is_geometric_midpoints_of_the_full_path(data):
@@ -114,14 +122,20 @@ def test_alpha_grid_is_geometric_midpoints_of_the_full_path(data):
     grid = cv_tree.ccp_alphas_
     assert grid.shape[0] == path_alphas.shape[0]
     assert grid[-1] == path_alphas[-1]
-    np.testing.assert_allclose(grid[:-1] ** 2, path_alphas[:-1] * path_alphas[1:], rtol=1e-12)
+    np.testing.assert_allclose(
+        grid[:-1] ** 2, path_alphas[:-1] * path_alphas[1:], rtol=1e-12
+    )
     # each grid alpha selects the last subtree of the path at one distinct alpha
     path = cv_tree.pruning_path_
-    last_at_each_alpha = [np.flatnonzero(path.ccp_alphas == a).max() for a in path_alphas]
+    last_at_each_alpha = [
+        np.flatnonzero(path.ccp_alphas == a).max() for a in path_alphas
+    ]
     np.testing.assert_array_equal(
         cv_tree.cv_results_["n_leaves"], path.n_leaves[last_at_each_alpha]
     )
-    np.testing.assert_array_equal(geometric_midpoints(np.array([0.0, 1.0, 4.0])), [0.0, 2.0, 4.0])
+    np.testing.assert_array_equal(
+        geometric_midpoints(np.array([0.0, 1.0, 4.0])), [0.0, 2.0, 4.0]
+    )
 
 
 def test_int_grid_thins_the_path(data):
@@ -137,7 +151,9 @@ def test_int_grid_thins_the_path(data):
 def test_final_tree_is_the_full_tree_pruned_at_the_chosen_alpha(data):
     X, y = data
     cv_tree = PrunedTreeClassifierCV(cv=4, random_state=0).fit(X, y)
-    refit = DecisionTreeClassifier(ccp_alpha=cv_tree.ccp_alpha_, random_state=0).fit(X, y)
+    refit = DecisionTreeClassifier(ccp_alpha=cv_tree.ccp_alpha_, random_state=0).fit(
+        X, y
+    )
     np.testing.assert_array_equal(cv_tree.apply(X), refit.apply(X))
     # prune still reaches any alpha and keeps the class
     other = cv_tree.prune(0.0)
@@ -222,7 +238,9 @@ def test_regressor_cv_result_matches_refit():
 def test_dask_cluster_gives_the_same_result(data):
     distributed = pytest.importorskip("distributed")
     X, y = data
-    alphas = PrunedTreeClassifierCV(ccp_alphas=8, cv=3, random_state=0).fit(X, y).ccp_alphas_
+    alphas = (
+        PrunedTreeClassifierCV(ccp_alphas=8, cv=3, random_state=0).fit(X, y).ccp_alphas_
+    )
     serial = PrunedTreeClassifierCV(ccp_alphas=alphas, cv=3, random_state=0).fit(X, y)
     serial_search = GridSearchCV(
         DecisionTreeClassifier(random_state=0), {"ccp_alpha": alphas}, cv=3
@@ -235,7 +253,10 @@ def test_dask_cluster_gives_the_same_result(data):
                 ccp_alphas=alphas, cv=3, random_state=0, n_jobs=-1
             ).fit(X, y)
             search = GridSearchCV(
-                DecisionTreeClassifier(random_state=0), {"ccp_alpha": alphas}, cv=3, n_jobs=-1
+                DecisionTreeClassifier(random_state=0),
+                {"ccp_alpha": alphas},
+                cv=3,
+                n_jobs=-1,
             ).fit(X, y)
     np.testing.assert_array_equal(
         on_dask.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
@@ -243,5 +264,6 @@ def test_dask_cluster_gives_the_same_result(data):
     assert on_dask.ccp_alpha_ == serial.ccp_alpha_
     assert search.best_params_ == serial_search.best_params_
     np.testing.assert_array_equal(
-        search.cv_results_["mean_test_score"], serial_search.cv_results_["mean_test_score"]
+        search.cv_results_["mean_test_score"],
+        serial_search.cv_results_["mean_test_score"],
     )

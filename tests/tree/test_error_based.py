@@ -38,9 +38,9 @@ def j48_added_errors(N, e, CF):
         return max(N - e, 0.0)
     z = norm.ppf(1 - CF)
     f = (e + 0.5) / N
-    r = (f + z * z / (2 * N) + z * math.sqrt(f / N - f * f / N + z * z / (4 * N * N))) / (
-        1 + z * z / N
-    )
+    r = (
+        f + z * z / (2 * N) + z * math.sqrt(f / N - f * f / N + z * z / (4 * N * N))
+    ) / (1 + z * z / N)
     return r * N - e
 
 
@@ -67,7 +67,9 @@ def j48_prune(tree, CF):
 
 @pytest.mark.parametrize("CF", [0.5, 0.25, 0.1, 0.001])
 def test_added_errors_follow_j48_in_every_regime(CF):
-    N = np.array([0.0, 0.3, 1.0, 1.4, 2.0, 5.0, 5.0, 5.0, 5.0, 20.0, 20.0, 37.5, 1000.0])
+    N = np.array(
+        [0.0, 0.3, 1.0, 1.4, 2.0, 5.0, 5.0, 5.0, 5.0, 20.0, 20.0, 37.5, 1000.0]
+    )
     e = np.array([0.0, 0.0, 0.0, 0.2, 1.0, 0.0, 0.5, 2.0, 4.6, 3.0, 19.6, 7.25, 13.0])
     expected = [j48_added_errors(n, k, CF) for n, k in zip(N, e)]
     np.testing.assert_allclose(added_errors(N, e, CF), expected, rtol=1e-12)
@@ -94,7 +96,9 @@ def test_pruned_tree_is_j48s(seed, CF, assert_is_pruning_of):
         n_samples=200, n_features=6, n_informative=3, n_classes=3,
         flip_y=0.15, random_state=seed,
     )
-    weights = np.random.default_rng(seed).uniform(0.2, 3.0, y.shape[0]) if seed % 2 else None
+    weights = (
+        np.random.default_rng(seed).uniform(0.2, 3.0, y.shape[0]) if seed % 2 else None
+    )
     tree = DecisionTreeClassifier(random_state=seed).fit(X, y, sample_weight=weights)
     pruned = error_based_pruning(tree, confidence=CF)
     expected_leaves = j48_prune(tree.tree_, CF)
@@ -141,13 +145,18 @@ def test_every_tree_of_a_forest_is_pruned_with_its_bootstrap_counts(
 
 def test_pruned_tree_is_a_real_scikit_learn_tree():
     X, y = make_classification(n_samples=150, random_state=0, flip_y=0.2)
-    for tree in (ExtraTreeClassifier(random_state=0), PrunedTreeClassifier(random_state=0)):
+    for tree in (
+        ExtraTreeClassifier(random_state=0),
+        PrunedTreeClassifier(random_state=0),
+    ):
         tree.fit(X, y)
         pruned = error_based_pruning(tree)
         assert type(pruned) is type(tree)
         assert export_text(pruned).count("class:") == pruned.get_n_leaves()
         restored = pickle.loads(pickle.dumps(pruned))
-        np.testing.assert_array_equal(restored.predict_proba(X), pruned.predict_proba(X))
+        np.testing.assert_array_equal(
+            restored.predict_proba(X), pruned.predict_proba(X)
+        )
 
 
 def test_a_smaller_confidence_prunes_no_less():
@@ -326,7 +335,8 @@ def test_subtree_raising_sends_missing_values_as_the_tree_does(
     assert np.any(tree.tree_.missing_go_to_left[tree.tree_.children_left != -1])
     raised = error_based_pruning(tree, X, y, subtree_raising=True)
     assert_same_trees(
-        preorder_of(raised.tree_), raised_j48(tree.tree_, X, y, np.ones(y.shape[0]), 0.25)
+        preorder_of(raised.tree_),
+        raised_j48(tree.tree_, X, y, np.ones(y.shape[0]), 0.25),
     )
 
 

@@ -12,7 +12,11 @@ from sklearn.ensemble import (
 )
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTreeClassifier
+from sklearn.tree import (
+    DecisionTreeClassifier,
+    DecisionTreeRegressor,
+    ExtraTreeClassifier,
+)
 
 from skprune.tree import PrunedTreeClassifier, cost_complexity_path, prune_tree
 
@@ -54,7 +58,10 @@ def test_prune_tree_equals_scikit_learn_refit(data, alpha):
     np.testing.assert_array_equal(pruned.predict_proba(X), refit.predict_proba(X))
     np.testing.assert_array_equal(pruned.apply(X), refit.apply(X))
     # the given estimator is untouched
-    assert tree.get_n_leaves() == DecisionTreeClassifier(random_state=0).fit(X, y).get_n_leaves()
+    assert (
+        tree.get_n_leaves()
+        == DecisionTreeClassifier(random_state=0).fit(X, y).get_n_leaves()
+    )
 
 
 def test_prune_tree_on_a_pruned_tree_continues_its_path(data):

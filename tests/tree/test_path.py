@@ -42,7 +42,9 @@ def classification_data(seed, n_samples=300, n_classes=3):
 
 
 def regression_data(seed, n_samples=200):
-    X, y = make_regression(n_samples=n_samples, n_features=6, noise=10.0, random_state=seed)
+    X, y = make_regression(
+        n_samples=n_samples, n_features=6, noise=10.0, random_state=seed
+    )
     return X, np.abs(y) + 1.0  # positive for the Poisson criterion
 
 
@@ -158,9 +160,13 @@ def test_sequence_collapses_tied_links_in_scikit_learns_order(seed):
     X = rng.randint(0, 4, size=(600, 5))
     y = (X[:, 0] + X[:, 1] + rng.randint(0, 3, size=600)) % 3
     weights = rng.randint(1, 3, size=600)
-    tree = DecisionTreeClassifier(random_state=seed).fit(X, y, sample_weight=weights).tree_
+    tree = DecisionTreeClassifier(random_state=seed).fit(
+        X, y, sample_weight=weights
+    ).tree_
 
-    _, _, collapse_step = weakest_link_sequence(TreeTopology(tree), node_impurity_risk(tree))
+    _, _, collapse_step = weakest_link_sequence(
+        TreeTopology(tree), node_impurity_risk(tree)
+    )
 
     collapsed = np.flatnonzero(collapse_step < np.iinfo(np.intp).max)
     order = collapsed[np.argsort(collapse_step[collapsed])]
@@ -172,12 +178,17 @@ def test_pruned_regression_tree_is_scikit_learns_refit():
     grown = DecisionTreeRegressor(random_state=0, max_leaf_nodes=60).fit(X, y)
     path = PruningPath(grown.tree_, "impurity")
     for alpha in np.unique(path.ccp_alphas)[::5]:
-        refit = DecisionTreeRegressor(random_state=0, max_leaf_nodes=60, ccp_alpha=alpha)
+        refit = DecisionTreeRegressor(
+            random_state=0, max_leaf_nodes=60, ccp_alpha=alpha
+        )
         assert_same_tree(path.prune(alpha), refit.fit(X, y).tree_)
 
 
 def subtree_node_sets(path):
-    return [set(path.subtree_nodes(step)[0].tolist()) for step in range(path.ccp_alphas.size)]
+    return [
+        set(path.subtree_nodes(step)[0].tolist())
+        for step in range(path.ccp_alphas.size)
+    ]
 
 
 @pytest.mark.parametrize("risk", ["impurity", "misclassification"])
@@ -223,7 +234,8 @@ def all_prunings(tree):
         if left[node] == -1:
             return [frozenset([node])]
         below = [
-            a | b for a, b in itertools.product(prunings(left[node]), prunings(right[node]))
+            a | b
+            for a, b in itertools.product(prunings(left[node]), prunings(right[node]))
         ]
         return [frozenset([node])] + below
 
@@ -232,8 +244,10 @@ def all_prunings(tree):
 
 def optimal_subtree(prunings, node_risk, alpha):
     """The smallest subtree minimising R(T) + alpha |leaves(T)|, exactly."""
-    costs = [(sum(node_risk[n] for n in leaves) + alpha * len(leaves), len(leaves), leaves)
-             for leaves in prunings]
+    costs = [
+        (sum(node_risk[n] for n in leaves) + alpha * len(leaves), len(leaves), leaves)
+        for leaves in prunings
+    ]
     best_cost = min(c[0] for c in costs)
     return min((c for c in costs if c[0] == best_cost), key=lambda c: c[1])[2]
 
@@ -248,7 +262,9 @@ def exact_breakpoints(path, node_risk):
     alphas = [Fraction(0)]
     for step in range(1, path.ccp_alphas.size):
         previous, current = path_leaves(path, step - 1), path_leaves(path, step)
-        risk_increase = sum(node_risk[n] for n in current) - sum(node_risk[n] for n in previous)
+        risk_increase = (
+            sum(node_risk[n] for n in current) - sum(node_risk[n] for n in previous)
+        )
         alphas.append(risk_increase / (len(previous) - len(current)))
     return alphas
 
@@ -266,7 +282,9 @@ def check_against_brute_force(tree):
         assert path_leaves(path, step) == optimal_subtree(prunings, node_risk, alpha)
         upper = alphas[step + 1] if step + 1 < len(alphas) else alpha + 1
         for between in (alpha + (upper - alpha) / 2, upper - (upper - alpha) / 1000):
-            assert path_leaves(path, step) == optimal_subtree(prunings, node_risk, between)
+            assert path_leaves(path, step) == optimal_subtree(
+                prunings, node_risk, between
+            )
     return path
 
 
@@ -282,10 +300,15 @@ def test_misclassification_path_first_step_drops_useless_splits():
     X = np.arange(12, dtype=float).reshape(-1, 1)
     y = np.array([0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0])
     for max_depth, n_useless in [(1, 1), (2, 1)]:
-        tree = DecisionTreeClassifier(random_state=0, max_depth=max_depth).fit(X, y).tree_
+        tree = (
+            DecisionTreeClassifier(random_state=0, max_depth=max_depth).fit(X, y).tree_
+        )
         path = check_against_brute_force(tree)
         assert path.n_leaves[0] == tree.n_leaves - n_useless
-        grown_risk = sum(exact_misclassification(tree)[n] for n in np.flatnonzero(tree.children_left == -1))
+        grown_risk = sum(
+            exact_misclassification(tree)[n]
+            for n in np.flatnonzero(tree.children_left == -1)
+        )
         assert path.risks[0] == pytest.approx(float(grown_risk))
 
 

@@ -135,11 +135,17 @@ def test_string_labels_and_data_frames():
     X, y = make_classification(n_samples=200, flip_y=0.2, random_state=0)
     labels = np.array(["no", "yes"])[y]
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
-    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(frame[:100], labels[:100])
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(
+        frame[:100], labels[:100]
+    )
     pruned = reduced_error_pruning(forest, frame[100:], labels[100:])
-    assert pruned.score(frame[100:], labels[100:]) >= forest.score(frame[100:], labels[100:])
+    assert pruned.score(frame[100:], labels[100:]) >= forest.score(
+        frame[100:], labels[100:]
+    )
     with pytest.raises(ValueError, match="X_val"):
-        reduced_error_pruning(forest, frame[100:].rename(columns={"f0": "g"}), labels[100:])
+        reduced_error_pruning(
+            forest, frame[100:].rename(columns={"f0": "g"}), labels[100:]
+        )
 
 
 def test_bad_input_is_rejected():
