@@ -1,6 +1,7 @@
 """Layer-wise criteria: Wanda, exact layer-wise OBS and the least-squares re-fit."""
 
 import copy
+import itertools
 import threading
 import warnings
 
@@ -208,9 +209,15 @@ def test_obs_traces_in_threads_equal_one_batch(
 
     threads = set()
     trace_batch = _layerwise._trace_batch
+    # In the threaded run, the first two batches wait for each other: they
+    # must run at once, in two threads, however the machine schedules them
+    # (a pool whose only worker were free again could otherwise take both).
+    meeting = {"barrier": None, "calls": itertools.count()}
 
     def recorded(*args):
         threads.add(threading.get_ident())
+        if meeting["barrier"] is not None and next(meeting["calls"]) < 2:
+            meeting["barrier"].wait()
         return trace_batch(*args)
 
     monkeypatch.setattr(_layerwise, "_trace_batch", recorded)
@@ -219,6 +226,8 @@ def test_obs_traces_in_threads_equal_one_batch(
     assert threads <= {threading.get_ident()}
 
     threads.clear()
+    if n_units > 1:
+        meeting["barrier"] = threading.Barrier(2, timeout=30)
     monkeypatch.setattr(_layerwise._kernels, "effective_n_threads", lambda: n_threads)
     # Batches of 2 units at most, so that 7 units make 4 batches on 3 threads.
     monkeypatch.setattr(_layerwise, "_TRACE_ENTRIES", 2 * d**2)
