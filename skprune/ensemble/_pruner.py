@@ -417,7 +417,7 @@ class EnsemblePruner(
     estimator : estimator
         The ensemble to prune. It is cloned unless ``prefit=True``.
     max_score_loss : float, default=0.005
-        How much lower than the unpruned ensemble's the cross-fitted score of
+        How much lower than the unpruned ensemble's the cross-validated score of
         the pruned one may be (in the units of the score: 0.005 is half a
         point of accuracy).
     cv : int, cross-validation generator or iterable, default=5
