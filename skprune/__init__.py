@@ -11,7 +11,7 @@ them while increasing the loss as little as possible:
   within a score loss.
 - :mod:`skprune.neural`: multilayer perceptrons that are trained, pruned and
   trained again.
-- :mod:`skprune.model_selection`: curves and displays shared by both.
+- :mod:`skprune.model_selection`: curves and displays shared by all three.
 """
 
 __version__ = "0.1.0"

@@ -140,10 +140,11 @@ _CV_ESTIMATOR_FACTORIES = {}
 def register_cv_estimator(estimator_class, factory):
     """Teach :meth:`PruningCurveDisplay.from_estimator` about an estimator class.
 
-    An estimator that has a ``_pruning_curve_cv`` method (as every skprune
-    estimator with a pruning knob has) needs no registration; this is for
+    An estimator that has a ``_pruning_curve_cv`` method (as skprune's
+    cross-validated estimators have) needs no registration; this is for
     classes that cannot have one, such as scikit-learn's decision trees,
-    which :mod:`skprune.tree` registers.
+    which :mod:`skprune.tree` registers (with its own pruned trees, as
+    :mod:`skprune.neural` registers its pruned networks).
 
     Parameters
     ----------
