@@ -294,8 +294,8 @@ def run_booster_frontier(name, X, y, seed, n_stages):
     )
     reference = booster.score(X_test, y_test)
     n_booster = total_nodes(booster)
-    result = {}
-    for candidate, n_nodes in enumerate(selected.n_nodes()):
+    candidates = {}
+    for candidate in range(selected.n_candidates):
         n_selections = len(selected.sizes)
         if candidate < n_selections:
             label = f"lasso, {selected.sizes[candidate]} trees a class"
@@ -303,10 +303,10 @@ def run_booster_frontier(name, X, y, seed, n_stages):
             fraction = MERGE_FRACTIONS[candidate - n_selections]
             label = (f"lasso, {selected.sizes[-1]} trees a class, merged to "
                      f"1/{round(1 / fraction)} of the nodes")
-        proba = selected.predictions(candidate)[0]
-        accuracy = np.mean(proba.argmax(axis=1) == y_test_encoded)
-        result[label] = (n_booster / n_nodes, 100 * (reference - accuracy))
-    for label, stages in other_booster_candidates(booster, X_train, selected).items():
+        candidates[label] = selected.stages(candidate)
+    candidates.update(other_booster_candidates(booster, X_train, selected))
+    result = {}
+    for label, stages in candidates.items():
         proba = selected.held_out_predictions(stages)
         accuracy = np.mean(proba.argmax(axis=1) == y_test_encoded)
         result[label] = (
@@ -324,7 +324,7 @@ def other_booster_candidates(booster, X_train, selected):
     trees refitted to the probabilities; all the stages refitted jointly,
     and merged to a third, then a quarter of the booster's nodes.
     """
-    trees = booster_trees(booster)
+    trees = selected.trees
     quarter = len(trees) // 4
     proba = booster.predict_proba(X_train)
     targets = proba[:, 1:] if proba.shape[1] == 2 else proba
